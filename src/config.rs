@@ -1,0 +1,327 @@
+//! Layered configuration: built-in defaults → `herald.toml` → `HERALD_*` environment.
+//!
+//! Nested keys use a double underscore in the environment, so `[email.smtp] host`
+//! is `HERALD_EMAIL__SMTP__HOST`. The three settings every deployment touches have
+//! short, flat names: `HERALD_BIND`, `HERALD_DATABASE_URL`, `HERALD_DATA_DIR`.
+//! `herald.example.toml` documents every key.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::channels::sms_text::UnicodePolicy;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// `sqlite://…` (default: `$data_dir/herald.db`) or `postgres://…`.
+    pub database_url: Option<String>,
+    /// Where the SQLite database and the local outboxes live.
+    pub data_dir: PathBuf,
+    /// Base URL residents see in messages (links to the outage page, unsubscribe).
+    /// Defaults to `http://{bind}`.
+    pub public_url: Option<String>,
+    /// Region used to read phone numbers written without a country code.
+    pub default_region: String,
+    /// The utility's time zone: every time in a message or page is shown in it.
+    pub time_zone: String,
+    /// Largest accepted outage area, in vertices over all rings.
+    pub max_area_vertices: usize,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Run the delivery workers inside `serve` (off for web-only nodes).
+    pub run_workers: bool,
+    pub database: DatabaseConfig,
+    pub delivery: DeliveryConfig,
+    pub email: EmailConfig,
+    pub sms: SmsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+    /// How long a writer waits for SQLite's lock before giving up.
+    pub busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeliveryConfig {
+    /// Attempts before a delivery is declared `dead`.
+    pub max_attempts: u32,
+    /// First retry delay; doubles each attempt (with jitter) up to `retry_max_ms`.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How long a claimed delivery belongs to its worker before others may retry it.
+    pub lease_ms: u64,
+    /// A message not sent within this time after its revision is dropped as `expired`.
+    pub ttl_minutes: u64,
+    /// Deliveries claimed per round trip.
+    pub batch_size: u32,
+    /// Idle workers look for due work at least this often (they are also woken directly).
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTransport {
+    /// `$data_dir/outbox/email/*.eml` — for the demo and for trying Herald.
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP (a local relay or test sink).
+    None,
+    /// Upgrade with STARTTLS (port 587).
+    Starttls,
+    /// Implicit TLS (port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmailConfig {
+    pub transport: EmailTransport,
+    /// `From:` header, e.g. `Herald alerts <alerts@utility.example>`.
+    pub from: String,
+    pub smtp: SmtpConfig,
+    /// Messages per second handed to this provider (0 = unlimited).
+    pub rate_per_sec: u32,
+    /// Messages in flight at once.
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// Accept self-signed certificates (test relays only).
+    pub tls_accept_invalid_certs: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Connections kept open to the relay.
+    pub pool_size: usize,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProvider {
+    /// `$data_dir/outbox/sms.jsonl` — for the demo and for trying Herald.
+    File,
+    Kannel,
+    Twilio,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmsConfig {
+    pub provider: SmsProvider,
+    /// Sender id or number shown to residents.
+    pub from: String,
+    pub kannel: KannelConfig,
+    pub twilio: TwilioConfig,
+    pub rate_per_sec: u32,
+    pub concurrency: usize,
+    /// Whether Hungarian/Polish letters may switch a message to UCS-2.
+    pub unicode: UnicodePolicy,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KannelConfig {
+    /// Base URL of smsbox's sendsms interface, e.g. `http://127.0.0.1:13013`.
+    pub url: String,
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TwilioConfig {
+    /// API base, `https://api.twilio.com` for Twilio itself.
+    pub url: String,
+    pub account_sid: String,
+    pub auth_token: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".into(),
+            database_url: None,
+            data_dir: PathBuf::from("./herald-data"),
+            public_url: None,
+            default_region: "HU".into(),
+            time_zone: "Europe/Budapest".into(),
+            max_area_vertices: 20_000,
+            max_body_bytes: 4 * 1024 * 1024,
+            run_workers: true,
+            database: DatabaseConfig::default(),
+            delivery: DeliveryConfig::default(),
+            email: EmailConfig::default(),
+            sms: SmsConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            max_connections: 8,
+            busy_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            max_attempts: 8,
+            retry_base_ms: 30_000,
+            retry_max_ms: 3_600_000,
+            lease_ms: 120_000,
+            ttl_minutes: 12 * 60,
+            batch_size: 200,
+            poll_interval_ms: 1_000,
+        }
+    }
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            transport: EmailTransport::File,
+            from: "Herald outage alerts <alerts@herald.invalid>".into(),
+            smtp: SmtpConfig::default(),
+            rate_per_sec: 0,
+            concurrency: 32,
+        }
+    }
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: SmtpTls::None,
+            tls_accept_invalid_certs: false,
+            username: None,
+            password: None,
+            pool_size: 8,
+            timeout_ms: 30_000,
+        }
+    }
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            provider: SmsProvider::File,
+            from: "Herald".into(),
+            kannel: KannelConfig::default(),
+            twilio: TwilioConfig::default(),
+            rate_per_sec: 0,
+            concurrency: 32,
+            unicode: UnicodePolicy::Auto,
+            timeout_ms: 15_000,
+        }
+    }
+}
+
+impl Default for KannelConfig {
+    fn default() -> Self {
+        KannelConfig {
+            url: "http://127.0.0.1:13013".into(),
+            username: "tester".into(),
+            password: "foobar".into(),
+        }
+    }
+}
+
+impl Default for TwilioConfig {
+    fn default() -> Self {
+        TwilioConfig {
+            url: "https://api.twilio.com".into(),
+            account_sid: String::new(),
+            auth_token: String::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `path` (or `./herald.toml` when it exists), then `HERALD_*`.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(p) => {
+                anyhow::ensure!(p.exists(), "config file {} does not exist", p.display());
+                figment = figment.merge(Toml::file(p));
+            }
+            None => figment = figment.merge(Toml::file("herald.toml")),
+        }
+        figment = figment.merge(Env::prefixed("HERALD_").split("__"));
+        let config: Config = figment.extract()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.tz()?;
+        crate::domain::contact::parse_region(&self.default_region)
+            .map_err(|e| anyhow::anyhow!("default_region: {e}"))?;
+        anyhow::ensure!(
+            self.delivery.max_attempts >= 1,
+            "delivery.max_attempts must be at least 1"
+        );
+        anyhow::ensure!(
+            self.delivery.batch_size >= 1,
+            "delivery.batch_size must be at least 1"
+        );
+        anyhow::ensure!(
+            self.email.concurrency >= 1,
+            "email.concurrency must be at least 1"
+        );
+        anyhow::ensure!(
+            self.sms.concurrency >= 1,
+            "sms.concurrency must be at least 1"
+        );
+        Ok(())
+    }
+
+    pub fn tz(&self) -> anyhow::Result<chrono_tz::Tz> {
+        self.time_zone
+            .parse()
+            .map_err(|_| anyhow::anyhow!("time_zone: unknown time zone '{}'", self.time_zone))
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("herald.db").display()))
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}

@@ -1,0 +1,13 @@
+//! Pure domain types. Nothing here does I/O; every type validates on construction,
+//! so a value that exists is a value that is allowed.
+
+pub mod contact;
+pub mod outage;
+pub mod reference;
+
+pub use contact::{Channel, Email, Language, Phone};
+pub use outage::{
+    ChangeKind, DeliveryKind, DeliveryState, Etr, Outage, OutageKind, OutageStatus, Urgency,
+    Utility,
+};
+pub use reference::Reference;
