@@ -1,0 +1,323 @@
+//! Persistence. `Store` is what the rest of Herald talks to; each backend keeps all
+//! of its SQL in one file (`sqlite.rs`; `postgres.rs` joins it beside). Handlers and
+//! workers never see SQL or a backend type, so adding a backend touches only here.
+//!
+//! The delivery guarantees live in the backend transactions:
+//! an outage change and its fan-out commit together; deliveries are unique per
+//! (outage, revision, kind, contact); claims are committed before any provider call.
+
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::domain::{
+    ChangeKind, Channel, DeliveryKind, DeliveryState, Language, Outage, OutageKind, OutageStatus,
+    Reference, Urgency, Utility,
+};
+use crate::error::Result;
+use crate::geo::IndexPoint;
+
+pub use sqlite::SqliteStore;
+
+/// A service address as imported.
+#[derive(Debug, Clone)]
+pub struct NewAddress {
+    pub external_id: String,
+    pub street: String,
+    pub house_number: String,
+    pub postcode: String,
+    pub settlement: String,
+    pub lon: f64,
+    pub lat: f64,
+    pub utilities: u8,
+}
+
+/// A contact as imported; the address is named by its external id.
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub address_external_id: String,
+    pub channel: Channel,
+    pub destination: String,
+    pub language: Language,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ImportCounts {
+    pub inserted: u64,
+    pub updated: u64,
+}
+
+/// Outcome of importing one batch of contacts: rows whose address is unknown are
+/// returned by index so the importer can report their line numbers.
+#[derive(Debug, Default)]
+pub struct ContactImport {
+    pub counts: ImportCounts,
+    pub unknown_address: Vec<usize>,
+}
+
+/// Everything needed to write a new outage and its fan-out in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewOutage {
+    pub utility: Utility,
+    pub kind: OutageKind,
+    pub status: OutageStatus,
+    pub urgency: Urgency,
+    pub cause: String,
+    pub etr: Option<DateTime<Utc>>,
+    pub starts_at: Option<DateTime<Utc>>,
+    /// GeoJSON MultiPolygon, serialized.
+    pub area: String,
+    /// Messages per language, serialized JSON object.
+    pub messages: String,
+    /// Addresses inside the area, sorted ascending.
+    pub address_ids: Vec<i64>,
+    pub now: DateTime<Utc>,
+    /// When the fan-out's messages stop being worth sending.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An operator's retry protection: the same key returns the first result.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub token_id: i64,
+    pub key: String,
+    pub request_hash: String,
+}
+
+#[derive(Debug)]
+pub enum Declared {
+    Created(Outage),
+    /// The key was seen before with the same request: this is the outage it made.
+    Replayed(Outage),
+    /// The key was seen before with a different request.
+    KeyReused,
+}
+
+/// A new revision of an existing outage.
+#[derive(Debug, Clone)]
+pub struct OutageChange {
+    /// The revision the change was computed from; a concurrent change makes it fail.
+    pub expected_revision: i64,
+    pub change: ChangeKind,
+    pub changed_fields: Vec<&'static str>,
+    pub status: OutageStatus,
+    pub cause: String,
+    pub etr: Option<DateTime<Utc>>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub area: String,
+    pub messages: String,
+    /// The new set of affected addresses when the area changed (sorted ascending).
+    pub new_address_ids: Option<Vec<i64>>,
+    /// Residents already told get an "updated" message (ETR, cause, message changed).
+    pub notify_update: bool,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Fan-out of one change, per channel.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct ChannelCounts {
+    pub email: i64,
+    pub sms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RevisionRow {
+    pub revision: i64,
+    pub change: ChangeKind,
+    pub changed_fields: Vec<String>,
+    pub status: OutageStatus,
+    pub cause: String,
+    pub etr: Option<DateTime<Utc>>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub affected_addresses: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryCount {
+    pub channel: Channel,
+    pub kind: DeliveryKind,
+    pub state: DeliveryState,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OutageFilter {
+    pub status: Option<OutageStatus>,
+    pub utility: Option<Utility>,
+    pub reference: Option<Reference>,
+    pub limit: i64,
+}
+
+/// A delivery claimed by a worker, with what is needed to render and send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub outage_id: i64,
+    pub revision: i64,
+    pub kind: DeliveryKind,
+    pub channel: Channel,
+    pub attempts: i64,
+    pub expires_at: DateTime<Utc>,
+    pub contact_id: i64,
+    pub destination: String,
+    pub language: Language,
+    pub opted_out: bool,
+    pub unsubscribe_token: String,
+    pub street: String,
+    pub house_number: String,
+    pub postcode: String,
+    pub settlement: String,
+}
+
+/// The news a contact has had about an outage, checked just before sending.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NewsSent {
+    /// The newest outage revision sent to the contact as news.
+    pub revision: Option<i64>,
+    /// A news message to the contact is being sent right now.
+    pub in_flight: bool,
+}
+
+/// What became of a claimed delivery.
+#[derive(Debug, Clone)]
+pub enum Completion {
+    Sent {
+        id: i64,
+        sent_revision: i64,
+        provider_message_id: Option<String>,
+        segments: Option<i64>,
+    },
+    Retry {
+        id: i64,
+        at: DateTime<Utc>,
+        error: String,
+    },
+    Failed {
+        id: i64,
+        state: DeliveryState,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub outage_id: i64,
+    pub revision: i64,
+    pub kind: DeliveryKind,
+    pub channel: Channel,
+    pub destination: String,
+    pub state: DeliveryState,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub sent_revision: Option<i64>,
+    pub provider_message_id: Option<String>,
+    pub segments: Option<i64>,
+    pub last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactSummary {
+    pub id: i64,
+    pub channel: Channel,
+    pub destination: String,
+    pub language: Language,
+    pub opted_out: bool,
+    pub address: String,
+}
+
+enum Backend {
+    Sqlite(SqliteStore),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    backend: std::sync::Arc<Backend>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database named by the configuration and
+    /// brings its schema up to date.
+    pub async fn open(config: &Config) -> anyhow::Result<Store> {
+        let url = config.database_url();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite(SqliteStore::open(&url, &config.database).await?)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            anyhow::bail!("PostgreSQL support is not built yet; use a sqlite:// URL")
+        } else {
+            anyhow::bail!("database_url must start with sqlite:// or postgres:// (got '{url}')")
+        };
+        Ok(Store {
+            backend: std::sync::Arc::new(backend),
+        })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match &*self.backend {
+            Backend::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// Forwards each listed method to the active backend.
+macro_rules! delegate {
+    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty;)*) => {
+        impl Store {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match &*self.backend {
+                        Backend::Sqlite(s) => s.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+delegate! {
+    fn migrate(&self) -> anyhow::Result<()>;
+    fn ping(&self) -> Result<()>;
+    fn upsert_addresses(&self, rows: &[NewAddress], now: DateTime<Utc>) -> Result<ImportCounts>;
+    fn upsert_contacts(&self, rows: &[NewContact], now: DateTime<Utc>) -> Result<ContactImport>;
+    /// Positions of rows whose address external id is not in the register.
+    fn unknown_addresses(&self, rows: &[NewContact]) -> Result<Vec<usize>>;
+    /// Bumped on every address import; nodes rebuild their index when it moves.
+    fn addresses_version(&self) -> Result<i64>;
+    fn index_points(&self) -> Result<Vec<IndexPoint>>;
+    fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts>;
+    fn create_token(&self, name: &str, token_hash: &str, now: DateTime<Utc>) -> Result<i64>;
+    fn token_id(&self, token_hash: &str) -> Result<Option<i64>>;
+    /// Writes the outage, its first revision, its affected addresses and its
+    /// deliveries in one transaction.
+    fn declare(&self, outage: &NewOutage, idempotency: Option<&IdempotencyKey>) -> Result<Declared>;
+    /// Writes a new revision and its fan-out in one transaction.
+    fn change(&self, id: i64, change: &OutageChange) -> Result<Outage>;
+    fn outage(&self, id: i64) -> Result<Option<Outage>>;
+    fn outage_by_reference(&self, reference: &Reference) -> Result<Option<Outage>>;
+    fn outages(&self, filter: &OutageFilter) -> Result<Vec<Outage>>;
+    fn revisions(&self, outage_id: i64) -> Result<Vec<RevisionRow>>;
+    fn delivery_counts(&self, outage_id: i64) -> Result<Vec<DeliveryCount>>;
+    /// Contacts reached by the revision's fan-out, per channel.
+    fn revision_fanout(&self, outage_id: i64, revision: i64) -> Result<ChannelCounts>;
+    fn deliveries(&self, outage_id: i64, state: Option<DeliveryState>, limit: i64) -> Result<Vec<DeliveryRow>>;
+    /// Returns leases that ran out (their worker died) to the queue.
+    fn release_expired_leases(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Claims due deliveries of one channel; the claim is committed on return.
+    fn claim(&self, channel: Channel, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<ClaimedDelivery>>;
+    fn complete(&self, results: &[Completion], now: DateTime<Utc>) -> Result<()>;
+    /// For each (outage, contact): what news (declared/updated) it has had.
+    fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<std::collections::HashMap<(i64, i64), NewsSent>>;
+    /// Planned outages whose start has come: scheduled → active.
+    fn start_due_outages(&self, now: DateTime<Utc>) -> Result<Vec<i64>>;
+    /// Deliveries by channel and state over all outages (for metrics).
+    fn delivery_totals(&self) -> Result<Vec<(Channel, DeliveryState, i64)>>;
+    fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>>;
+    /// Opts the contact out and suppresses its pending messages. Idempotent.
+    fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool>;
+}

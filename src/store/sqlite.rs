@@ -1,0 +1,1114 @@
+//! The SQLite backend: every SQL statement Herald runs on SQLite is in this file.
+//!
+//! WAL journal, a busy timeout, and `BEGIN IMMEDIATE` for every transaction that
+//! writes, so writers queue on the lock instead of failing on upgrade. Instants are
+//! INTEGER milliseconds; lists of ids travel as one JSON array through `json_each`,
+//! which keeps bulk statements to a single round trip.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{FromRow, Row, SqliteConnection};
+
+use super::*;
+use crate::clock::{from_ms, to_ms};
+use crate::config::DatabaseConfig;
+use crate::domain::outage::Messages;
+use crate::domain::Etr;
+use crate::error::Error;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// Deliveries of these kinds tell a resident the outage is (still) on.
+const NEWS_KINDS: &str = "('declared', 'updated')";
+
+fn parse<T: FromStr>(s: &str, what: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse::<T>()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt {what} '{s}' in database: {e}")))
+}
+
+fn ids_json(ids: &[i64]) -> String {
+    serde_json::to_string(ids).expect("ids serialize")
+}
+
+#[derive(FromRow)]
+struct OutageRow {
+    id: i64,
+    reference: String,
+    utility: String,
+    kind: String,
+    status: String,
+    urgency: String,
+    revision: i64,
+    cause: String,
+    etr: Option<i64>,
+    starts_at: Option<i64>,
+    area: String,
+    messages: String,
+    affected_addresses: i64,
+    created_at: i64,
+    updated_at: i64,
+    ended_at: Option<i64>,
+}
+
+impl OutageRow {
+    fn into_outage(self) -> Result<Outage> {
+        let messages: Messages = serde_json::from_str(&self.messages)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt messages: {e}")))?;
+        Ok(Outage {
+            id: self.id,
+            reference: parse(&self.reference, "reference")?,
+            utility: parse(&self.utility, "utility")?,
+            kind: parse(&self.kind, "kind")?,
+            status: parse(&self.status, "status")?,
+            urgency: parse(&self.urgency, "urgency")?,
+            revision: self.revision,
+            cause: self.cause,
+            etr: Etr::from_option(self.etr.map(from_ms)),
+            starts_at: self.starts_at.map(from_ms),
+            area: serde_json::from_str(&self.area)
+                .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt area: {e}")))?,
+            messages,
+            affected_addresses: self.affected_addresses,
+            created_at: from_ms(self.created_at),
+            updated_at: from_ms(self.updated_at),
+            ended_at: self.ended_at.map(from_ms),
+        })
+    }
+}
+
+const OUTAGE_COLUMNS: &str =
+    "id, reference, utility, kind, status, urgency, revision, cause, etr, \
+     starts_at, area, messages, affected_addresses, created_at, updated_at, ended_at";
+
+/// Parameters shared by every fan-out statement.
+#[derive(Clone, Copy)]
+struct Fanout<'a> {
+    outage_id: i64,
+    revision: i64,
+    urgent: bool,
+    now: i64,
+    expires_at: i64,
+    /// Restricts the statement to contacts at these addresses (JSON array), or all.
+    addresses: Option<&'a str>,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str, config: &DatabaseConfig) -> anyhow::Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_millis(config.busy_timeout_ms))
+            .foreign_keys(true)
+            .pragma("temp_store", "memory");
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(config.max_connections.max(2))
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn upsert_addresses(
+        &self,
+        rows: &[NewAddress],
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts> {
+        let now = to_ms(now);
+        let mut counts = ImportCounts::default();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for a in rows {
+            let inserted = sqlx::query(
+                "INSERT INTO addresses (external_id, street, house_number, postcode, settlement, \
+                 lon, lat, utilities, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+                 ON CONFLICT (external_id) DO NOTHING",
+            )
+            .bind(&a.external_id)
+            .bind(&a.street)
+            .bind(&a.house_number)
+            .bind(&a.postcode)
+            .bind(&a.settlement)
+            .bind(a.lon)
+            .bind(a.lat)
+            .bind(a.utilities as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                counts.inserted += 1;
+                continue;
+            }
+            counts.updated += sqlx::query(
+                "UPDATE addresses SET street = $2, house_number = $3, postcode = $4, \
+                 settlement = $5, lon = $6, lat = $7, utilities = $8, updated_at = $9 \
+                 WHERE external_id = $1 AND (street, house_number, postcode, settlement, lon, \
+                 lat, utilities) IS NOT ($2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&a.external_id)
+            .bind(&a.street)
+            .bind(&a.house_number)
+            .bind(&a.postcode)
+            .bind(&a.settlement)
+            .bind(a.lon)
+            .bind(a.lat)
+            .bind(a.utilities as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        if counts.inserted + counts.updated > 0 {
+            sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'addresses_version'")
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    pub async fn upsert_contacts(
+        &self,
+        rows: &[NewContact],
+        now: DateTime<Utc>,
+    ) -> Result<ContactImport> {
+        let now = to_ms(now);
+        let mut result = ContactImport::default();
+        let mut address_ids: HashMap<&str, Option<i64>> = HashMap::new();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for (i, c) in rows.iter().enumerate() {
+            let address_id = match address_ids.get(c.address_external_id.as_str()) {
+                Some(id) => *id,
+                None => {
+                    let id: Option<i64> =
+                        sqlx::query_scalar("SELECT id FROM addresses WHERE external_id = $1")
+                            .bind(&c.address_external_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    address_ids.insert(&c.address_external_id, id);
+                    id
+                }
+            };
+            let Some(address_id) = address_id else {
+                result.unknown_address.push(i);
+                continue;
+            };
+            // Consent is never touched here: an opted-out contact stays opted out.
+            let inserted = sqlx::query(
+                "INSERT INTO contacts (address_id, channel, destination, language, \
+                 unsubscribe_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+                 ON CONFLICT (address_id, channel, destination) DO NOTHING",
+            )
+            .bind(address_id)
+            .bind(c.channel.as_str())
+            .bind(&c.destination)
+            .bind(c.language.as_str())
+            .bind(crate::auth::random_token(16))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                result.counts.inserted += 1;
+                continue;
+            }
+            result.counts.updated += sqlx::query(
+                "UPDATE contacts SET language = $4, updated_at = $5 WHERE address_id = $1 \
+                 AND channel = $2 AND destination = $3 AND language <> $4",
+            )
+            .bind(address_id)
+            .bind(c.channel.as_str())
+            .bind(&c.destination)
+            .bind(c.language.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    pub async fn unknown_addresses(&self, rows: &[NewContact]) -> Result<Vec<usize>> {
+        let ids: Vec<&str> = rows
+            .iter()
+            .map(|c| c.address_external_id.as_str())
+            .collect();
+        let known: std::collections::HashSet<String> = sqlx::query_scalar(
+            "SELECT external_id FROM addresses WHERE external_id IN (SELECT value FROM json_each($1))",
+        )
+        .bind(serde_json::to_string(&ids).expect("ids serialize"))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .collect();
+        Ok(rows
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !known.contains(&c.address_external_id))
+            .map(|(i, _)| i)
+            .collect())
+    }
+
+    pub async fn addresses_version(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'addresses_version'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn index_points(&self) -> Result<Vec<IndexPoint>> {
+        let rows = sqlx::query("SELECT id, lon, lat, utilities FROM addresses")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| IndexPoint {
+                id: r.get(0),
+                lon: r.get(1),
+                lat: r.get(2),
+                utilities: r.get::<i64, _>(3) as u8,
+            })
+            .collect())
+    }
+
+    pub async fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts> {
+        let rows = sqlx::query(
+            "SELECT channel, COUNT(*) FROM contacts WHERE opted_out_at IS NULL \
+             AND address_id IN (SELECT value FROM json_each($1)) GROUP BY channel",
+        )
+        .bind(ids_json(address_ids))
+        .fetch_all(&self.pool)
+        .await?;
+        channel_counts(rows)
+    }
+
+    pub async fn create_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO api_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(name)
+        .bind(token_hash)
+        .bind(to_ms(now))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn token_id(&self, token_hash: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn declare(
+        &self,
+        new: &NewOutage,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Declared> {
+        let now = to_ms(new.now);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(key) = idempotency {
+            let seen: Option<(String, i64)> = sqlx::query_as(
+                "SELECT request_hash, outage_id FROM idempotency_keys \
+                 WHERE token_id = $1 AND key = $2",
+            )
+            .bind(key.token_id)
+            .bind(&key.key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((hash, outage_id)) = seen {
+                if hash != key.request_hash {
+                    return Ok(Declared::KeyReused);
+                }
+                let outage = fetch_outage(&mut tx, outage_id).await?;
+                return Ok(Declared::Replayed(outage.ok_or_else(|| {
+                    Error::Internal(anyhow::anyhow!("idempotency key names missing outage"))
+                })?));
+            }
+        }
+
+        // References are random; on the rare collision, draw again.
+        let mut id = None;
+        for _ in 0..32 {
+            let reference = Reference::generate(new.utility.reference_prefix(), &mut rand::rng());
+            id = sqlx::query_scalar(
+                "INSERT INTO outages (reference, utility, kind, status, urgency, revision, cause, \
+                 etr, starts_at, area, messages, affected_addresses, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $12) \
+                 ON CONFLICT (reference) DO NOTHING RETURNING id",
+            )
+            .bind(reference.as_str())
+            .bind(new.utility.as_str())
+            .bind(new.kind.as_str())
+            .bind(new.status.as_str())
+            .bind(new.urgency.as_str())
+            .bind(&new.cause)
+            .bind(new.etr.map(to_ms))
+            .bind(new.starts_at.map(to_ms))
+            .bind(&new.area)
+            .bind(&new.messages)
+            .bind(new.address_ids.len() as i64)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if id.is_some() {
+                break;
+            }
+        }
+        let id: i64 = id.ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("could not draw a free outage reference"))
+        })?;
+        insert_revision(&mut tx, id, ChangeKind::Declared, &[], now).await?;
+        sqlx::query(
+            "INSERT INTO outage_addresses (outage_id, address_id) \
+             SELECT $1, value FROM json_each($2)",
+        )
+        .bind(id)
+        .bind(ids_json(&new.address_ids))
+        .execute(&mut *tx)
+        .await?;
+        let fanout = Fanout {
+            outage_id: id,
+            revision: 1,
+            urgent: new.urgency == Urgency::Urgent,
+            now,
+            expires_at: to_ms(new.expires_at),
+            addresses: None,
+        };
+        enqueue_news(&mut tx, &fanout, DeliveryKind::Declared).await?;
+        if let Some(key) = idempotency {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (token_id, key, request_hash, outage_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(key.token_id)
+            .bind(&key.key)
+            .bind(&key.request_hash)
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let outage = fetch_outage(&mut tx, id).await?.expect("just inserted");
+        tx.commit().await?;
+        Ok(Declared::Created(outage))
+    }
+
+    pub async fn change(&self, id: i64, change: &OutageChange) -> Result<Outage> {
+        let now = to_ms(change.now);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let current = fetch_outage(&mut tx, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("outage {id}")))?;
+        if current.revision != change.expected_revision {
+            return Err(Error::Conflict(format!(
+                "outage {} changed while this request was processed (now at revision {}); retry",
+                current.reference, current.revision
+            )));
+        }
+        if !current.status.is_open() {
+            return Err(Error::Conflict(format!(
+                "outage {} is {} and can no longer change",
+                current.reference, current.status
+            )));
+        }
+        let revision = current.revision + 1;
+        let affected = match &change.new_address_ids {
+            Some(ids) => ids.len() as i64,
+            None => current.affected_addresses,
+        };
+        let ended = matches!(
+            change.status,
+            OutageStatus::Restored | OutageStatus::Cancelled
+        );
+        sqlx::query(
+            "UPDATE outages SET status = $2, revision = $3, cause = $4, etr = $5, starts_at = $6, \
+             area = $7, messages = $8, affected_addresses = $9, updated_at = $10, \
+             ended_at = CASE WHEN $11 THEN $10 ELSE ended_at END WHERE id = $1",
+        )
+        .bind(id)
+        .bind(change.status.as_str())
+        .bind(revision)
+        .bind(&change.cause)
+        .bind(change.etr.map(to_ms))
+        .bind(change.starts_at.map(to_ms))
+        .bind(&change.area)
+        .bind(&change.messages)
+        .bind(affected)
+        .bind(now)
+        .bind(ended)
+        .execute(&mut *tx)
+        .await?;
+        insert_revision(&mut tx, id, change.change, &change.changed_fields, now).await?;
+
+        let urgent = current.urgency == Urgency::Urgent;
+        let fanout = Fanout {
+            outage_id: id,
+            revision,
+            urgent,
+            now,
+            expires_at: to_ms(change.expires_at),
+            addresses: None,
+        };
+        if let Some(new_ids) = &change.new_address_ids {
+            let old_ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT address_id FROM outage_addresses WHERE outage_id = $1 ORDER BY address_id",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let (added, removed) = sorted_diff(&old_ids, new_ids);
+            let (added, removed) = (ids_json(&added), ids_json(&removed));
+            sqlx::query(
+                "DELETE FROM outage_addresses WHERE outage_id = $1 \
+                 AND address_id IN (SELECT value FROM json_each($2))",
+            )
+            .bind(id)
+            .bind(&removed)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO outage_addresses (outage_id, address_id) \
+                 SELECT $1, value FROM json_each($2)",
+            )
+            .bind(id)
+            .bind(&added)
+            .execute(&mut *tx)
+            .await?;
+            // Left the area: pending news is dropped, those already told hear it is over for them.
+            let left = Fanout {
+                addresses: Some(&removed),
+                ..fanout
+            };
+            supersede_pending(&mut tx, &left, NEWS_KINDS, "address left the outage area").await?;
+            enqueue_to_told(&mut tx, &left, DeliveryKind::Withdrawn).await?;
+            // Entered the area: a pending "no longer affected" is dropped, then the declaration.
+            let entered = Fanout {
+                addresses: Some(&added),
+                ..fanout
+            };
+            supersede_pending(
+                &mut tx,
+                &entered,
+                "('withdrawn')",
+                "address re-entered the area",
+            )
+            .await?;
+            enqueue_news(&mut tx, &entered, DeliveryKind::Declared).await?;
+        }
+        if ended {
+            let kind = if change.status == OutageStatus::Restored {
+                DeliveryKind::Restored
+            } else {
+                DeliveryKind::Cancelled
+            };
+            supersede_pending(&mut tx, &fanout, NEWS_KINDS, "outage ended before sending").await?;
+            enqueue_to_told(&mut tx, &fanout, kind).await?;
+        } else if change.notify_update {
+            enqueue_update(&mut tx, &fanout).await?;
+        }
+        let outage = fetch_outage(&mut tx, id).await?.expect("exists");
+        tx.commit().await?;
+        Ok(outage)
+    }
+
+    pub async fn outage(&self, id: i64) -> Result<Option<Outage>> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_outage(&mut conn, id).await
+    }
+
+    pub async fn outage_by_reference(&self, reference: &Reference) -> Result<Option<Outage>> {
+        sqlx::query_as::<_, OutageRow>(&format!(
+            "SELECT {OUTAGE_COLUMNS} FROM outages WHERE reference = $1"
+        ))
+        .bind(reference.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(OutageRow::into_outage)
+        .transpose()
+    }
+
+    pub async fn outages(&self, filter: &OutageFilter) -> Result<Vec<Outage>> {
+        sqlx::query_as::<_, OutageRow>(&format!(
+            "SELECT {OUTAGE_COLUMNS} FROM outages WHERE ($1 IS NULL OR status = $1) \
+             AND ($2 IS NULL OR utility = $2) AND ($3 IS NULL OR reference = $3) \
+             ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.utility.map(|u| u.as_str()))
+        .bind(filter.reference.as_ref().map(|r| r.as_str()))
+        .bind(if filter.limit > 0 { filter.limit } else { 100 })
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(OutageRow::into_outage)
+        .collect()
+    }
+
+    pub async fn revisions(&self, outage_id: i64) -> Result<Vec<RevisionRow>> {
+        let rows = sqlx::query(
+            "SELECT revision, change, changed_fields, status, cause, etr, starts_at, \
+             affected_addresses, created_at FROM outage_revisions WHERE outage_id = $1 \
+             ORDER BY revision",
+        )
+        .bind(outage_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let fields: String = r.get(2);
+                Ok(RevisionRow {
+                    revision: r.get(0),
+                    change: parse(r.get::<&str, _>(1), "change")?,
+                    changed_fields: fields
+                        .split(',')
+                        .filter(|f| !f.is_empty())
+                        .map(String::from)
+                        .collect(),
+                    status: parse(r.get::<&str, _>(3), "status")?,
+                    cause: r.get(4),
+                    etr: r.get::<Option<i64>, _>(5).map(from_ms),
+                    starts_at: r.get::<Option<i64>, _>(6).map(from_ms),
+                    affected_addresses: r.get(7),
+                    created_at: from_ms(r.get(8)),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn delivery_counts(&self, outage_id: i64) -> Result<Vec<DeliveryCount>> {
+        let rows = sqlx::query(
+            "SELECT channel, kind, state, COUNT(*) FROM deliveries WHERE outage_id = $1 \
+             GROUP BY channel, kind, state ORDER BY channel, kind, state",
+        )
+        .bind(outage_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(DeliveryCount {
+                    channel: parse(r.get::<&str, _>(0), "channel")?,
+                    kind: parse(r.get::<&str, _>(1), "kind")?,
+                    state: parse(r.get::<&str, _>(2), "state")?,
+                    count: r.get(3),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn revision_fanout(&self, outage_id: i64, revision: i64) -> Result<ChannelCounts> {
+        let rows = sqlx::query(
+            "SELECT channel, COUNT(*) FROM deliveries WHERE outage_id = $1 AND revision = $2 \
+             GROUP BY channel",
+        )
+        .bind(outage_id)
+        .bind(revision)
+        .fetch_all(&self.pool)
+        .await?;
+        channel_counts(rows)
+    }
+
+    pub async fn deliveries(
+        &self,
+        outage_id: i64,
+        state: Option<DeliveryState>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRow>> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.outage_id, d.revision, d.kind, d.channel, c.destination, d.state, \
+             d.attempts, d.next_attempt_at, d.sent_revision, d.provider_message_id, d.segments, \
+             d.last_error, d.updated_at FROM deliveries d JOIN contacts c ON c.id = d.contact_id \
+             WHERE d.outage_id = $1 AND ($2 IS NULL OR d.state = $2) ORDER BY d.id LIMIT $3",
+        )
+        .bind(outage_id)
+        .bind(state.map(|s| s.as_str()))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(DeliveryRow {
+                    id: r.get(0),
+                    outage_id: r.get(1),
+                    revision: r.get(2),
+                    kind: parse(r.get::<&str, _>(3), "kind")?,
+                    channel: parse(r.get::<&str, _>(4), "channel")?,
+                    destination: r.get(5),
+                    state: parse(r.get::<&str, _>(6), "state")?,
+                    attempts: r.get(7),
+                    next_attempt_at: from_ms(r.get(8)),
+                    sent_revision: r.get(9),
+                    provider_message_id: r.get(10),
+                    segments: r.get(11),
+                    last_error: r.get(12),
+                    updated_at: from_ms(r.get(13)),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn release_expired_leases(&self, now: DateTime<Utc>) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE deliveries SET state = 'pending', lease_until = NULL, next_attempt_at = $1, \
+             last_error = 'lease expired: the worker stopped before finishing', updated_at = $1 \
+             WHERE state = 'sending' AND lease_until < $1",
+        )
+        .bind(to_ms(now))
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    pub async fn claim(
+        &self,
+        channel: Channel,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>> {
+        // The claim commits on its own before anything is sent: a crash after this
+        // point leaves a lease that expires, never a lost message.
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, lease_until = $3, \
+             updated_at = $2 WHERE id IN (SELECT id FROM deliveries WHERE channel = $1 \
+             AND state = 'pending' AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $4) \
+             RETURNING id",
+        )
+        .bind(channel.as_str())
+        .bind(to_ms(now))
+        .bind(to_ms(lease_until))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT d.id, d.outage_id, d.revision, d.kind, d.channel, d.attempts, d.expires_at, \
+             c.id, c.destination, c.language, c.opted_out_at IS NOT NULL, c.unsubscribe_token, \
+             a.street, a.house_number, a.postcode, a.settlement \
+             FROM deliveries d JOIN contacts c ON c.id = d.contact_id \
+             JOIN addresses a ON a.id = c.address_id \
+             WHERE d.id IN (SELECT value FROM json_each($1)) ORDER BY d.id",
+        )
+        .bind(ids_json(&ids))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ClaimedDelivery {
+                    id: r.get(0),
+                    outage_id: r.get(1),
+                    revision: r.get(2),
+                    kind: parse(r.get::<&str, _>(3), "kind")?,
+                    channel: parse(r.get::<&str, _>(4), "channel")?,
+                    attempts: r.get(5),
+                    expires_at: from_ms(r.get(6)),
+                    contact_id: r.get(7),
+                    destination: r.get(8),
+                    language: parse(r.get::<&str, _>(9), "language")?,
+                    opted_out: r.get(10),
+                    unsubscribe_token: r.get(11),
+                    street: r.get(12),
+                    house_number: r.get(13),
+                    postcode: r.get(14),
+                    settlement: r.get(15),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn complete(&self, results: &[Completion], now: DateTime<Utc>) -> Result<()> {
+        let now = to_ms(now);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for result in results {
+            // `state = 'sending'` guards against a late worker whose lease was taken over.
+            let q = match result {
+                Completion::Sent {
+                    id,
+                    sent_revision,
+                    provider_message_id,
+                    segments,
+                } => sqlx::query(
+                    "UPDATE deliveries SET state = 'sent', lease_until = NULL, sent_revision = $2, \
+                     provider_message_id = $3, segments = $4, last_error = NULL, updated_at = $5 \
+                     WHERE id = $1 AND state = 'sending'",
+                )
+                .bind(id)
+                .bind(sent_revision)
+                .bind(provider_message_id)
+                .bind(segments)
+                .bind(now),
+                Completion::Retry { id, at, error } => sqlx::query(
+                    "UPDATE deliveries SET state = 'pending', lease_until = NULL, \
+                     next_attempt_at = $2, last_error = $3, updated_at = $4 \
+                     WHERE id = $1 AND state = 'sending'",
+                )
+                .bind(id)
+                .bind(to_ms(*at))
+                .bind(error)
+                .bind(now),
+                Completion::Failed { id, state, reason } => sqlx::query(
+                    "UPDATE deliveries SET state = $2, lease_until = NULL, last_error = $3, \
+                     updated_at = $4 WHERE id = $1 AND state = 'sending'",
+                )
+                .bind(id)
+                .bind(state.as_str())
+                .bind(reason)
+                .bind(now),
+            };
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<HashMap<(i64, i64), NewsSent>> {
+        if pairs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT outage_id, contact_id, MAX(CASE WHEN state = 'sent' THEN sent_revision END), \
+             MAX(state = 'sending') FROM deliveries \
+             WHERE state IN ('sent', 'sending') AND kind IN {NEWS_KINDS} AND (outage_id, contact_id) IN \
+             (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1)) \
+             GROUP BY outage_id, contact_id"
+        ))
+        .bind(serde_json::to_string(pairs).expect("pairs serialize"))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let news = NewsSent {
+                    revision: r.get(2),
+                    in_flight: r.get::<Option<bool>, _>(3).unwrap_or(false),
+                };
+                ((r.get(0), r.get(1)), news)
+            })
+            .collect())
+    }
+
+    pub async fn start_due_outages(&self, now: DateTime<Utc>) -> Result<Vec<i64>> {
+        let now = to_ms(now);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE outages SET status = 'active', revision = revision + 1, updated_at = $1 \
+             WHERE status = 'scheduled' AND starts_at <= $1 RETURNING id",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in &ids {
+            insert_revision(&mut tx, *id, ChangeKind::Started, &["status"], now).await?;
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    pub async fn delivery_totals(&self) -> Result<Vec<(Channel, DeliveryState, i64)>> {
+        let rows =
+            sqlx::query("SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    parse(r.get::<&str, _>(0), "channel")?,
+                    parse(r.get::<&str, _>(1), "state")?,
+                    r.get(2),
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>> {
+        let row = sqlx::query(
+            "SELECT c.id, c.channel, c.destination, c.language, c.opted_out_at IS NOT NULL, \
+             a.street || ' ' || a.house_number || ', ' || a.settlement \
+             FROM contacts c JOIN addresses a ON a.id = c.address_id \
+             WHERE c.unsubscribe_token = $1",
+        )
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(ContactSummary {
+                id: r.get(0),
+                channel: parse(r.get::<&str, _>(1), "channel")?,
+                destination: r.get(2),
+                language: parse(r.get::<&str, _>(3), "language")?,
+                opted_out: r.get(4),
+                address: r.get(5),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool> {
+        let now = to_ms(now);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, $2), updated_at = $2 \
+             WHERE unsubscribe_token = $1 RETURNING id",
+        )
+        .bind(token)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "UPDATE deliveries SET state = 'suppressed', last_error = 'contact opted out', \
+             updated_at = $2 WHERE contact_id = $1 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+fn channel_counts(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<ChannelCounts> {
+    let mut counts = ChannelCounts::default();
+    for r in rows {
+        match parse::<Channel>(r.get::<&str, _>(0), "channel")? {
+            Channel::Email => counts.email = r.get(1),
+            Channel::Sms => counts.sms = r.get(1),
+        }
+    }
+    Ok(counts)
+}
+
+async fn fetch_outage(conn: &mut SqliteConnection, id: i64) -> Result<Option<Outage>> {
+    sqlx::query_as::<_, OutageRow>(&format!(
+        "SELECT {OUTAGE_COLUMNS} FROM outages WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .map(OutageRow::into_outage)
+    .transpose()
+}
+
+/// Copies the outage's current row into its revision history.
+async fn insert_revision(
+    conn: &mut SqliteConnection,
+    id: i64,
+    change: ChangeKind,
+    fields: &[&str],
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO outage_revisions (outage_id, revision, change, changed_fields, status, cause, \
+         etr, starts_at, area, messages, affected_addresses, created_at) \
+         SELECT id, revision, $2, $3, status, cause, etr, starts_at, area, messages, \
+         affected_addresses, $4 FROM outages WHERE id = $1",
+    )
+    .bind(id)
+    .bind(change.as_str())
+    .bind(fields.join(","))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues `kind` for every contact in the area (or the given addresses).
+async fn enqueue_news(
+    conn: &mut SqliteConnection,
+    f: &Fanout<'_>,
+    kind: DeliveryKind,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, urgent, \
+         attempts, next_attempt_at, expires_at, created_at, updated_at) \
+         SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $5, $6, $5, $5 \
+         FROM outage_addresses oa JOIN contacts c ON c.address_id = oa.address_id \
+         WHERE oa.outage_id = $1 AND c.opted_out_at IS NULL \
+         AND ($7 IS NULL OR oa.address_id IN (SELECT value FROM json_each($7))) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(f.outage_id)
+    .bind(f.revision)
+    .bind(kind.as_str())
+    .bind(f.urgent)
+    .bind(f.now)
+    .bind(f.expires_at)
+    .bind(f.addresses)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues an update for contacts still in the area who were already told about the
+/// outage. Contacts whose first message is still pending get nothing new: that
+/// message renders the newest state when it goes out (one message, not two).
+async fn enqueue_update(conn: &mut SqliteConnection, f: &Fanout<'_>) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, urgent, \
+         attempts, next_attempt_at, expires_at, created_at, updated_at) \
+         SELECT $1, $2, 'updated', c.id, c.channel, 'pending', $3, 0, $4, $5, $4, $4 \
+         FROM outage_addresses oa JOIN contacts c ON c.address_id = oa.address_id \
+         WHERE oa.outage_id = $1 AND c.opted_out_at IS NULL \
+         AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
+                     AND d.kind IN {NEWS_KINDS} AND d.state IN ('sending', 'sent')) \
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 \
+                     AND d.contact_id = c.id AND d.kind IN {NEWS_KINDS} AND d.state = 'pending') \
+         ON CONFLICT DO NOTHING"
+    ))
+    .bind(f.outage_id)
+    .bind(f.revision)
+    .bind(f.urgent)
+    .bind(f.now)
+    .bind(f.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues `kind` (restored, cancelled, withdrawn) for contacts who were told about
+/// the outage: nobody hears "it's over" about an outage they never heard of. With
+/// `addresses` set, only contacts there (and no longer in the area) are considered;
+/// otherwise the contacts in the area.
+async fn enqueue_to_told(
+    conn: &mut SqliteConnection,
+    f: &Fanout<'_>,
+    kind: DeliveryKind,
+) -> Result<()> {
+    let scope = if f.addresses.is_some() {
+        "c.address_id IN (SELECT value FROM json_each($7))"
+    } else {
+        "c.address_id IN (SELECT address_id FROM outage_addresses WHERE outage_id = $1) \
+         AND $7 IS NULL"
+    };
+    sqlx::query(&format!(
+        "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, urgent, \
+         attempts, next_attempt_at, expires_at, created_at, updated_at) \
+         SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $5, $6, $5, $5 \
+         FROM contacts c WHERE {scope} AND c.opted_out_at IS NULL \
+         AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
+                     AND d.kind IN {NEWS_KINDS} AND d.state IN ('sending', 'sent')) \
+         ON CONFLICT DO NOTHING"
+    ))
+    .bind(f.outage_id)
+    .bind(f.revision)
+    .bind(kind.as_str())
+    .bind(f.urgent)
+    .bind(f.now)
+    .bind(f.expires_at)
+    .bind(f.addresses)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks pending deliveries of the given kinds as superseded (for the given
+/// addresses, or the whole outage).
+async fn supersede_pending(
+    conn: &mut SqliteConnection,
+    f: &Fanout<'_>,
+    kinds: &str,
+    reason: &str,
+) -> Result<()> {
+    sqlx::query(&format!(
+        "UPDATE deliveries SET state = 'superseded', last_error = $2, updated_at = $3 \
+         WHERE outage_id = $1 AND state = 'pending' AND kind IN {kinds} \
+         AND ($4 IS NULL OR contact_id IN (SELECT id FROM contacts \
+              WHERE address_id IN (SELECT value FROM json_each($4))))"
+    ))
+    .bind(f.outage_id)
+    .bind(reason)
+    .bind(f.now)
+    .bind(f.addresses)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// (added, removed) between two ascending id lists.
+fn sorted_diff(old: &[i64], new: &[i64]) -> (Vec<i64>, Vec<i64>) {
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        match (old.get(i), new.get(j)) {
+            (Some(a), Some(b)) if a == b => {
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a < b => {
+                removed.push(*a);
+                i += 1;
+            }
+            (Some(_), Some(b)) => {
+                added.push(*b);
+                j += 1;
+            }
+            (Some(a), None) => {
+                removed.push(*a);
+                i += 1;
+            }
+            (None, Some(b)) => {
+                added.push(*b);
+                j += 1;
+            }
+            (None, None) => unreachable!(),
+        }
+    }
+    (added, removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sorted_diff;
+
+    #[test]
+    fn diff_of_sorted_lists() {
+        assert_eq!(
+            sorted_diff(&[1, 2, 4, 7], &[2, 3, 4, 8]),
+            (vec![3, 8], vec![1, 7])
+        );
+        assert_eq!(sorted_diff(&[], &[1]), (vec![1], vec![]));
+        assert_eq!(sorted_diff(&[5], &[]), (vec![], vec![5]));
+    }
+}
