@@ -1,0 +1,8 @@
+//! Geography: outage areas from GeoJSON, and the address index that answers
+//! "which service points are inside".
+
+pub mod area;
+pub mod index;
+
+pub use area::{parse_area, AreaError};
+pub use index::{AddressIndex, IndexPoint};
