@@ -1,0 +1,204 @@
+//! Turns an outage and a delivery into the words a resident reads.
+//!
+//! Content is always rendered from the outage's *current* revision when the message
+//! goes out, not from the revision that queued it: a message that waited in the
+//! queue while the ETR changed tells the newest ETR (one message, not two).
+//! Templates live in `templates/email/<kind>/` and `templates/sms/<kind>.txt`; their
+//! words come from the catalogues (`crate::i18n`).
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::domain::{DeliveryKind, Etr, Language, Outage, OutageKind};
+use crate::i18n::{self, Args};
+
+/// Everything a template may show, already localised.
+pub struct MessageView {
+    pub language: Language,
+    pub lang: &'static str,
+    pub title: String,
+    /// "Bartók Béla út 12, Budapest" (e-mail) or "Bartók Béla út 12" (SMS).
+    pub place: String,
+    pub cause: String,
+    pub etr: String,
+    pub starts: Option<String>,
+    pub reference: String,
+    pub url: String,
+    pub unsubscribe_url: String,
+    pub message: Option<String>,
+    pub planned: bool,
+    args: Args,
+}
+
+impl MessageView {
+    /// The catalogue text for `key`, with every field above available as a variable.
+    pub fn t(&self, key: &str) -> String {
+        i18n::t_args(self.language, key, &self.args)
+    }
+}
+
+/// Where a message is going, as far as its words are concerned.
+pub struct Recipient<'a> {
+    pub language: Language,
+    pub street: &'a str,
+    pub house_number: &'a str,
+    pub settlement: &'a str,
+    pub unsubscribe_token: &'a str,
+}
+
+pub struct RenderContext<'a> {
+    pub tz: Tz,
+    pub public_url: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+pub fn outage_url(public_url: &str, outage: &Outage) -> String {
+    format!("{public_url}/o/{}", outage.reference)
+}
+
+pub fn unsubscribe_url(public_url: &str, token: &str) -> String {
+    format!("{public_url}/unsubscribe/{token}")
+}
+
+impl MessageView {
+    pub fn new(
+        ctx: &RenderContext<'_>,
+        outage: &Outage,
+        kind: DeliveryKind,
+        to: &Recipient<'_>,
+        short_place: bool,
+    ) -> MessageView {
+        let lang = to.language;
+        let utility = outage.utility.as_str().to_string();
+        let planned = outage.kind == OutageKind::Planned;
+        let title_key = if planned && kind == DeliveryKind::Declared {
+            "planned-title"
+        } else {
+            "outage-title"
+        };
+        let title = i18n::t_args(lang, title_key, &i18n::args([("utility", utility.clone())]));
+        let utility_name = i18n::t_args(
+            lang,
+            "utility-name",
+            &i18n::args([("utility", utility.clone())]),
+        );
+        let place = if short_place {
+            format!("{} {}", to.street, to.house_number)
+        } else {
+            format!("{} {}, {}", to.street, to.house_number, to.settlement)
+        };
+        let etr = match outage.etr {
+            Etr::At(t) => i18n::when(lang, ctx.tz, t, ctx.now),
+            Etr::Unknown => i18n::t(lang, "etr-unknown"),
+        };
+        let starts = outage
+            .starts_at
+            .filter(|_| planned)
+            .map(|t| i18n::when(lang, ctx.tz, t, ctx.now));
+        let url = outage_url(ctx.public_url, outage);
+        let message = outage.messages.get(&lang).cloned();
+        let args = i18n::args([
+            ("utility", utility),
+            ("utility-name", utility_name),
+            ("title", title.clone()),
+            ("place", place.clone()),
+            ("cause", outage.cause.clone()),
+            ("etr", etr.clone()),
+            ("starts", starts.clone().unwrap_or_default()),
+            ("reference", outage.reference.to_string()),
+            ("url", url.clone()),
+        ]);
+        MessageView {
+            language: lang,
+            lang: lang.as_str(),
+            title,
+            place,
+            cause: outage.cause.clone(),
+            etr,
+            starts,
+            reference: outage.reference.to_string(),
+            url,
+            unsubscribe_url: unsubscribe_url(ctx.public_url, to.unsubscribe_token),
+            message,
+            planned,
+            args,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Declares the template structs of each kind and a dispatcher over them.
+macro_rules! kind_templates {
+    ($($kind:ident => $subject:ident $sp:tt, $text:ident $tp:tt, $html:ident $hp:tt, $sms:ident $smp:tt;)*) => {
+        $(
+            #[derive(Template)]
+            #[template(path = $sp)]
+            struct $subject<'a> { m: &'a MessageView }
+            #[derive(Template)]
+            #[template(path = $tp)]
+            struct $text<'a> { m: &'a MessageView }
+            #[derive(Template)]
+            #[template(path = $hp)]
+            struct $html<'a> { m: &'a MessageView }
+            #[derive(Template)]
+            #[template(path = $smp)]
+            struct $sms<'a> { m: &'a MessageView }
+        )*
+
+        pub fn render_email(kind: DeliveryKind, m: &MessageView) -> askama::Result<RenderedEmail> {
+            match kind {
+                $(DeliveryKind::$kind => Ok(RenderedEmail {
+                    subject: one_line(&$subject { m }.render()?),
+                    text: tidy_text(&$text { m }.render()?),
+                    html: $html { m }.render()?,
+                }),)*
+            }
+        }
+
+        pub fn render_sms(kind: DeliveryKind, m: &MessageView) -> askama::Result<String> {
+            match kind {
+                $(DeliveryKind::$kind => Ok(one_line(&$sms { m }.render()?)),)*
+            }
+        }
+    };
+}
+
+kind_templates! {
+    Declared => DeclaredSubject "email/declared/subject.txt", DeclaredText "email/declared/body.txt", DeclaredHtml "email/declared/body.html", DeclaredSms "sms/declared.txt";
+    Updated => UpdatedSubject "email/updated/subject.txt", UpdatedText "email/updated/body.txt", UpdatedHtml "email/updated/body.html", UpdatedSms "sms/updated.txt";
+    Restored => RestoredSubject "email/restored/subject.txt", RestoredText "email/restored/body.txt", RestoredHtml "email/restored/body.html", RestoredSms "sms/restored.txt";
+    Cancelled => CancelledSubject "email/cancelled/subject.txt", CancelledText "email/cancelled/body.txt", CancelledHtml "email/cancelled/body.html", CancelledSms "sms/cancelled.txt";
+    Withdrawn => WithdrawnSubject "email/withdrawn/subject.txt", WithdrawnText "email/withdrawn/body.txt", WithdrawnHtml "email/withdrawn/body.html", WithdrawnSms "sms/withdrawn.txt";
+}
+
+/// Subjects and SMS are one line; dispatcher text may contain newlines.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Trims trailing spaces and collapses runs of blank lines left by template blocks.
+fn tidy_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut blank = 0;
+    for line in s.trim().lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}

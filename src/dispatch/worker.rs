@@ -1,0 +1,470 @@
+//! The delivery worker: one claim loop per channel plus a housekeeping loop.
+//!
+//! A loop claims a batch (the claim is committed before anything is sent), sends it
+//! with at most `concurrency` messages in flight and at most `rate_per_sec` started
+//! per second, then records every outcome in one transaction. A worker that dies
+//! mid-batch leaves leases that expire; housekeeping returns those deliveries to the
+//! queue, so nothing is lost and duplicates are bounded by what was in flight.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use futures::stream::{self, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use lettre::message::Mailbox;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use super::retry;
+use crate::channels::email::{build_message, EmailSender, OutgoingEmail};
+use crate::channels::render::{render_email, render_sms, MessageView, Recipient, RenderContext};
+use crate::channels::sms::{OutgoingSms, SmsSender};
+use crate::channels::sms_text::{fit, UnicodePolicy};
+use crate::channels::SendOutcome;
+use crate::clock::SharedClock;
+use crate::config::{Config, DeliveryConfig};
+use crate::domain::{Channel, DeliveryKind, DeliveryState, Outage};
+use crate::store::{ClaimedDelivery, Completion, NewsSent, Store};
+
+/// Wakes idle claim loops when new work is committed. One `Notify` per channel with
+/// `notify_one`, whose stored permit means a wake-up that arrives while a loop is
+/// busy is not lost.
+#[derive(Debug, Default)]
+pub struct Wake {
+    email: Notify,
+    sms: Notify,
+}
+
+impl Wake {
+    pub fn all(&self) {
+        self.email.notify_one();
+        self.sms.notify_one();
+    }
+    fn channel(&self, channel: Channel) -> &Notify {
+        match channel {
+            Channel::Email => &self.email,
+            Channel::Sms => &self.sms,
+        }
+    }
+}
+
+struct Lane {
+    concurrency: usize,
+    limiter: Option<DefaultDirectRateLimiter>,
+    batch: u32,
+}
+
+impl Lane {
+    fn new(rate_per_sec: u32, concurrency: usize, delivery: &DeliveryConfig) -> Lane {
+        let limiter = NonZeroU32::new(rate_per_sec).map(|rate| {
+            // A small burst keeps the rate even within each second.
+            let burst = NonZeroU32::new((rate.get() / 10).max(1)).expect("non-zero");
+            RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
+        });
+        // Never claim more than can be sent well within the lease.
+        let lease_secs = (delivery.lease_ms / 1000).max(1);
+        let by_rate = if rate_per_sec == 0 {
+            u64::MAX
+        } else {
+            (rate_per_sec as u64 * lease_secs / 2).max(1)
+        };
+        Lane {
+            concurrency,
+            limiter,
+            batch: (delivery.batch_size as u64).min(by_rate) as u32,
+        }
+    }
+}
+
+pub struct Dispatcher {
+    store: Store,
+    clock: SharedClock,
+    delivery: DeliveryConfig,
+    tz: Tz,
+    public_url: String,
+    email: EmailSender,
+    sms: SmsSender,
+    from: Mailbox,
+    message_id_domain: String,
+    sms_from: String,
+    unicode: UnicodePolicy,
+    email_lane: Lane,
+    sms_lane: Lane,
+    wake: Arc<Wake>,
+}
+
+/// Running worker tasks.
+pub struct WorkerHandle {
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    /// Graceful stop: loops finish the batch in hand (sending and recording it).
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Abrupt stop, as a crash would: in-flight deliveries keep their leases.
+    pub fn abort(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Dispatcher {
+    pub async fn new(
+        store: Store,
+        clock: SharedClock,
+        config: &Config,
+        wake: Arc<Wake>,
+    ) -> anyhow::Result<Arc<Dispatcher>> {
+        let from: Mailbox = config
+            .email
+            .from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("email.from '{}': {e}", config.email.from))?;
+        let outbox = config.outbox_dir();
+        let email = EmailSender::from_config(&config.email, outbox.clone())?;
+        let sms = SmsSender::from_config(&config.sms, outbox).await?;
+        tracing::info!(email = %email.describe(), sms = %sms.describe(), "delivery channels");
+        Ok(Arc::new(Dispatcher {
+            store,
+            clock,
+            delivery: config.delivery.clone(),
+            tz: config.tz()?,
+            public_url: config.public_url(),
+            message_id_domain: from.email.domain().to_string(),
+            from,
+            email,
+            sms,
+            sms_from: config.sms.from.clone(),
+            unicode: config.sms.unicode,
+            email_lane: Lane::new(
+                config.email.rate_per_sec,
+                config.email.concurrency,
+                &config.delivery,
+            ),
+            sms_lane: Lane::new(
+                config.sms.rate_per_sec,
+                config.sms.concurrency,
+                &config.delivery,
+            ),
+            wake,
+        }))
+    }
+
+    /// Starts the claim loops and housekeeping.
+    pub fn start(self: &Arc<Self>) -> WorkerHandle {
+        let (shutdown, rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        for channel in [Channel::Email, Channel::Sms] {
+            let this = Arc::clone(self);
+            let rx = rx.clone();
+            tasks.push(tokio::spawn(
+                async move { this.claim_loop(channel, rx).await },
+            ));
+        }
+        let this = Arc::clone(self);
+        tasks.push(tokio::spawn(
+            async move { this.housekeeping_loop(rx).await },
+        ));
+        WorkerHandle { shutdown, tasks }
+    }
+
+    fn lane(&self, channel: Channel) -> &Lane {
+        match channel {
+            Channel::Email => &self.email_lane,
+            Channel::Sms => &self.sms_lane,
+        }
+    }
+
+    async fn claim_loop(&self, channel: Channel, mut shutdown: watch::Receiver<bool>) {
+        let poll = Duration::from_millis(self.delivery.poll_interval_ms);
+        let lease = chrono::Duration::milliseconds(self.delivery.lease_ms as i64);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let now = self.clock.now();
+            match self
+                .store
+                .claim(channel, self.lane(channel).batch, now, now + lease)
+                .await
+            {
+                Ok(batch) if !batch.is_empty() => {
+                    self.process(channel, batch).await;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, %channel, "claim failed; will retry"),
+            }
+            tokio::select! {
+                _ = self.wake.channel(channel).notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    async fn housekeeping_loop(&self, mut shutdown: watch::Receiver<bool>) {
+        let every = Duration::from_millis(self.delivery.poll_interval_ms.max(200));
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let now = self.clock.now();
+            match self.store.release_expired_leases(now).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::warn!(
+                        released = n,
+                        "returned deliveries with expired leases to the queue"
+                    );
+                    self.wake.all();
+                }
+                Err(e) => tracing::warn!(error = %e, "lease release failed"),
+            }
+            match self.store.start_due_outages(now).await {
+                Ok(ids) if !ids.is_empty() => tracing::info!(?ids, "planned outages started"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "starting planned outages failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Sends one claimed batch and records the outcomes.
+    async fn process(&self, channel: Channel, batch: Vec<ClaimedDelivery>) {
+        let now = self.clock.now();
+        let mut outages: HashMap<i64, Option<Outage>> = HashMap::new();
+        for d in &batch {
+            if let std::collections::hash_map::Entry::Vacant(slot) = outages.entry(d.outage_id) {
+                match self.store.outage(d.outage_id).await {
+                    Ok(o) => {
+                        slot.insert(o);
+                    }
+                    Err(e) => {
+                        // Leave the batch to its leases; it will be retried.
+                        tracing::warn!(error = %e, "cannot load outage; batch left to lease expiry");
+                        return;
+                    }
+                }
+            }
+        }
+        let pairs: Vec<(i64, i64)> = batch.iter().map(|d| (d.outage_id, d.contact_id)).collect();
+        let news_sent = match self.store.news_sent(&pairs).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check sent revisions; batch left to lease expiry");
+                return;
+            }
+        };
+        let lane = self.lane(channel);
+        let results: Vec<Completion> = stream::iter(batch)
+            .map(|d| {
+                let outage = outages.get(&d.outage_id).and_then(Option::as_ref);
+                let told = news_sent
+                    .get(&(d.outage_id, d.contact_id))
+                    .copied()
+                    .unwrap_or_default();
+                let span = tracing::info_span!(
+                    "deliver",
+                    delivery_id = d.id,
+                    outage_id = d.outage_id,
+                    %channel,
+                    kind = %d.kind
+                );
+                self.deliver(d, outage, told, now).instrument(span)
+            })
+            .buffer_unordered(lane.concurrency)
+            .collect()
+            .await;
+        for r in &results {
+            let outcome = match r {
+                Completion::Sent { .. } => "sent",
+                Completion::Retry { .. } => "retry",
+                Completion::Failed { state, .. } => state.as_str(),
+            };
+            metrics::counter!("herald_delivery_attempts_total", "channel" => channel.as_str(), "outcome" => outcome)
+                .increment(1);
+        }
+        let mut wait = Duration::from_millis(50);
+        for attempt in 1..=6 {
+            match self.store.complete(&results, self.clock.now()).await {
+                Ok(()) => return,
+                Err(e) if attempt < 6 => {
+                    tracing::warn!(error = %e, attempt, "recording outcomes failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "recording outcomes failed; leases will expire and the batch will be retried")
+                }
+            }
+        }
+    }
+
+    async fn deliver(
+        &self,
+        d: ClaimedDelivery,
+        outage: Option<&Outage>,
+        told: NewsSent,
+        now: DateTime<Utc>,
+    ) -> Completion {
+        let failed = |state: DeliveryState, reason: String| Completion::Failed {
+            id: d.id,
+            state,
+            reason,
+        };
+        if now > d.expires_at {
+            return failed(
+                DeliveryState::Expired,
+                "expired before it could be sent".into(),
+            );
+        }
+        if d.opted_out {
+            return failed(DeliveryState::Suppressed, "contact opted out".into());
+        }
+        let Some(outage) = outage else {
+            return failed(DeliveryState::Dead, "outage not found".into());
+        };
+        if matches!(d.kind, DeliveryKind::Declared | DeliveryKind::Updated)
+            && !outage.status.is_open()
+        {
+            return failed(
+                DeliveryState::Superseded,
+                format!("outage {} before this message was sent", outage.status),
+            );
+        }
+        match d.kind {
+            // One message per state: a declaration rendered after the ETR changed
+            // already carried the update this delivery was queued for.
+            DeliveryKind::Updated if told.revision.is_some_and(|r| r >= outage.revision) => {
+                return failed(
+                    DeliveryState::Superseded,
+                    format!(
+                        "revision {} was already sent to this contact",
+                        outage.revision
+                    ),
+                );
+            }
+            // "It's over" only to those who heard it began. If their first message is
+            // still on its way, wait for it rather than guess.
+            DeliveryKind::Restored | DeliveryKind::Cancelled | DeliveryKind::Withdrawn
+                if told.revision.is_none() =>
+            {
+                if told.in_flight {
+                    return Completion::Retry {
+                        id: d.id,
+                        at: now + chrono::Duration::seconds(1),
+                        error: "waiting for this contact's first message to finish".into(),
+                    };
+                }
+                return failed(
+                    DeliveryState::Superseded,
+                    "the contact was never told about this outage".into(),
+                );
+            }
+            _ => {}
+        }
+        let ctx = RenderContext {
+            tz: self.tz,
+            public_url: &self.public_url,
+            now,
+        };
+        let recipient = Recipient {
+            language: d.language,
+            street: &d.street,
+            house_number: &d.house_number,
+            settlement: &d.settlement,
+            unsubscribe_token: &d.unsubscribe_token,
+        };
+        let lane = self.lane(d.channel);
+        let started = std::time::Instant::now();
+        let (outcome, segments) = match d.channel {
+            Channel::Email => {
+                let view = MessageView::new(&ctx, outage, d.kind, &recipient, false);
+                let content = match render_email(d.kind, &view) {
+                    Ok(c) => c,
+                    Err(e) => return failed(DeliveryState::Dead, format!("template error: {e}")),
+                };
+                let email = OutgoingEmail {
+                    to: &d.destination,
+                    content: &content,
+                    unsubscribe_url: &view.unsubscribe_url,
+                    message_id: format!(
+                        "<{}.r{}.herald@{}>",
+                        d.id, outage.revision, self.message_id_domain
+                    ),
+                };
+                let message = match build_message(&self.from, &email) {
+                    Ok(m) => m,
+                    Err(e) => return failed(DeliveryState::Dead, e),
+                };
+                if let Some(limiter) = &lane.limiter {
+                    limiter.until_ready().await;
+                }
+                (self.email.send(&message).await, None)
+            }
+            Channel::Sms => {
+                let view = MessageView::new(&ctx, outage, d.kind, &recipient, true);
+                let text = match render_sms(d.kind, &view) {
+                    Ok(t) => t,
+                    Err(e) => return failed(DeliveryState::Dead, format!("template error: {e}")),
+                };
+                let (text, encoding) = fit(&text, self.unicode);
+                let sms = OutgoingSms {
+                    to: &d.destination,
+                    from: &self.sms_from,
+                    text: &text,
+                    encoding: encoding.encoding,
+                    segments: encoding.segments,
+                    delivery_id: d.id,
+                };
+                if let Some(limiter) = &lane.limiter {
+                    limiter.until_ready().await;
+                }
+                (self.sms.send(&sms).await, Some(encoding.segments as i64))
+            }
+        };
+        metrics::histogram!("herald_send_seconds", "channel" => d.channel.as_str())
+            .record(started.elapsed().as_secs_f64());
+        match outcome {
+            SendOutcome::Sent { provider_id } => Completion::Sent {
+                id: d.id,
+                sent_revision: outage.revision,
+                provider_message_id: provider_id,
+                segments,
+            },
+            SendOutcome::Transient { error, retry_after } => {
+                tracing::info!(%error, attempts = d.attempts, "transient failure");
+                retry::after_transient_failure(
+                    d.id,
+                    d.attempts,
+                    d.expires_at,
+                    error,
+                    retry_after,
+                    self.clock.now(),
+                    &self.delivery,
+                )
+            }
+            SendOutcome::Permanent { error } => {
+                tracing::warn!(%error, "permanent failure");
+                failed(DeliveryState::Dead, format!("permanent failure: {error}"))
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Message catalogues (Fluent, `templates/i18n/<lang>/*.ftl`) and the date and time
+//! formats residents read. Every word a resident sees comes from a catalogue; code
+//! only chooses the key and supplies the values.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono_tz::Tz;
+use fluent_templates::fluent_bundle::FluentValue;
+use fluent_templates::{LanguageIdentifier, Loader};
+
+use crate::domain::Language;
+
+fluent_templates::static_loader! {
+    static LOCALES = {
+        locales: "./templates/i18n",
+        fallback_language: "en",
+        // Bidi isolation marks would end up inside SMS and e-mail subjects.
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+fn langid(lang: Language) -> &'static LanguageIdentifier {
+    use std::sync::LazyLock;
+    static IDS: LazyLock<[LanguageIdentifier; 3]> = LazyLock::new(|| {
+        [
+            "hu".parse().expect("hu"),
+            "pl".parse().expect("pl"),
+            "en".parse().expect("en"),
+        ]
+    });
+    match lang {
+        Language::Hu => &IDS[0],
+        Language::Pl => &IDS[1],
+        Language::En => &IDS[2],
+    }
+}
+
+/// Arguments for a catalogue lookup.
+pub type Args = HashMap<Cow<'static, str>, FluentValue<'static>>;
+
+pub fn args<const N: usize>(pairs: [(&'static str, String); N]) -> Args {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (Cow::Borrowed(k), FluentValue::from(v)))
+        .collect()
+}
+
+/// The text for `key` in `lang` (falling back to English, then to the key itself,
+/// which a test catches).
+pub fn t(lang: Language, key: &str) -> String {
+    LOCALES.lookup(langid(lang), key)
+}
+
+pub fn t_args(lang: Language, key: &str, args: &Args) -> String {
+    LOCALES.lookup_with_args(langid(lang), key, args)
+}
+
+/// "today at 18:30", "holnap 9:05-kor", "23 listopada o 18:30": an instant as
+/// people say it, in the utility's time zone, relative to `now`.
+pub fn when(lang: Language, tz: Tz, at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&tz);
+    let today = now.with_timezone(&tz).date_naive();
+    let time = format!("{}:{:02}", local.hour(), local.minute());
+    let key = match (local.date_naive() - today).num_days() {
+        0 => "time-today",
+        1 => "time-tomorrow",
+        -1 => "time-yesterday",
+        _ => "time-date",
+    };
+    let date = date(lang, tz, at);
+    t_args(lang, key, &args([("time", time), ("date", date)]))
+}
+
+/// "23 November 2026" in the language's own form.
+pub fn date(lang: Language, tz: Tz, at: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&tz);
+    let month = t(lang, &format!("month-{}", local.month()));
+    t_args(
+        lang,
+        "date-format",
+        &args([
+            ("day", local.day().to_string()),
+            ("month", month),
+            ("year", local.year().to_string()),
+        ]),
+    )
+}
+
+/// Date and clock time, for histories and timestamps ("23 November 2026, 18:30").
+pub fn date_time(lang: Language, tz: Tz, at: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&tz);
+    let time = format!("{}:{:02}", local.hour(), local.minute());
+    t_args(
+        lang,
+        "date-time-format",
+        &args([("date", date(lang, tz, at)), ("time", time)]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32, day: u32) -> DateTime<Utc> {
+        chrono_tz::Europe::Budapest
+            .with_ymd_and_hms(2026, 11, day, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn relative_times_in_each_language() {
+        let tz = chrono_tz::Europe::Budapest;
+        let now = at(10, 0, 23);
+        assert_eq!(
+            when(Language::En, tz, at(18, 30, 23), now),
+            "today at 18:30"
+        );
+        assert_eq!(when(Language::Hu, tz, at(18, 30, 23), now), "ma 18:30-kor");
+        assert_eq!(when(Language::Pl, tz, at(18, 30, 23), now), "dziś o 18:30");
+        assert_eq!(
+            when(Language::En, tz, at(9, 5, 24), now),
+            "tomorrow at 9:05"
+        );
+        assert_eq!(
+            when(Language::Pl, tz, at(9, 5, 26), now),
+            "26 listopada 2026 o 9:05"
+        );
+        assert_eq!(
+            when(Language::Hu, tz, at(9, 5, 26), now),
+            "2026. november 26. 9:05-kor"
+        );
+    }
+
+    fn keys(lang: &str) -> std::collections::BTreeSet<String> {
+        let text = std::fs::read_to_string(format!("templates/i18n/{lang}/main.ftl")).unwrap();
+        text.lines()
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase()) && l.contains(" ="))
+            .map(|l| l.split(" =").next().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_language_has_the_same_keys() {
+        let en = keys("en");
+        assert!(en.len() > 50, "{}", en.len());
+        for lang in ["hu", "pl"] {
+            assert_eq!(keys(lang), en, "{lang} differs from en");
+        }
+        // And each one resolves (no fallback to the key itself).
+        let all = args([
+            ("time", "9:00".into()),
+            ("date", "d".into()),
+            ("day", "1".into()),
+            ("month", "m".into()),
+            ("year", "2026".into()),
+            ("utility", "power".into()),
+            ("utility-name", "u".into()),
+            ("title", "t".into()),
+            ("place", "p".into()),
+            ("cause", "c".into()),
+            ("etr", "e".into()),
+            ("starts", "s".into()),
+            ("reference", "r".into()),
+            ("url", "u".into()),
+            ("address", "a".into()),
+            ("destination", "d".into()),
+            ("count", "3".into()),
+        ]);
+        for lang in Language::ALL {
+            for key in &en {
+                let text = t_args(lang, key, &all);
+                assert!(!text.is_empty() && text != *key, "{key} in {lang}");
+            }
+        }
+    }
+}

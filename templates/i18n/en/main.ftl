@@ -1,0 +1,99 @@
+# Herald — English catalogue. Keys are shared by every language; see hu/ and pl/.
+# Variables available in message texts: $utility, $place, $cause, $etr, $starts,
+# $reference, $url, $message.
+
+## Dates and times
+month-1 = January
+month-2 = February
+month-3 = March
+month-4 = April
+month-5 = May
+month-6 = June
+month-7 = July
+month-8 = August
+month-9 = September
+month-10 = October
+month-11 = November
+month-12 = December
+date-format = { $day } { $month } { $year }
+date-time-format = { $date }, { $time }
+time-today = today at { $time }
+time-tomorrow = tomorrow at { $time }
+time-yesterday = yesterday at { $time }
+time-date = { $date } at { $time }
+etr-unknown = not yet assessed
+
+## Utilities
+utility-name = { $utility ->
+    [power] electricity
+    [water] water
+    [gas] gas
+    [telecom] phone and internet
+    [heating] district heating
+   *[sewer] sewerage
+}
+outage-title = { $utility ->
+    [power] Power outage
+    [water] Water outage
+    [gas] Gas outage
+    [telecom] Phone and internet outage
+    [heating] Heating outage
+   *[sewer] Sewerage outage
+}
+planned-title = { $utility ->
+    [power] Planned power cut
+    [water] Planned water cut
+    [gas] Planned gas cut
+    [telecom] Planned phone and internet work
+    [heating] Planned heating cut
+   *[sewer] Planned sewerage work
+}
+
+## Labels
+label-address = Address
+label-cause = Cause
+label-etr = Expected restoration
+label-starts = Starts
+label-reference = Reference
+label-details = Details and updates
+label-message = Message from the operator
+
+## E-mail headlines
+email-declared-subject = { $title }: { $place } ({ $reference })
+email-updated-subject = Update — { $title }: { $place } ({ $reference })
+email-restored-subject = Restored — { $utility-name } is back at { $place } ({ $reference })
+email-cancelled-subject = Cancelled — { $title }: { $place } ({ $reference })
+email-withdrawn-subject = No longer affected — { $title } ({ $reference })
+declared-intro = There is an outage affecting your address.
+declared-planned-intro = Work is planned that will affect your address.
+updated-intro = There is new information about the outage affecting your address.
+restored-intro = The outage affecting your address is over; supply has been restored.
+cancelled-intro = The outage notice for your address has been withdrawn; please disregard it.
+cancelled-planned-intro = The planned work affecting your address has been cancelled.
+withdrawn-intro = Good news: the outage no longer affects your address.
+email-quote-reference = Quote reference { $reference } if you call us.
+email-footer = You receive these alerts because this address is registered for outage notifications.
+email-unsubscribe = Unsubscribe from these alerts
+
+## SMS (kept short: one segment where possible)
+sms-declared = { $title }: { $place }. Cause: { $cause }. Expected fix: { $etr }. Ref { $reference } { $url }
+sms-declared-planned = { $title }: { $place }, { $starts }. Expected end: { $etr }. Ref { $reference } { $url }
+sms-updated = Update, { $title }: { $place }. Expected fix: { $etr }. Ref { $reference } { $url }
+sms-restored = Restored: { $utility-name } is back at { $place }. Ref { $reference }
+sms-cancelled = Cancelled: disregard outage notice { $reference } for { $place }.
+sms-withdrawn = Outage { $reference } no longer affects { $place }.
+
+## Pages
+page-unsubscribe-title = Unsubscribe from outage alerts
+page-unsubscribe-question = Stop sending outage alerts for { $address } to { $destination }?
+page-unsubscribe-button = Unsubscribe
+page-unsubscribed = You will not receive outage alerts at { $destination } any more.
+page-not-found = Not found
+page-outage-history = Updates
+page-status-active = In progress
+page-status-scheduled = Scheduled
+page-status-restored = Restored
+page-status-cancelled = Cancelled
+page-affected-addresses = Addresses affected: { $count }
+page-last-update = Last update: { $time }
+page-history-time = Time

@@ -1,0 +1,97 @@
+# Herald — magyar katalógus.
+
+## Dátumok és időpontok
+month-1 = január
+month-2 = február
+month-3 = március
+month-4 = április
+month-5 = május
+month-6 = június
+month-7 = július
+month-8 = augusztus
+month-9 = szeptember
+month-10 = október
+month-11 = november
+month-12 = december
+date-format = { $year }. { $month } { $day }.
+date-time-format = { $date } { $time }
+time-today = ma { $time }-kor
+time-tomorrow = holnap { $time }-kor
+time-yesterday = tegnap { $time }-kor
+time-date = { $date } { $time }-kor
+etr-unknown = még nincs felmérve
+
+## Közművek
+utility-name = { $utility ->
+    [power] az áramszolgáltatás
+    [water] a vízszolgáltatás
+    [gas] a gázszolgáltatás
+    [telecom] a telefon- és internetszolgáltatás
+    [heating] a távfűtés
+   *[sewer] a csatornaszolgáltatás
+}
+outage-title = { $utility ->
+    [power] Áramszünet
+    [water] Vízhiány
+    [gas] Gázszolgáltatási zavar
+    [telecom] Telefon- és internetzavar
+    [heating] Távfűtési zavar
+   *[sewer] Csatornázási zavar
+}
+planned-title = { $utility ->
+    [power] Tervezett áramszünet
+    [water] Tervezett vízszünet
+    [gas] Tervezett gázszünet
+    [telecom] Tervezett hálózati munka
+    [heating] Tervezett távfűtés-szünet
+   *[sewer] Tervezett csatornamunka
+}
+
+## Címkék
+label-address = Cím
+label-cause = Ok
+label-etr = Várható helyreállítás
+label-starts = Kezdete
+label-reference = Azonosító
+label-details = Részletek és frissítések
+label-message = Az üzemeltető üzenete
+
+## E-mail
+email-declared-subject = { $title }: { $place } ({ $reference })
+email-updated-subject = Frissítés — { $title }: { $place } ({ $reference })
+email-restored-subject = Helyreállt — { $place } ({ $reference })
+email-cancelled-subject = Visszavonva — { $title }: { $place } ({ $reference })
+email-withdrawn-subject = Már nem érinti — { $title } ({ $reference })
+declared-intro = Üzemzavar érinti az Ön címét.
+declared-planned-intro = Tervezett munka fogja érinteni az Ön címét.
+updated-intro = Új információ érhető el az Ön címét érintő üzemzavarról.
+restored-intro = Az Ön címét érintő üzemzavar véget ért, { $utility-name } helyreállt.
+cancelled-intro = Az Ön címére küldött üzemzavar-értesítést visszavontuk, kérjük, tekintse tárgytalannak.
+cancelled-planned-intro = Az Ön címét érintő tervezett munka elmarad.
+withdrawn-intro = Jó hír: az üzemzavar már nem érinti az Ön címét.
+email-quote-reference = Ha felhív minket, kérjük, hivatkozzon erre az azonosítóra: { $reference }.
+email-footer = Azért kapja ezeket az értesítéseket, mert ez a cím fel van iratkozva az üzemzavar-értesítésekre.
+email-unsubscribe = Leiratkozás az értesítésekről
+
+## SMS
+sms-declared = { $title }: { $place }. Ok: { $cause }. Várható helyreállítás: { $etr }. Azon.: { $reference } { $url }
+sms-declared-planned = { $title }: { $place }, { $starts }. Várható vége: { $etr }. Azon.: { $reference } { $url }
+sms-updated = Frissítés, { $title }: { $place }. Várható helyreállítás: { $etr }. Azon.: { $reference } { $url }
+sms-restored = Helyreállt { $utility-name }: { $place }. Azon.: { $reference }
+sms-cancelled = Tárgytalan: { $reference } értesítés ({ $place }) visszavonva.
+sms-withdrawn = A(z) { $reference } üzemzavar már nem érinti: { $place }.
+
+## Oldalak
+page-unsubscribe-title = Leiratkozás az üzemzavar-értesítésekről
+page-unsubscribe-question = Ne küldjünk több értesítést a(z) { $address } címről ide: { $destination }?
+page-unsubscribe-button = Leiratkozás
+page-unsubscribed = A(z) { $destination } címre nem küldünk több üzemzavar-értesítést.
+page-not-found = Nem található
+page-outage-history = Frissítések
+page-status-active = Folyamatban
+page-status-scheduled = Ütemezve
+page-status-restored = Helyreállt
+page-status-cancelled = Visszavonva
+page-affected-addresses = Érintett címek: { $count }
+page-last-update = Utolsó frissítés: { $time }
+page-history-time = Időpont

@@ -1,0 +1,97 @@
+# Herald — katalog polski.
+
+## Daty i godziny (miesiące w dopełniaczu: "23 listopada")
+month-1 = stycznia
+month-2 = lutego
+month-3 = marca
+month-4 = kwietnia
+month-5 = maja
+month-6 = czerwca
+month-7 = lipca
+month-8 = sierpnia
+month-9 = września
+month-10 = października
+month-11 = listopada
+month-12 = grudnia
+date-format = { $day } { $month } { $year }
+date-time-format = { $date }, { $time }
+time-today = dziś o { $time }
+time-tomorrow = jutro o { $time }
+time-yesterday = wczoraj o { $time }
+time-date = { $date } o { $time }
+etr-unknown = jeszcze nieustalony
+
+## Media
+utility-name = { $utility ->
+    [power] prąd
+    [water] woda
+    [gas] gaz
+    [telecom] telefon i internet
+    [heating] ogrzewanie
+   *[sewer] kanalizacja
+}
+outage-title = { $utility ->
+    [power] Przerwa w dostawie prądu
+    [water] Przerwa w dostawie wody
+    [gas] Przerwa w dostawie gazu
+    [telecom] Awaria telefonu i internetu
+    [heating] Przerwa w dostawie ciepła
+   *[sewer] Awaria kanalizacji
+}
+planned-title = { $utility ->
+    [power] Planowane wyłączenie prądu
+    [water] Planowane wyłączenie wody
+    [gas] Planowane wyłączenie gazu
+    [telecom] Planowane prace sieciowe
+    [heating] Planowane wyłączenie ogrzewania
+   *[sewer] Planowane prace kanalizacyjne
+}
+
+## Etykiety
+label-address = Adres
+label-cause = Przyczyna
+label-etr = Przewidywane usunięcie
+label-starts = Początek
+label-reference = Numer zgłoszenia
+label-details = Szczegóły i aktualizacje
+label-message = Komunikat operatora
+
+## E-mail
+email-declared-subject = { $title }: { $place } ({ $reference })
+email-updated-subject = Aktualizacja — { $title }: { $place } ({ $reference })
+email-restored-subject = Przywrócono — { $place } ({ $reference })
+email-cancelled-subject = Odwołano — { $title }: { $place } ({ $reference })
+email-withdrawn-subject = Już nie dotyczy — { $title } ({ $reference })
+declared-intro = Pod Twoim adresem wystąpiła awaria.
+declared-planned-intro = Pod Twoim adresem zaplanowano prace.
+updated-intro = Mamy nowe informacje o awarii pod Twoim adresem.
+restored-intro = Awaria pod Twoim adresem została usunięta, usługa działa ponownie.
+cancelled-intro = Powiadomienie o awarii pod Twoim adresem zostało odwołane; prosimy je zignorować.
+cancelled-planned-intro = Planowane prace pod Twoim adresem zostały odwołane.
+withdrawn-intro = Dobra wiadomość: awaria już nie dotyczy Twojego adresu.
+email-quote-reference = Dzwoniąc do nas, podaj numer zgłoszenia { $reference }.
+email-footer = Otrzymujesz te powiadomienia, ponieważ ten adres jest zapisany na powiadomienia o awariach.
+email-unsubscribe = Wypisz się z powiadomień
+
+## SMS
+sms-declared = { $title }: { $place }. Przyczyna: { $cause }. Usunięcie: { $etr }. Nr { $reference } { $url }
+sms-declared-planned = { $title }: { $place }, { $starts }. Koniec: { $etr }. Nr { $reference } { $url }
+sms-updated = Aktualizacja, { $title }: { $place }. Usunięcie: { $etr }. Nr { $reference } { $url }
+sms-restored = Przywrócono: { $utility-name }, { $place }. Nr { $reference }
+sms-cancelled = Odwołano powiadomienie { $reference } dla { $place }.
+sms-withdrawn = Awaria { $reference } już nie dotyczy { $place }.
+
+## Strony
+page-unsubscribe-title = Wypisz się z powiadomień o awariach
+page-unsubscribe-question = Przestać wysyłać powiadomienia dla adresu { $address } na { $destination }?
+page-unsubscribe-button = Wypisz się
+page-unsubscribed = Nie będziemy już wysyłać powiadomień o awariach na { $destination }.
+page-not-found = Nie znaleziono
+page-outage-history = Aktualizacje
+page-status-active = W toku
+page-status-scheduled = Zaplanowane
+page-status-restored = Przywrócono
+page-status-cancelled = Odwołano
+page-affected-addresses = Objęte adresy: { $count }
+page-last-update = Ostatnia aktualizacja: { $time }
+page-history-time = Czas
