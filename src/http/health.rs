@@ -1,0 +1,55 @@
+//! Liveness, readiness and Prometheus metrics.
+
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use std::sync::Arc;
+
+use super::State;
+use crate::app::AppState;
+use crate::domain::{Channel, DeliveryState};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// Ready when the database answers.
+async fn readyz(axum::extract::State(state): State) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database unavailable: {e}\n"),
+        ),
+    }
+}
+
+async fn metrics(axum::extract::State(state): State) -> impl IntoResponse {
+    // Delivery states are read from the database at scrape time, so they count the
+    // work of every worker process, not just this one.
+    if let Ok(totals) = state.store.delivery_totals().await {
+        for channel in [Channel::Email, Channel::Sms] {
+            let mut depth = 0;
+            for s in DeliveryState::ALL {
+                let n = totals
+                    .iter()
+                    .find(|(c, st, _)| *c == channel && st == s)
+                    .map_or(0, |t| t.2);
+                if matches!(s, DeliveryState::Pending | DeliveryState::Sending) {
+                    depth += n;
+                }
+                metrics::gauge!("herald_deliveries", "channel" => channel.as_str(), "state" => s.as_str())
+                    .set(n as f64);
+            }
+            metrics::gauge!("herald_queue_depth", "channel" => channel.as_str()).set(depth as f64);
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
