@@ -1,0 +1,171 @@
+//! Every bad input gets a 4xx whose message names the field, and leaves the stored
+//! data exactly as it was.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::app::{water_outage, TestApp, Town};
+
+enum Body {
+    Json(Value),
+    Raw(&'static str, String),
+}
+
+struct Case {
+    what: &'static str,
+    path: &'static str,
+    body: Body,
+    status: u16,
+    /// Expected in the error's `field`.
+    field: &'static str,
+}
+
+fn with(key: &str, value: Value) -> Value {
+    let mut body = water_outage(Town::rect(0, 2, 0, 2));
+    body[key] = value;
+    body
+}
+
+fn without(key: &str) -> Value {
+    let mut body = water_outage(Town::rect(0, 2, 0, 2));
+    body.as_object_mut().unwrap().remove(key);
+    body
+}
+
+fn polygon(ring: Value) -> Value {
+    json!({"type": "Polygon", "coordinates": [ring]})
+}
+
+fn circle(n: usize) -> Value {
+    let mut ring: Vec<Value> = (0..n)
+        .map(|k| {
+            let a = k as f64 / n as f64 * std::f64::consts::TAU;
+            json!([19.0 + 0.01 * a.cos(), 47.0 + 0.01 * a.sin()])
+        })
+        .collect();
+    ring.push(ring[0].clone());
+    polygon(Value::Array(ring))
+}
+
+fn cases() -> Vec<Case> {
+    let j = |what, body, field| Case {
+        what,
+        path: "/api/v1/outages",
+        body: Body::Json(body),
+        status: 422,
+        field,
+    };
+    let csv = |what, path, text: &str, field| Case {
+        what,
+        path,
+        body: Body::Raw("text/csv", text.to_string()),
+        status: 422,
+        field,
+    };
+    let addr_header = "external_id,street,house_number,postcode,settlement,lon,lat\n";
+    let contact_header = "address_external_id,channel,destination,language\n";
+    vec![
+        j("unclosed ring", with("area", polygon(json!([[19.0, 47.0], [19.01, 47.0], [19.01, 47.01], [19.0, 47.01]]))), "area"),
+        j("ring of three positions", with("area", polygon(json!([[19.0, 47.0], [19.01, 47.0], [19.0, 47.0]]))), "area"),
+        j("longitude out of range", with("area", polygon(json!([[190.0, 47.0], [19.01, 47.0], [19.01, 47.01], [190.0, 47.0]]))), "area"),
+        j("latitude out of range", with("area", polygon(json!([[19.0, -91.0], [19.01, 47.0], [19.01, 47.01], [19.0, -91.0]]))), "area"),
+        j("non-numeric coordinate", with("area", polygon(json!([[19.0, 47.0], ["x", 47.0], [19.01, 47.01], [19.0, 47.0]]))), "area"),
+        j("self-intersecting ring", with("area", polygon(json!([[19.0, 47.0], [19.01, 47.01], [19.01, 47.0], [19.0, 47.01], [19.0, 47.0]]))), "area"),
+        j("too many vertices", with("area", circle(2_000)), "area"),
+        j("point instead of polygon", with("area", json!({"type": "Point", "coordinates": [19.0, 47.0]})), "area"),
+        j("line string", with("area", json!({"type": "LineString", "coordinates": [[19.0, 47.0], [19.1, 47.1]]})), "area"),
+        j("area missing", without("area"), "area"),
+        j("etr not a timestamp", with("etr", json!("tomorrow evening")), "etr"),
+        j("etr a number", with("etr", json!(1700000000)), "etr"),
+        j("etr in the past", with("etr", json!("2020-01-01T10:00:00Z")), "etr"),
+        j("unknown utility", with("utility", json!("electricity")), "utility"),
+        j("utility missing", without("utility"), "utility"),
+        j("empty cause", with("cause", json!("   ")), "cause"),
+        j("cause too long", with("cause", json!("x".repeat(501))), "cause"),
+        j("unknown field", with("colour", json!("red")), "colour"),
+        j("planned without start", with("kind", json!("planned")), "starts_at"),
+        j("unknown kind", with("kind", json!("surprise")), "kind"),
+        j("message in unsupported language", with("message", json!({"de": "Wasser weg"})), "message.de"),
+        j("unknown urgency", with("urgency", json!("panic")), "urgency"),
+        Case { what: "broken JSON", path: "/api/v1/outages", body: Body::Raw("application/json", "{\"utility\": ".into()), status: 400, field: "body" },
+        Case { what: "JSON array", path: "/api/v1/outages", body: Body::Json(json!([1, 2])), status: 422, field: "body" },
+        Case { what: "oversized body", path: "/api/v1/outages", body: Body::Raw("application/json", format!("{{\"cause\": \"{}\"}}", "x".repeat(300_000))), status: 413, field: "body" },
+        Case { what: "preview with bad area", path: "/api/v1/outages/preview", body: Body::Json(with("area", json!({"type": "Polygon", "coordinates": []}))), status: 422, field: "area" },
+        csv("addresses CSV without lat column", "/api/v1/addresses/import", "external_id,street,house_number,postcode,settlement,lon\nX1,Fő utca,1,1011,Budapest,19.0\n", "header"),
+        csv("address with bad longitude", "/api/v1/addresses/import", &format!("{addr_header}X1,Fő utca,1,1011,Budapest,east,47.0\n"), "lon"),
+        csv("address without street", "/api/v1/addresses/import", &format!("{addr_header}X1,Fő utca,1,1011,Budapest,19.0,47.0\nX2,,2,1011,Budapest,19.0,47.0\n"), "street"),
+        csv("contact with bad phone", "/api/v1/contacts/import", &format!("{contact_header}T1,sms,06 30 12,hu\n"), "destination"),
+        csv("contact with letters for phone", "/api/v1/contacts/import", &format!("{contact_header}T1,sms,call me,hu\n"), "destination"),
+        csv("contact with bad email", "/api/v1/contacts/import", &format!("{contact_header}T1,email,anna@,hu\n"), "destination"),
+        csv("contact with unknown channel", "/api/v1/contacts/import", &format!("{contact_header}T1,fax,+3612345678,hu\n"), "channel"),
+        csv("contact with unknown language", "/api/v1/contacts/import", &format!("{contact_header}T1,email,a@b.example,de\n"), "language"),
+        csv("contact at unknown address", "/api/v1/contacts/import", &format!("{contact_header}T1,email,ok@town.test,hu\nNOPE,email,x@town.test,hu\n"), "address_external_id"),
+    ]
+}
+
+/// Everything a bad request could have damaged.
+async fn snapshot(app: &TestApp) -> Value {
+    let store = &app.state().store;
+    let points = store.index_points().await.unwrap();
+    let ids: Vec<i64> = points.iter().map(|p| p.id).collect();
+    let mut coords: Vec<String> = points
+        .iter()
+        .map(|p| format!("{}:{}:{}", p.id, p.lon, p.lat))
+        .collect();
+    coords.sort();
+    json!({
+        "outages": app.get_json("/api/v1/outages").await.1,
+        "addresses": coords,
+        "contacts": store.count_contacts(&ids).await.unwrap(),
+        "deliveries": format!("{:?}", store.delivery_totals().await.unwrap()),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_inputs_get_a_clear_4xx_and_change_nothing() {
+    let app = TestApp::spawn_with(|c| {
+        c.max_area_vertices = 1_000;
+        c.max_body_bytes = 256 * 1024;
+    })
+    .await;
+    app.import_town(&Town).await;
+    let before = snapshot(&app).await;
+    let cases = cases();
+    assert!(cases.len() >= 20);
+    for case in &cases {
+        let request = app.http.post(app.url(case.path)).bearer_auth(&app.token);
+        let request = match &case.body {
+            Body::Json(v) => request.json(v),
+            Body::Raw(ct, text) => request.header("Content-Type", *ct).body(text.clone()),
+        };
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let v: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, case.status, "{}: {v}", case.what);
+        let field = v["error"]["field"].as_str().unwrap_or_default();
+        assert!(
+            field.contains(case.field),
+            "{}: field '{field}' should name '{}': {v}",
+            case.what,
+            case.field
+        );
+        let message = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.len() > 5, "{}: message too thin: {v}", case.what);
+    }
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "a bad request changed stored data"
+    );
+    // And the skip mode of the importer reports bad rows by line while importing good ones.
+    let (s, v) = app
+        .post_body(
+            "/api/v1/contacts/import?on_error=skip",
+            "address_external_id,channel,destination,language\nT1,sms,06 30 12,hu\nT1,email,new@town.test,hu\n",
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["inserted"], 1);
+    assert_eq!(v["errors"][0]["line"], 2);
+    assert_eq!(v["errors"][0]["field"], "destination");
+}

@@ -1,0 +1,416 @@
+//! The core pipeline end to end: declare → affected addresses → one e-mail and one
+//! SMS per contact inside, none outside; updates, supersession, restore; consent;
+//! idempotency; authentication.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{Duration as ChronoDuration, TimeZone, Utc};
+use serde_json::{json, Value};
+use support::app::{water_outage, TestApp, Town};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Tomorrow at `h:m` in Budapest, as RFC 3339.
+fn tomorrow_at(h: u32, m: u32) -> String {
+    let tz = chrono_tz::Europe::Budapest;
+    let day = (Utc::now().with_timezone(&tz) + ChronoDuration::days(1)).date_naive();
+    tz.from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap())
+        .single()
+        .unwrap()
+        .to_rfc3339()
+}
+
+fn email_counts(app: &TestApp) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for e in app.smtp.messages() {
+        for to in &e.to {
+            *m.entry(to.clone()).or_default() += 1;
+        }
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declare_update_restore_reach_exactly_the_area() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    let inside = Town::inside(2, 5, 3, 6);
+    let sms_inside: Vec<usize> = inside
+        .iter()
+        .copied()
+        .filter(|i| Town::has_sms(*i))
+        .collect();
+
+    // Preview counts without storing or sending anything.
+    let (s, preview) = app
+        .post_json(
+            "/api/v1/outages/preview",
+            &water_outage(Town::rect(2, 5, 3, 6)),
+        )
+        .await;
+    assert_eq!(s, 200, "{preview}");
+    assert_eq!(preview["affected_addresses"], 16);
+    assert_eq!(preview["contacts"]["email"], 16);
+    assert_eq!(preview["contacts"]["sms"], sms_inside.len());
+    assert_eq!(
+        app.get_json("/api/v1/outages").await.1["outages"],
+        json!([])
+    );
+
+    let mut body = water_outage(Town::rect(2, 5, 3, 6));
+    body["etr"] = json!(tomorrow_at(10, 0));
+    let v = app.declare(&body).await;
+    assert_eq!(v["affected_addresses"], 16);
+    assert_eq!(v["revision"], 1);
+    assert_eq!(v["contacts"]["email"], 16);
+    assert_eq!(v["contacts"]["sms"], sms_inside.len());
+    let id = v["id"].as_i64().unwrap();
+    let reference = v["reference"].as_str().unwrap().to_string();
+
+    app.smtp.wait_for_count(16, WAIT).await.unwrap();
+    app.sms
+        .wait_for_count(sms_inside.len(), WAIT)
+        .await
+        .unwrap();
+    app.wait_until_idle(WAIT).await;
+    let counts = email_counts(&app);
+    for i in 0..Town::N * Town::N {
+        let expected = usize::from(inside.contains(&i));
+        assert_eq!(
+            counts.get(&Town::email(i)).copied().unwrap_or(0),
+            expected,
+            "email to address {i}"
+        );
+        let sms = app.sms.messages_to(&Town::phone(i)).len();
+        assert_eq!(
+            sms,
+            usize::from(sms_inside.contains(&i)),
+            "sms to address {i}"
+        );
+    }
+    // Content: reference, language, unsubscribe headers.
+    let hu = app.smtp.messages_to(&Town::email(inside[0])).remove(0);
+    let subject = hu.subject();
+    assert!(subject.contains(&reference), "{subject}");
+    let text = hu.text_body();
+    assert!(
+        text.contains("holnap 10:00-kor")
+            || text.contains("jutro o 10:00")
+            || text.contains("tomorrow at 10:00"),
+        "{text}"
+    );
+    assert!(hu.html_body().contains(&reference));
+    assert!(hu
+        .header("List-Unsubscribe")
+        .unwrap()
+        .contains("/unsubscribe/"));
+    assert_eq!(
+        hu.header("List-Unsubscribe-Post").unwrap().trim(),
+        "List-Unsubscribe=One-Click"
+    );
+    assert!(hu.header("Message-ID").is_some() && hu.header("Date").is_some());
+    let sms = app.sms.messages_to(&Town::phone(sms_inside[0])).remove(0);
+    assert!(sms.text.contains(&reference), "{}", sms.text);
+
+    // ETR update: exactly one update each.
+    let (s, v) = app
+        .patch_json(
+            &format!("/api/v1/outages/{id}"),
+            &json!({"etr": tomorrow_at(14, 45)}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["revision"], 2);
+    assert_eq!(v["contacts"]["email"], 16);
+    app.smtp.wait_for_count(32, WAIT).await.unwrap();
+    app.sms
+        .wait_for_count(2 * sms_inside.len(), WAIT)
+        .await
+        .unwrap();
+    app.wait_until_idle(WAIT).await;
+    for i in &inside {
+        let mails = app.smtp.messages_to(&Town::email(*i));
+        assert_eq!(mails.len(), 2, "address {i}");
+        assert!(
+            mails[1].text_body().contains("14:45"),
+            "{}",
+            mails[1].text_body()
+        );
+    }
+
+    // Re-sending the same values changes nothing and sends nothing.
+    let (s, v) = app
+        .patch_json(
+            &format!("/api/v1/outages/{id}"),
+            &json!({"etr": tomorrow_at(14, 45)}),
+        )
+        .await;
+    assert_eq!((s, v["changed"].as_bool()), (200, Some(false)));
+
+    // Restore: one "restored" each.
+    let (s, v) = app
+        .post_json(&format!("/api/v1/outages/{id}/restore"), &json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "restored");
+    app.smtp.wait_for_count(48, WAIT).await.unwrap();
+    app.sms
+        .wait_for_count(3 * sms_inside.len(), WAIT)
+        .await
+        .unwrap();
+    app.wait_until_idle(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.smtp.count(), 48);
+    assert_eq!(app.sms.count(), 3 * sms_inside.len());
+    let last = app.smtp.messages_to(&Town::email(inside[3])).pop().unwrap();
+    assert!(last.subject().contains(&reference));
+
+    // A second restore is refused; history and counts are visible.
+    let (s, _) = app
+        .post_json(&format!("/api/v1/outages/{id}/restore"), &json!({}))
+        .await;
+    assert_eq!(s, 409);
+    let (_, v) = app.get_json(&format!("/api/v1/outages/{reference}")).await;
+    assert_eq!(v["revisions"].as_array().unwrap().len(), 3);
+    assert_eq!(v["deliveries"]["email"]["sent"], 48);
+    assert_eq!(v["deliveries"]["sms"]["sent"], 3 * sms_inside.len());
+    let (_, v) = app
+        .get_json(&format!("/api/v1/outages?reference={reference}"))
+        .await;
+    assert_eq!(v["outages"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_messages_carry_the_newest_state_once_and_stop_at_restore() {
+    // A slow SMS provider keeps most messages pending while the outage changes.
+    let app = TestApp::spawn_with(|c| c.sms.rate_per_sec = 10).await;
+    app.import_town(&Town).await;
+    let inside = Town::inside(0, 9, 0, 4);
+    let phones: Vec<String> = inside
+        .iter()
+        .filter(|i| Town::has_sms(**i))
+        .map(|i| Town::phone(*i))
+        .collect();
+    let mut body = water_outage(Town::rect(0, 9, 0, 4));
+    body["etr"] = json!(tomorrow_at(10, 0));
+    let id = app.declare(&body).await["id"].as_i64().unwrap();
+    let (s, _) = app
+        .patch_json(
+            &format!("/api/v1/outages/{id}"),
+            &json!({"etr": tomorrow_at(14, 45)}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    app.wait_until_idle(WAIT).await;
+    // Everyone ends up knowing 14:45 exactly once; only those told 10:00 before the
+    // change also got an update.
+    for phone in &phones {
+        let texts: Vec<String> = app
+            .sms
+            .messages_to(phone)
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        let newest = texts.iter().filter(|t| t.contains("14:45")).count();
+        assert_eq!(newest, 1, "{phone}: {texts:?}");
+        assert!(texts.len() <= 2, "{phone}: {texts:?}");
+        if texts.len() == 2 {
+            assert!(texts[0].contains("10:00"), "{texts:?}");
+        }
+    }
+
+    // Declare again elsewhere and restore at once: pending messages are withdrawn.
+    let other = Town::inside(0, 9, 5, 9);
+    let id2 = app.declare(&water_outage(Town::rect(0, 9, 5, 9))).await["id"]
+        .as_i64()
+        .unwrap();
+    let (s, _) = app
+        .post_json(&format!("/api/v1/outages/{id2}/restore"), &json!({}))
+        .await;
+    assert_eq!(s, 200);
+    app.wait_until_idle(WAIT).await;
+    let superseded = app.delivery_count(id2, "sms", "superseded").await;
+    assert!(superseded > 0, "expected pending SMS to be superseded");
+    for i in other.iter().filter(|i| Town::has_sms(**i)) {
+        let texts: Vec<String> = app
+            .sms
+            .messages_to(&Town::phone(*i))
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        // Either never told (and then not told it is over), or told and then restored.
+        assert!(texts.is_empty() || texts.len() == 2, "{texts:?}");
+    }
+    let before = app.sms.count();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        app.sms.count(),
+        before,
+        "nothing may be sent after the restore settled"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn area_change_declares_to_new_and_withdraws_from_old() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    let v = app.declare(&water_outage(Town::rect(0, 1, 0, 0))).await; // addresses 0, 1
+    let id = v["id"].as_i64().unwrap();
+    app.smtp.wait_for_count(2, WAIT).await.unwrap();
+    app.wait_until_idle(WAIT).await;
+    let (s, v) = app
+        .patch_json(
+            &format!("/api/v1/outages/{id}"),
+            &json!({"area": Town::rect(1, 2, 0, 0)}),
+        )
+        .await; // now 1 and 2
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["affected_addresses"], 2);
+    app.wait_until_idle(WAIT).await;
+    let subjects = |i: usize| -> Vec<String> {
+        app.smtp
+            .messages_to(&Town::email(i))
+            .iter()
+            .map(|m| m.subject())
+            .collect()
+    };
+    assert_eq!(
+        subjects(0).len(),
+        2,
+        "address 0 is told it is no longer affected"
+    );
+    assert!(
+        subjects(0)[1].contains("No longer affected") || subjects(0)[1].contains("Már nem érinti"),
+        "{:?}",
+        subjects(0)
+    );
+    assert_eq!(
+        subjects(1).len(),
+        1,
+        "address 1: no news for an area-only change"
+    );
+    assert_eq!(subjects(2).len(), 1, "address 2 gets the declaration");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_declare_and_authentication() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    let body = water_outage(Town::rect(0, 0, 0, 0));
+    let send = |key: &'static str, body: Value| {
+        app.http
+            .post(app.url("/api/v1/outages"))
+            .bearer_auth(&app.token)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let first = send("k-1", body.clone()).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = send("k-1", body.clone()).await.unwrap();
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["reference"], first["reference"]);
+    assert_eq!(again["contacts"], first["contacts"]);
+    let mut changed = body.clone();
+    changed["cause"] = json!("Something else");
+    let reused = send("k-1", changed).await.unwrap();
+    assert_eq!(reused.status(), 422);
+    let v: Value = reused.json().await.unwrap();
+    assert_eq!(v["error"]["field"], "Idempotency-Key");
+    assert_eq!(
+        app.get_json("/api/v1/outages").await.1["outages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.wait_until_idle(WAIT).await;
+    assert_eq!(app.smtp.messages_to(&Town::email(0)).len(), 1);
+
+    // No token, a wrong token: 401 naming the Authorization header, nothing stored.
+    let r = app
+        .http
+        .post(app.url("/api/v1/outages"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["field"], "Authorization");
+    let r = app
+        .http
+        .get(app.url("/api/v1/outages"))
+        .bearer_auth("hrld_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        app.get_json("/api/v1/outages").await.1["outages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opted_out_contact_gets_nothing_even_after_reimport() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    let id = app.declare(&water_outage(Town::rect(0, 1, 0, 0))).await["id"]
+        .as_i64()
+        .unwrap();
+    app.smtp.wait_for_count(2, WAIT).await.unwrap();
+    let mail = app.smtp.messages_to(&Town::email(0)).remove(0);
+    let header = mail.header("List-Unsubscribe").unwrap();
+    let url = header
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string();
+    // RFC 8058 one-click, as a mail client does it.
+    let r = app
+        .http
+        .post(&url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The page a resident would see on GET now says they are unsubscribed.
+    let page = app
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&Town::email(0)), "{page}");
+    app.post_json(&format!("/api/v1/outages/{id}/restore"), &json!({}))
+        .await;
+    app.wait_until_idle(WAIT).await;
+    // Address 0's e-mail got no "restored"; address 1's did.
+    assert_eq!(app.smtp.messages_to(&Town::email(0)).len(), 1);
+    assert_eq!(app.smtp.messages_to(&Town::email(1)).len(), 2);
+
+    // Re-importing the contacts must not re-subscribe anyone.
+    app.import_town(&Town).await;
+    app.declare(&water_outage(Town::rect(0, 1, 0, 0))).await;
+    app.wait_until_idle(WAIT).await;
+    assert_eq!(app.smtp.messages_to(&Town::email(0)).len(), 1);
+    assert_eq!(app.smtp.messages_to(&Town::email(1)).len(), 3);
+    // Its SMS contact is a separate consent and still receives.
+    assert_eq!(app.sms.messages_to(&Town::phone(0)).len(), 3);
+}

@@ -1,0 +1,283 @@
+//! `TestApp`: Herald on port 0 with a fresh SQLite database in a temporary
+//! directory, a real SMTP sink and an SMS gateway stub, plus helpers named after
+//! what a dispatcher or resident does.
+
+use std::time::Duration;
+
+use herald::app::Server;
+use herald::config::{Config, EmailTransport, SmsProvider, SmtpTls};
+use herald::domain::DeliveryState;
+use serde_json::{json, Value};
+
+use super::sms_gateway::SmsGateway;
+use super::smtp_sink::SmtpSink;
+
+pub struct TestApp {
+    pub server: Option<Server>,
+    pub base: String,
+    pub token: String,
+    pub http: reqwest::Client,
+    pub smtp: SmtpSink,
+    pub sms: SmsGateway,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+}
+
+/// Fast retries and leases so failure paths finish in seconds.
+pub fn test_config(dir: &std::path::Path, smtp: &SmtpSink, sms: &SmsGateway) -> Config {
+    let mut c = Config {
+        bind: "127.0.0.1:0".into(),
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
+    c.delivery.retry_base_ms = 100;
+    c.delivery.retry_max_ms = 1_000;
+    c.delivery.lease_ms = 2_000;
+    c.delivery.poll_interval_ms = 50;
+    c.delivery.max_attempts = 4;
+    c.email.transport = EmailTransport::Smtp;
+    c.email.from = "Herald <alerts@herald.test>".into();
+    c.email.smtp.host = "127.0.0.1".into();
+    c.email.smtp.port = smtp.port();
+    c.email.smtp.tls = SmtpTls::None;
+    c.email.smtp.timeout_ms = 3_000;
+    c.sms.provider = SmsProvider::Kannel;
+    c.sms.kannel.url = sms.url();
+    c.sms.twilio.url = sms.url();
+    c.sms.twilio.account_sid = "ACtest".into();
+    c.sms.twilio.auth_token = "secret".into();
+    c
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let smtp = SmtpSink::start().await;
+        let sms = SmsGateway::start().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path(), &smtp, &sms);
+        adjust(&mut config);
+        let server = Server::start(config.clone()).await.expect("server starts");
+        let base = format!("http://{}", server.addr);
+        let token = herald::auth::new_api_token();
+        server
+            .state
+            .store
+            .create_token(
+                "test",
+                &herald::auth::hash_token(&token),
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("token");
+        TestApp {
+            server: Some(server),
+            base,
+            token,
+            http: reqwest::Client::new(),
+            smtp,
+            sms,
+            config,
+            dir,
+        }
+    }
+
+    pub fn state(&self) -> &herald::app::AppState {
+        &self.server.as_ref().expect("running").state
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .patch(self.url(path))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_body(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Imports the test town (see [`Town`]) through the API.
+    pub async fn import_town(&self, town: &Town) {
+        let (s, v) = self
+            .post_body("/api/v1/addresses/import", town.addresses_csv())
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = self
+            .post_body("/api/v1/contacts/import", town.contacts_csv())
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+
+    pub async fn declare(&self, body: &Value) -> Value {
+        let (s, v) = self.post_json("/api/v1/outages", body).await;
+        assert_eq!(s, 201, "declare failed: {v}");
+        v
+    }
+
+    /// Waits until no delivery is pending or in flight.
+    pub async fn wait_until_idle(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let totals = self.state().store.delivery_totals().await.expect("totals");
+            let busy: i64 = totals
+                .iter()
+                .filter(|(_, s, _)| matches!(s, DeliveryState::Pending | DeliveryState::Sending))
+                .map(|t| t.2)
+                .sum();
+            if busy == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "deliveries still busy after {timeout:?}: {totals:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Counts deliveries of an outage in the given state, per the API.
+    pub async fn delivery_count(&self, outage_id: i64, channel: &str, state: &str) -> i64 {
+        let (_, v) = self.get_json(&format!("/api/v1/outages/{outage_id}")).await;
+        v["deliveries"][channel][state].as_i64().unwrap_or(0)
+    }
+}
+
+/// A small synthetic town: a 10×10 grid of addresses 0.001° apart starting at
+/// (19.000, 47.000). Every address has an e-mail contact `a{i}@town.test`; even
+/// addresses also have an SMS contact `+3630100{i:04}`.
+pub struct Town;
+
+impl Town {
+    pub const N: usize = 10;
+
+    pub fn lon(i: usize) -> f64 {
+        19.0 + (i % Self::N) as f64 * 0.001
+    }
+    pub fn lat(i: usize) -> f64 {
+        47.0 + (i / Self::N) as f64 * 0.001
+    }
+    pub fn email(i: usize) -> String {
+        format!("a{i}@town.test")
+    }
+    pub fn phone(i: usize) -> String {
+        format!("+3630100{i:04}")
+    }
+    pub fn has_sms(i: usize) -> bool {
+        i % 2 == 0
+    }
+    pub fn language(i: usize) -> &'static str {
+        ["hu", "pl", "en"][i % 3]
+    }
+
+    pub fn addresses_csv(&self) -> String {
+        let mut s = String::from("external_id,street,house_number,postcode,settlement,lon,lat\n");
+        for i in 0..Self::N * Self::N {
+            s.push_str(&format!(
+                "T{i},Kossuth Lajos utca,{},1111,Budapest,{:.4},{:.4}\n",
+                i + 1,
+                Self::lon(i),
+                Self::lat(i)
+            ));
+        }
+        s
+    }
+
+    pub fn contacts_csv(&self) -> String {
+        let mut s = String::from("address_external_id,channel,destination,language\n");
+        for i in 0..Self::N * Self::N {
+            s.push_str(&format!(
+                "T{i},email,{},{}\n",
+                Self::email(i),
+                Self::language(i)
+            ));
+            if Self::has_sms(i) {
+                s.push_str(&format!(
+                    "T{i},sms,{},{}\n",
+                    Self::phone(i),
+                    Self::language(i)
+                ));
+            }
+        }
+        s
+    }
+
+    /// A rectangle over grid columns `c0..=c1` and rows `r0..=r1` (half a cell of margin).
+    pub fn rect(c0: usize, c1: usize, r0: usize, r1: usize) -> Value {
+        let (x0, x1) = (
+            19.0 + c0 as f64 * 0.001 - 0.0005,
+            19.0 + c1 as f64 * 0.001 + 0.0005,
+        );
+        let (y0, y1) = (
+            47.0 + r0 as f64 * 0.001 - 0.0005,
+            47.0 + r1 as f64 * 0.001 + 0.0005,
+        );
+        json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]})
+    }
+
+    /// Addresses inside `rect(c0, c1, r0, r1)`.
+    pub fn inside(c0: usize, c1: usize, r0: usize, r1: usize) -> Vec<usize> {
+        (0..Self::N * Self::N)
+            .filter(|i| {
+                let (c, r) = (i % Self::N, i / Self::N);
+                (c0..=c1).contains(&c) && (r0..=r1).contains(&r)
+            })
+            .collect()
+    }
+}
+
+pub fn water_outage(area: Value) -> Value {
+    json!({
+        "utility": "water",
+        "cause": "Burst main",
+        "area": area,
+        "etr": (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339(),
+    })
+}
