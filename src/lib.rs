@@ -27,6 +27,5 @@ pub mod http;
 pub mod i18n;
 pub mod import;
 pub mod outages;
-pub mod search_text;
 pub mod store;
 pub mod synthetic;
