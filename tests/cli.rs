@@ -1,0 +1,90 @@
+//! The `herald` binary: configuration from the environment, imports that report
+//! bad rows by line and skip them, idempotent re-import, tokens shown once.
+
+use std::process::Command;
+
+fn herald(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(args)
+        .current_dir(dir)
+        .env("HERALD_DATA_DIR", dir.join("data"))
+        .env_remove("HERALD_DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run herald");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn migrate_import_and_token_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = herald(dir.path(), &["migrate"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        dir.path().join("data/herald.db").exists(),
+        "database created under HERALD_DATA_DIR"
+    );
+
+    std::fs::write(
+        dir.path().join("addresses.csv"),
+        "external_id,street,house_number,postcode,settlement,lon,lat,utilities\n\
+         A1,Fő utca,1,1011,Budapest,19.04,47.49,power;water\n\
+         A2,Fő utca,2,1011,Budapest,19.04,91.5,\n\
+         A3,Długa,5,80-827,Gdańsk,18.65,54.35,\n",
+    )
+    .unwrap();
+    let (ok, out, err) = herald(dir.path(), &["import", "addresses", "addresses.csv"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("3 rows: 2 inserted, 0 updated, 0 unchanged, 1 rejected"),
+        "{out}"
+    );
+    assert!(out.contains("line 3: lat"), "{out}");
+    let (_, out, _) = herald(dir.path(), &["import", "addresses", "addresses.csv"]);
+    assert!(
+        out.contains("0 inserted, 0 updated, 2 unchanged, 1 rejected"),
+        "{out}"
+    );
+    // Strict mode imports nothing when a row is bad.
+    let (ok, _, err) = herald(
+        dir.path(),
+        &["import", "addresses", "--strict", "addresses.csv"],
+    );
+    assert!(!ok);
+    assert!(err.contains("line 3"), "{err}");
+
+    std::fs::write(
+        dir.path().join("contacts.csv"),
+        "address_external_id,channel,destination,language\n\
+         A1,sms,06 30 123 4567,hu\n\
+         A3,sms,+48 512 345 678,pl\n\
+         A1,email,bad-address,en\n\
+         ZZ,email,x@example.com,en\n",
+    )
+    .unwrap();
+    let (ok, out, err) = herald(dir.path(), &["import", "contacts", "contacts.csv"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("4 rows: 2 inserted"), "{out}");
+    assert!(out.contains("line 4: destination"), "{out}");
+    assert!(out.contains("line 5: address_external_id"), "{out}");
+
+    let (ok, token, err) = herald(dir.path(), &["token", "create", "ops"]);
+    assert!(ok, "{err}");
+    assert!(token.trim().starts_with("hrld_"), "{token}");
+    assert!(err.contains("shown only once"), "{err}");
+
+    // A bad configuration value is refused with its name.
+    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env("HERALD_DATA_DIR", dir.path().join("data"))
+        .env("HERALD_TIME_ZONE", "Mars/Olympus")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("time_zone"));
+}
