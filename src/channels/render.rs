@@ -10,6 +10,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::sms_text::{fit, SmsEncoding, UnicodePolicy};
 use crate::domain::{DeliveryKind, Etr, Language, Outage, OutageKind};
 use crate::i18n::{self, Args};
 
@@ -28,6 +29,8 @@ pub struct MessageView {
     pub unsubscribe_url: String,
     pub message: Option<String>,
     pub planned: bool,
+    /// SMS only: leave out what can be left out (the cause) to save a segment.
+    pub short: bool,
     args: Args,
 }
 
@@ -122,6 +125,7 @@ impl MessageView {
             unsubscribe_url: unsubscribe_url(ctx.public_url, to.unsubscribe_token),
             message,
             planned,
+            short: false,
             args,
         }
     }
@@ -162,7 +166,7 @@ macro_rules! kind_templates {
             }
         }
 
-        pub fn render_sms(kind: DeliveryKind, m: &MessageView) -> askama::Result<String> {
+        fn render_sms_text(kind: DeliveryKind, m: &MessageView) -> askama::Result<String> {
             match kind {
                 $(DeliveryKind::$kind => Ok(one_line(&$sms { m }.render()?)),)*
             }
@@ -176,6 +180,28 @@ kind_templates! {
     Restored => RestoredSubject "email/restored/subject.txt", RestoredText "email/restored/body.txt", RestoredHtml "email/restored/body.html", RestoredSms "sms/restored.txt";
     Cancelled => CancelledSubject "email/cancelled/subject.txt", CancelledText "email/cancelled/body.txt", CancelledHtml "email/cancelled/body.html", CancelledSms "sms/cancelled.txt";
     Withdrawn => WithdrawnSubject "email/withdrawn/subject.txt", WithdrawnText "email/withdrawn/body.txt", WithdrawnHtml "email/withdrawn/body.html", WithdrawnSms "sms/withdrawn.txt";
+}
+
+/// The SMS for `kind`, fitted to its encoding: when the full text needs more than
+/// one segment, the short variant is tried and the one with fewer segments wins.
+pub fn render_sms(
+    kind: DeliveryKind,
+    m: &mut MessageView,
+    policy: UnicodePolicy,
+) -> askama::Result<(String, SmsEncoding)> {
+    m.short = false;
+    let full = fit(&render_sms_text(kind, m)?, policy);
+    if full.1.segments <= 1 {
+        return Ok(full);
+    }
+    m.short = true;
+    let short = fit(&render_sms_text(kind, m)?, policy);
+    m.short = false;
+    Ok(if short.1.segments < full.1.segments {
+        short
+    } else {
+        full
+    })
 }
 
 /// Subjects and SMS are one line; dispatcher text may contain newlines.
@@ -201,4 +227,103 @@ fn tidy_text(s: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{OutageStatus, Reference, Urgency, Utility};
+    use chrono::TimeZone;
+
+    fn outage(cause: &str) -> Outage {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        Outage {
+            id: 1,
+            reference: Reference::generate("WA", &mut rand::rng()),
+            utility: Utility::Water,
+            kind: OutageKind::Unplanned,
+            status: OutageStatus::Active,
+            urgency: Urgency::Normal,
+            revision: 1,
+            cause: cause.into(),
+            etr: Etr::At(now + chrono::Duration::hours(8)),
+            starts_at: None,
+            area: serde_json::Value::Null,
+            messages: [(Language::Hu, "Lajtos kocsi <b>itt</b>".to_string())].into(),
+            affected_addresses: 10,
+            created_at: now,
+            updated_at: now,
+            ended_at: None,
+        }
+    }
+
+    fn ctx() -> RenderContext<'static> {
+        RenderContext {
+            tz: chrono_tz::Europe::Budapest,
+            public_url: "https://status.example",
+            now: Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+        }
+    }
+
+    fn to(language: Language) -> Recipient<'static> {
+        Recipient {
+            language,
+            street: "Bartók Béla út",
+            house_number: "12/A",
+            settlement: "Budapest",
+            unsubscribe_token: "tok",
+        }
+    }
+
+    #[test]
+    fn every_kind_renders_in_every_language() {
+        let o = outage("Burst main");
+        for lang in Language::ALL {
+            for kind in DeliveryKind::ALL {
+                let mut m = MessageView::new(&ctx(), &o, *kind, &to(lang), false);
+                let email = render_email(*kind, &m).unwrap();
+                assert!(
+                    email.subject.contains(o.reference.as_str()),
+                    "{lang} {kind}: {}",
+                    email.subject
+                );
+                assert!(
+                    !email.subject.contains('{') && !email.text.contains("{ $"),
+                    "{email:?}"
+                );
+                assert!(email
+                    .text
+                    .contains("https://status.example/unsubscribe/tok"));
+                assert!(email.html.contains(&format!("lang=\"{}\"", lang.as_str())));
+                let (sms, _) = render_sms(*kind, &mut m, UnicodePolicy::Auto).unwrap();
+                assert!(sms.contains(o.reference.as_str()), "{lang} {kind}: {sms}");
+            }
+        }
+        let m = MessageView::new(&ctx(), &o, DeliveryKind::Declared, &to(Language::Hu), false);
+        let email = render_email(DeliveryKind::Declared, &m).unwrap();
+        assert!(email.text.contains("ma 18:00-kor"), "{}", email.text);
+        assert!(
+            email.text.contains("Lajtos kocsi <b>itt</b>"),
+            "text part is not escaped"
+        );
+        assert!(!email.html.contains("<b>itt</b>"), "html part is escaped");
+    }
+
+    #[test]
+    fn sms_drops_the_cause_to_stay_in_one_segment() {
+        let long_cause = "Burst water main under the junction, excavation and repair in progress";
+        let o = outage(long_cause);
+        let mut m = MessageView::new(&ctx(), &o, DeliveryKind::Declared, &to(Language::En), true);
+        let (text, enc) = render_sms(DeliveryKind::Declared, &mut m, UnicodePolicy::Auto).unwrap();
+        assert_eq!(enc.segments, 1, "{text}");
+        assert!(!text.contains("excavation"), "{text}");
+        assert!(text.contains("today at 18:00"), "{text}");
+        let o = outage("Burst main");
+        let mut m = MessageView::new(&ctx(), &o, DeliveryKind::Declared, &to(Language::En), true);
+        let (text, _) = render_sms(DeliveryKind::Declared, &mut m, UnicodePolicy::Auto).unwrap();
+        assert!(
+            text.contains("Cause: Burst main"),
+            "a short cause stays: {text}"
+        );
+    }
 }

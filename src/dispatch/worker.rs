@@ -24,7 +24,7 @@ use super::retry;
 use crate::channels::email::{build_message, EmailSender, OutgoingEmail};
 use crate::channels::render::{render_email, render_sms, MessageView, Recipient, RenderContext};
 use crate::channels::sms::{OutgoingSms, SmsSender};
-use crate::channels::sms_text::{fit, UnicodePolicy};
+use crate::channels::sms_text::UnicodePolicy;
 use crate::channels::SendOutcome;
 use crate::clock::SharedClock;
 use crate::config::{Config, DeliveryConfig};
@@ -420,12 +420,11 @@ impl Dispatcher {
                 (self.email.send(&message).await, None)
             }
             Channel::Sms => {
-                let view = MessageView::new(&ctx, outage, d.kind, &recipient, true);
-                let text = match render_sms(d.kind, &view) {
+                let mut view = MessageView::new(&ctx, outage, d.kind, &recipient, true);
+                let (text, encoding) = match render_sms(d.kind, &mut view, self.unicode) {
                     Ok(t) => t,
                     Err(e) => return failed(DeliveryState::Dead, format!("template error: {e}")),
                 };
-                let (text, encoding) = fit(&text, self.unicode);
                 let sms = OutgoingSms {
                     to: &d.destination,
                     from: &self.sms_from,

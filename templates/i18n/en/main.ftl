@@ -77,6 +77,7 @@ email-unsubscribe = Unsubscribe from these alerts
 
 ## SMS (kept short: one segment where possible)
 sms-declared = { $title }: { $place }. Cause: { $cause }. Expected fix: { $etr }. Ref { $reference } { $url }
+sms-declared-short = { $title }: { $place }. Expected fix: { $etr }. Ref { $reference } { $url }
 sms-declared-planned = { $title }: { $place }, { $starts }. Expected end: { $etr }. Ref { $reference } { $url }
 sms-updated = Update, { $title }: { $place }. Expected fix: { $etr }. Ref { $reference } { $url }
 sms-restored = Restored: { $utility-name } is back at { $place }. Ref { $reference }

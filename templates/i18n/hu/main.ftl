@@ -75,6 +75,7 @@ email-unsubscribe = Leiratkozás az értesítésekről
 
 ## SMS
 sms-declared = { $title }: { $place }. Ok: { $cause }. Várható helyreállítás: { $etr }. Azon.: { $reference } { $url }
+sms-declared-short = { $title }: { $place }. Várható helyreállítás: { $etr }. Azon.: { $reference } { $url }
 sms-declared-planned = { $title }: { $place }, { $starts }. Várható vége: { $etr }. Azon.: { $reference } { $url }
 sms-updated = Frissítés, { $title }: { $place }. Várható helyreállítás: { $etr }. Azon.: { $reference } { $url }
 sms-restored = Helyreállt { $utility-name }: { $place }. Azon.: { $reference }

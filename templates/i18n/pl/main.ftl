@@ -75,6 +75,7 @@ email-unsubscribe = Wypisz się z powiadomień
 
 ## SMS
 sms-declared = { $title }: { $place }. Przyczyna: { $cause }. Usunięcie: { $etr }. Nr { $reference } { $url }
+sms-declared-short = { $title }: { $place }. Usunięcie: { $etr }. Nr { $reference } { $url }
 sms-declared-planned = { $title }: { $place }, { $starts }. Koniec: { $etr }. Nr { $reference } { $url }
 sms-updated = Aktualizacja, { $title }: { $place }. Usunięcie: { $etr }. Nr { $reference } { $url }
 sms-restored = Przywrócono: { $utility-name }, { $place }. Nr { $reference }
