@@ -16,7 +16,7 @@ fi
 
 wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
-smtp-sink -u postfix -c 127.0.0.1:2525 1024 & pids+=($!)
+smtp-sink -u postfix 127.0.0.1:2525 1024 >/dev/null 2>&1 & pids+=($!)
 wait_port 2525
 
 mkdir -p "$work/kannel"

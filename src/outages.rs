@@ -211,7 +211,11 @@ async fn lookup(
     let area = area.clone();
     let started = std::time::Instant::now();
     // Large polygons take milliseconds: keep them off the async workers.
-    let ids = tokio::task::spawn_blocking(move || index.lookup(&area, utility.bit()))
+    let ids = tokio::task::spawn_blocking(move || {
+        let mut ids = index.lookup(&area, utility.bit());
+        ids.sort_unstable();
+        ids
+    })
         .await
         .map_err(|e| Error::Internal(anyhow::anyhow!("lookup task: {e}")))?;
     metrics::histogram!("herald_geo_lookup_seconds").record(started.elapsed().as_secs_f64());
