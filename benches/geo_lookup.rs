@@ -17,7 +17,12 @@ const N: usize = 2_000_000;
 fn points() -> Vec<IndexPoint> {
     herald::synthetic::generate(N, 42)
         .enumerate()
-        .map(|(i, a)| IndexPoint { id: i as i64 + 1, lon: a.lon, lat: a.lat, utilities: 0 })
+        .map(|(i, a)| IndexPoint {
+            id: i as i64 + 1,
+            lon: a.lon,
+            lat: a.lat,
+            utilities: 0,
+        })
         .collect()
 }
 
@@ -28,7 +33,10 @@ fn ring(c: Coord<f64>, r: f64, k: usize, shape: impl Fn(f64) -> f64) -> MultiPol
         .map(|i| {
             let t = i as f64 / k as f64 * std::f64::consts::TAU;
             let rr = r * shape(t);
-            Coord { x: c.x + rr * t.cos() * kx, y: c.y + rr * t.sin() }
+            Coord {
+                x: c.x + rr * t.cos() * kx,
+                y: c.y + rr * t.sin(),
+            }
         })
         .collect();
     pts.push(pts[0]);
@@ -36,8 +44,12 @@ fn ring(c: Coord<f64>, r: f64, k: usize, shape: impl Fn(f64) -> f64) -> MultiPol
 }
 
 /// Scales the ring until it holds about `target` addresses.
-fn tuned(index: &AddressIndex, target: usize, make: impl Fn(f64) -> MultiPolygon<f64>) -> MultiPolygon<f64> {
-    let (mut lo, mut hi) = (1e-5, 5.0);
+fn tuned(
+    index: &AddressIndex,
+    target: usize,
+    make: impl Fn(f64) -> MultiPolygon<f64>,
+) -> MultiPolygon<f64> {
+    let (mut lo, mut hi) = (1e-5_f64, 5.0_f64);
     for _ in 0..60 {
         let mid = (lo * hi).sqrt();
         if index.count(&make(mid), 0) < target {
@@ -50,13 +62,21 @@ fn tuned(index: &AddressIndex, target: usize, make: impl Fn(f64) -> MultiPolygon
 }
 
 fn exact(points: &[IndexPoint], area: &MultiPolygon<f64>) -> Vec<i64> {
-    points.iter().filter(|p| area.intersects(&Point::new(p.lon, p.lat))).map(|p| p.id).collect()
+    points
+        .iter()
+        .filter(|p| area.intersects(&Point::new(p.lon, p.lat)))
+        .map(|p| p.id)
+        .collect()
 }
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map_or(0.0, |k| k / 1024.0)
 }
 
@@ -73,14 +93,31 @@ fn bench(c: &mut Criterion) {
         peak_rss_mib() - before
     );
     // The biggest city is generated first.
-    let centre = Coord { x: pts[0].lon, y: pts[0].lat };
+    let centre = Coord {
+        x: pts[0].lon,
+        y: pts[0].lat,
+    };
     let cases = [
-        ("5-vertex block", 200, tuned(&index, 200, |r| ring(centre, r, 5, |_| 1.0))),
-        ("200-vertex town", 50_000, tuned(&index, 50_000, |r| ring(centre, r, 200, |t| 1.0 + 0.15 * (5.0 * t).sin()))),
+        (
+            "5-vertex block",
+            200,
+            tuned(&index, 200, |r| ring(centre, r, 5, |_| 1.0)),
+        ),
+        (
+            "200-vertex town",
+            50_000,
+            tuned(&index, 50_000, |r| {
+                ring(centre, r, 200, |t| 1.0 + 0.15 * (5.0 * t).sin())
+            }),
+        ),
         (
             "5000-vertex concave region",
             500_000,
-            tuned(&index, 500_000, |r| ring(centre, r, 5000, |t| 1.0 + 0.35 * (7.0 * t).sin() + 0.12 * (61.0 * t).sin())),
+            tuned(&index, 500_000, |r| {
+                ring(centre, r, 5000, |t| {
+                    1.0 + 0.35 * (7.0 * t).sin() + 0.12 * (61.0 * t).sin()
+                })
+            }),
         ),
     ];
     for (name, _, area) in &cases {
@@ -90,12 +127,18 @@ fn bench(c: &mut Criterion) {
         let want = exact(&pts, area);
         let brute = started.elapsed();
         assert_eq!(got, want, "{name}: index and geo disagree");
-        println!("{name}: {} hits, equal to geo's exact answer (brute force took {:.2} s)", got.len(), brute.as_secs_f64());
+        println!(
+            "{name}: {} hits, equal to geo's exact answer (brute force took {:.2} s)",
+            got.len(),
+            brute.as_secs_f64()
+        );
     }
     let mut group = c.benchmark_group("geo_lookup");
     group.sample_size(20);
     for (name, _, area) in &cases {
-        group.bench_function(*name, |b| b.iter(|| index.lookup(std::hint::black_box(area), 0)));
+        group.bench_function(*name, |b| {
+            b.iter(|| index.lookup(std::hint::black_box(area), 0))
+        });
     }
     group.sample_size(10);
     group.bench_function("index build (2M)", |b| {

@@ -216,8 +216,8 @@ async fn lookup(
         ids.sort_unstable();
         ids
     })
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("lookup task: {e}")))?;
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!("lookup task: {e}")))?;
     metrics::histogram!("herald_geo_lookup_seconds").record(started.elapsed().as_secs_f64());
     Ok(ids)
 }

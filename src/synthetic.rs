@@ -51,14 +51,38 @@ impl SplitMix {
 
 const TOWNS: usize = 3_000;
 const HU_STREETS: &[&str] = &[
-    "Kossuth Lajos utca", "Petőfi Sándor utca", "Rákóczi út", "Ady Endre utca", "Dózsa György út",
-    "Béke utca", "Arany János utca", "Széchenyi utca", "Jókai Mór utca", "Vasút utca",
-    "Fő utca", "Táncsics Mihály utca", "Bartók Béla út", "Hunyadi utca", "Bem József utca",
+    "Kossuth Lajos utca",
+    "Petőfi Sándor utca",
+    "Rákóczi út",
+    "Ady Endre utca",
+    "Dózsa György út",
+    "Béke utca",
+    "Arany János utca",
+    "Széchenyi utca",
+    "Jókai Mór utca",
+    "Vasút utca",
+    "Fő utca",
+    "Táncsics Mihály utca",
+    "Bartók Béla út",
+    "Hunyadi utca",
+    "Bem József utca",
 ];
 const PL_STREETS: &[&str] = &[
-    "Mickiewicza", "Kościuszki", "Długa", "Polna", "Leśna", "Szkolna", "Ogrodowa",
-    "Słoneczna", "Lipowa", "Kolejowa", "Piłsudskiego", "Sienkiewicza", "Żeromskiego",
-    "Łąkowa", "Wiśniowa",
+    "Mickiewicza",
+    "Kościuszki",
+    "Długa",
+    "Polna",
+    "Leśna",
+    "Szkolna",
+    "Ogrodowa",
+    "Słoneczna",
+    "Lipowa",
+    "Kolejowa",
+    "Piłsudskiego",
+    "Sienkiewicza",
+    "Żeromskiego",
+    "Łąkowa",
+    "Wiśniowa",
 ];
 
 struct Town {
@@ -70,7 +94,9 @@ struct Town {
 }
 
 fn towns(count: usize, rng: &mut SplitMix) -> Vec<Town> {
-    let weights: Vec<f64> = (0..TOWNS).map(|i| 1.0 / ((i + 1) as f64).powf(1.1)).collect();
+    let weights: Vec<f64> = (0..TOWNS)
+        .map(|i| 1.0 / ((i + 1) as f64).powf(1.1))
+        .collect();
     let total: f64 = weights.iter().sum();
     let mut sizes: Vec<usize> = weights
         .iter()
@@ -134,7 +160,11 @@ fn town_addresses(town: Town, rng: &mut SplitMix) -> Vec<SyntheticAddress> {
             format!("{} {}", names[s % names.len()], s / names.len() + 1)
         };
         for h in 0..on_street {
-            let t = if on_street > 1 { h as f64 / (on_street - 1) as f64 - 0.5 } else { 0.0 };
+            let t = if on_street > 1 {
+                h as f64 / (on_street - 1) as f64 - 0.5
+            } else {
+                0.0
+            };
             let side = if h % 2 == 0 { 1.0 } else { -1.0 } * 0.00008;
             let x = cx + dx * t * length - dy * side + rng.normal() * 0.00002;
             let y = cy + dy * t * length + dx * side + rng.normal() * 0.00002;
@@ -169,7 +199,10 @@ pub fn generate(count: usize, seed: u64) -> impl Iterator<Item = SyntheticAddres
 
 /// Writes `generate(count, seed)` as an importable CSV.
 pub fn write_csv<W: Write>(mut w: W, count: usize, seed: u64) -> std::io::Result<()> {
-    writeln!(w, "external_id,street,house_number,postcode,settlement,lon,lat")?;
+    writeln!(
+        w,
+        "external_id,street,house_number,postcode,settlement,lon,lat"
+    )?;
     for a in generate(count, seed) {
         writeln!(
             w,
@@ -191,7 +224,9 @@ mod tests {
         assert_eq!(a.len(), 20_000);
         assert_eq!(a, b);
         assert_ne!(a[0], generate(20_000, 8).next().unwrap());
-        assert!(a.iter().all(|x| (16.0..24.5).contains(&x.lon) && (45.5..55.0).contains(&x.lat)));
+        assert!(a
+            .iter()
+            .all(|x| (16.0..24.5).contains(&x.lon) && (45.5..55.0).contains(&x.lat)));
         // Clustered: the biggest town holds a large share.
         let biggest = a.iter().filter(|x| x.settlement == a[0].settlement).count();
         assert!(biggest > 1_000, "{biggest}");

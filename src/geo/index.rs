@@ -79,7 +79,12 @@ impl AddressIndex {
         let mut keyed: Vec<(u32, u32)> = points
             .iter()
             .enumerate()
-            .map(|(i, p)| (morton(cell(p.lon, x0, scale.x), cell(p.lat, y0, scale.y)), i as u32))
+            .map(|(i, p)| {
+                (
+                    morton(cell(p.lon, x0, scale.x), cell(p.lat, y0, scale.y)),
+                    i as u32,
+                )
+            })
             .collect();
         keyed.sort_unstable();
         let mut index = AddressIndex {
@@ -176,7 +181,16 @@ impl Edges {
                 }
             }
         }
-        let (mut min, mut max) = (Coord { x: f64::MAX, y: f64::MAX }, Coord { x: f64::MIN, y: f64::MIN });
+        let (mut min, mut max) = (
+            Coord {
+                x: f64::MAX,
+                y: f64::MAX,
+            },
+            Coord {
+                x: f64::MIN,
+                y: f64::MIN,
+            },
+        );
         for (a, b) in &segments {
             for c in [a, b] {
                 min.x = min.x.min(c.x);
@@ -211,9 +225,9 @@ impl Edges {
         edges.strip_edges = vec![0; edges.strip_start[strips] as usize];
         for (i, &seg) in edges.segments.iter().enumerate() {
             let (s0, s1) = span(&edges, seg);
-            for s in s0..=s1 {
-                edges.strip_edges[fill[s] as usize] = i as u32;
-                fill[s] += 1;
+            for f in &mut fill[s0..=s1] {
+                edges.strip_edges[*f as usize] = i as u32;
+                *f += 1;
             }
         }
         edges
@@ -231,7 +245,8 @@ impl Edges {
         }
         let s = self.strip(p.y);
         let mut inside = false;
-        for &e in &self.strip_edges[self.strip_start[s] as usize..self.strip_start[s + 1] as usize] {
+        for &e in &self.strip_edges[self.strip_start[s] as usize..self.strip_start[s + 1] as usize]
+        {
             let (a, b) = self.segments[e as usize];
             if (a.y > p.y) == (b.y > p.y) {
                 // The ray at p.y does not cross; p may still lie on a horizontal or end segment.
@@ -326,7 +341,10 @@ impl Query<'_> {
         let size = 1u64 << (BITS - level);
         // The node's box in degrees, widened so rounding in the grid assignment of
         // a point can never put it outside the box it is tested against.
-        let pad = Coord { x: 2.0 / ix.scale.x, y: 2.0 / ix.scale.y };
+        let pad = Coord {
+            x: 2.0 / ix.scale.x,
+            y: 2.0 / ix.scale.y,
+        };
         let lo_c = Coord {
             x: ix.origin.x + cx as f64 / ix.scale.x - pad.x,
             y: ix.origin.y + cy as f64 / ix.scale.y - pad.y,
@@ -367,7 +385,15 @@ impl Query<'_> {
             }
             for q in 0..4u32 {
                 let (qx, qy) = (cx + (q & 1) * half, cy + (q >> 1) * half);
-                self.visit(level + 1, qx, qy, bounds[q as usize], bounds[q as usize + 1], start, end);
+                self.visit(
+                    level + 1,
+                    qx,
+                    qy,
+                    bounds[q as usize],
+                    bounds[q as usize + 1],
+                    start,
+                    end,
+                );
             }
         }
         self.stack.truncate(start);
@@ -388,7 +414,10 @@ mod tests {
         let mut pts: Vec<Coord<f64>> = (0..k)
             .map(|i| {
                 let a = (i as f64 + jitter[i] * 0.45) / k as f64 * std::f64::consts::TAU;
-                Coord { x: q(c.0 + radii[i] * a.cos()), y: q(c.1 + radii[i] * a.sin()) }
+                Coord {
+                    x: q(c.0 + radii[i] * a.cos()),
+                    y: q(c.1 + radii[i] * a.sin()),
+                }
             })
             .collect();
         pts.dedup();
@@ -422,16 +451,25 @@ mod tests {
                 any::<bool>(),
             )
         });
-        (ring, -20.0f64..20.0, -20.0f64..20.0, any::<bool>()).prop_map(|((radii, jit, hr, hj, hole), cx, cy, second)| {
-            let outer = star((cx, cy), &radii, &jit);
-            let holes = if hole { vec![star((cx, cy), &hr, &hj)] } else { vec![] };
-            let mut parts = vec![Polygon::new(outer, holes)];
-            if second {
-                let other: Vec<f64> = radii.iter().map(|r| r * 0.5).collect();
-                parts.push(Polygon::new(star((cx + 18.0, cy - 6.0), &other, &jit), vec![]));
-            }
-            MultiPolygon(parts)
-        })
+        (ring, -20.0f64..20.0, -20.0f64..20.0, any::<bool>()).prop_map(
+            |((radii, jit, hr, hj, hole), cx, cy, second)| {
+                let outer = star((cx, cy), &radii, &jit);
+                let holes = if hole {
+                    vec![star((cx, cy), &hr, &hj)]
+                } else {
+                    vec![]
+                };
+                let mut parts = vec![Polygon::new(outer, holes)];
+                if second {
+                    let other: Vec<f64> = radii.iter().map(|r| r * 0.5).collect();
+                    parts.push(Polygon::new(
+                        star((cx + 18.0, cy - 6.0), &other, &jit),
+                        vec![],
+                    ));
+                }
+                MultiPolygon(parts)
+            },
+        )
     }
 
     proptest! {
@@ -470,10 +508,20 @@ mod tests {
         for i in 0..200 {
             for j in 0..200 {
                 let id = points.len() as i64;
-                points.push(IndexPoint { id, lon: 19.0 + i as f64 * 1e-5, lat: 47.0 + j as f64 * 1e-5, utilities: 0 });
+                points.push(IndexPoint {
+                    id,
+                    lon: 19.0 + i as f64 * 1e-5,
+                    lat: 47.0 + j as f64 * 1e-5,
+                    utilities: 0,
+                });
             }
         }
-        points.push(IndexPoint { id: -1, lon: 24.0, lat: 54.0, utilities: 0 });
+        points.push(IndexPoint {
+            id: -1,
+            lon: 24.0,
+            lat: 54.0,
+            utilities: 0,
+        });
         let index = AddressIndex::build(points.clone());
         let rect = |x0: f64, y0: f64, x1: f64, y1: f64| {
             MultiPolygon(vec![Polygon::new(
@@ -481,10 +529,16 @@ mod tests {
                 vec![],
             )])
         };
-        for area in [rect(19.0005, 47.0005, 19.0012, 47.0009), rect(18.9, 46.9, 19.5, 47.5), rect(20.0, 47.0, 21.0, 48.0)] {
+        for area in [
+            rect(19.0005, 47.0005, 19.0012, 47.0009),
+            rect(18.9, 46.9, 19.5, 47.5),
+            rect(20.0, 47.0, 21.0, 48.0),
+        ] {
             assert_eq!(sorted(index.lookup(&area, 0)), exact(&points, &area, 0));
         }
         assert_eq!(index.len(), 40_001);
-        assert!(AddressIndex::build(vec![]).lookup(&rect(0.0, 0.0, 1.0, 1.0), 0).is_empty());
+        assert!(AddressIndex::build(vec![])
+            .lookup(&rect(0.0, 0.0, 1.0, 1.0), 0)
+            .is_empty());
     }
 }
