@@ -414,3 +414,59 @@ async fn opted_out_contact_gets_nothing_even_after_reimport() {
     // Its SMS contact is a separate consent and still receives.
     assert_eq!(app.sms.messages_to(&Town::phone(0)).len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planned_work_is_announced_starts_on_time_and_can_be_cancelled() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    let starts = Utc::now() + ChronoDuration::milliseconds(1500);
+    let body = json!({
+        "utility": "power",
+        "kind": "planned",
+        "cause": "Transformer replacement",
+        "starts_at": starts.to_rfc3339(),
+        "etr": (starts + ChronoDuration::hours(4)).to_rfc3339(),
+        "area": Town::rect(0, 2, 0, 0),
+    });
+    let v = app.declare(&body).await;
+    assert_eq!(v["status"], "scheduled");
+    let id = v["id"].as_i64().unwrap();
+    app.smtp.wait_for_count(3, WAIT).await.unwrap();
+    let planned = app.smtp.messages_to(&Town::email(2)).remove(0); // address 2 reads English
+    assert!(
+        planned.subject().starts_with("Planned power cut"),
+        "{}",
+        planned.subject()
+    );
+    assert!(
+        planned.text_body().contains("Work is planned"),
+        "{}",
+        planned.text_body()
+    );
+
+    // The housekeeping loop starts it on time, as a new revision without messages.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, v) = app.get_json(&format!("/api/v1/outages/{id}")).await;
+    assert_eq!(v["status"], "active", "{v}");
+    assert_eq!(v["revisions"][1]["change"], "started");
+    assert_eq!(app.smtp.count(), 3);
+
+    let (s, v) = app
+        .post_json(&format!("/api/v1/outages/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("cancelled")));
+    app.smtp.wait_for_count(6, WAIT).await.unwrap();
+    let cancelled = app.smtp.messages_to(&Town::email(2)).pop().unwrap();
+    assert!(
+        cancelled.subject().starts_with("Cancelled"),
+        "{}",
+        cancelled.subject()
+    );
+    assert!(cancelled
+        .text_body()
+        .contains("planned work affecting your address has been cancelled"));
+    let (s, _) = app
+        .patch_json(&format!("/api/v1/outages/{id}"), &json!({"cause": "late"}))
+        .await;
+    assert_eq!(s, 409, "a cancelled outage no longer changes");
+}
