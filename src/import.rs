@@ -93,6 +93,22 @@ fn columns(
     Ok(out)
 }
 
+/// A CSV record and its line, or the row error for a record that cannot be read.
+fn record_at(
+    record: std::result::Result<csv::StringRecord, csv::Error>,
+) -> std::result::Result<(csv::StringRecord, u64), RowError> {
+    match record {
+        Ok(r) => {
+            let line = r.position().map_or(0, |p| p.line());
+            Ok((r, line))
+        }
+        Err(e) => {
+            let line = e.position().map_or(0, |p| p.line());
+            Err(row_error(line, "row", format!("unreadable CSV: {e}")))
+        }
+    }
+}
+
 fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .flexible(true)
@@ -173,11 +189,7 @@ fn csv_addresses<'a, R: Read + Send + 'a>(input: R) -> Result<Rows<'a, NewAddres
         .clone();
     let cols = columns(&headers, ADDRESS_COLUMNS, &["utilities"])?;
     Ok(Box::new(reader.into_records().map(move |record| {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            row_error(line, "row", format!("unreadable CSV: {e}"))
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
+        let (record, line) = record_at(record)?;
         let get = |i: usize| cols[i].and_then(|c| record.get(c)).unwrap_or("");
         validate_address(
             line,
@@ -289,11 +301,7 @@ fn csv_contacts<'a, R: Read + Send + 'a>(
         .clone();
     let cols = columns(&headers, CONTACT_COLUMNS, &[])?;
     Ok(Box::new(reader.into_records().map(move |record| {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            row_error(line, "row", format!("unreadable CSV: {e}"))
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
+        let (record, line) = record_at(record)?;
         let get = |i: usize| cols[i].and_then(|c| record.get(c)).unwrap_or("");
         let address = get(0).trim();
         if address.is_empty() {

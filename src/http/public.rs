@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::domain::{Etr, Language, Reference};
 use crate::error::{Error, Result};
 use crate::i18n;
+use crate::store::ContactSummary;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -166,6 +167,20 @@ async fn outage_page(
     html(StatusCode::OK, page)
 }
 
+/// "You will not receive alerts at … any more."
+fn unsubscribed(contact: &ContactSummary) -> MessagePage {
+    let w = Words {
+        lang: contact.language,
+    };
+    MessagePage {
+        title: w.t("page-unsubscribe-title"),
+        text: w.ta("page-unsubscribed", "destination", &contact.destination),
+        form_action: None,
+        button: String::new(),
+        w,
+    }
+}
+
 async fn unsubscribe_page(
     axum::extract::State(state): State,
     Path(token): Path<String>,
@@ -174,33 +189,26 @@ async fn unsubscribe_page(
     let Some(contact) = state.store.contact_by_token(&token).await? else {
         return not_found(language(&headers, None));
     };
+    if contact.opted_out {
+        return html(StatusCode::OK, unsubscribed(&contact));
+    }
     let w = Words {
         lang: contact.language,
     };
-    let page = if contact.opted_out {
-        MessagePage {
-            title: w.t("page-unsubscribe-title"),
-            text: w.ta("page-unsubscribed", "destination", &contact.destination),
-            form_action: None,
-            button: String::new(),
-            w,
-        }
-    } else {
-        let question = i18n::t_args(
-            contact.language,
-            "page-unsubscribe-question",
-            &i18n::args([
-                ("address", contact.address.clone()),
-                ("destination", contact.destination.clone()),
-            ]),
-        );
-        MessagePage {
-            title: w.t("page-unsubscribe-title"),
-            text: question,
-            form_action: Some(format!("/unsubscribe/{token}")),
-            button: w.t("page-unsubscribe-button"),
-            w,
-        }
+    let question = i18n::t_args(
+        contact.language,
+        "page-unsubscribe-question",
+        &i18n::args([
+            ("address", contact.address.clone()),
+            ("destination", contact.destination.clone()),
+        ]),
+    );
+    let page = MessagePage {
+        title: w.t("page-unsubscribe-title"),
+        text: question,
+        form_action: Some(format!("/unsubscribe/{token}")),
+        button: w.t("page-unsubscribe-button"),
+        w,
     };
     html(StatusCode::OK, page)
 }
@@ -217,17 +225,5 @@ async fn unsubscribe(
     };
     state.store.opt_out(&token, state.clock.now()).await?;
     tracing::info!(contact_id = contact.id, "contact opted out");
-    let w = Words {
-        lang: contact.language,
-    };
-    html(
-        StatusCode::OK,
-        MessagePage {
-            title: w.t("page-unsubscribe-title"),
-            text: w.ta("page-unsubscribed", "destination", &contact.destination),
-            form_action: None,
-            button: String::new(),
-            w,
-        },
-    )
+    html(StatusCode::OK, unsubscribed(&contact))
 }

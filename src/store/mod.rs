@@ -49,6 +49,18 @@ pub struct ImportCounts {
     pub updated: u64,
 }
 
+impl ImportCounts {
+    /// Counts one upsert that returned `id` (none: unchanged); ids above
+    /// `max_before` were created by this batch.
+    pub fn count(&mut self, id: Option<i64>, max_before: i64) {
+        match id {
+            Some(id) if id > max_before => self.inserted += 1,
+            Some(_) => self.updated += 1,
+            None => {}
+        }
+    }
+}
+
 /// Outcome of importing one batch of contacts: rows whose address is unknown are
 /// returned by index so the importer can report their line numbers.
 #[derive(Debug, Default)]

@@ -142,14 +142,26 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<ImportCounts> {
         let now = to_ms(now);
-        let mut counts = ImportCounts::default();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // Rows inserted by this batch get ids above the current maximum; an update
+        // keeps its old id; an unchanged row returns nothing.
+        let max_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM addresses")
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut counts = ImportCounts::default();
         for a in rows {
-            let inserted = sqlx::query(
+            let id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO addresses (external_id, street, house_number, postcode, settlement, \
                  lon, lat, utilities, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
-                 ON CONFLICT (external_id) DO NOTHING",
+                 ON CONFLICT (external_id) DO UPDATE SET street = excluded.street, \
+                 house_number = excluded.house_number, postcode = excluded.postcode, \
+                 settlement = excluded.settlement, lon = excluded.lon, lat = excluded.lat, \
+                 utilities = excluded.utilities, updated_at = excluded.updated_at \
+                 WHERE (street, house_number, postcode, settlement, lon, lat, utilities) IS NOT \
+                 (excluded.street, excluded.house_number, excluded.postcode, excluded.settlement, \
+                  excluded.lon, excluded.lat, excluded.utilities) \
+                 RETURNING id",
             )
             .bind(&a.external_id)
             .bind(&a.street)
@@ -160,31 +172,9 @@ impl SqliteStore {
             .bind(a.lat)
             .bind(a.utilities as i64)
             .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 1 {
-                counts.inserted += 1;
-                continue;
-            }
-            counts.updated += sqlx::query(
-                "UPDATE addresses SET street = $2, house_number = $3, postcode = $4, \
-                 settlement = $5, lon = $6, lat = $7, utilities = $8, updated_at = $9 \
-                 WHERE external_id = $1 AND (street, house_number, postcode, settlement, lon, \
-                 lat, utilities) IS NOT ($2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&a.external_id)
-            .bind(&a.street)
-            .bind(&a.house_number)
-            .bind(&a.postcode)
-            .bind(&a.settlement)
-            .bind(a.lon)
-            .bind(a.lat)
-            .bind(a.utilities as i64)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .fetch_optional(&mut *tx)
+            .await?;
+            counts.count(id, max_id);
         }
         if counts.inserted + counts.updated > 0 {
             sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'addresses_version'")
@@ -204,6 +194,9 @@ impl SqliteStore {
         let mut result = ContactImport::default();
         let mut address_ids: HashMap<&str, Option<i64>> = HashMap::new();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let max_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM contacts")
+            .fetch_one(&mut *tx)
+            .await?;
         for (i, c) in rows.iter().enumerate() {
             let address_id = match address_ids.get(c.address_external_id.as_str()) {
                 Some(id) => *id,
@@ -222,10 +215,12 @@ impl SqliteStore {
                 continue;
             };
             // Consent is never touched here: an opted-out contact stays opted out.
-            let inserted = sqlx::query(
+            let id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO contacts (address_id, channel, destination, language, \
                  unsubscribe_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
-                 ON CONFLICT (address_id, channel, destination) DO NOTHING",
+                 ON CONFLICT (address_id, channel, destination) DO UPDATE \
+                 SET language = excluded.language, updated_at = excluded.updated_at \
+                 WHERE language <> excluded.language RETURNING id",
             )
             .bind(address_id)
             .bind(c.channel.as_str())
@@ -233,25 +228,9 @@ impl SqliteStore {
             .bind(c.language.as_str())
             .bind(crate::auth::random_token(16))
             .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 1 {
-                result.counts.inserted += 1;
-                continue;
-            }
-            result.counts.updated += sqlx::query(
-                "UPDATE contacts SET language = $4, updated_at = $5 WHERE address_id = $1 \
-                 AND channel = $2 AND destination = $3 AND language <> $4",
-            )
-            .bind(address_id)
-            .bind(c.channel.as_str())
-            .bind(&c.destination)
-            .bind(c.language.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .fetch_optional(&mut *tx)
+            .await?;
+            result.counts.count(id, max_id);
         }
         tx.commit().await?;
         Ok(result)

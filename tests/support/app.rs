@@ -93,55 +93,31 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(self.url(path))
+    /// Sends an authenticated request; returns the status and the JSON body (or null).
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let r = request
             .bearer_auth(&self.token)
-            .json(body)
             .send()
             .await
             .expect("request");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(self.http.post(self.url(path)).json(body)).await
     }
 
     pub async fn patch_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = self
-            .http
-            .patch(self.url(path))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.send(self.http.patch(self.url(path)).json(body)).await
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.send(self.http.get(self.url(path))).await
     }
 
     pub async fn post_body(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
-        let r = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(&self.token)
-            .body(body)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.send(self.http.post(self.url(path)).body(body)).await
     }
 
     /// Imports the test town (see [`Town`]) through the API.

@@ -5,3 +5,27 @@
 pub mod app;
 pub mod sms_gateway;
 pub mod smtp_sink;
+
+/// Waits until `count()` reaches `n`, waking on `arrived` (a stub's "message
+/// received" notification) rather than polling.
+pub async fn wait_for(
+    what: &str,
+    arrived: &tokio::sync::Notify,
+    count: impl Fn() -> usize,
+    n: usize,
+    timeout: std::time::Duration,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let notified = arrived.notified();
+        if count() >= n {
+            return Ok(());
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return Err(format!(
+                "{what}: {} of {n} messages after {timeout:?}",
+                count()
+            ));
+        }
+    }
+}

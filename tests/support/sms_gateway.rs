@@ -108,19 +108,14 @@ impl SmsGateway {
     }
 
     pub async fn wait_for_count(&self, n: usize, timeout: Duration) -> Result<(), String> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.shared.arrived.notified();
-            if self.count() >= n {
-                return Ok(());
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Err(format!(
-                    "SMS gateway: {} of {n} messages after {timeout:?}",
-                    self.count()
-                ));
-            }
-        }
+        super::wait_for(
+            "SMS gateway",
+            &self.shared.arrived,
+            || self.count(),
+            n,
+            timeout,
+        )
+        .await
     }
 
     /// The next `n` requests get 429 (Twilio) or 503 (Kannel) with `Retry-After`.

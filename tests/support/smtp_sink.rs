@@ -103,19 +103,14 @@ impl SmtpSink {
     }
 
     pub async fn wait_for_count(&self, n: usize, timeout: Duration) -> Result<(), String> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.shared.arrived.notified();
-            if self.count() >= n {
-                return Ok(());
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Err(format!(
-                    "SMTP sink: {} of {n} messages after {timeout:?}",
-                    self.count()
-                ));
-            }
-        }
+        super::wait_for(
+            "SMTP sink",
+            &self.shared.arrived,
+            || self.count(),
+            n,
+            timeout,
+        )
+        .await
     }
 
     /// While down, new connections get 421 and existing ones 421 on their next command.
