@@ -29,6 +29,8 @@ pub struct Config {
     pub default_region: String,
     /// The utility's time zone: every time in a message or page is shown in it.
     pub time_zone: String,
+    /// Language for callers and visitors who do not say which they prefer.
+    pub default_language: crate::domain::Language,
     /// Largest accepted outage area, in vertices over all rings.
     pub max_area_vertices: usize,
     /// Largest accepted request body, in bytes.
@@ -165,6 +167,7 @@ impl Default for Config {
             public_url: None,
             default_region: "HU".into(),
             time_zone: "Europe/Budapest".into(),
+            default_language: crate::domain::Language::Hu,
             max_area_vertices: 20_000,
             max_body_bytes: 4 * 1024 * 1024,
             run_workers: true,

@@ -73,6 +73,38 @@ pub fn when(lang: Language, tz: Tz, at: DateTime<Utc>, now: DateTime<Utc>) -> St
     t_args(lang, key, &args([("time", time), ("date", date)]))
 }
 
+/// An instant for text-to-speech, the way people say it: "today at 6:30 pm",
+/// "ma 18 óra 30 perckor", "dziś o 18:30".
+pub fn spoken_when(lang: Language, tz: Tz, at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&tz);
+    let (hour, minute) = (local.hour(), local.minute());
+    let mut clock_args: Args = HashMap::new();
+    clock_args.insert(Cow::Borrowed("hour"), FluentValue::from(hour));
+    clock_args.insert(Cow::Borrowed("minute"), FluentValue::from(minute));
+    clock_args.insert(
+        Cow::Borrowed("minute2"),
+        FluentValue::from(format!("{minute:02}")),
+    );
+    let hour12 = match hour % 12 {
+        0 => 12,
+        h => h,
+    };
+    clock_args.insert(Cow::Borrowed("hour12"), FluentValue::from(hour12));
+    clock_args.insert(
+        Cow::Borrowed("ampm"),
+        FluentValue::from(if hour < 12 { "am" } else { "pm" }),
+    );
+    let clock = t_args(lang, "spoken-clock", &clock_args);
+    let key = match (local.date_naive() - now.with_timezone(&tz).date_naive()).num_days() {
+        0 => "spoken-today",
+        1 => "spoken-tomorrow",
+        -1 => "spoken-yesterday",
+        _ => "spoken-date",
+    };
+    let date = date(lang, tz, at);
+    t_args(lang, key, &args([("clock", clock), ("date", date)]))
+}
+
 /// "23 November 2026" in the language's own form.
 pub fn date(lang: Language, tz: Tz, at: DateTime<Utc>) -> String {
     let local = at.with_timezone(&tz);
@@ -132,6 +164,36 @@ mod tests {
         assert_eq!(
             when(Language::Hu, tz, at(9, 5, 26), now),
             "2026. november 26. 9:05-kor"
+        );
+    }
+
+    #[test]
+    fn spoken_times_as_people_say_them() {
+        let tz = chrono_tz::Europe::Budapest;
+        let now = at(10, 0, 23);
+        assert_eq!(
+            spoken_when(Language::Hu, tz, at(18, 30, 23), now),
+            "ma 18 óra 30 perckor"
+        );
+        assert_eq!(
+            spoken_when(Language::Hu, tz, at(18, 0, 24), now),
+            "holnap 18 órakor"
+        );
+        assert_eq!(
+            spoken_when(Language::Pl, tz, at(18, 30, 23), now),
+            "dziś o 18:30"
+        );
+        assert_eq!(
+            spoken_when(Language::En, tz, at(18, 30, 23), now),
+            "today at 6:30 pm"
+        );
+        assert_eq!(
+            spoken_when(Language::En, tz, at(0, 5, 24), now),
+            "tomorrow at 12:05 am"
+        );
+        assert_eq!(
+            spoken_when(Language::En, tz, at(9, 0, 26), now),
+            "on 26 November 2026 at 9 am"
         );
     }
 

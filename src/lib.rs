@@ -27,5 +27,6 @@ pub mod http;
 pub mod i18n;
 pub mod import;
 pub mod outages;
+pub mod status;
 pub mod store;
 pub mod synthetic;

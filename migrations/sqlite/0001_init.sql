@@ -96,7 +96,7 @@ CREATE TABLE deliveries (
     id                  INTEGER PRIMARY KEY,
     outage_id           INTEGER NOT NULL REFERENCES outages (id),
     revision            INTEGER NOT NULL,
-    kind                TEXT NOT NULL CHECK (kind IN ('declared', 'updated', 'restored', 'cancelled', 'withdrawn')),
+    kind                TEXT NOT NULL CHECK (kind IN ('declared', 'updated', 'restored', 'cancelled', 'withdrawn', 'requested')),
     contact_id          INTEGER NOT NULL REFERENCES contacts (id),
     channel             TEXT NOT NULL CHECK (channel IN ('email', 'sms')),
     state               TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'suppressed', 'superseded', 'expired')),

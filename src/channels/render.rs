@@ -157,7 +157,8 @@ macro_rules! kind_templates {
         )*
 
         pub fn render_email(kind: DeliveryKind, m: &MessageView) -> askama::Result<RenderedEmail> {
-            match kind {
+            match requested_as_declared(kind) {
+                DeliveryKind::Requested => unreachable!("mapped to declared"),
                 $(DeliveryKind::$kind => Ok(RenderedEmail {
                     subject: one_line(&$subject { m }.render()?),
                     text: tidy_text(&$text { m }.render()?),
@@ -167,7 +168,8 @@ macro_rules! kind_templates {
         }
 
         fn render_sms_text(kind: DeliveryKind, m: &MessageView) -> askama::Result<String> {
-            match kind {
+            match requested_as_declared(kind) {
+                DeliveryKind::Requested => unreachable!("mapped to declared"),
                 $(DeliveryKind::$kind => Ok(one_line(&$sms { m }.render()?)),)*
             }
         }
@@ -202,6 +204,14 @@ pub fn render_sms(
     } else {
         full
     })
+}
+
+/// A requested message states the outage as a declaration does.
+fn requested_as_declared(kind: DeliveryKind) -> DeliveryKind {
+    match kind {
+        DeliveryKind::Requested => DeliveryKind::Declared,
+        other => other,
+    }
 }
 
 /// Subjects and SMS are one line; dispatcher text may contain newlines.

@@ -335,14 +335,17 @@ impl Dispatcher {
                 "expired before it could be sent".into(),
             );
         }
-        if d.opted_out {
+        // A message the resident asked for is sent even after an opt-out from alerts.
+        if d.opted_out && d.kind != DeliveryKind::Requested {
             return failed(DeliveryState::Suppressed, "contact opted out".into());
         }
         let Some(outage) = outage else {
             return failed(DeliveryState::Dead, "outage not found".into());
         };
-        if matches!(d.kind, DeliveryKind::Declared | DeliveryKind::Updated)
-            && !outage.status.is_open()
+        if matches!(
+            d.kind,
+            DeliveryKind::Declared | DeliveryKind::Updated | DeliveryKind::Requested
+        ) && !outage.status.is_open()
         {
             return failed(
                 DeliveryState::Superseded,

@@ -151,13 +151,15 @@ text_enum!(
 
 text_enum!(
     /// What a message tells its reader. `withdrawn`: the outage no longer concerns
-    /// your address (the area shrank).
+    /// your address (the area shrank). `requested`: the current state, asked for by
+    /// the resident (e.g. pressing 2 in the phone menu).
     DeliveryKind {
         Declared => "declared",
         Updated => "updated",
         Restored => "restored",
         Cancelled => "cancelled",
         Withdrawn => "withdrawn",
+        Requested => "requested",
     }
 );
 

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod health;
+pub mod ivr;
 pub mod public;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::routes())
         .merge(public::routes())
         .merge(health::routes())
+        .merge(ivr::routes())
         .layer(axum::middleware::from_fn(record_latency))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(CompressionLayer::new())

@@ -243,6 +243,38 @@ pub struct ContactSummary {
     pub address: String,
 }
 
+/// The version of everything residents and the IVR can see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub version: i64,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// How to find service addresses for a status query.
+#[derive(Debug, Clone, Copy)]
+pub enum AddressQuery<'a> {
+    /// Addresses with a contact at this destination (E.164 phone or e-mail).
+    Destination(&'a str),
+    Postcode(&'a str),
+    ExternalId(&'a str),
+    Id(i64),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressRow {
+    pub id: i64,
+    pub external_id: String,
+    pub street: String,
+    pub house_number: String,
+    pub postcode: String,
+    pub settlement: String,
+    pub lon: f64,
+    pub lat: f64,
+    /// For destination queries: the language of the matching contact.
+    #[serde(skip)]
+    pub contact_language: Option<Language>,
+}
+
 enum Backend {
     Sqlite(SqliteStore),
 }
@@ -327,6 +359,17 @@ delegate! {
     fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<std::collections::HashMap<(i64, i64), NewsSent>>;
     /// Planned outages whose start has come: scheduled → active.
     fn start_due_outages(&self, now: DateTime<Utc>) -> Result<Vec<i64>>;
+    fn published(&self) -> Result<Published>;
+    /// Scheduled and active outages.
+    fn open_outages(&self) -> Result<Vec<Outage>>;
+    fn addresses_where(&self, by: AddressQuery<'_>, limit: i64) -> Result<Vec<AddressRow>>;
+    /// (outage id, address id) for open outages covering any of the addresses.
+    fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>>;
+    /// Distinct (settlement, postcode, street) inside an outage.
+    fn outage_places(&self, outage_id: i64) -> Result<Vec<(String, String, String)>>;
+    /// Queues the current state of every open outage at the addresses of SMS
+    /// contacts with this number, as a `requested` message; returns how many.
+    fn request_status_sms(&self, phone: &str, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<u64>;
     /// Deliveries by channel and state over all outages (for metrics).
     fn delivery_totals(&self) -> Result<Vec<(Channel, DeliveryState, i64)>>;
     fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>>;

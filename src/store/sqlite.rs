@@ -405,6 +405,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        publish(&mut tx, now).await?;
         let outage = fetch_outage(&mut tx, id).await?.expect("just inserted");
         tx.commit().await?;
         Ok(Declared::Created(outage))
@@ -523,6 +524,7 @@ impl SqliteStore {
         } else if change.notify_update {
             enqueue_update(&mut tx, &fanout).await?;
         }
+        publish(&mut tx, now).await?;
         let outage = fetch_outage(&mut tx, id).await?.expect("exists");
         tx.commit().await?;
         Ok(outage)
@@ -818,8 +820,129 @@ impl SqliteStore {
         for id in &ids {
             insert_revision(&mut tx, *id, ChangeKind::Started, &["status"], now).await?;
         }
+        if !ids.is_empty() {
+            publish(&mut tx, now).await?;
+        }
         tx.commit().await?;
         Ok(ids)
+    }
+
+    pub async fn published(&self) -> Result<Published> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT key, value FROM meta WHERE key IN ('outages_version', 'outages_changed_at')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let get = |k: &str| rows.iter().find(|r| r.0 == k).map_or(0, |r| r.1);
+        Ok(Published {
+            version: get("outages_version"),
+            changed_at: from_ms(get("outages_changed_at")),
+        })
+    }
+
+    pub async fn open_outages(&self) -> Result<Vec<Outage>> {
+        sqlx::query_as::<_, OutageRow>(&format!(
+            "SELECT {OUTAGE_COLUMNS} FROM outages WHERE status IN ('scheduled', 'active') \
+             ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(OutageRow::into_outage)
+        .collect()
+    }
+
+    pub async fn addresses_where(
+        &self,
+        by: AddressQuery<'_>,
+        limit: i64,
+    ) -> Result<Vec<AddressRow>> {
+        let (condition, value) = match by {
+            AddressQuery::Destination(d) => (
+                "a.id IN (SELECT address_id FROM contacts WHERE destination = $1)",
+                d.to_string(),
+            ),
+            AddressQuery::Postcode(p) => ("a.postcode = $1", p.to_string()),
+            AddressQuery::ExternalId(e) => ("a.external_id = $1", e.to_string()),
+            AddressQuery::Id(id) => ("a.id = CAST($1 AS INTEGER)", id.to_string()),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT a.id, a.external_id, a.street, a.house_number, a.postcode, a.settlement, \
+             a.lon, a.lat, (SELECT c.language FROM contacts c WHERE c.address_id = a.id \
+             AND c.destination = $1 LIMIT 1) FROM addresses a WHERE {condition} \
+             ORDER BY a.id LIMIT $2"
+        ))
+        .bind(value)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(AddressRow {
+                    id: r.get(0),
+                    external_id: r.get(1),
+                    street: r.get(2),
+                    house_number: r.get(3),
+                    postcode: r.get(4),
+                    settlement: r.get(5),
+                    lon: r.get(6),
+                    lat: r.get(7),
+                    contact_language: r
+                        .get::<Option<&str>, _>(8)
+                        .map(|l| parse(l, "language"))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT oa.outage_id, oa.address_id FROM outage_addresses oa \
+             JOIN outages o ON o.id = oa.outage_id \
+             WHERE o.status IN ('scheduled', 'active') \
+             AND oa.address_id IN (SELECT value FROM json_each($1)) ORDER BY oa.outage_id",
+        )
+        .bind(ids_json(address_ids))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn outage_places(&self, outage_id: i64) -> Result<Vec<(String, String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT DISTINCT a.settlement, a.postcode, a.street FROM outage_addresses oa \
+             JOIN addresses a ON a.id = oa.address_id WHERE oa.outage_id = $1 \
+             ORDER BY a.settlement, a.postcode, a.street",
+        )
+        .bind(outage_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn request_status_sms(
+        &self,
+        phone: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<u64> {
+        // Unique per (outage, revision, kind, contact): pressing 2 twice for the
+        // same state sends one message.
+        Ok(sqlx::query(
+            "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, \
+             urgent, attempts, next_attempt_at, expires_at, created_at, updated_at) \
+             SELECT o.id, o.revision, 'requested', c.id, 'sms', 'pending', 1, 0, $2, $3, $2, $2 \
+             FROM contacts c JOIN outage_addresses oa ON oa.address_id = c.address_id \
+             JOIN outages o ON o.id = oa.outage_id \
+             WHERE c.destination = $1 AND c.channel = 'sms' \
+             AND o.status IN ('scheduled', 'active') \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(phone)
+        .bind(to_ms(now))
+        .bind(to_ms(expires_at))
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     pub async fn delivery_totals(&self) -> Result<Vec<(Channel, DeliveryState, i64)>> {
@@ -908,6 +1031,18 @@ async fn fetch_outage(conn: &mut SqliteConnection, id: i64) -> Result<Option<Out
     .await?
     .map(OutageRow::into_outage)
     .transpose()
+}
+
+/// Marks the published state as changed (in the same transaction as the change).
+async fn publish(conn: &mut SqliteConnection, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE meta SET value = CASE key WHEN 'outages_version' THEN value + 1 ELSE $1 END \
+         WHERE key IN ('outages_version', 'outages_changed_at')",
+    )
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Copies the outage's current row into its revision history.

@@ -98,3 +98,26 @@ page-status-cancelled = Cancelled
 page-affected-addresses = Addresses affected: { $count }
 page-last-update = Last update: { $time }
 page-history-time = Time
+
+## IVR: sentences for text-to-speech; times as people say them
+spoken-clock = { $minute ->
+    [0] { $hour12 } { $ampm }
+   *[other] { $hour12 }:{ $minute2 } { $ampm }
+}
+spoken-today = today at { $clock }
+spoken-tomorrow = tomorrow at { $clock }
+spoken-yesterday = yesterday at { $clock }
+spoken-date = on { $date } at { $clock }
+ivr-etr-at = We expect it to be fixed { $when }.
+ivr-etr-unknown = The time of restoration has not been assessed yet.
+ivr-etr-overdue = Repairs are taking longer than expected; a new estimate will follow soon.
+ivr-outage = { $title } at { $place }. { $etr-sentence } Your reference is { $reference }.
+ivr-planned = { $title } at { $place }, from { $starts } until { $when }. Your reference is { $reference }.
+ivr-none = We know of no outage at { $place }.
+ivr-unknown = We could not find an address for this number.
+ivr-hint = To hear about a particular address, please enter its postcode.
+ivr-place-postcode = postcode { $postcode }
+ivr-place-here = your location
+ivr-menu-repeat = To hear this again, press 1.
+ivr-menu-sms = To get it by SMS on this number, press 2.
+ivr-sms-sent = We will send you a text message shortly. Goodbye.

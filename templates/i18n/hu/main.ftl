@@ -96,3 +96,26 @@ page-status-cancelled = Visszavonva
 page-affected-addresses = Érintett címek: { $count }
 page-last-update = Utolsó frissítés: { $time }
 page-history-time = Időpont
+
+## IVR: felolvasásra szánt mondatok; az időpontok úgy, ahogy mondjuk őket
+spoken-clock = { $minute ->
+    [0] { $hour } órakor
+   *[other] { $hour } óra { $minute } perckor
+}
+spoken-today = ma { $clock }
+spoken-tomorrow = holnap { $clock }
+spoken-yesterday = tegnap { $clock }
+spoken-date = { $date } { $clock }
+ivr-etr-at = A hibát várhatóan { $when } elhárítjuk.
+ivr-etr-unknown = A helyreállítás idejét még nem mértük fel.
+ivr-etr-overdue = A javítás a vártnál tovább tart, hamarosan új időpontot adunk.
+ivr-outage = { $title }: { $place }. { $etr-sentence } Az azonosító: { $reference }.
+ivr-planned = { $title }: { $place }. Kezdete { $starts }, várható vége { $when }. Az azonosító: { $reference }.
+ivr-none = Nincs ismert üzemzavar itt: { $place }.
+ivr-unknown = Ehhez a telefonszámhoz nem találtunk címet.
+ivr-hint = Ha egy adott címről szeretne hallani, kérjük, adja meg az irányítószámát.
+ivr-place-postcode = { $postcode } irányítószám
+ivr-place-here = az Ön környéke
+ivr-menu-repeat = Az ismétléshez nyomja meg az egyes gombot.
+ivr-menu-sms = Ha SMS-ben is kéri erre a számra, nyomja meg a kettes gombot.
+ivr-sms-sent = Hamarosan SMS-t küldünk. Viszonthallásra.

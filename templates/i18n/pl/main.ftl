@@ -96,3 +96,23 @@ page-status-cancelled = Odwołano
 page-affected-addresses = Objęte adresy: { $count }
 page-last-update = Ostatnia aktualizacja: { $time }
 page-history-time = Czas
+
+## IVR: zdania do odczytania; godziny tak, jak się je mówi
+spoken-clock = { $hour }:{ $minute2 }
+spoken-today = dziś o { $clock }
+spoken-tomorrow = jutro o { $clock }
+spoken-yesterday = wczoraj o { $clock }
+spoken-date = { $date } o { $clock }
+ivr-etr-at = Przewidujemy usunięcie awarii { $when }.
+ivr-etr-unknown = Czas usunięcia awarii nie został jeszcze ustalony.
+ivr-etr-overdue = Naprawa trwa dłużej, niż przewidywaliśmy; wkrótce podamy nowy termin.
+ivr-outage = { $title }: { $place }. { $etr-sentence } Numer zgłoszenia: { $reference }.
+ivr-planned = { $title }: { $place }. Początek { $starts }, przewidywany koniec { $when }. Numer zgłoszenia: { $reference }.
+ivr-none = Nie mamy informacji o awarii pod adresem { $place }.
+ivr-unknown = Nie znaleźliśmy adresu dla tego numeru.
+ivr-hint = Aby usłyszeć informacje o konkretnym adresie, wprowadź kod pocztowy.
+ivr-place-postcode = kod pocztowy { $postcode }
+ivr-place-here = Twoja okolica
+ivr-menu-repeat = Aby odsłuchać ponownie, naciśnij 1.
+ivr-menu-sms = Aby otrzymać tę informację SMS-em na ten numer, naciśnij 2.
+ivr-sms-sent = Wkrótce wyślemy SMS. Do widzenia.

@@ -1,0 +1,344 @@
+//! The IVR feed: what the utility's phone system says to a caller.
+//!
+//! `GET /ivr/v1/status` answers for a caller's number, a postcode, an address, a
+//! reference or a point, as JSON, SSML, VoiceXML (with a "press 1 to repeat, press
+//! 2 for an SMS" menu) or plain text. Answers carry a strong `ETag` derived from the
+//! published outage state, so a polling IVR gets `304 Not Modified` until something
+//! changes. `POST /ivr/v1/sms` queues the current status as an SMS to the caller.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::Query;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::State;
+use crate::app::AppState;
+use crate::auth::sha256_hex;
+use crate::domain::{Language, Phone, Reference};
+use crate::error::{Error, Result};
+use crate::i18n;
+use crate::status::{self, Answer, Place};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/ivr/v1/status", get(status_handler))
+        .route("/ivr/v1/sms", get(request_sms).post(request_sms))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Ssml,
+    Vxml,
+    Text,
+}
+
+impl Format {
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Ssml => "application/ssml+xml; charset=utf-8",
+            Format::Vxml => "application/voicexml+xml; charset=utf-8",
+            Format::Text => "text/plain; charset=utf-8",
+        }
+    }
+
+    /// `format=` wins; otherwise the first type in `Accept` we can produce.
+    fn negotiate(q: &HashMap<String, String>, headers: &HeaderMap) -> Result<Format> {
+        if let Some(f) = q.get("format") {
+            return match f.as_str() {
+                "json" => Ok(Format::Json),
+                "ssml" => Ok(Format::Ssml),
+                "vxml" | "voicexml" => Ok(Format::Vxml),
+                "text" | "txt" => Ok(Format::Text),
+                _ => Err(Error::bad_request(
+                    "format",
+                    "expected json, ssml, vxml or text",
+                )),
+            };
+        }
+        let accept = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        for part in accept.split(',') {
+            let media = part.split(';').next().unwrap_or("").trim();
+            match media {
+                "application/ssml+xml" => return Ok(Format::Ssml),
+                "application/voicexml+xml" => return Ok(Format::Vxml),
+                "text/plain" => return Ok(Format::Text),
+                "application/json" => return Ok(Format::Json),
+                _ => {}
+            }
+        }
+        Ok(Format::Json)
+    }
+}
+
+/// The one place the query names, in a canonical form (also used for the ETag).
+fn place(q: &HashMap<String, String>, state: &AppState) -> Result<(Place, String)> {
+    let given = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let region = crate::domain::contact::parse_region(&state.config.default_region)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("default_region: {e}")))?;
+    if let Some(phone) = given("phone") {
+        // An unreadable caller id ("anonymous", a short code) is an unknown caller,
+        // not an error: the IVR must still have something to say.
+        return Ok(match Phone::parse(phone, region) {
+            Ok(p) => {
+                let key = format!("phone={}", p.as_str());
+                (Place::Phone(p), key)
+            }
+            Err(_) => (Place::UnknownCaller, "phone=?".into()),
+        });
+    }
+    if let Some(pc) = given("postcode") {
+        let pc: String = pc.chars().filter(|c| !c.is_whitespace()).collect();
+        if pc.is_empty()
+            || pc.len() > 12
+            || !pc.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(Error::bad_request(
+                "postcode",
+                "expected a postcode such as 1114 or 80-244",
+            ));
+        }
+        let key = format!("postcode={pc}");
+        return Ok((Place::Postcode(pc), key));
+    }
+    if let Some(id) = given("address_id") {
+        return Ok((Place::Address(id.to_string()), format!("address_id={id}")));
+    }
+    if let Some(r) = given("reference") {
+        let r = Reference::parse(r).map_err(|e| Error::bad_request("reference", e.to_string()))?;
+        let key = format!("reference={r}");
+        return Ok((Place::Reference(r), key));
+    }
+    match (given("lat"), given("lon")) {
+        (Some(lat), Some(lon)) => {
+            let parse = |v: &str, field: &str, limit: f64| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && x.abs() <= limit)
+                    .ok_or_else(|| {
+                        Error::bad_request(field, format!("expected a number within ±{limit}"))
+                    })
+            };
+            let (lat, lon) = (parse(lat, "lat", 90.0)?, parse(lon, "lon", 180.0)?);
+            Ok((Place::Point { lon, lat }, format!("point={lon},{lat}")))
+        }
+        (Some(_), None) => Err(Error::bad_request("lon", "lat needs lon")),
+        (None, Some(_)) => Err(Error::bad_request("lat", "lon needs lat")),
+        (None, None) => Err(Error::bad_request(
+            "query",
+            "give one of phone, postcode, address_id, reference, or lat and lon",
+        )),
+    }
+}
+
+fn language(
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<Language> {
+    if let Some(l) = q.get("lang").filter(|l| !l.is_empty()) {
+        return l
+            .parse()
+            .map_err(|_| Error::bad_request("lang", "expected hu, pl or en"));
+    }
+    Ok(headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::domain::contact::negotiate)
+        .unwrap_or(state.config.default_language))
+}
+
+fn locale(lang: Language) -> &'static str {
+    match lang {
+        Language::Hu => "hu-HU",
+        Language::Pl => "pl-PL",
+        Language::En => "en-GB",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ivr/status.ssml", escape = "html")]
+struct Ssml<'a> {
+    locale: &'a str,
+    sentences: Vec<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "ivr/status.vxml", escape = "html")]
+struct Vxml<'a> {
+    locale: &'a str,
+    sentences: Vec<&'a str>,
+    repeat: String,
+    sms_offer: Option<String>,
+    sms_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "ivr/goodbye.vxml", escape = "html")]
+struct Goodbye<'a> {
+    locale: &'a str,
+    text: &'a str,
+}
+
+fn sentences(a: &Answer) -> Vec<&str> {
+    if a.outages.is_empty() {
+        vec![a.sentence.as_str()]
+    } else {
+        a.outages.iter().map(|o| o.sentence.as_str()).collect()
+    }
+}
+
+fn render(
+    format: Format,
+    answer: &Answer,
+    query: &str,
+    version: i64,
+    sms_url: Option<String>,
+) -> Result<String> {
+    let lang = answer.language;
+    let template_error = |e: askama::Error| Error::Internal(anyhow::anyhow!("IVR template: {e}"));
+    Ok(match format {
+        Format::Json => {
+            let mut v = serde_json::to_value(answer).map_err(|e| Error::Internal(e.into()))?;
+            v["query"] = serde_json::json!(query);
+            v["version"] = serde_json::json!(version);
+            v.to_string()
+        }
+        Format::Text => format!("{}\n", answer.sentence),
+        Format::Ssml => Ssml {
+            locale: locale(lang),
+            sentences: sentences(answer),
+        }
+        .render()
+        .map_err(template_error)?,
+        Format::Vxml => Vxml {
+            locale: locale(lang),
+            sentences: sentences(answer),
+            repeat: i18n::t(lang, "ivr-menu-repeat"),
+            sms_offer: sms_url.as_ref().map(|_| i18n::t(lang, "ivr-menu-sms")),
+            sms_url,
+        }
+        .render()
+        .map_err(template_error)?,
+    })
+}
+
+fn etag(version: i64, query: &str, lang: Language, format: Format) -> String {
+    let digest = sha256_hex(format!("{query}|{}|{format:?}", lang.as_str()).as_bytes());
+    format!("\"v{version}-{}\"", &digest[..16])
+}
+
+fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t == etag
+        })
+}
+
+async fn status_handler(
+    axum::extract::State(state): State,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let format = Format::negotiate(&q, &headers)?;
+    let (place, query) = place(&q, &state)?;
+    let lang = language(&q, &headers, &state)?;
+    let published = state.store.published().await?;
+    let tag = etag(published.version, &query, lang, format);
+    let mut response = if matches_etag(&headers, &tag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let answer = status::answer(&state, &place, lang).await?;
+        let sms_url = match (&place, answer.affected) {
+            (Place::Phone(p), true) => Some(format!(
+                "{}/ivr/v1/sms?phone={}&lang={}",
+                state.config.public_url(),
+                p.as_str().replace('+', "%2B"),
+                answer.language.as_str()
+            )),
+            _ => None,
+        };
+        let body = render(format, &answer, &query, published.version, sms_url)?;
+        let mut r = (StatusCode::OK, body).into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        );
+        h.insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(answer.language.as_str()),
+        );
+        r
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=5"),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Language"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(published.changed_at.into())) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    Ok(response)
+}
+
+/// "Press 2": queue the current status as an SMS to the caller's registered number.
+async fn request_sms(
+    axum::extract::State(state): State,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let region = crate::domain::contact::parse_region(&state.config.default_region)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("default_region: {e}")))?;
+    let phone = q
+        .get("phone")
+        .ok_or_else(|| Error::bad_request("phone", "required"))
+        .and_then(|p| {
+            Phone::parse(p, region).map_err(|e| Error::bad_request("phone", e.to_string()))
+        })?;
+    let lang = language(&q, &headers, &state)?;
+    let now = state.clock.now();
+    let expires = now + chrono::Duration::minutes(state.config.delivery.ttl_minutes as i64);
+    let queued = state
+        .store
+        .request_status_sms(phone.as_str(), now, expires)
+        .await?;
+    if queued > 0 {
+        state.wake.all();
+    }
+    tracing::info!(queued, "IVR caller asked for the status by SMS");
+    let text = i18n::t(lang, "ivr-sms-sent");
+    let body = Goodbye {
+        locale: locale(lang),
+        text: &text,
+    }
+    .render()
+    .map_err(|e| Error::Internal(anyhow::anyhow!("IVR template: {e}")))?;
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/voicexml+xml; charset=utf-8"),
+    );
+    Ok(r)
+}

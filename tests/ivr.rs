@@ -1,0 +1,420 @@
+//! The IVR feed: every lookup mode, every format (SSML and VoiceXML validated
+//! against the W3C schemas with xmllint), language choice, ETag/304, unknown
+//! callers, overdue ETRs, markup in data, and "press 2 for an SMS".
+
+mod support;
+
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::{Duration as ChronoDuration, TimeZone, Utc};
+use serde_json::{json, Value};
+use support::app::{water_outage, TestApp, Town};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn tomorrow_at(h: u32, m: u32) -> String {
+    let tz = chrono_tz::Europe::Budapest;
+    let day = (Utc::now().with_timezone(&tz) + ChronoDuration::days(1)).date_naive();
+    tz.from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap())
+        .single()
+        .unwrap()
+        .to_rfc3339()
+}
+
+/// Validates `xml` against a schema in tests/schemas with xmllint.
+fn assert_valid(xml: &str, schema: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("doc.xml");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(xml.as_bytes())
+        .unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = std::process::Command::new("xmllint")
+        .env(
+            "XML_CATALOG_FILES",
+            format!("{root}/tests/schemas/voicexml21/catalog.xml"),
+        )
+        .args(["--nonet", "--noout", "--schema"])
+        .arg(format!("{root}/tests/schemas/{schema}"))
+        .arg(&path)
+        .output()
+        .expect("xmllint (Debian libxml2-utils) must be installed; scripts/test installs it");
+    assert!(
+        out.status.success(),
+        "{schema} rejects the document:\n{}\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+struct Ivr<'a>(&'a TestApp);
+
+impl Ivr<'_> {
+    async fn get(&self, query: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut r = self
+            .0
+            .http
+            .get(self.0.url(&format!("/ivr/v1/status?{query}")));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r.send().await.unwrap()
+    }
+    async fn json(&self, query: &str, headers: &[(&str, &str)]) -> Value {
+        let r = self.get(query, headers).await;
+        assert_eq!(r.status(), 200, "{query}");
+        r.json().await.unwrap()
+    }
+}
+
+async fn town_with_outages(app: &TestApp) -> (String, String) {
+    app.import_town(&Town).await;
+    let mut water = water_outage(Town::rect(0, 1, 0, 0)); // T0, T1
+    water["etr"] = json!(tomorrow_at(18, 30));
+    let water = app.declare(&water).await["reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let planned = json!({
+        "utility": "power", "kind": "planned", "cause": "Line maintenance",
+        "starts_at": tomorrow_at(8, 0), "etr": tomorrow_at(14, 0),
+        "area": Town::rect(5, 5, 0, 0),
+    });
+    let planned = app.declare(&planned).await["reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (water, planned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_modes_languages_and_sentences() {
+    let app = TestApp::spawn().await;
+    let (water, planned) = town_with_outages(&app).await;
+    let ivr = Ivr(&app);
+
+    // A known caller (T0's SMS contact, Hungarian), in any common format.
+    for phone in [
+        "%2B36301000000",
+        "06301000000",
+        "06%2030%20100%200000",
+        "0036301000000",
+    ] {
+        let v = ivr.json(&format!("phone={phone}"), &[]).await;
+        assert_eq!(
+            (v["known"].as_bool(), v["affected"].as_bool()),
+            (Some(true), Some(true)),
+            "{v}"
+        );
+        assert_eq!(v["language"], "hu");
+        assert_eq!(v["outages"][0]["reference"], water.as_str());
+        assert_eq!(v["outages"][0]["etr_state"], "set");
+        let s = v["sentence"].as_str().unwrap();
+        assert!(
+            s.contains("Vízhiány") && s.contains("holnap 18 óra 30 perckor"),
+            "{s}"
+        );
+        assert!(s.contains("Kossuth Lajos utca 1, Budapest"), "{s}");
+    }
+    // The contact's language wins over the request's for a known phone; T1 reads Polish.
+    let v = ivr
+        .json("phone=%2B36301000001", &[("Accept-Language", "en")])
+        .await;
+    assert_eq!(v["known"], false, "T1 has no SMS contact: unknown number");
+    let v = ivr.json("phone=%2B36301000002", &[]).await; // T2: outside, English
+    assert_eq!(
+        (v["known"].as_bool(), v["affected"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(
+        v["sentence"],
+        "We know of no outage at Kossuth Lajos utca 3, Budapest."
+    );
+
+    // By postcode: both outages; language from Accept-Language, then from lang=.
+    let v = ivr
+        .json("postcode=1111", &[("Accept-Language", "pl-PL,pl;q=0.9")])
+        .await;
+    assert_eq!(v["language"], "pl");
+    let refs: Vec<&str> = v["outages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(refs, vec![water.as_str(), planned.as_str()]);
+    assert_eq!(v["outages"][0]["addresses_here"], 2);
+    let s = v["sentence"].as_str().unwrap();
+    assert!(
+        s.contains("jutro o 18:30") && s.contains("kod pocztowy 1 1 1 1"),
+        "{s}"
+    );
+    assert!(
+        s.contains("Planowane wyłączenie prądu") && s.contains("jutro o 8:00"),
+        "{s}"
+    );
+    let v = ivr
+        .json("postcode=1111&lang=en", &[("Accept-Language", "pl")])
+        .await;
+    assert!(
+        v["sentence"]
+            .as_str()
+            .unwrap()
+            .contains("tomorrow at 6:30 pm"),
+        "{v}"
+    );
+    assert!(
+        v["sentence"]
+            .as_str()
+            .unwrap()
+            .contains("Planned power cut"),
+        "{v}"
+    );
+
+    // By address, reference and point.
+    let v = ivr.json("address_id=T1&lang=en", &[]).await;
+    assert_eq!(v["affected"], true);
+    let v = ivr.json("address_id=T9&lang=en", &[]).await;
+    assert_eq!(
+        (v["known"].as_bool(), v["affected"].as_bool()),
+        (Some(true), Some(false))
+    );
+    let v = ivr
+        .json(
+            &format!(
+                "reference={}&lang=en",
+                water.to_lowercase().replace('-', "")
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(v["outages"][0]["reference"], water.as_str());
+    let spoken = water
+        .replace('-', "")
+        .chars()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    assert!(
+        v["sentence"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{} {}, ", spoken[0], spoken[1])),
+        "{v}"
+    );
+    let v = ivr.json("lat=47.0&lon=19.0005&lang=en", &[]).await;
+    assert_eq!(v["affected"], true, "{v}");
+    let v = ivr.json("lat=47.009&lon=19.009&lang=en", &[]).await;
+    assert_eq!(v["affected"], false, "{v}");
+
+    // Unknown callers get an answer and a hint, never an error.
+    for phone in ["%2B36309999999", "anonymous", "112"] {
+        let v = ivr.json(&format!("phone={phone}&lang=en"), &[]).await;
+        assert_eq!(v["known"], false, "{phone}");
+        assert!(v["hint"].as_str().unwrap().contains("postcode"), "{v}");
+        assert!(
+            v["sentence"]
+                .as_str()
+                .unwrap()
+                .starts_with("We could not find"),
+            "{v}"
+        );
+    }
+    // Bad queries name the parameter.
+    for (query, field) in [
+        ("", "query"),
+        ("reference=WA-0000-X", "reference"),
+        ("lat=91&lon=0", "lat"),
+        ("lat=1", "lon"),
+        ("postcode=1111&lang=de", "lang"),
+        ("postcode=1111&format=pdf", "format"),
+    ] {
+        let r = ivr.get(query, &[]).await;
+        assert_eq!(r.status(), 400, "{query}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["field"], field, "{query}: {v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn formats_validate_and_etag_saves_work() {
+    let app = TestApp::spawn().await;
+    let (water, _) = town_with_outages(&app).await;
+    let ivr = Ivr(&app);
+
+    let r = ivr
+        .get(
+            "phone=%2B36301000000",
+            &[("Accept", "application/ssml+xml")],
+        )
+        .await;
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/ssml+xml; charset=utf-8"
+    );
+    assert_eq!(r.headers()["content-language"], "hu");
+    let ssml = r.text().await.unwrap();
+    assert!(ssml.contains("holnap 18 óra 30 perckor"));
+    assert_valid(&ssml, "voicexml21/synthesis.xsd");
+
+    let r = ivr.get("phone=%2B36301000000&format=vxml", &[]).await;
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/voicexml+xml; charset=utf-8"
+    );
+    let vxml = r.text().await.unwrap();
+    assert_valid(&vxml, "voicexml21/vxml.xsd");
+    assert!(
+        vxml.contains("<choice dtmf=\"1\" next=\"#status\"/>"),
+        "{vxml}"
+    );
+    assert!(
+        vxml.contains("dtmf=\"2\""),
+        "an affected known caller is offered the SMS: {vxml}"
+    );
+    // Nothing to send to an unaffected or unknown caller: no option 2.
+    for q in [
+        "postcode=1111&format=vxml",
+        "phone=anonymous&format=vxml",
+        "address_id=T9&format=vxml",
+    ] {
+        let doc = ivr.get(q, &[]).await.text().await.unwrap();
+        assert_valid(&doc, "voicexml21/vxml.xsd");
+        assert!(!doc.contains("dtmf=\"2\""), "{q}");
+    }
+    let text = ivr
+        .get("address_id=T0&lang=en", &[("Accept", "text/plain")])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(text.starts_with("Water outage at Kossuth Lajos utca 1, Budapest. We expect it to be fixed tomorrow at 6:30 pm."), "{text}");
+
+    // ETag: unchanged state → 304 without a body; a change → a new answer.
+    let r = ivr.get("postcode=1111", &[]).await;
+    let tag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert!(tag.starts_with("\"v") && r.headers().contains_key("last-modified"));
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
+    let r = ivr.get("postcode=1111", &[("If-None-Match", &tag)]).await;
+    assert_eq!(r.status(), 304);
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), tag);
+    assert!(r.text().await.unwrap().is_empty());
+    let other = ivr
+        .get("postcode=1111&format=text", &[("If-None-Match", &tag)])
+        .await;
+    assert_eq!(other.status(), 200, "the ETag is per query and format");
+    let (_, v) = app.get_json(&format!("/api/v1/outages/{water}")).await;
+    let id = v["id"].as_i64().unwrap();
+    app.patch_json(
+        &format!("/api/v1/outages/{id}"),
+        &json!({"etr": tomorrow_at(20, 15)}),
+    )
+    .await;
+    let r = ivr
+        .get("postcode=1111&lang=en", &[("If-None-Match", &tag)])
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_ne!(r.headers()["etag"].to_str().unwrap(), tag);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["sentence"]
+            .as_str()
+            .unwrap()
+            .contains("tomorrow at 8:15 pm"),
+        "{v}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overdue_markup_and_sms_on_request() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    // A street name with markup characters must come out as text in every format.
+    let (s, v) = app
+        .post_body(
+            "/api/v1/addresses/import",
+            "external_id,street,house_number,postcode,settlement,lon,lat\nX1,<b>Rákóczi</b> & \"Fő\" út,7,1111,Budapest,19.0,47.0001\n",
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    app.post_body(
+        "/api/v1/contacts/import",
+        "address_external_id,channel,destination,language\nX1,sms,+36209876543,en\n",
+    )
+    .await;
+    let mut body = water_outage(Town::rect(0, 0, 0, 0));
+    body["etr"] = json!((Utc::now() + ChronoDuration::milliseconds(1200)).to_rfc3339());
+    let reference = app.declare(&body).await["reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.wait_until_idle(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let ivr = Ivr(&app);
+    let v = ivr.json("phone=%2B36209876543", &[]).await;
+    assert_eq!(v["outages"][0]["etr_state"], "overdue", "{v}");
+    assert!(
+        v["sentence"]
+            .as_str()
+            .unwrap()
+            .contains("taking longer than expected"),
+        "{v}"
+    );
+    for format in ["ssml", "vxml"] {
+        let doc = ivr
+            .get(&format!("phone=%2B36209876543&format={format}"), &[])
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !doc.contains("<b>") && doc.contains("&lt;b&gt;") || doc.contains("&#60;b&#62;"),
+            "{doc}"
+        );
+        let schema = if format == "ssml" {
+            "voicexml21/synthesis.xsd"
+        } else {
+            "voicexml21/vxml.xsd"
+        };
+        assert_valid(&doc, schema);
+    }
+
+    // Press 2: the VoiceXML's option leads to a real SMS with the current status.
+    let vxml = ivr
+        .get("phone=%2B36209876543&format=vxml", &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    let url = vxml
+        .split("dtmf=\"2\" next=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let before = app.sms.messages_to("+36209876543").len();
+    let total = app.sms.count();
+    let r = app.http.post(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let goodbye = r.text().await.unwrap();
+    assert_valid(&goodbye, "voicexml21/vxml.xsd");
+    app.sms.wait_for_count(total + 1, WAIT).await.unwrap();
+    let texts: Vec<String> = app
+        .sms
+        .messages_to("+36209876543")
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts.len(), before + 1, "{texts:?}");
+    assert!(texts.last().unwrap().contains(&reference));
+    // Pressing 2 again for the same state sends nothing more.
+    app.http.post(&url).send().await.unwrap();
+    app.wait_until_idle(WAIT).await;
+    assert_eq!(app.sms.messages_to("+36209876543").len(), before + 1);
+}
