@@ -17,6 +17,8 @@ use crate::geo::AddressIndex;
 use crate::store::Store;
 
 pub struct AppState {
+    /// The IVR full feed, rendered once per published version.
+    pub feed_cache: VersionedCache,
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: SharedClock,
@@ -75,6 +77,22 @@ impl IndexCache {
     }
 }
 
+/// One rendered body, valid for one published version.
+#[derive(Default)]
+pub struct VersionedCache(RwLock<Option<(i64, axum::body::Bytes)>>);
+
+impl VersionedCache {
+    pub fn get(&self, version: i64) -> Option<axum::body::Bytes> {
+        match &*self.0.read().expect("cache lock") {
+            Some((v, body)) if *v == version => Some(body.clone()),
+            _ => None,
+        }
+    }
+    pub fn put(&self, version: i64, body: axum::body::Bytes) {
+        *self.0.write().expect("cache lock") = Some((version, body));
+    }
+}
+
 /// The process-wide Prometheus recorder (metrics has one global recorder).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -100,6 +118,7 @@ impl AppState {
         let store = Store::open(&config).await?;
         store.migrate().await?;
         Ok(Arc::new(AppState {
+            feed_cache: VersionedCache::default(),
             tz: config.tz()?,
             config: Arc::new(config),
             store,

@@ -78,7 +78,7 @@ fn place_of(a: &AddressRow) -> String {
     format!("{} {}, {}", a.street, a.house_number, a.settlement)
 }
 
-fn etr_state(o: &Outage, now: DateTime<Utc>) -> EtrState {
+pub fn etr_state(o: &Outage, now: DateTime<Utc>) -> EtrState {
     match o.etr {
         Etr::Unknown => EtrState::NotAssessed,
         Etr::At(t) if t < now && o.status == OutageStatus::Active => EtrState::Overdue,

@@ -418,3 +418,62 @@ async fn overdue_markup_and_sms_on_request() {
     app.wait_until_idle(WAIT).await;
     assert_eq!(app.sms.messages_to("+36209876543").len(), before + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_feed_lists_open_outages_with_places_and_sentences() {
+    let app = TestApp::spawn().await;
+    let (water, planned) = town_with_outages(&app).await;
+    let r = app.http.get(app.url("/ivr/v1/feed")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let tag = r.headers()["etag"].to_str().unwrap().to_string();
+    let v: Value = r.json().await.unwrap();
+    let outages = v["outages"].as_array().unwrap();
+    assert_eq!(outages.len(), 2);
+    let w = outages
+        .iter()
+        .find(|o| o["reference"] == water.as_str())
+        .unwrap();
+    assert_eq!(w["postcodes"], json!(["1111"]));
+    assert_eq!(w["settlements"], json!(["Budapest"]));
+    assert_eq!(w["streets"][0]["street"], "Kossuth Lajos utca");
+    assert!(w["sentences"]["hu"]
+        .as_str()
+        .unwrap()
+        .contains("holnap 18 óra 30 perckor"));
+    assert!(w["sentences"]["pl"]
+        .as_str()
+        .unwrap()
+        .contains("jutro o 18:30"));
+    assert!(w["sentences"]["en"]
+        .as_str()
+        .unwrap()
+        .contains("tomorrow at 6:30 pm"));
+    let p = outages
+        .iter()
+        .find(|o| o["reference"] == planned.as_str())
+        .unwrap();
+    assert_eq!(p["status"], "scheduled");
+
+    let r = app
+        .http
+        .get(app.url("/ivr/v1/feed"))
+        .header("If-None-Match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    // Restored outages leave the feed.
+    let (_, v) = app.get_json(&format!("/api/v1/outages/{water}")).await;
+    app.post_json(&format!("/api/v1/outages/{}/restore", v["id"]), &json!({}))
+        .await;
+    let r = app
+        .http
+        .get(app.url("/ivr/v1/feed"))
+        .header("If-None-Match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["outages"].as_array().unwrap().len(), 1);
+}

@@ -28,6 +28,103 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/ivr/v1/status", get(status_handler))
         .route("/ivr/v1/sms", get(request_sms).post(request_sms))
+        .route("/ivr/v1/feed", get(feed))
+}
+
+/// Sets the validators every IVR answer carries.
+fn cache_headers(response: &mut Response, tag: &str, changed_at: chrono::DateTime<chrono::Utc>) {
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(tag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=5"),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Accept-Language"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(changed_at.into())) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+}
+
+/// Every open outage with where it is and what to say, in every language: for
+/// IVR platforms that cache the lot and answer callers themselves. Built once
+/// per published version.
+async fn feed(axum::extract::State(state): State, headers: HeaderMap) -> Result<Response> {
+    let published = state.store.published().await?;
+    let tag = format!("\"feed-v{}\"", published.version);
+    if matches_etag(&headers, &tag) {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        cache_headers(&mut r, &tag, published.changed_at);
+        return Ok(r);
+    }
+    let body = match state.feed_cache.get(published.version) {
+        Some(body) => body,
+        None => {
+            let body = build_feed(&state, published.version).await?;
+            state.feed_cache.put(published.version, body.clone());
+            body
+        }
+    };
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    cache_headers(&mut r, &tag, published.changed_at);
+    Ok(r)
+}
+
+async fn build_feed(state: &AppState, version: i64) -> Result<axum::body::Bytes> {
+    let now = state.clock.now();
+    let mut items = Vec::new();
+    for o in state.store.open_outages().await? {
+        let places = state.store.outage_places(o.id).await?;
+        let mut settlements: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
+        settlements.dedup();
+        let mut postcodes: Vec<&str> = places.iter().map(|p| p.1.as_str()).collect();
+        postcodes.sort_unstable();
+        postcodes.dedup();
+        let streets: Vec<serde_json::Value> = places
+            .iter()
+            .map(|(settlement, postcode, street)| {
+                serde_json::json!({"settlement": settlement, "postcode": postcode, "street": street})
+            })
+            .collect();
+        let label = settlements.join(", ");
+        let sentences: serde_json::Map<String, serde_json::Value> = Language::ALL
+            .iter()
+            .map(|l| {
+                let s = status::sentence(state, &o, &label, *l, now);
+                (l.as_str().to_string(), serde_json::Value::String(s))
+            })
+            .collect();
+        items.push(serde_json::json!({
+            "reference": o.reference,
+            "utility": o.utility,
+            "kind": o.kind,
+            "status": o.status,
+            "cause": o.cause,
+            "etr": o.etr.as_option(),
+            "etr_state": status::etr_state(&o, now),
+            "starts_at": o.starts_at,
+            "updated_at": o.updated_at,
+            "affected_addresses": o.affected_addresses,
+            "settlements": settlements,
+            "postcodes": postcodes,
+            "streets": streets,
+            "sentences": sentences,
+        }));
+    }
+    let body = serde_json::json!({
+        "version": version,
+        "generated_at": now,
+        "outages": items,
+    });
+    Ok(axum::body::Bytes::from(body.to_string()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
