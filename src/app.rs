@@ -14,45 +14,52 @@ use crate::dispatch::worker::Wake;
 use crate::dispatch::{Dispatcher, WorkerHandle};
 use crate::error::Result;
 use crate::geo::AddressIndex;
+use crate::search::AddressSearch;
 use crate::store::Store;
 
 pub struct AppState {
     /// The IVR full feed, rendered once per published version.
     pub feed_cache: VersionedCache,
+    /// Rendered status pages of the current published version.
+    pub pages: crate::http::public::PageCache,
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: SharedClock,
-    pub index: IndexCache,
+    pub index: Versioned<AddressIndex>,
+    pub search: Versioned<AddressSearch>,
     pub wake: Arc<Wake>,
     pub tz: Tz,
     pub metrics: PrometheusHandle,
 }
 
-/// The in-memory address index, rebuilt when the database's address version moves
-/// (an import in this or another process).
-pub struct IndexCache {
-    current: RwLock<Option<(i64, Arc<AddressIndex>)>>,
+/// An in-memory structure derived from the address register (the geo index, the
+/// search index), rebuilt when the database's address version moves — after an
+/// import in this process or any other.
+pub struct Versioned<T> {
+    current: RwLock<Option<(i64, Arc<T>)>>,
     rebuild: tokio::sync::Mutex<()>,
 }
 
-impl IndexCache {
-    fn new() -> IndexCache {
-        IndexCache {
+impl<T: Send + Sync + 'static> Versioned<T> {
+    fn new() -> Versioned<T> {
+        Versioned {
             current: RwLock::new(None),
             rebuild: tokio::sync::Mutex::new(()),
         }
     }
 
-    fn cached(&self, version: i64) -> Option<Arc<AddressIndex>> {
+    fn cached(&self, version: i64) -> Option<Arc<T>> {
         match &*self.current.read().expect("index lock") {
             Some((v, index)) if *v == version => Some(Arc::clone(index)),
             _ => None,
         }
     }
 
-    /// The index for the database's current addresses.
-    pub async fn current(&self, store: &Store) -> Result<Arc<AddressIndex>> {
-        let version = store.addresses_version().await?;
+    /// The structure for `version`, building it (off the async threads) if needed.
+    async fn get<F>(&self, version: i64, build: F) -> Result<Arc<T>>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
         if let Some(index) = self.cached(version) {
             return Ok(index);
         }
@@ -60,18 +67,7 @@ impl IndexCache {
         if let Some(index) = self.cached(version) {
             return Ok(index);
         }
-        let started = std::time::Instant::now();
-        let points = store.index_points().await?;
-        let index = tokio::task::spawn_blocking(move || AddressIndex::build(points))
-            .await
-            .map_err(|e| anyhow::anyhow!("index build: {e}"))?;
-        tracing::info!(
-            addresses = index.len(),
-            version,
-            ms = started.elapsed().as_millis() as u64,
-            "address index built"
-        );
-        let index = Arc::new(index);
+        let index = Arc::new(build.await?);
         *self.current.write().expect("index lock") = Some((version, Arc::clone(&index)));
         Ok(index)
     }
@@ -119,14 +115,50 @@ impl AppState {
         store.migrate().await?;
         Ok(Arc::new(AppState {
             feed_cache: VersionedCache::default(),
+            pages: Default::default(),
             tz: config.tz()?,
             config: Arc::new(config),
             store,
             clock,
-            index: IndexCache::new(),
+            index: Versioned::new(),
+            search: Versioned::new(),
             wake: Arc::new(Wake::default()),
             metrics: metrics_handle(),
         }))
+    }
+
+    /// The geo index over the current address register.
+    pub async fn address_index(&self) -> Result<Arc<AddressIndex>> {
+        let version = self.store.addresses_version().await?;
+        self.index
+            .get(version, async {
+                let started = std::time::Instant::now();
+                let points = self.store.index_points().await?;
+                let index = tokio::task::spawn_blocking(move || AddressIndex::build(points))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("index build: {e}"))?;
+                tracing::info!(
+                    addresses = index.len(),
+                    version,
+                    ms = started.elapsed().as_millis() as u64,
+                    "address index built"
+                );
+                Ok(index)
+            })
+            .await
+    }
+
+    /// The address search index over the current register.
+    pub async fn address_search(&self) -> Result<Arc<AddressSearch>> {
+        let version = self.store.addresses_version().await?;
+        self.search
+            .get(version, async {
+                let rows = self.store.search_addresses().await?;
+                tokio::task::spawn_blocking(move || AddressSearch::build(rows))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("search index build: {e}").into())
+            })
+            .await
     }
 
     pub async fn dispatcher(&self) -> anyhow::Result<Arc<Dispatcher>> {
@@ -167,7 +199,7 @@ impl Server {
         let run_workers = config.run_workers;
         let state = AppState::new(config, clock).await?;
         // Build the index now rather than on the first declaration.
-        state.index.current(&state.store).await?;
+        state.address_index().await?;
         let workers = if run_workers {
             Some(state.dispatcher().await?.start())
         } else {

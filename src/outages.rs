@@ -207,7 +207,7 @@ async fn lookup(
     area: &geo::MultiPolygon<f64>,
     utility: Utility,
 ) -> Result<Vec<i64>> {
-    let index = state.index.current(&state.store).await?;
+    let index = state.address_index().await?;
     let area = area.clone();
     let started = std::time::Instant::now();
     // Large polygons take milliseconds: keep them off the async workers.

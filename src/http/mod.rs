@@ -5,6 +5,7 @@
 pub mod api;
 pub mod health;
 pub mod ivr;
+pub mod map;
 pub mod public;
 
 use std::sync::Arc;

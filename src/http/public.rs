@@ -1,58 +1,532 @@
-//! Public pages residents reach from their messages: the outage page (`/o/{ref}`)
-//! and unsubscribing (`/unsubscribe/{token}`, including RFC 8058 one-click POST).
-//! Server-rendered with askama; no JavaScript needed.
+//! The public status site: current outages and planned work (`/`), one outage with
+//! its map and history (`/o/{ref}`), "Am I affected?" (`/search`), planned work by
+//! date (`/planned`), and unsubscribing (`/unsubscribe/{token}`, including RFC 8058
+//! one-click POSTs).
+//!
+//! Server-rendered with askama, usable without JavaScript. Every word comes from
+//! the catalogues; the language is `?lang=` (remembered in a cookie), else the
+//! cookie, else `Accept-Language`, else the configured default. Pages are cached
+//! per published version and carry an ETag, so storms of visitors cost one render
+//! per change and a tiny script can poll cheaply for updates.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use askama::Template;
-use axum::extract::Path;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::body::Bytes;
+use axum::extract::{Path, Query};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
+use chrono::{DateTime, Utc};
 
 use super::State;
 use crate::app::AppState;
-use crate::domain::{Etr, Language, Reference};
+use crate::auth::sha256_hex;
+use crate::domain::{Etr, Language, Outage, OutageStatus, Reference};
 use crate::error::{Error, Result};
 use crate::i18n;
 use crate::store::ContactSummary;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/", get(home))
+        .route("/planned", get(planned))
+        .route("/search", get(search))
         .route("/o/{reference}", get(outage_page))
         .route(
             "/unsubscribe/{token}",
             get(unsubscribe_page).post(unsubscribe),
         )
+        .route("/static/refresh.js", get(refresh_js))
 }
 
-/// The page language: `?lang=` wins, then `Accept-Language`, then English.
-fn language(headers: &HeaderMap, query: Option<&str>) -> Language {
-    query
-        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("lang=")))
-        .and_then(|l| l.parse().ok())
+const COOKIE: &str = "herald_lang";
+
+/// Rendered pages of one published version, by language and URL.
+#[derive(Default)]
+pub struct PageCache(Mutex<(i64, HashMap<String, Bytes>)>);
+
+/// Entries kept per version; beyond this, pages are rendered but not kept.
+const PAGE_CACHE_LIMIT: usize = 10_000;
+
+impl PageCache {
+    fn get(&self, version: i64, key: &str) -> Option<Bytes> {
+        let cache = self.0.lock().expect("page cache");
+        (cache.0 == version)
+            .then(|| cache.1.get(key).cloned())
+            .flatten()
+    }
+    fn put(&self, version: i64, key: String, body: Bytes) {
+        let mut cache = self.0.lock().expect("page cache");
+        if cache.0 != version {
+            *cache = (version, HashMap::new());
+        }
+        if cache.1.len() < PAGE_CACHE_LIMIT {
+            cache.1.insert(key, body);
+        }
+    }
+}
+
+/// The visitor's language, and whether to remember a new choice.
+fn page_language(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> (Language, bool) {
+    if let Some(l) = query.get("lang").and_then(|l| l.parse::<Language>().ok()) {
+        return (l, true);
+    }
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(&format!("{COOKIE}="))
+                .map(str::to_string)
+        })
+        .and_then(|l| l.parse().ok());
+    let lang = cookie
         .or_else(|| {
             headers
-                .get(axum::http::header::ACCEPT_LANGUAGE)
+                .get(header::ACCEPT_LANGUAGE)
                 .and_then(|v| v.to_str().ok())
                 .and_then(crate::domain::contact::negotiate)
         })
-        .unwrap_or(Language::En)
+        .unwrap_or(state.config.default_language);
+    (lang, false)
 }
 
-/// Catalogue access for page templates.
+/// Catalogue access and page chrome for templates.
 pub struct Words {
     pub lang: Language,
+    /// The page's ETag, for the refresh script; None for pages that do not refresh.
+    pub etag: Option<String>,
+    /// Path and query of this page without `lang`, for the language switcher.
+    here: String,
+}
+
+pub struct LangLink {
+    pub code: &'static str,
+    pub name: String,
+    pub href: String,
+    pub current: bool,
 }
 
 impl Words {
+    fn new(lang: Language) -> Words {
+        Words {
+            lang,
+            etag: None,
+            here: "/".into(),
+        }
+    }
     pub fn t(&self, key: &str) -> String {
         i18n::t(self.lang, key)
     }
     pub fn ta(&self, key: &str, name: &'static str, value: &str) -> String {
         i18n::t_args(self.lang, key, &i18n::args([(name, value.to_string())]))
     }
+    pub fn switcher(&self) -> Vec<LangLink> {
+        let sep = if self.here.contains('?') { '&' } else { '?' };
+        Language::ALL
+            .iter()
+            .map(|l| LangLink {
+                code: l.as_str(),
+                name: i18n::t(*l, "language-name"),
+                href: format!("{}{sep}lang={}", self.here, l.as_str()),
+                current: *l == self.lang,
+            })
+            .collect()
+    }
+}
+
+/// One outage as a card on the home, planned and search pages.
+pub struct Card {
+    pub group: usize,
+    pub reference: String,
+    pub title: String,
+    pub status: String,
+    pub status_class: &'static str,
+    pub cause: String,
+    pub starts: Option<String>,
+    pub etr: String,
+    pub addresses: i64,
+    pub updated: String,
+}
+
+fn status_class(s: OutageStatus) -> &'static str {
+    s.as_str()
+}
+
+fn etr_text(w: &Words, state: &AppState, o: &Outage, now: DateTime<Utc>) -> String {
+    match o.etr {
+        Etr::At(t) => {
+            let when = i18n::when(w.lang, state.tz, t, now);
+            if t < now && o.status == OutageStatus::Active {
+                format!("{when} — {}", w.t("ivr-etr-overdue"))
+            } else {
+                when
+            }
+        }
+        Etr::Unknown => w.t("etr-unknown"),
+    }
+}
+
+fn title(w: &Words, o: &Outage) -> String {
+    let key = if o.status == OutageStatus::Scheduled {
+        "planned-title"
+    } else {
+        "outage-title"
+    };
+    w.ta(key, "utility", o.utility.as_str())
+}
+
+fn card(w: &Words, state: &AppState, o: &Outage, group: usize, now: DateTime<Utc>) -> Card {
+    Card {
+        group,
+        reference: o.reference.to_string(),
+        title: title(w, o),
+        status: w.t(&format!("page-status-{}", o.status)),
+        status_class: status_class(o.status),
+        cause: o.cause.clone(),
+        starts: o
+            .starts_at
+            .filter(|_| o.status == OutageStatus::Scheduled)
+            .map(|t| i18n::when(w.lang, state.tz, t, now)),
+        etr: etr_text(w, state, o, now),
+        addresses: o.affected_addresses,
+        updated: i18n::date_time(w.lang, state.tz, o.updated_at),
+    }
+}
+
+fn render(page: impl Template) -> Result<Bytes> {
+    page.render()
+        .map(Bytes::from)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("template: {e}")))
+}
+
+fn html_response(status: StatusCode, body: Bytes) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// Serves a cacheable page: 304 when the visitor has it, the cached body when
+/// another visitor caused it to be rendered for this version, else renders it.
+async fn cached_page<F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    path: &str,
+    render_page: F,
+) -> Result<Response>
+where
+    F: FnOnce(Words) -> Fut,
+    Fut: std::future::Future<Output = Result<(StatusCode, Bytes)>>,
+{
+    let (lang, remember) = page_language(state, headers, query);
+    let published = state.store.published().await?;
+    let mut rest: Vec<(&String, &String)> =
+        query.iter().filter(|(k, _)| k.as_str() != "lang").collect();
+    rest.sort();
+    let here = if rest.is_empty() {
+        path.to_string()
+    } else {
+        let q: Vec<String> = rest
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect();
+        format!("{path}?{}", q.join("&"))
+    };
+    let key = format!("{}|{here}", lang.as_str());
+    let etag = format!(
+        "\"p{}-{}\"",
+        published.version,
+        &sha256_hex(key.as_bytes())[..12]
+    );
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if let Some(body) = state.pages.get(published.version, &key) {
+        html_response(StatusCode::OK, body)
+    } else {
+        let words = Words {
+            lang,
+            etag: Some(etag.clone()),
+            here: here.clone(),
+        };
+        let (status, body) = render_page(words).await?;
+        if status == StatusCode::OK {
+            state.pages.put(published.version, key, body.clone());
+        }
+        html_response(status, body)
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=10"),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Language, Cookie"),
+    );
+    h.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.as_str()),
+    );
+    if remember {
+        let cookie = format!(
+            "{COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            lang.as_str()
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            h.insert(header::SET_COOKIE, v);
+        }
+    }
+    Ok(response)
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub struct Group {
+    pub settlement: String,
+    pub utility: String,
+    pub cards: Vec<Card>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/home.html")]
+struct HomePage {
+    w: Words,
+    query: String,
+    active: Vec<Group>,
+    planned: Vec<Group>,
+}
+
+/// Groups open outages by (settlement, utility); an outage spanning two
+/// settlements appears under both.
+async fn groups(
+    state: &AppState,
+    w: &Words,
+    outages: &[Outage],
+    now: DateTime<Utc>,
+) -> Result<Vec<Group>> {
+    let mut by: BTreeMap<(String, String), Vec<&Outage>> = BTreeMap::new();
+    for o in outages {
+        let places = state.store.outage_places(o.id).await?;
+        let mut settlements: Vec<String> = places.into_iter().map(|p| p.0).collect();
+        settlements.dedup();
+        if settlements.is_empty() {
+            settlements.push("—".into());
+        }
+        for s in settlements {
+            by.entry((s, w.ta("outage-title", "utility", o.utility.as_str())))
+                .or_default()
+                .push(o);
+        }
+    }
+    Ok(by
+        .into_iter()
+        .enumerate()
+        .map(|(g, ((settlement, utility), list))| Group {
+            settlement,
+            utility,
+            cards: list
+                .into_iter()
+                .map(|o| card(w, state, o, g, now))
+                .collect(),
+        })
+        .collect())
+}
+
+async fn home(
+    axum::extract::State(state): State,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let st = Arc::clone(&state);
+    cached_page(&state, &headers, &q, "/", |w| async move {
+        let now = st.clock.now();
+        let open = st.store.open_outages().await?;
+        let (planned, active): (Vec<Outage>, Vec<Outage>) = open
+            .into_iter()
+            .partition(|o| o.status == OutageStatus::Scheduled);
+        let active = groups(&st, &w, &active, now).await?;
+        let planned = groups(&st, &w, &planned, now).await?;
+        Ok((
+            StatusCode::OK,
+            render(HomePage {
+                w,
+                query: String::new(),
+                active,
+                planned,
+            })?,
+        ))
+    })
+    .await
+}
+
+pub struct Day {
+    pub date: String,
+    pub cards: Vec<Card>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/planned.html")]
+struct PlannedPage {
+    w: Words,
+    days: Vec<Day>,
+}
+
+async fn planned(
+    axum::extract::State(state): State,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let st = Arc::clone(&state);
+    cached_page(&state, &headers, &q, "/planned", |w| async move {
+        let now = st.clock.now();
+        let mut scheduled: Vec<Outage> = st
+            .store
+            .open_outages()
+            .await?
+            .into_iter()
+            .filter(|o| o.status == OutageStatus::Scheduled)
+            .collect();
+        scheduled.sort_by_key(|o| o.starts_at);
+        let mut days: Vec<Day> = Vec::new();
+        for (i, o) in scheduled.iter().enumerate() {
+            let date = o
+                .starts_at
+                .map(|t| i18n::date(w.lang, st.tz, t))
+                .unwrap_or_default();
+            let c = card(&w, &st, o, i, now);
+            match days.last_mut() {
+                Some(d) if d.date == date => d.cards.push(c),
+                _ => days.push(Day {
+                    date,
+                    cards: vec![c],
+                }),
+            }
+        }
+        Ok((StatusCode::OK, render(PlannedPage { w, days })?))
+    })
+    .await
+}
+
+pub struct ResultLine {
+    pub reference: String,
+    pub title: String,
+    pub status: String,
+    pub status_class: &'static str,
+    pub etr: String,
+}
+
+pub struct SearchResult {
+    pub address: String,
+    pub outages: Vec<ResultLine>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/search.html")]
+struct SearchPage {
+    w: Words,
+    query: String,
+    results: Vec<SearchResult>,
+}
+
+async fn search(
+    axum::extract::State(state): State,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let text = q
+        .get("q")
+        .map(|s| s.trim().chars().take(200).collect::<String>())
+        .unwrap_or_default();
+    // A reference goes straight to its outage.
+    if crate::domain::reference::looks_like_reference(&text) {
+        if let Ok(r) = Reference::parse(&text) {
+            if state.store.outage_by_reference(&r).await?.is_some() {
+                return Ok(Redirect::to(&format!("/o/{r}")).into_response());
+            }
+        }
+    }
+    let st = Arc::clone(&state);
+    cached_page(&state, &headers, &q, "/search", |w| async move {
+        let now = st.clock.now();
+        let mut results = Vec::new();
+        if !text.is_empty() {
+            let found = st.address_search().await?.search(&text, 10);
+            let ids: Vec<i64> = found.iter().map(|f| f.id).collect();
+            let hits = if ids.is_empty() {
+                Vec::new()
+            } else {
+                st.store.open_outages_at(&ids).await?
+            };
+            let mut outages: HashMap<i64, Outage> = HashMap::new();
+            for (outage_id, _) in &hits {
+                if !outages.contains_key(outage_id) {
+                    if let Some(o) = st.store.outage(*outage_id).await? {
+                        outages.insert(*outage_id, o);
+                    }
+                }
+            }
+            for f in found {
+                let lines = hits
+                    .iter()
+                    .filter(|(_, a)| *a == f.id)
+                    .filter_map(|(o, _)| outages.get(o))
+                    .map(|o| ResultLine {
+                        reference: o.reference.to_string(),
+                        title: title(&w, o),
+                        status: w.t(&format!("page-status-{}", o.status)),
+                        status_class: status_class(o.status),
+                        etr: etr_text(&w, &st, o, now),
+                    })
+                    .collect();
+                results.push(SearchResult {
+                    address: format!(
+                        "{} {}, {} {}",
+                        f.street, f.house_number, f.postcode, f.settlement
+                    ),
+                    outages: lines,
+                });
+            }
+        }
+        Ok((
+            StatusCode::OK,
+            render(SearchPage {
+                w,
+                query: text,
+                results,
+            })?,
+        ))
+    })
+    .await
 }
 
 struct HistoryRow {
@@ -68,13 +542,17 @@ struct OutagePage {
     w: Words,
     title: String,
     status: String,
+    status_class: &'static str,
     reference: String,
-    place_count: String,
+    places: String,
+    addresses: i64,
     cause: String,
     etr: String,
     starts: Option<String>,
     message: Option<String>,
     updated: String,
+    map: String,
+    map_caption: String,
     history: Vec<HistoryRow>,
 }
 
@@ -88,90 +566,108 @@ struct MessagePage {
     button: String,
 }
 
-fn html(status: StatusCode, page: impl Template) -> Result<Response> {
-    let body = page
-        .render()
-        .map_err(|e| Error::Internal(anyhow::anyhow!("template: {e}")))?;
-    Ok((status, Html(body)).into_response())
-}
-
-fn not_found(lang: Language) -> Result<Response> {
-    let w = Words { lang };
-    html(
+fn not_found(lang: Language) -> Result<(StatusCode, Bytes)> {
+    let w = Words::new(lang);
+    Ok((
         StatusCode::NOT_FOUND,
-        MessagePage {
+        render(MessagePage {
             title: w.t("page-not-found"),
             text: String::new(),
             form_action: None,
             button: String::new(),
             w,
-        },
-    )
+        })?,
+    ))
 }
 
 async fn outage_page(
     axum::extract::State(state): State,
     Path(reference): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
 ) -> Result<Response> {
-    let lang = language(&headers, uri.query());
-    let Ok(reference) = Reference::parse(&reference) else {
-        return not_found(lang);
-    };
-    let Some(o) = state.store.outage_by_reference(&reference).await? else {
-        return not_found(lang);
-    };
-    let tz = state.tz;
-    let now = state.clock.now();
-    let etr_text = |etr: Option<chrono::DateTime<chrono::Utc>>| match etr {
-        Some(t) => i18n::when(lang, tz, t, now),
-        None => i18n::t(lang, "etr-unknown"),
-    };
-    let revisions = state.store.revisions(o.id).await?;
-    let w = Words { lang };
-    let history = revisions
-        .iter()
-        .rev()
-        .map(|r| HistoryRow {
-            time: i18n::date_time(lang, tz, r.created_at),
-            status: w.t(&format!("page-status-{}", r.status)),
-            etr: etr_text(r.etr),
-            cause: r.cause.clone(),
-        })
-        .collect();
-    let page = OutagePage {
-        title: w.ta("outage-title", "utility", o.utility.as_str()),
-        status: w.t(&format!("page-status-{}", o.status)),
-        reference: o.reference.to_string(),
-        place_count: w.ta(
-            "page-affected-addresses",
-            "count",
-            &o.affected_addresses.to_string(),
-        ),
-        cause: o.cause.clone(),
-        etr: etr_text(match o.etr {
-            Etr::At(t) => Some(t),
-            Etr::Unknown => None,
-        }),
-        starts: o.starts_at.map(|t| i18n::when(lang, tz, t, now)),
-        message: o.messages.get(&lang).cloned(),
-        updated: w.ta(
-            "page-last-update",
-            "time",
-            &i18n::date_time(lang, tz, o.updated_at),
-        ),
-        history,
-        w,
-    };
-    html(StatusCode::OK, page)
+    let st = Arc::clone(&state);
+    let path = format!("/o/{reference}");
+    cached_page(&state, &headers, &q, &path, |w| async move {
+        let Ok(reference) = Reference::parse(&reference) else {
+            return not_found(w.lang);
+        };
+        let Some(o) = st.store.outage_by_reference(&reference).await? else {
+            return not_found(w.lang);
+        };
+        let (lang, tz, now) = (w.lang, st.tz, st.clock.now());
+        let places = st.store.outage_places(o.id).await?;
+        let mut settlements: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
+        settlements.dedup();
+        let mut streets: Vec<&str> = places.iter().map(|p| p.2.as_str()).collect();
+        streets.sort_unstable();
+        streets.dedup();
+        let place_text = format!("{}: {}", settlements.join(", "), streets.join(", "));
+        let points = st.store.outage_points(o.id, 5_000).await?;
+        let (map, scale) = super::map::outage_map(&w, &o.area, &points)?;
+        let history = st
+            .store
+            .revisions(o.id)
+            .await?
+            .iter()
+            .rev()
+            .map(|r| HistoryRow {
+                time: i18n::date_time(lang, tz, r.created_at),
+                status: w.t(&format!("page-status-{}", r.status)),
+                etr: match r.etr {
+                    Some(t) => i18n::when(lang, tz, t, now),
+                    None => w.t("etr-unknown"),
+                },
+                cause: r.cause.clone(),
+            })
+            .collect();
+        let page = OutagePage {
+            title: title(&w, &o),
+            status: w.t(&format!("page-status-{}", o.status)),
+            status_class: status_class(o.status),
+            reference: o.reference.to_string(),
+            map_caption: i18n::t_args(
+                lang,
+                "page-map-caption",
+                &i18n::args([("places", settlements.join(", ")), ("scale", scale)]),
+            ),
+            places: place_text,
+            addresses: o.affected_addresses,
+            cause: o.cause.clone(),
+            etr: etr_text(&w, &st, &o, now),
+            starts: o.starts_at.map(|t| i18n::when(lang, tz, t, now)),
+            message: o.messages.get(&lang).cloned(),
+            updated: w.ta(
+                "page-last-update",
+                "time",
+                &i18n::date_time(lang, tz, o.updated_at),
+            ),
+            map,
+            history,
+            w,
+        };
+        Ok((StatusCode::OK, render(page)?))
+    })
+    .await
+}
+
+async fn refresh_js() -> Response {
+    let mut r = include_str!("../../static/refresh.js").into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
 }
 
 /// "You will not receive alerts at … any more."
 fn unsubscribed(contact: &ContactSummary) -> MessagePage {
-    let w = Words {
-        lang: contact.language,
-    };
+    let w = Words::new(contact.language);
     MessagePage {
         title: w.t("page-unsubscribe-title"),
         text: w.ta("page-unsubscribed", "destination", &contact.destination),
@@ -181,20 +677,23 @@ fn unsubscribed(contact: &ContactSummary) -> MessagePage {
     }
 }
 
+fn page(status: StatusCode, page: impl Template) -> Result<Response> {
+    Ok(html_response(status, render(page)?))
+}
+
 async fn unsubscribe_page(
     axum::extract::State(state): State,
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let Some(contact) = state.store.contact_by_token(&token).await? else {
-        return not_found(language(&headers, None));
+        let (status, body) = not_found(page_language(&state, &headers, &HashMap::new()).0)?;
+        return Ok(html_response(status, body));
     };
     if contact.opted_out {
-        return html(StatusCode::OK, unsubscribed(&contact));
+        return page(StatusCode::OK, unsubscribed(&contact));
     }
-    let w = Words {
-        lang: contact.language,
-    };
+    let w = Words::new(contact.language);
     let question = i18n::t_args(
         contact.language,
         "page-unsubscribe-question",
@@ -203,14 +702,16 @@ async fn unsubscribe_page(
             ("destination", contact.destination.clone()),
         ]),
     );
-    let page = MessagePage {
-        title: w.t("page-unsubscribe-title"),
-        text: question,
-        form_action: Some(format!("/unsubscribe/{token}")),
-        button: w.t("page-unsubscribe-button"),
-        w,
-    };
-    html(StatusCode::OK, page)
+    page(
+        StatusCode::OK,
+        MessagePage {
+            title: w.t("page-unsubscribe-title"),
+            text: question,
+            form_action: Some(format!("/unsubscribe/{token}")),
+            button: w.t("page-unsubscribe-button"),
+            w,
+        },
+    )
 }
 
 /// Opts the contact out. Serves both the page's button and RFC 8058 one-click
@@ -221,9 +722,10 @@ async fn unsubscribe(
     headers: HeaderMap,
 ) -> Result<Response> {
     let Some(contact) = state.store.contact_by_token(&token).await? else {
-        return not_found(language(&headers, None));
+        let (status, body) = not_found(page_language(&state, &headers, &HashMap::new()).0)?;
+        return Ok(html_response(status, body));
     };
     state.store.opt_out(&token, state.clock.now()).await?;
     tracing::info!(contact_id = contact.id, "contact opted out");
-    html(StatusCode::OK, unsubscribed(&contact))
+    page(StatusCode::OK, unsubscribed(&contact))
 }

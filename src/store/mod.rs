@@ -365,6 +365,10 @@ delegate! {
     fn addresses_where(&self, by: AddressQuery<'_>, limit: i64) -> Result<Vec<AddressRow>>;
     /// (outage id, address id) for open outages covering any of the addresses.
     fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>>;
+    /// Up to `limit` address points inside an outage (for its map).
+    fn outage_points(&self, outage_id: i64, limit: i64) -> Result<Vec<(f64, f64)>>;
+    /// Every address, for the search index.
+    fn search_addresses(&self) -> Result<Vec<crate::search::SearchAddress>>;
     /// Distinct (settlement, postcode, street) inside an outage.
     fn outage_places(&self, outage_id: i64) -> Result<Vec<(String, String, String)>>;
     /// Queues the current state of every open outage at the addresses of SMS

@@ -908,6 +908,34 @@ impl SqliteStore {
         .await?)
     }
 
+    pub async fn outage_points(&self, outage_id: i64, limit: i64) -> Result<Vec<(f64, f64)>> {
+        Ok(sqlx::query_as(
+            "SELECT a.lon, a.lat FROM outage_addresses oa JOIN addresses a ON a.id = oa.address_id \
+             WHERE oa.outage_id = $1 LIMIT $2",
+        )
+        .bind(outage_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn search_addresses(&self) -> Result<Vec<crate::search::SearchAddress>> {
+        let rows =
+            sqlx::query("SELECT id, street, house_number, postcode, settlement FROM addresses")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| crate::search::SearchAddress {
+                id: r.get(0),
+                street: r.get(1),
+                house_number: r.get(2),
+                postcode: r.get(3),
+                settlement: r.get(4),
+            })
+            .collect())
+    }
+
     pub async fn outage_places(&self, outage_id: i64) -> Result<Vec<(String, String, String)>> {
         Ok(sqlx::query_as(
             "SELECT DISTINCT a.settlement, a.postcode, a.street FROM outage_addresses oa \
