@@ -94,7 +94,7 @@ async fn run(
     import::import_addresses(&state.store, addresses.as_bytes(), Mode::Skip, now).await?;
     let region = herald::domain::contact::parse_region("HU")?;
     import::import_contacts(&state.store, contacts.as_bytes(), region, Mode::Skip, now).await?;
-    state.index.current(&state.store).await?;
+    state.address_index().await?;
 
     let body = json!({
         "utility": "power",

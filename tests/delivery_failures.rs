@@ -160,3 +160,39 @@ async fn worker_killed_mid_fanout_then_restarted_loses_nothing() {
     assert_eq!(app.delivery_count(id, "email", "sent").await, 100);
     assert_eq!(app.delivery_count(id, "sms", "sent").await, 50);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_cancelled_while_waiting_for_the_lock_leaves_no_lock_behind() {
+    use sqlx::Connection;
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    // Another writer holds SQLite's write lock.
+    let url = format!("sqlite://{}", app.dir.path().join("herald.db").display());
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    // A declaration waits for the lock and its future is dropped mid-wait.
+    let body = water_outage(Town::rect(0, 0, 0, 0));
+    let waiting = tokio::time::timeout(
+        Duration::from_millis(300),
+        herald::outages::declare(app.state(), &body, None),
+    )
+    .await;
+    assert!(
+        waiting.is_err(),
+        "the declaration should still be waiting for the lock"
+    );
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    // Writes go through again; none stays blocked behind a leaked transaction.
+    for _ in 0..3 {
+        let (s, v) = tokio::time::timeout(
+            Duration::from_secs(5),
+            app.post_json("/api/v1/outages", &water_outage(Town::rect(1, 1, 0, 0))),
+        )
+        .await
+        .expect("the database must not stay locked");
+        assert_eq!(s, 201, "{v}");
+    }
+}

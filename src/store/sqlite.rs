@@ -119,6 +119,21 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(config.max_connections.max(2))
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    // A future cancelled at the wrong moment (a client that hung up
+                    // while BEGIN IMMEDIATE waited for the lock) can hand back a
+                    // connection still inside a transaction; reused, it would hold
+                    // SQLite's write lock for ever. Such a connection is closed
+                    // instead, which rolls the transaction back.
+                    let mut handle = conn.lock_handle().await?;
+                    // SAFETY: the handle is locked for this call and valid while held.
+                    let autocommit = unsafe {
+                        libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr())
+                    };
+                    Ok(autocommit != 0)
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(SqliteStore { pool })
