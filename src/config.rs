@@ -310,6 +310,12 @@ impl Config {
             .map_err(|_| anyhow::anyhow!("time_zone: unknown time zone '{}'", self.time_zone))
     }
 
+    /// The region phone numbers without a country code are read in.
+    pub fn region(&self) -> crate::error::Result<crate::domain::contact::Region> {
+        crate::domain::contact::parse_region(&self.default_region)
+            .map_err(|e| crate::error::Error::Internal(anyhow::anyhow!("default_region: {e}")))
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()

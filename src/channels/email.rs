@@ -62,7 +62,8 @@ impl Header for ListUnsubscribePost {
 pub struct OutgoingEmail<'a> {
     pub to: &'a str,
     pub content: &'a RenderedEmail,
-    pub unsubscribe_url: &'a str,
+    /// None for messages that are not alerts (a subscription confirmation).
+    pub unsubscribe_url: Option<&'a str>,
     /// Stable per delivery and revision, so a re-sent duplicate carries the same id
     /// and mail clients can fold it.
     pub message_id: String,
@@ -73,14 +74,18 @@ pub fn build_message(from: &Mailbox, email: &OutgoingEmail<'_>) -> Result<Messag
         .to
         .parse()
         .map_err(|e| format!("invalid recipient '{}': {e}", email.to))?;
-    Message::builder()
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(email.content.subject.clone())
         .message_id(Some(email.message_id.clone()))
-        .date_now()
-        .header(ListUnsubscribe(email.unsubscribe_url.to_string()))
-        .header(ListUnsubscribePost)
+        .date_now();
+    if let Some(url) = email.unsubscribe_url {
+        builder = builder
+            .header(ListUnsubscribe(url.to_string()))
+            .header(ListUnsubscribePost);
+    }
+    builder
         .multipart(MultiPart::alternative_plain_html(
             email.content.text.clone(),
             email.content.html.clone(),

@@ -184,6 +184,79 @@ kind_templates! {
     Withdrawn => WithdrawnSubject "email/withdrawn/subject.txt", WithdrawnText "email/withdrawn/body.txt", WithdrawnHtml "email/withdrawn/body.html", WithdrawnSms "sms/withdrawn.txt";
 }
 
+/// A subscription confirmation: "open this link to get alerts for <address>".
+pub struct ConfirmView {
+    pub language: Language,
+    pub lang: &'static str,
+    pub address: String,
+    pub url: String,
+    args: Args,
+}
+
+impl ConfirmView {
+    pub fn new(
+        public_url: &str,
+        language: Language,
+        channel: crate::domain::Channel,
+        address: &str,
+        token: &str,
+    ) -> ConfirmView {
+        let url = format!("{public_url}/subscribe/confirm/{token}");
+        let channel_name = i18n::t(language, &format!("channel-{channel}"));
+        ConfirmView {
+            language,
+            lang: language.as_str(),
+            address: address.to_string(),
+            args: i18n::args([
+                ("address", address.to_string()),
+                ("url", url.clone()),
+                ("channel", channel_name),
+            ]),
+            url,
+        }
+    }
+
+    pub fn t(&self, key: &str) -> String {
+        i18n::t_args(self.language, key, &self.args)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "email/confirm/subject.txt")]
+struct ConfirmSubject<'a> {
+    m: &'a ConfirmView,
+}
+#[derive(Template)]
+#[template(path = "email/confirm/body.txt")]
+struct ConfirmText<'a> {
+    m: &'a ConfirmView,
+}
+#[derive(Template)]
+#[template(path = "email/confirm/body.html")]
+struct ConfirmHtml<'a> {
+    m: &'a ConfirmView,
+}
+#[derive(Template)]
+#[template(path = "sms/confirm.txt")]
+struct ConfirmSms<'a> {
+    m: &'a ConfirmView,
+}
+
+pub fn render_confirm_email(m: &ConfirmView) -> askama::Result<RenderedEmail> {
+    Ok(RenderedEmail {
+        subject: one_line(&ConfirmSubject { m }.render()?),
+        text: tidy_text(&ConfirmText { m }.render()?),
+        html: ConfirmHtml { m }.render()?,
+    })
+}
+
+pub fn render_confirm_sms(
+    m: &ConfirmView,
+    policy: UnicodePolicy,
+) -> askama::Result<(String, SmsEncoding)> {
+    Ok(fit(&one_line(&ConfirmSms { m }.render()?), policy))
+}
+
 /// The SMS for `kind`, fitted to its encoding: when the full text needs more than
 /// one segment, the short variant is tried and the one with fewer segments wins.
 pub fn render_sms(

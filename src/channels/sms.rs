@@ -25,7 +25,8 @@ pub struct OutgoingSms<'a> {
     #[serde(skip)]
     pub encoding: Encoding,
     pub segments: u32,
-    pub delivery_id: i64,
+    /// None for a subscription confirmation.
+    pub delivery_id: Option<i64>,
 }
 
 pub enum SmsSender {

@@ -22,14 +22,17 @@ use tracing::Instrument;
 
 use super::retry;
 use crate::channels::email::{build_message, EmailSender, OutgoingEmail};
-use crate::channels::render::{render_email, render_sms, MessageView, Recipient, RenderContext};
+use crate::channels::render::{
+    render_confirm_email, render_confirm_sms, render_email, render_sms, ConfirmView, MessageView,
+    Recipient, RenderContext,
+};
 use crate::channels::sms::{OutgoingSms, SmsSender};
 use crate::channels::sms_text::UnicodePolicy;
 use crate::channels::SendOutcome;
 use crate::clock::SharedClock;
 use crate::config::{Config, DeliveryConfig};
 use crate::domain::{Channel, DeliveryKind, DeliveryState, Outage};
-use crate::store::{ClaimedDelivery, Completion, NewsSent, Store};
+use crate::store::{ClaimedDelivery, Completion, NewsSent, PendingConfirmation, Store};
 
 /// Wakes idle claim loops when new work is committed. One `Notify` per channel with
 /// `notify_one`, whose stored permit means a wake-up that arrives while a loop is
@@ -234,6 +237,7 @@ impl Dispatcher {
                 }
                 Err(e) => tracing::warn!(error = %e, "lease release failed"),
             }
+            self.send_confirmations(now).await;
             match self.store.start_due_outages(now).await {
                 Ok(ids) if !ids.is_empty() => tracing::info!(?ids, "planned outages started"),
                 Ok(_) => {}
@@ -243,6 +247,107 @@ impl Dispatcher {
                 _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => {}
             }
+        }
+    }
+
+    /// Sends due subscription confirmations. They are few (one per resident who
+    /// fills in the form) and wait for housekeeping's tick, but go through the same
+    /// lanes, rate limits, leases and retry rules as alerts.
+    async fn send_confirmations(&self, now: DateTime<Utc>) {
+        let lease = chrono::Duration::milliseconds(self.delivery.lease_ms as i64);
+        let claimed = match self.store.claim_confirmations(50, now, now + lease).await {
+            Ok(c) if c.is_empty() => return,
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming confirmations failed; will retry");
+                return;
+            }
+        };
+        let results: Vec<Completion> = stream::iter(claimed)
+            .map(|c| {
+                let span =
+                    tracing::info_span!("confirm", subscription_id = c.id, channel = %c.channel);
+                self.send_confirmation(c, now).instrument(span)
+            })
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        if let Err(e) = self.store.complete_confirmations(&results).await {
+            tracing::error!(error = %e, "recording confirmations failed; leases will expire and they will be retried");
+        }
+    }
+
+    async fn send_confirmation(&self, c: PendingConfirmation, now: DateTime<Utc>) -> Completion {
+        let dead = |reason: String| Completion::Failed {
+            id: c.id,
+            state: DeliveryState::Dead,
+            reason,
+        };
+        let view = ConfirmView::new(
+            &self.public_url,
+            c.language,
+            c.channel,
+            &c.address,
+            &c.token,
+        );
+        let lane = self.lane(c.channel);
+        let outcome = match c.channel {
+            Channel::Email => {
+                let content = match render_confirm_email(&view) {
+                    Ok(content) => content,
+                    Err(e) => return dead(format!("template error: {e}")),
+                };
+                let email = OutgoingEmail {
+                    to: &c.destination,
+                    content: &content,
+                    unsubscribe_url: None,
+                    message_id: format!("<s{}.herald@{}>", c.id, self.message_id_domain),
+                };
+                let message = match build_message(&self.from, &email) {
+                    Ok(m) => m,
+                    Err(e) => return dead(e),
+                };
+                if let Some(limiter) = &lane.limiter {
+                    limiter.until_ready().await;
+                }
+                self.email.send(&message).await
+            }
+            Channel::Sms => {
+                let (text, encoding) = match render_confirm_sms(&view, self.unicode) {
+                    Ok(t) => t,
+                    Err(e) => return dead(format!("template error: {e}")),
+                };
+                let sms = OutgoingSms {
+                    to: &c.destination,
+                    from: &self.sms_from,
+                    text: &text,
+                    encoding: encoding.encoding,
+                    segments: encoding.segments,
+                    delivery_id: None,
+                };
+                if let Some(limiter) = &lane.limiter {
+                    limiter.until_ready().await;
+                }
+                self.sms.send(&sms).await
+            }
+        };
+        match outcome {
+            SendOutcome::Sent { provider_id } => Completion::Sent {
+                id: c.id,
+                sent_revision: 0,
+                provider_message_id: provider_id,
+                segments: None,
+            },
+            SendOutcome::Transient { error, retry_after } => retry::after_transient_failure(
+                c.id,
+                c.attempts,
+                c.expires_at,
+                error,
+                retry_after,
+                now,
+                &self.delivery,
+            ),
+            SendOutcome::Permanent { error } => dead(format!("permanent failure: {error}")),
         }
     }
 
@@ -407,7 +512,7 @@ impl Dispatcher {
                 let email = OutgoingEmail {
                     to: &d.destination,
                     content: &content,
-                    unsubscribe_url: &view.unsubscribe_url,
+                    unsubscribe_url: Some(&view.unsubscribe_url),
                     message_id: format!(
                         "<{}.r{}.herald@{}>",
                         d.id, outage.revision, self.message_id_domain
@@ -434,7 +539,7 @@ impl Dispatcher {
                     text: &text,
                     encoding: encoding.encoding,
                     segments: encoding.segments,
-                    delivery_id: d.id,
+                    delivery_id: Some(d.id),
                 };
                 if let Some(limiter) = &lane.limiter {
                     limiter.until_ready().await;

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use phonenumber::country::Id as Region;
+pub use phonenumber::country::Id as Region;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

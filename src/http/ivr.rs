@@ -180,8 +180,7 @@ impl Format {
 /// The one place the query names, in a canonical form (also used for the ETag).
 fn place(q: &HashMap<String, String>, state: &AppState) -> Result<(Place, String)> {
     let given = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let region = crate::domain::contact::parse_region(&state.config.default_region)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("default_region: {e}")))?;
+    let region = state.config.region()?;
     if let Some(phone) = given("phone") {
         // An unreadable caller id ("anonymous", a short code) is an unknown caller,
         // not an error: the IVR must still have something to say.
@@ -406,8 +405,7 @@ async fn request_sms(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let region = crate::domain::contact::parse_region(&state.config.default_region)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("default_region: {e}")))?;
+    let region = state.config.region()?;
     let phone = q
         .get("phone")
         .ok_or_else(|| Error::bad_request("phone", "required"))

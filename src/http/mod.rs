@@ -7,6 +7,7 @@ pub mod health;
 pub mod ivr;
 pub mod map;
 pub mod public;
+pub mod subscribe;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(public::routes())
+        .merge(subscribe::routes())
         .merge(health::routes())
         .merge(ivr::routes())
         .layer(axum::middleware::from_fn(record_latency))

@@ -70,7 +70,7 @@ impl PageCache {
 }
 
 /// The visitor's language, and whether to remember a new choice.
-fn page_language(
+pub(super) fn page_language(
     state: &AppState,
     headers: &HeaderMap,
     query: &HashMap<String, String>,
@@ -106,7 +106,7 @@ pub struct Words {
     /// The page's ETag, for the refresh script; None for pages that do not refresh.
     pub etag: Option<String>,
     /// Path and query of this page without `lang`, for the language switcher.
-    here: String,
+    pub(super) here: String,
 }
 
 pub struct LangLink {
@@ -117,7 +117,7 @@ pub struct LangLink {
 }
 
 impl Words {
-    fn new(lang: Language) -> Words {
+    pub(super) fn new(lang: Language) -> Words {
         Words {
             lang,
             etag: None,
@@ -203,13 +203,13 @@ fn card(w: &Words, state: &AppState, o: &Outage, group: usize, now: DateTime<Utc
     }
 }
 
-fn render(page: impl Template) -> Result<Bytes> {
+pub(super) fn render(page: impl Template) -> Result<Bytes> {
     page.render()
         .map(Bytes::from)
         .map_err(|e| Error::Internal(anyhow::anyhow!("template: {e}")))
 }
 
-fn html_response(status: StatusCode, body: Bytes) -> Response {
+pub(super) fn html_response(status: StatusCode, body: Bytes) -> Response {
     let mut r = (status, body).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -299,7 +299,7 @@ where
     Ok(response)
 }
 
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -446,6 +446,7 @@ pub struct ResultLine {
 }
 
 pub struct SearchResult {
+    pub id: i64,
     pub address: String,
     pub outages: Vec<ResultLine>,
 }
@@ -509,6 +510,7 @@ async fn search(
                     })
                     .collect();
                 results.push(SearchResult {
+                    id: f.id,
                     address: format!(
                         "{} {}, {} {}",
                         f.street, f.house_number, f.postcode, f.settlement
@@ -558,15 +560,15 @@ struct OutagePage {
 
 #[derive(Template)]
 #[template(path = "pages/message.html")]
-struct MessagePage {
-    w: Words,
-    title: String,
-    text: String,
-    form_action: Option<String>,
-    button: String,
+pub(super) struct MessagePage {
+    pub(super) w: Words,
+    pub(super) title: String,
+    pub(super) text: String,
+    pub(super) form_action: Option<String>,
+    pub(super) button: String,
 }
 
-fn not_found(lang: Language) -> Result<(StatusCode, Bytes)> {
+pub(super) fn not_found(lang: Language) -> Result<(StatusCode, Bytes)> {
     let w = Words::new(lang);
     Ok((
         StatusCode::NOT_FOUND,
@@ -677,7 +679,7 @@ fn unsubscribed(contact: &ContactSummary) -> MessagePage {
     }
 }
 
-fn page(status: StatusCode, page: impl Template) -> Result<Response> {
+pub(super) fn page(status: StatusCode, page: impl Template) -> Result<Response> {
     Ok(html_response(status, render(page)?))
 }
 

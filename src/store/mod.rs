@@ -275,6 +275,62 @@ pub struct AddressRow {
     pub contact_language: Option<Language>,
 }
 
+/// A resident's request on the status page to get alerts, before they confirm it.
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
+    pub address_id: i64,
+    pub channel: Channel,
+    /// Normalised: E.164 phone or lower-cased e-mail.
+    pub destination: String,
+    pub language: Language,
+    /// The secret in the confirmation link.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscribed {
+    Created(i64),
+    /// This destination has had too many requests in the last 24 hours.
+    TooMany,
+}
+
+/// A confirmation message to send, claimed under a lease like a delivery.
+#[derive(Debug, Clone)]
+pub struct PendingConfirmation {
+    pub id: i64,
+    pub token: String,
+    pub channel: Channel,
+    pub destination: String,
+    pub language: Language,
+    pub address: String,
+    pub attempts: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A subscription request as its confirmation page shows it.
+#[derive(Debug, Clone)]
+pub struct SubscriptionView {
+    pub channel: Channel,
+    pub destination: String,
+    pub language: Language,
+    pub address: String,
+    pub confirmed: bool,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// The resident is a contact now; `queued` messages about outages already
+    /// under way at the address are on their way.
+    Confirmed {
+        contact_id: i64,
+        queued: u64,
+    },
+    AlreadyConfirmed,
+    Expired,
+    Unknown,
+}
+
 enum Backend {
     Sqlite(SqliteStore),
 }
@@ -379,4 +435,13 @@ delegate! {
     fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>>;
     /// Opts the contact out and suppresses its pending messages. Idempotent.
     fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Records a status-page subscription request (at most `per_day` per destination).
+    fn subscribe(&self, s: &NewSubscription, now: DateTime<Utc>, expires_at: DateTime<Utc>, per_day: i64) -> Result<Subscribed>;
+    /// Claims due confirmation messages; the claim is committed on return.
+    fn claim_confirmations(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<PendingConfirmation>>;
+    fn complete_confirmations(&self, results: &[Completion]) -> Result<()>;
+    fn subscription(&self, token: &str) -> Result<Option<SubscriptionView>>;
+    /// Makes the requester a contact (clearing any opt-out: this is their own
+    /// request) and queues the outages already under way at the address.
+    fn confirm_subscription(&self, token: &str, now: DateTime<Utc>, delivery_expires_at: DateTime<Utc>) -> Result<Confirmation>;
 }

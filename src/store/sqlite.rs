@@ -681,7 +681,16 @@ impl SqliteStore {
     }
 
     pub async fn release_expired_leases(&self, now: DateTime<Utc>) -> Result<u64> {
-        Ok(sqlx::query(
+        let confirmations = sqlx::query(
+            "UPDATE subscriptions SET state = 'pending', lease_until = NULL, next_attempt_at = $1, \
+             last_error = 'lease expired: the worker stopped before finishing' \
+             WHERE state = 'sending' AND lease_until < $1",
+        )
+        .bind(to_ms(now))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(confirmations + sqlx::query(
             "UPDATE deliveries SET state = 'pending', lease_until = NULL, next_attempt_at = $1, \
              last_error = 'lease expired: the worker stopped before finishing', updated_at = $1 \
              WHERE state = 'sending' AND lease_until < $1",
@@ -1051,6 +1060,220 @@ impl SqliteStore {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+/// Subscriptions from the status page (double opt-in).
+impl SqliteStore {
+    pub async fn subscribe(
+        &self,
+        s: &NewSubscription,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        per_day: i64,
+    ) -> Result<Subscribed> {
+        let now = to_ms(now);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // A form anyone can post must not become a way to flood somebody's phone.
+        let recent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM subscriptions WHERE destination = $1 AND created_at > $2",
+        )
+        .bind(&s.destination)
+        .bind(now - 86_400_000)
+        .fetch_one(&mut *tx)
+        .await?;
+        if recent >= per_day {
+            return Ok(Subscribed::TooMany);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO subscriptions (token, address_id, channel, destination, language, state, \
+             next_attempt_at, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $6) RETURNING id",
+        )
+        .bind(&s.token)
+        .bind(s.address_id)
+        .bind(s.channel.as_str())
+        .bind(&s.destination)
+        .bind(s.language.as_str())
+        .bind(now)
+        .bind(to_ms(expires_at))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Subscribed::Created(id))
+    }
+
+    pub async fn claim_confirmations(
+        &self,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<PendingConfirmation>> {
+        let now = to_ms(now);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // A link that has run out is not worth sending.
+        sqlx::query(
+            "UPDATE subscriptions SET state = 'expired', last_error = 'expired before it could be sent' \
+             WHERE state = 'pending' AND expires_at < $1",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let rows = sqlx::query(
+            "UPDATE subscriptions SET state = 'sending', attempts = attempts + 1, lease_until = $2 \
+             WHERE id IN (SELECT id FROM subscriptions WHERE state = 'pending' \
+             AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3) \
+             RETURNING id, token, channel, destination, language, attempts, expires_at, \
+             (SELECT a.street || ' ' || a.house_number || ', ' || a.postcode || ' ' || a.settlement \
+              FROM addresses a WHERE a.id = subscriptions.address_id)",
+        )
+        .bind(now)
+        .bind(to_ms(lease_until))
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(PendingConfirmation {
+                    id: r.get(0),
+                    token: r.get(1),
+                    channel: parse(r.get::<&str, _>(2), "channel")?,
+                    destination: r.get(3),
+                    language: parse(r.get::<&str, _>(4), "language")?,
+                    attempts: r.get(5),
+                    expires_at: from_ms(r.get(6)),
+                    address: r.get(7),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn complete_confirmations(&self, results: &[Completion]) -> Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for result in results {
+            let q = match result {
+                Completion::Sent { id, .. } => sqlx::query(
+                    "UPDATE subscriptions SET state = 'sent', lease_until = NULL, last_error = NULL \
+                     WHERE id = $1 AND state = 'sending'",
+                )
+                .bind(id),
+                Completion::Retry { id, at, error } => sqlx::query(
+                    "UPDATE subscriptions SET state = 'pending', lease_until = NULL, \
+                     next_attempt_at = $2, last_error = $3 WHERE id = $1 AND state = 'sending'",
+                )
+                .bind(id)
+                .bind(to_ms(*at))
+                .bind(error),
+                Completion::Failed { id, state, reason } => sqlx::query(
+                    "UPDATE subscriptions SET state = $2, lease_until = NULL, last_error = $3 \
+                     WHERE id = $1 AND state = 'sending'",
+                )
+                .bind(id)
+                .bind(match state {
+                    DeliveryState::Expired => "expired",
+                    _ => "dead",
+                })
+                .bind(reason),
+            };
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn subscription(&self, token: &str) -> Result<Option<SubscriptionView>> {
+        let row = sqlx::query(
+            "SELECT s.channel, s.destination, s.language, s.confirmed_at IS NOT NULL, s.expires_at, \
+             a.street || ' ' || a.house_number || ', ' || a.postcode || ' ' || a.settlement \
+             FROM subscriptions s JOIN addresses a ON a.id = s.address_id WHERE s.token = $1",
+        )
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(SubscriptionView {
+                channel: parse(r.get::<&str, _>(0), "channel")?,
+                destination: r.get(1),
+                language: parse(r.get::<&str, _>(2), "language")?,
+                confirmed: r.get(3),
+                expires_at: from_ms(r.get(4)),
+                address: r.get(5),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn confirm_subscription(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        delivery_expires_at: DateTime<Utc>,
+    ) -> Result<Confirmation> {
+        let now = to_ms(now);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(
+            "SELECT id, address_id, channel, destination, language, expires_at, contact_id \
+             FROM subscriptions WHERE token = $1",
+        )
+        .bind(token)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Confirmation::Unknown);
+        };
+        if row.get::<Option<i64>, _>(6).is_some() {
+            return Ok(Confirmation::AlreadyConfirmed);
+        }
+        if row.get::<i64, _>(5) < now {
+            return Ok(Confirmation::Expired);
+        }
+        let (id, address_id): (i64, i64) = (row.get(0), row.get(1));
+        // The resident's own request: it subscribes them again even after an opt-out.
+        let contact_id: i64 = sqlx::query_scalar(
+            "INSERT INTO contacts (address_id, channel, destination, language, \
+             unsubscribe_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (address_id, channel, destination) DO UPDATE \
+             SET language = excluded.language, opted_out_at = NULL, updated_at = excluded.updated_at \
+             RETURNING id",
+        )
+        .bind(address_id)
+        .bind(row.get::<&str, _>(2))
+        .bind(row.get::<&str, _>(3))
+        .bind(row.get::<&str, _>(4))
+        .bind(crate::auth::random_token(16))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE subscriptions SET confirmed_at = $2, contact_id = $3 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .bind(contact_id)
+            .execute(&mut *tx)
+            .await?;
+        // Outages already under way at the address are news to the new subscriber,
+        // unless this contact has heard of them (or is about to).
+        let queued = sqlx::query(&format!(
+            "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, \
+             urgent, attempts, next_attempt_at, expires_at, created_at, updated_at) \
+             SELECT o.id, o.revision, 'declared', c.id, c.channel, 'pending', \
+             o.urgency = 'urgent', 0, $2, $3, $2, $2 \
+             FROM contacts c JOIN outage_addresses oa ON oa.address_id = c.address_id \
+             JOIN outages o ON o.id = oa.outage_id \
+             WHERE c.id = $1 AND o.status IN ('scheduled', 'active') \
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = o.id \
+                 AND d.contact_id = c.id AND d.kind IN {NEWS_KINDS} \
+                 AND d.state IN ('pending', 'sending', 'sent')) \
+             ON CONFLICT DO NOTHING"
+        ))
+        .bind(contact_id)
+        .bind(now)
+        .bind(to_ms(delivery_expires_at))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Confirmation::Confirmed { contact_id, queued })
     }
 }
 

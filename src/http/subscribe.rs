@@ -1,0 +1,378 @@
+//! Subscribing on the status page, with double opt-in.
+//!
+//! `GET /subscribe` finds the resident's address (or takes `?address=ID` from a
+//! search result) and shows the form; `POST /subscribe` validates it and records a
+//! request whose confirmation link goes out by the chosen channel; the link's page
+//! (`GET /subscribe/confirm/{token}`) asks once more and its button
+//! (`POST`) makes the resident a contact. The GET never changes anything, so mail
+//! scanners that open links cannot subscribe anybody. A stranger typing somebody
+//! else's number gets nothing sent beyond one confirmation, and at most
+//! `PER_DAY` of those per destination.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Form, Router};
+
+use super::public::{html_response, not_found, page, page_language, render, MessagePage, Words};
+use super::State;
+use crate::app::AppState;
+use crate::domain::contact::Destination;
+use crate::domain::{Channel, Language};
+use crate::error::Result;
+use crate::i18n;
+use crate::store::{AddressQuery, AddressRow, Confirmation, NewSubscription, Subscribed};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/subscribe", get(form_page).post(submit))
+        .route(
+            "/subscribe/confirm/{token}",
+            get(confirm_page).post(confirm),
+        )
+}
+
+/// Confirmation requests per destination in 24 hours.
+const PER_DAY: i64 = 3;
+/// How long a confirmation link works.
+const LINK_HOURS: i64 = 24;
+
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+pub struct Choice {
+    pub id: i64,
+    pub label: String,
+}
+
+pub struct LanguageOption {
+    pub code: &'static str,
+    pub name: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/subscribe.html")]
+struct SubscribePage {
+    w: Words,
+    /// The chosen address, when there is one.
+    address: Option<Choice>,
+    /// Search for an address: the query and what it found.
+    query: String,
+    choices: Vec<Choice>,
+    channel: String,
+    destination: String,
+    languages: Vec<LanguageOption>,
+    errors: Vec<FieldError>,
+}
+
+impl SubscribePage {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+fn label(a: &AddressRow) -> String {
+    format!(
+        "{} {}, {} {}",
+        a.street, a.house_number, a.postcode, a.settlement
+    )
+}
+
+async fn address(state: &AppState, raw: Option<&String>) -> Result<Option<AddressRow>> {
+    let Some(id) = raw.and_then(|v| v.trim().parse::<i64>().ok()) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .addresses_where(AddressQuery::Id(id), 1)
+        .await?
+        .into_iter()
+        .next())
+}
+
+fn languages(selected: Language) -> Vec<LanguageOption> {
+    Language::ALL
+        .iter()
+        .map(|l| LanguageOption {
+            code: l.as_str(),
+            name: i18n::t(*l, "language-name"),
+            selected: *l == selected,
+        })
+        .collect()
+}
+
+fn words(lang: Language, here: String) -> Words {
+    let mut w = Words::new(lang);
+    w.here = here;
+    w
+}
+
+async fn form_page(
+    axum::extract::State(state): State,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let (lang, _) = page_language(&state, &headers, &q);
+    let chosen = address(&state, q.get("address")).await?;
+    let query = q
+        .get("q")
+        .map(|s| s.trim().chars().take(200).collect::<String>())
+        .unwrap_or_default();
+    let choices = if chosen.is_none() && !query.is_empty() {
+        state
+            .address_search()
+            .await?
+            .search(&query, 10)
+            .into_iter()
+            .map(|f| Choice {
+                id: f.id,
+                label: format!(
+                    "{} {}, {} {}",
+                    f.street, f.house_number, f.postcode, f.settlement
+                ),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let here = match &chosen {
+        Some(a) => format!("/subscribe?address={}", a.id),
+        None if !query.is_empty() => format!("/subscribe?q={}", super::public::urlencode(&query)),
+        None => "/subscribe".into(),
+    };
+    let w = words(lang, here);
+    let body = render(SubscribePage {
+        languages: languages(lang),
+        address: chosen.as_ref().map(|a| Choice {
+            id: a.id,
+            label: label(a),
+        }),
+        query,
+        choices,
+        channel: "email".into(),
+        destination: String::new(),
+        errors: Vec::new(),
+        w,
+    })?;
+    Ok(html_response(StatusCode::OK, body))
+}
+
+async fn submit(
+    axum::extract::State(state): State,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response> {
+    let field = |k: &str| form.get(k).map(|v| v.trim()).unwrap_or_default();
+    // Errors come back in the language the form was shown in.
+    let lang = match field("ui").parse::<Language>() {
+        Ok(l) => l,
+        Err(_) => page_language(&state, &headers, &HashMap::new()).0,
+    };
+    let w = Words::new(lang);
+    let mut errors = Vec::new();
+    let chosen = address(&state, form.get("address")).await?;
+    if chosen.is_none() {
+        errors.push(FieldError {
+            field: "address",
+            message: w.t("page-error-address"),
+        });
+    }
+    let channel = field("channel").parse::<Channel>().ok();
+    if channel.is_none() {
+        errors.push(FieldError {
+            field: "channel",
+            message: w.t("page-error-channel"),
+        });
+    }
+    let destination = channel.and_then(|c| {
+        let parsed = Destination::parse(c, field("destination"), state.config.region().ok()?);
+        if parsed.is_err() {
+            errors.push(FieldError {
+                field: "destination",
+                message: w.t(match c {
+                    Channel::Email => "page-error-email",
+                    Channel::Sms => "page-error-phone",
+                }),
+            });
+        }
+        parsed.ok()
+    });
+    let language = field("language").parse::<Language>().ok();
+    if language.is_none() {
+        errors.push(FieldError {
+            field: "language",
+            message: w.t("page-error-language"),
+        });
+    }
+    let (Some(a), Some(channel), Some(destination), Some(language), true) = (
+        chosen.as_ref(),
+        channel,
+        destination,
+        language,
+        errors.is_empty(),
+    ) else {
+        let here = chosen.as_ref().map_or("/subscribe".into(), |a| {
+            format!("/subscribe?address={}", a.id)
+        });
+        let w = words(lang, here);
+        let body = render(SubscribePage {
+            languages: languages(language.unwrap_or(lang)),
+            address: chosen.as_ref().map(|a| Choice {
+                id: a.id,
+                label: label(a),
+            }),
+            query: String::new(),
+            choices: Vec::new(),
+            channel: field("channel").to_string(),
+            destination: field("destination").chars().take(200).collect(),
+            errors,
+            w,
+        })?;
+        return Ok(html_response(StatusCode::UNPROCESSABLE_ENTITY, body));
+    };
+    let now = state.clock.now();
+    let request = NewSubscription {
+        address_id: a.id,
+        channel,
+        destination: destination.as_str().to_string(),
+        language,
+        token: crate::auth::random_token(20),
+    };
+    let outcome = state
+        .store
+        .subscribe(
+            &request,
+            now,
+            now + chrono::Duration::hours(LINK_HOURS),
+            PER_DAY,
+        )
+        .await?;
+    // The answer is in the language the alerts will be in: the one just chosen.
+    let w = Words::new(language);
+    let args = i18n::args([
+        ("destination", request.destination.clone()),
+        ("address", label(a)),
+    ]);
+    let (status, title, text) = match outcome {
+        Subscribed::Created(id) => {
+            tracing::info!(subscription_id = id, %channel, "subscription requested");
+            state.wake.all();
+            (
+                StatusCode::OK,
+                w.t("page-subscribe-sent-title"),
+                i18n::t_args(language, "page-subscribe-sent", &args),
+            )
+        }
+        Subscribed::TooMany => (
+            StatusCode::TOO_MANY_REQUESTS,
+            w.t("page-subscribe-title"),
+            i18n::t_args(language, "page-subscribe-too-many", &args),
+        ),
+    };
+    page(
+        status,
+        MessagePage {
+            w,
+            title,
+            text,
+            form_action: None,
+            button: String::new(),
+        },
+    )
+}
+
+fn message(w: Words, title: String, text: String) -> MessagePage {
+    MessagePage {
+        w,
+        title,
+        text,
+        form_action: None,
+        button: String::new(),
+    }
+}
+
+async fn confirm_page(
+    axum::extract::State(state): State,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let Some(s) = state.store.subscription(&token).await? else {
+        let (status, body) = not_found(page_language(&state, &headers, &HashMap::new()).0)?;
+        return Ok(html_response(status, body));
+    };
+    let w = Words::new(s.language);
+    let title = w.t("page-confirm-title");
+    if s.confirmed {
+        let text = w.t("page-confirm-already");
+        return page(StatusCode::OK, message(w, title, text));
+    }
+    if s.expires_at < state.clock.now() {
+        let text = w.t("page-confirm-expired");
+        return page(StatusCode::GONE, message(w, title, text));
+    }
+    let text = i18n::t_args(
+        s.language,
+        "page-confirm-question",
+        &i18n::args([("address", s.address), ("destination", s.destination)]),
+    );
+    let button = w.t("page-confirm-button");
+    page(
+        StatusCode::OK,
+        MessagePage {
+            w,
+            title,
+            text,
+            form_action: Some(format!("/subscribe/confirm/{token}")),
+            button,
+        },
+    )
+}
+
+async fn confirm(
+    axum::extract::State(state): State,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let Some(s) = state.store.subscription(&token).await? else {
+        let (status, body) = not_found(page_language(&state, &headers, &HashMap::new()).0)?;
+        return Ok(html_response(status, body));
+    };
+    let now = state.clock.now();
+    let ttl = chrono::Duration::minutes(state.config.delivery.ttl_minutes as i64);
+    let outcome = state
+        .store
+        .confirm_subscription(&token, now, now + ttl)
+        .await?;
+    let w = Words::new(s.language);
+    let title = w.t("page-confirm-title");
+    let (status, text) = match outcome {
+        Confirmation::Confirmed { contact_id, queued } => {
+            tracing::info!(contact_id, queued, "subscription confirmed");
+            let mut text = i18n::t_args(
+                s.language,
+                "page-confirmed",
+                &i18n::args([("address", s.address), ("destination", s.destination)]),
+            );
+            if queued > 0 {
+                state.wake.all();
+                text = format!("{text} {}", w.t("page-confirmed-queued"));
+            }
+            (StatusCode::OK, text)
+        }
+        Confirmation::AlreadyConfirmed => (StatusCode::OK, w.t("page-confirm-already")),
+        Confirmation::Expired => (StatusCode::GONE, w.t("page-confirm-expired")),
+        Confirmation::Unknown => return not_found(s.language).map(|(st, b)| html_response(st, b)),
+    };
+    page(status, message(w, title, text))
+}
