@@ -14,14 +14,23 @@ use crate::dispatch::worker::Wake;
 use crate::dispatch::{Dispatcher, WorkerHandle};
 use crate::error::Result;
 use crate::geo::AddressIndex;
+use crate::published::{Published, TagCache, View};
 use crate::search::AddressSearch;
+use axum::body::Bytes;
+
+/// Rendered pages (or IVR answers) kept per view; more are rendered but not kept.
+const CACHE_ENTRIES: usize = 10_000;
 use crate::store::Store;
 
 pub struct AppState {
-    /// The IVR full feed, rendered once per published version.
-    pub feed_cache: VersionedCache,
-    /// Rendered status pages of the current published version.
-    pub pages: crate::http::public::PageCache,
+    /// The published version and its view tag, re-read at most every 250 ms.
+    pub published: Published,
+    /// The IVR full feed, rendered once per view.
+    pub feed_cache: TagCache<Bytes>,
+    /// Rendered status pages of the current view, by language and URL.
+    pub pages: TagCache<Bytes>,
+    /// IVR answers of the current view, by query, language and format.
+    pub ivr_answers: TagCache<crate::http::ivr::CachedAnswer>,
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: SharedClock,
@@ -73,22 +82,6 @@ impl<T: Send + Sync + 'static> Versioned<T> {
     }
 }
 
-/// One rendered body, valid for one published version.
-#[derive(Default)]
-pub struct VersionedCache(RwLock<Option<(i64, axum::body::Bytes)>>);
-
-impl VersionedCache {
-    pub fn get(&self, version: i64) -> Option<axum::body::Bytes> {
-        match &*self.0.read().expect("cache lock") {
-            Some((v, body)) if *v == version => Some(body.clone()),
-            _ => None,
-        }
-    }
-    pub fn put(&self, version: i64, body: axum::body::Bytes) {
-        *self.0.write().expect("cache lock") = Some((version, body));
-    }
-}
-
 /// The process-wide Prometheus recorder (metrics has one global recorder).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -114,8 +107,10 @@ impl AppState {
         let store = Store::open(&config).await?;
         store.migrate().await?;
         Ok(Arc::new(AppState {
-            feed_cache: VersionedCache::default(),
-            pages: Default::default(),
+            published: Published::default(),
+            feed_cache: TagCache::new(1),
+            pages: TagCache::new(CACHE_ENTRIES),
+            ivr_answers: TagCache::new(CACHE_ENTRIES),
             tz: config.tz()?,
             config: Arc::new(config),
             store,
@@ -125,6 +120,13 @@ impl AppState {
             wake: Arc::new(Wake::default()),
             metrics: metrics_handle(),
         }))
+    }
+
+    /// What residents and the IVR see now (see [`crate::published`]).
+    pub async fn view(&self) -> Result<View> {
+        self.published
+            .view(&self.store, self.tz, self.clock.now())
+            .await
     }
 
     /// The geo index over the current address register.

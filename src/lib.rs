@@ -27,6 +27,7 @@ pub mod http;
 pub mod i18n;
 pub mod import;
 pub mod outages;
+pub mod published;
 pub mod search;
 pub mod status;
 pub mod store;

@@ -283,6 +283,7 @@ pub async fn declare(
     };
     if created {
         state.wake.all();
+        state.published.touch();
         tracing::info!(outage_id = outage.id, reference = %outage.reference, affected = outage.affected_addresses, "outage declared");
     }
     let fanout = state.store.revision_fanout(outage.id, 1).await?;
@@ -385,6 +386,7 @@ pub async fn update(
     };
     let outage = state.store.change(id, &change).await?;
     state.wake.all();
+    state.published.touch();
     let fanout = state.store.revision_fanout(id, outage.revision).await?;
     tracing::info!(outage_id = id, revision = outage.revision, fields = ?change.changed_fields, "outage updated");
     Ok((outage, Some(fanout)))
@@ -434,6 +436,7 @@ pub async fn end(
     };
     let outage = state.store.change(id, &change).await?;
     state.wake.all();
+    state.published.touch();
     let fanout = state.store.revision_fanout(id, outage.revision).await?;
     tracing::info!(outage_id = id, status = %status, "outage ended");
     Ok((outage, fanout))

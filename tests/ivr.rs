@@ -352,9 +352,20 @@ async fn overdue_markup_and_sms_on_request() {
         .unwrap()
         .to_string();
     app.wait_until_idle(WAIT).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-
     let ivr = Ivr(&app);
+    let before = ivr.get("phone=%2B36209876543", &[]).await;
+    let before_tag = before.headers()["etag"].to_str().unwrap().to_string();
+    let v: Value = before.json().await.unwrap();
+    assert_eq!(v["outages"][0]["etr_state"], "set", "{v}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Nothing was changed, but the ETR passed: a cached "expected" must not be
+    // served, nor a 304 for it.
+    let after = ivr
+        .get("phone=%2B36209876543", &[("If-None-Match", &before_tag)])
+        .await;
+    assert_eq!(after.status(), 200);
+    assert_ne!(after.headers()["etag"].to_str().unwrap(), before_tag);
+
     let v = ivr.json("phone=%2B36209876543", &[]).await;
     assert_eq!(v["outages"][0]["etr_state"], "overdue", "{v}");
     assert!(
@@ -476,4 +487,38 @@ async fn full_feed_lists_open_outages_with_places_and_sentences() {
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["outages"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_answers_follow_changes_made_by_another_node() {
+    use sqlx::Connection;
+    let app = TestApp::spawn().await;
+    let (water, _) = town_with_outages(&app).await;
+    let ivr = Ivr(&app);
+    let first = ivr.get("postcode=1111&lang=en", &[]).await;
+    let tag = first.headers()["etag"].to_str().unwrap().to_string();
+    let body = first.text().await.unwrap();
+    assert!(body.contains(&water), "{body}");
+    let again = ivr.get("postcode=1111&lang=en", &[]).await;
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), tag);
+    assert_eq!(again.text().await.unwrap(), body, "served from the cache");
+
+    // Another node (same database) changes the outage, as its store would.
+    let url = format!("sqlite://{}", app.dir.path().join("herald.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE outages SET cause = 'Changed on node B' WHERE reference = $1")
+        .bind(&water)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'outages_version'")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    tokio::time::sleep(herald::published::RECHECK + Duration::from_millis(100)).await;
+    let after = ivr
+        .get("postcode=1111&lang=en", &[("If-None-Match", &tag)])
+        .await;
+    assert_eq!(after.status(), 200, "the old ETag no longer matches");
+    assert!(after.text().await.unwrap().contains("Changed on node B"));
 }

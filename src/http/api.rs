@@ -292,6 +292,7 @@ async fn import_addresses(
     let mode = import_mode(&q)?;
     let body = read_body(request, &state).await?;
     let report = import::import_addresses(&state.store, &body, mode, state.clock.now()).await?;
+    state.published.touch();
     Ok(Json(report))
 }
 
@@ -303,9 +304,9 @@ async fn import_contacts(
 ) -> Result<Json<import::ImportReport>> {
     let mode = import_mode(&q)?;
     let body = read_body(request, &state).await?;
-    let region = crate::domain::contact::parse_region(&state.config.default_region)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("default_region: {e}")))?;
+    let region = state.config.region()?;
     let report =
         import::import_contacts(&state.store, &body, region, mode, state.clock.now()).await?;
+    state.published.touch();
     Ok(Json(report))
 }

@@ -54,18 +54,20 @@ fn cache_headers(response: &mut Response, tag: &str, changed_at: chrono::DateTim
 /// IVR platforms that cache the lot and answer callers themselves. Built once
 /// per published version.
 async fn feed(axum::extract::State(state): State, headers: HeaderMap) -> Result<Response> {
-    let published = state.store.published().await?;
-    let tag = format!("\"feed-v{}\"", published.version);
+    let published = state.view().await?;
+    let tag = format!("\"feed-v{}\"", published.tag);
     if matches_etag(&headers, &tag) {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
         cache_headers(&mut r, &tag, published.changed_at);
         return Ok(r);
     }
-    let body = match state.feed_cache.get(published.version) {
+    let body = match state.feed_cache.get(&published.tag, "") {
         Some(body) => body,
         None => {
             let body = build_feed(&state, published.version).await?;
-            state.feed_cache.put(published.version, body.clone());
+            state
+                .feed_cache
+                .put(&published.tag, String::new(), body.clone());
             body
         }
     };
@@ -328,9 +330,17 @@ fn render(
     })
 }
 
-fn etag(version: i64, query: &str, lang: Language, format: Format) -> String {
+fn etag(view: &str, query: &str, lang: Language, format: Format) -> String {
     let digest = sha256_hex(format!("{query}|{}|{format:?}", lang.as_str()).as_bytes());
-    format!("\"v{version}-{}\"", &digest[..16])
+    format!("\"v{view}-{}\"", &digest[..16])
+}
+
+/// A rendered IVR answer, kept for the rest of its view.
+#[derive(Clone)]
+pub struct CachedAnswer {
+    body: axum::body::Bytes,
+    content_type: &'static str,
+    language: Language,
 }
 
 fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
@@ -353,50 +363,62 @@ async fn status_handler(
     let format = Format::negotiate(&q, &headers)?;
     let (place, query) = place(&q, &state)?;
     let lang = language(&q, &headers, &state)?;
-    let published = state.store.published().await?;
-    let tag = etag(published.version, &query, lang, format);
+    let published = state.view().await?;
+    let tag = etag(&published.tag, &query, lang, format);
     let mut response = if matches_etag(&headers, &tag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let answer = status::answer(&state, &place, lang).await?;
-        let sms_url = match (&place, answer.affected) {
-            (Place::Phone(p), true) => Some(format!(
-                "{}/ivr/v1/sms?phone={}&lang={}",
-                state.config.public_url(),
-                p.as_str().replace('+', "%2B"),
-                answer.language.as_str()
-            )),
-            _ => None,
+        let cached = match state.ivr_answers.get(&published.tag, &tag) {
+            Some(c) => c,
+            None => {
+                let c = answer(&state, &place, lang, format, &query, published.version).await?;
+                state
+                    .ivr_answers
+                    .put(&published.tag, tag.clone(), c.clone());
+                c
+            }
         };
-        let body = render(format, &answer, &query, published.version, sms_url)?;
-        let mut r = (StatusCode::OK, body).into_response();
+        let mut r = (StatusCode::OK, cached.body).into_response();
         let h = r.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
+            HeaderValue::from_static(cached.content_type),
         );
         h.insert(
             header::CONTENT_LANGUAGE,
-            HeaderValue::from_static(answer.language.as_str()),
+            HeaderValue::from_static(cached.language.as_str()),
         );
         r
     };
-    let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&tag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=5"),
-    );
-    h.insert(
-        header::VARY,
-        HeaderValue::from_static("Accept, Accept-Language"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(published.changed_at.into())) {
-        h.insert(header::LAST_MODIFIED, v);
-    }
+    cache_headers(&mut response, &tag, published.changed_at);
     Ok(response)
+}
+
+/// Looks up and renders one answer.
+async fn answer(
+    state: &AppState,
+    place: &Place,
+    lang: Language,
+    format: Format,
+    query: &str,
+    version: i64,
+) -> Result<CachedAnswer> {
+    let answer = status::answer(state, place, lang).await?;
+    let sms_url = match (place, answer.affected) {
+        (Place::Phone(p), true) => Some(format!(
+            "{}/ivr/v1/sms?phone={}&lang={}",
+            state.config.public_url(),
+            p.as_str().replace('+', "%2B"),
+            answer.language.as_str()
+        )),
+        _ => None,
+    };
+    let body = render(format, &answer, query, version, sms_url)?;
+    Ok(CachedAnswer {
+        body: body.into(),
+        content_type: format.content_type(),
+        language: answer.language,
+    })
 }
 
 /// "Press 2": queue the current status as an SMS to the caller's registered number.

@@ -10,7 +10,7 @@
 //! per change and a tiny script can poll cheaply for updates.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use askama::Template;
 use axum::body::Bytes;
@@ -43,31 +43,6 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 const COOKIE: &str = "herald_lang";
-
-/// Rendered pages of one published version, by language and URL.
-#[derive(Default)]
-pub struct PageCache(Mutex<(i64, HashMap<String, Bytes>)>);
-
-/// Entries kept per version; beyond this, pages are rendered but not kept.
-const PAGE_CACHE_LIMIT: usize = 10_000;
-
-impl PageCache {
-    fn get(&self, version: i64, key: &str) -> Option<Bytes> {
-        let cache = self.0.lock().expect("page cache");
-        (cache.0 == version)
-            .then(|| cache.1.get(key).cloned())
-            .flatten()
-    }
-    fn put(&self, version: i64, key: String, body: Bytes) {
-        let mut cache = self.0.lock().expect("page cache");
-        if cache.0 != version {
-            *cache = (version, HashMap::new());
-        }
-        if cache.1.len() < PAGE_CACHE_LIMIT {
-            cache.1.insert(key, body);
-        }
-    }
-}
 
 /// The visitor's language, and whether to remember a new choice.
 pub(super) fn page_language(
@@ -232,7 +207,7 @@ where
     Fut: std::future::Future<Output = Result<(StatusCode, Bytes)>>,
 {
     let (lang, remember) = page_language(state, headers, query);
-    let published = state.store.published().await?;
+    let view = state.view().await?;
     let mut rest: Vec<(&String, &String)> =
         query.iter().filter(|(k, _)| k.as_str() != "lang").collect();
     rest.sort();
@@ -246,18 +221,14 @@ where
         format!("{path}?{}", q.join("&"))
     };
     let key = format!("{}|{here}", lang.as_str());
-    let etag = format!(
-        "\"p{}-{}\"",
-        published.version,
-        &sha256_hex(key.as_bytes())[..12]
-    );
+    let etag = format!("\"p{}-{}\"", view.tag, &sha256_hex(key.as_bytes())[..12]);
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if let Some(body) = state.pages.get(published.version, &key) {
+    } else if let Some(body) = state.pages.get(&view.tag, &key) {
         html_response(StatusCode::OK, body)
     } else {
         let words = Words {
@@ -267,7 +238,7 @@ where
         };
         let (status, body) = render_page(words).await?;
         if status == StatusCode::OK {
-            state.pages.put(published.version, key, body.clone());
+            state.pages.put(&view.tag, key, body.clone());
         }
         html_response(status, body)
     };

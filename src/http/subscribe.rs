@@ -359,6 +359,7 @@ async fn confirm(
     let (status, text) = match outcome {
         Confirmation::Confirmed { contact_id, queued } => {
             tracing::info!(contact_id, queued, "subscription confirmed");
+            state.published.touch();
             let mut text = i18n::t_args(
                 s.language,
                 "page-confirmed",

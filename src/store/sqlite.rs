@@ -195,6 +195,8 @@ impl SqliteStore {
             sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'addresses_version'")
                 .execute(&mut *tx)
                 .await?;
+            // Status answers by address and postcode read the register.
+            publish(&mut tx, now).await?;
         }
         tx.commit().await?;
         Ok(counts)
@@ -246,6 +248,10 @@ impl SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
             result.counts.count(id, max_id);
+        }
+        if result.counts.inserted + result.counts.updated > 0 {
+            // IVR answers by caller number read the contacts.
+            publish(&mut tx, now).await?;
         }
         tx.commit().await?;
         Ok(result)
@@ -1272,6 +1278,7 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        publish(&mut tx, now).await?;
         tx.commit().await?;
         Ok(Confirmation::Confirmed { contact_id, queued })
     }

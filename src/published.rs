@@ -1,0 +1,182 @@
+//! What residents and the IVR see, as one cache key, without a database read per
+//! request.
+//!
+//! Every outage change bumps the published version in the database (in the same
+//! transaction). Pages and IVR answers are rendered once per *view* of that
+//! version and served from memory after that. A view is more than the version:
+//! the same record reads differently once its ETR has passed ("overdue"), a
+//! planned outage's start has come, or midnight turns "tomorrow" into "today". So
+//! the view tag is `{version}.{deadlines passed}.{local date}`, and it moves at
+//! exactly those moments — no timer, no stale "today".
+//!
+//! The version itself is re-read at most every [`RECHECK`] (one query for all
+//! requests, single-flight), so a change made by another node shows within that
+//! time; changes made through this process are seen at once ([`Published::touch`]).
+
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
+
+use crate::domain::Etr;
+use crate::error::Result;
+use crate::store::Store;
+
+/// How long a read of the published version is trusted.
+pub const RECHECK: Duration = Duration::from_millis(250);
+
+/// The published state as one request sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub version: i64,
+    pub changed_at: DateTime<Utc>,
+    /// Changes whenever anything shown may read differently (see the module docs).
+    pub tag: String,
+}
+
+#[derive(Debug, Clone)]
+struct Snapshot {
+    version: i64,
+    changed_at: DateTime<Utc>,
+    /// ETRs and planned starts of open outages, sorted.
+    deadlines: Vec<DateTime<Utc>>,
+    read_at: Instant,
+}
+
+#[derive(Default)]
+pub struct Published {
+    snapshot: RwLock<Option<Snapshot>>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl Published {
+    /// Forgets the cached version: the next request reads it again. Called after
+    /// this process changed an outage.
+    pub fn touch(&self) {
+        *self.snapshot.write().expect("published lock") = None;
+    }
+
+    fn fresh(&self) -> Option<Snapshot> {
+        self.snapshot
+            .read()
+            .expect("published lock")
+            .as_ref()
+            .filter(|s| s.read_at.elapsed() < RECHECK)
+            .cloned()
+    }
+
+    /// The current view, reading the database only when the cached version is
+    /// older than [`RECHECK`] (and then once for all concurrent callers).
+    pub async fn view(&self, store: &Store, tz: Tz, now: DateTime<Utc>) -> Result<View> {
+        let snapshot = match self.fresh() {
+            Some(s) => s,
+            None => {
+                let _guard = self.refresh.lock().await;
+                match self.fresh() {
+                    Some(s) => s,
+                    None => self.reload(store).await?,
+                }
+            }
+        };
+        let passed = snapshot.deadlines.partition_point(|d| *d <= now);
+        let day = now.with_timezone(&tz).date_naive();
+        Ok(View {
+            version: snapshot.version,
+            changed_at: snapshot.changed_at,
+            tag: format!(
+                "{}.{passed}.{}{:02}{:02}",
+                snapshot.version,
+                day.year(),
+                day.month(),
+                day.day()
+            ),
+        })
+    }
+
+    async fn reload(&self, store: &Store) -> Result<Snapshot> {
+        let published = store.published().await?;
+        let previous = self.snapshot.read().expect("published lock").clone();
+        let deadlines = match previous {
+            // Same version: the open outages, and so their deadlines, are unchanged.
+            Some(s) if s.version == published.version => s.deadlines,
+            _ => {
+                let mut d: Vec<DateTime<Utc>> = store
+                    .open_outages()
+                    .await?
+                    .iter()
+                    .flat_map(|o| {
+                        let etr = match o.etr {
+                            Etr::At(t) => Some(t),
+                            Etr::Unknown => None,
+                        };
+                        etr.into_iter().chain(o.starts_at)
+                    })
+                    .collect();
+                d.sort_unstable();
+                d
+            }
+        };
+        let snapshot = Snapshot {
+            version: published.version,
+            changed_at: published.changed_at,
+            deadlines,
+            read_at: Instant::now(),
+        };
+        *self.snapshot.write().expect("published lock") = Some(snapshot.clone());
+        Ok(snapshot)
+    }
+}
+
+/// Rendered bodies of one view, by key (language, URL, format…). A new view
+/// empties it; beyond `limit` entries, bodies are rendered but not kept, so a
+/// crawler walking every address cannot grow it without bound.
+pub struct TagCache<V> {
+    inner: std::sync::Mutex<(String, std::collections::HashMap<String, V>)>,
+    limit: usize,
+}
+
+impl<V: Clone> TagCache<V> {
+    pub fn new(limit: usize) -> TagCache<V> {
+        TagCache {
+            inner: std::sync::Mutex::new((String::new(), Default::default())),
+            limit,
+        }
+    }
+
+    pub fn get(&self, tag: &str, key: &str) -> Option<V> {
+        let cache = self.inner.lock().expect("cache lock");
+        (cache.0 == tag)
+            .then(|| cache.1.get(key).cloned())
+            .flatten()
+    }
+
+    pub fn put(&self, tag: &str, key: String, value: V) {
+        let mut cache = self.inner.lock().expect("cache lock");
+        if cache.0 != tag {
+            *cache = (tag.to_string(), Default::default());
+        }
+        if cache.1.len() < self.limit {
+            cache.1.insert(key, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_cache_keeps_one_view_and_respects_its_limit() {
+        let c: TagCache<u32> = TagCache::new(2);
+        c.put("1.0.20261123", "a".into(), 1);
+        c.put("1.0.20261123", "b".into(), 2);
+        c.put("1.0.20261123", "c".into(), 3);
+        assert_eq!(c.get("1.0.20261123", "a"), Some(1));
+        assert_eq!(c.get("1.0.20261123", "c"), None, "over the limit");
+        assert_eq!(c.get("1.1.20261123", "a"), None, "another view");
+        c.put("1.1.20261123", "a".into(), 9);
+        assert_eq!(c.get("1.0.20261123", "a"), None, "the old view is gone");
+        assert_eq!(c.get("1.1.20261123", "a"), Some(9));
+    }
+}
