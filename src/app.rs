@@ -31,6 +31,7 @@ pub struct AppState {
     pub pages: TagCache<Bytes>,
     /// IVR answers of the current view, by query, language and format.
     pub ivr_answers: TagCache<crate::http::ivr::CachedAnswer>,
+    pub caller_ids: crate::http::ivr::CallerIds,
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: SharedClock,
@@ -111,6 +112,7 @@ impl AppState {
             feed_cache: TagCache::new(1),
             pages: TagCache::new(CACHE_ENTRIES),
             ivr_answers: TagCache::new(CACHE_ENTRIES),
+            caller_ids: Default::default(),
             tz: config.tz()?,
             config: Arc::new(config),
             store,

@@ -13,7 +13,7 @@
 //! requests, single-flight), so a change made by another node shows within that
 //! time; changes made through this process are seen at once ([`Published::touch`]).
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, Utc};
@@ -46,7 +46,7 @@ struct Snapshot {
 
 #[derive(Default)]
 pub struct Published {
-    snapshot: RwLock<Option<Snapshot>>,
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
     refresh: tokio::sync::Mutex<()>,
 }
 
@@ -57,7 +57,7 @@ impl Published {
         *self.snapshot.write().expect("published lock") = None;
     }
 
-    fn fresh(&self) -> Option<Snapshot> {
+    fn fresh(&self) -> Option<Arc<Snapshot>> {
         self.snapshot
             .read()
             .expect("published lock")
@@ -94,12 +94,12 @@ impl Published {
         })
     }
 
-    async fn reload(&self, store: &Store) -> Result<Snapshot> {
+    async fn reload(&self, store: &Store) -> Result<Arc<Snapshot>> {
         let published = store.published().await?;
         let previous = self.snapshot.read().expect("published lock").clone();
         let deadlines = match previous {
             // Same version: the open outages, and so their deadlines, are unchanged.
-            Some(s) if s.version == published.version => s.deadlines,
+            Some(s) if s.version == published.version => s.deadlines.clone(),
             _ => {
                 let mut d: Vec<DateTime<Utc>> = store
                     .open_outages()
@@ -117,12 +117,12 @@ impl Published {
                 d
             }
         };
-        let snapshot = Snapshot {
+        let snapshot = Arc::new(Snapshot {
             version: published.version,
             changed_at: published.changed_at,
             deadlines,
             read_at: Instant::now(),
-        };
+        });
         *self.snapshot.write().expect("published lock") = Some(snapshot.clone());
         Ok(snapshot)
     }

@@ -1,0 +1,58 @@
+# Real providers on loopback for the benchmarks: postfix's smtp-sink on :2525 and
+# Kannel (bearerbox + smsbox, sendsms on :13013) with its fake SMSC. Sourced by
+# benches/*.sh, which provide $work (a scratch directory) and the pids array
+# (killed by their EXIT trap). Installs postfix and kannel from Debian if missing.
+if ! command -v smtp-sink >/dev/null || ! command -v bearerbox >/dev/null; then
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix kannel kannel-extras >/dev/null
+fi
+
+wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+smtp-sink -u postfix 127.0.0.1:2525 1024 >/dev/null 2>&1 & pids+=($!)
+wait_port 2525
+
+mkdir -p "$work/kannel"
+cat > "$work/kannel.conf" <<CONF
+group = core
+admin-port = 13000
+admin-password = bar
+admin-interface = 127.0.0.1
+admin-deny-ip = "*.*.*.*"
+admin-allow-ip = "127.0.0.1"
+smsbox-port = 13001
+smsbox-interface = 127.0.0.1
+box-deny-ip = "*.*.*.*"
+box-allow-ip = "127.0.0.1"
+log-file = "$work/kannel/bearerbox.log"
+log-level = 2
+
+group = smsc
+smsc = fake
+smsc-id = FAKE
+port = 10000
+connect-allow-ip = "127.0.0.1"
+
+group = smsbox
+bearerbox-host = 127.0.0.1
+sendsms-port = 13013
+sendsms-interface = 127.0.0.1
+global-sender = 12345
+log-file = "$work/kannel/smsbox.log"
+log-level = 2
+
+group = sendsms-user
+username = tester
+password = foobar
+max-messages = 10
+
+group = sms-service
+keyword = default
+text = "No service specified"
+CONF
+bearerbox -v 2 "$work/kannel.conf" >/dev/null 2>&1 & pids+=($!)
+wait_port 10000
+/usr/lib/kannel/test/fakesmsc -H 127.0.0.1 -r 10000 -m 0 '1 2 text x' 2> "$work/fakesmsc.err" & pids+=($!)
+smsbox -v 2 "$work/kannel.conf" >/dev/null 2>&1 & pids+=($!)
+wait_port 13013
+
