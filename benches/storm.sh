@@ -3,6 +3,8 @@
 # ~100,000 deliveries runs against real providers (smtp-sink, Kannel).
 #
 #   benches/storm.sh          (BENCH_ADDRESSES=2000000 BENCH_DURATION=10s)
+#   BENCH_SPLIT=1 benches/storm.sh   web node (`serve` without workers) and a
+#                                    separate `herald worker` process at nice 10
 #
 # Setup: a release build; 2,000,000 synthetic addresses (`herald synth`); 50,000
 # of them in the west (lon < 18) get an e-mail and an SMS contact; 49 small
@@ -58,7 +60,16 @@ $herald import contacts "$work/contacts.csv" >/dev/null
 token=$($herald token create storm | grep -o 'hrld_[0-9a-f]*')
 echo "setup: $addresses addresses, $(($(wc -l < "$work/contacts.csv") - 1)) contacts in $(secs "$s" "$(t)") s"
 
-$herald serve > "$work/serve.log" 2>&1 & server=$!; pids+=($server)
+if [ "${BENCH_SPLIT:-0}" = 1 ]; then
+  HERALD_RUN_WORKERS=false $herald serve > "$work/serve.log" 2>&1 & server=$!; pids+=($server)
+  # The worker yields the CPU to the web node: in a storm, answering callers and
+  # visitors matters more than finishing the fan-out a few seconds sooner.
+  nice -n 10 $herald worker > "$work/worker.log" 2>&1 & pids+=($!)
+  echo "layout: web node + separate worker process (nice 10)"
+else
+  $herald serve > "$work/serve.log" 2>&1 & server=$!; pids+=($server)
+  echo "layout: one process (serve: HTTP + workers)"
+fi
 wait_port $port
 for _ in $(seq 1 600); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.2; done
 

@@ -313,3 +313,41 @@ async fn languages_are_remembered_and_pages_revalidate() {
         .starts_with("text/javascript"));
     assert!(js.contains("If-None-Match"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_ivr_answers_are_compressed_for_clients_that_accept_it() {
+    use std::io::Read;
+    let (app, water, _) = site().await;
+    for path in [
+        "/".to_string(),
+        format!("/o/{water}"),
+        "/ivr/v1/feed".to_string(),
+    ] {
+        let plain = app.http.get(app.url(&path)).send().await.unwrap();
+        assert!(plain.headers().get("content-encoding").is_none());
+        let plain = plain.bytes().await.unwrap();
+        let r = app
+            .http
+            .get(app.url(&path))
+            .header("Accept-Encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-encoding"], "gzip", "{path}");
+        let packed = r.bytes().await.unwrap();
+        assert!(packed.len() < plain.len(), "{path}: compressed is smaller");
+        let mut unpacked = Vec::new();
+        flate2::read::GzDecoder::new(&packed[..])
+            .read_to_end(&mut unpacked)
+            .unwrap();
+        if path.starts_with("/ivr") {
+            // The feed carries its generation time; compare what it says.
+            let a: Value = serde_json::from_slice(&unpacked).unwrap();
+            let b: Value = serde_json::from_slice(&plain).unwrap();
+            assert_eq!(a["outages"], b["outages"]);
+        } else {
+            assert_eq!(unpacked, plain.to_vec(), "{path}");
+        }
+    }
+}
