@@ -539,6 +539,12 @@ pub(super) struct MessagePage {
     pub(super) button: String,
 }
 
+/// The 404 page in the visitor's language.
+pub(super) fn not_found_page(state: &AppState, headers: &HeaderMap) -> Result<Response> {
+    let (status, body) = not_found(page_language(state, headers, &HashMap::new()).0)?;
+    Ok(html_response(status, body))
+}
+
 pub(super) fn not_found(lang: Language) -> Result<(StatusCode, Bytes)> {
     let w = Words::new(lang);
     Ok((
@@ -660,8 +666,7 @@ async fn unsubscribe_page(
     headers: HeaderMap,
 ) -> Result<Response> {
     let Some(contact) = state.store.contact_by_token(&token).await? else {
-        let (status, body) = not_found(page_language(&state, &headers, &HashMap::new()).0)?;
-        return Ok(html_response(status, body));
+        return not_found_page(&state, &headers);
     };
     if contact.opted_out {
         return page(StatusCode::OK, unsubscribed(&contact));
@@ -695,8 +700,7 @@ async fn unsubscribe(
     headers: HeaderMap,
 ) -> Result<Response> {
     let Some(contact) = state.store.contact_by_token(&token).await? else {
-        let (status, body) = not_found(page_language(&state, &headers, &HashMap::new()).0)?;
-        return Ok(html_response(status, body));
+        return not_found_page(&state, &headers);
     };
     state.store.opt_out(&token, state.clock.now()).await?;
     tracing::info!(contact_id = contact.id, "contact opted out");

@@ -19,7 +19,9 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Form, Router};
 
-use super::public::{html_response, not_found, page, page_language, render, MessagePage, Words};
+use super::public::{
+    html_response, not_found, not_found_page, page, page_language, render, MessagePage, Words,
+};
 use super::State;
 use crate::app::AppState;
 use crate::domain::contact::Destination;
@@ -308,8 +310,7 @@ async fn confirm_page(
     headers: HeaderMap,
 ) -> Result<Response> {
     let Some(s) = state.store.subscription(&token).await? else {
-        let (status, body) = not_found(page_language(&state, &headers, &HashMap::new()).0)?;
-        return Ok(html_response(status, body));
+        return not_found_page(&state, &headers);
     };
     let w = Words::new(s.language);
     let title = w.t("page-confirm-title");
@@ -345,8 +346,7 @@ async fn confirm(
     headers: HeaderMap,
 ) -> Result<Response> {
     let Some(s) = state.store.subscription(&token).await? else {
-        let (status, body) = not_found(page_language(&state, &headers, &HashMap::new()).0)?;
-        return Ok(html_response(status, body));
+        return not_found_page(&state, &headers);
     };
     let now = state.clock.now();
     let ttl = chrono::Duration::minutes(state.config.delivery.ttl_minutes as i64);
