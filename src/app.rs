@@ -20,7 +20,7 @@ use axum::body::Bytes;
 
 /// Rendered pages (or IVR answers) kept per view; more are rendered but not kept.
 const CACHE_ENTRIES: usize = 10_000;
-use crate::store::Store;
+use crate::store::{Change, Store};
 
 pub struct AppState {
     /// The published version and its view tag, re-read at most every 250 ms.
@@ -124,6 +124,33 @@ impl AppState {
         }))
     }
 
+    /// Follows changes other processes make, where the database announces them
+    /// (PostgreSQL): queued work wakes this process's idle workers at once, and a
+    /// published change is read on the next request rather than within
+    /// [`crate::published::RECHECK`]. Polling covers the rest (and SQLite).
+    pub async fn follow_other_processes(self: &Arc<Self>) -> anyhow::Result<()> {
+        let state = Arc::downgrade(self);
+        let listening = self
+            .store
+            .listen(move |change| {
+                let Some(state) = state.upgrade() else {
+                    return false;
+                };
+                if change != Change::Published {
+                    state.wake.all();
+                }
+                if change != Change::Work {
+                    state.published.touch();
+                }
+                true
+            })
+            .await?;
+        if listening {
+            tracing::info!("following other nodes' changes through database notifications");
+        }
+        Ok(())
+    }
+
     /// What residents and the IVR see now (see [`crate::published`]).
     pub async fn view(&self) -> Result<View> {
         self.published
@@ -204,6 +231,7 @@ impl Server {
         let state = AppState::new(config, clock).await?;
         // Build the index now rather than on the first declaration.
         state.address_index().await?;
+        state.follow_other_processes().await?;
         let workers = if run_workers {
             Some(state.dispatcher().await?.start())
         } else {

@@ -184,6 +184,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn worker(config: Config) -> anyhow::Result<()> {
     let state = AppState::new(config, Arc::new(SystemClock)).await?;
+    state.follow_other_processes().await?;
     let handle = state.dispatcher().await?.start();
     tracing::info!("worker running");
     shutdown_signal().await;

@@ -46,9 +46,13 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DatabaseConfig {
+    /// Connections in this process's pool. On PostgreSQL, the sum over all nodes
+    /// and workers must stay below the server's `max_connections`.
     pub max_connections: u32,
     /// How long a writer waits for SQLite's lock before giving up.
     pub busy_timeout_ms: u64,
+    /// How long a request waits for a free pooled connection before failing.
+    pub acquire_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,6 +188,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             max_connections: 8,
             busy_timeout_ms: 10_000,
+            acquire_timeout_ms: 10_000,
         }
     }
 }

@@ -1,17 +1,22 @@
 //! The `herald` binary: configuration from the environment, imports that report
 //! bad rows by line and skip them, idempotent re-import, tokens shown once.
 
+mod support;
+
 use std::process::Command;
 
-fn herald(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(args)
+/// Runs `herald` on the test's database: SQLite under `dir` unless `db` names one.
+fn herald_on(db: Option<&str>, dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
+    cmd.args(args)
         .current_dir(dir)
         .env("HERALD_DATA_DIR", dir.join("data"))
         .env_remove("HERALD_DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run herald");
+        .env("RUST_LOG", "warn");
+    if let Some(url) = db {
+        cmd.env("HERALD_DATABASE_URL", url);
+    }
+    let out = cmd.output().expect("run herald");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -19,15 +24,22 @@ fn herald(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-#[test]
-fn migrate_import_and_token_from_the_command_line() {
+#[tokio::test]
+async fn migrate_import_and_token_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
+    let db = support::db::fresh_database().await;
+    let herald = |dir: &std::path::Path, args: &[&str]| herald_on(db.as_deref(), dir, args);
     let (ok, out, err) = herald(dir.path(), &["migrate"]);
     assert!(ok, "{out}{err}");
-    assert!(
-        dir.path().join("data/herald.db").exists(),
-        "database created under HERALD_DATA_DIR"
-    );
+    if db.is_none() {
+        assert!(
+            dir.path().join("data/herald.db").exists(),
+            "database created under HERALD_DATA_DIR"
+        );
+    }
+    // Migrating again (as every node does on start) changes nothing.
+    let (ok, out, err) = herald(dir.path(), &["migrate"]);
+    assert!(ok, "{out}{err}");
 
     std::fs::write(
         dir.path().join("addresses.csv"),

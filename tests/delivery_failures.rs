@@ -163,16 +163,18 @@ async fn worker_killed_mid_fanout_then_restarted_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_cancelled_while_waiting_for_the_lock_leaves_no_lock_behind() {
-    use sqlx::Connection;
     let app = TestApp::spawn().await;
     app.import_town(&Town).await;
-    // Another writer holds SQLite's write lock.
-    let url = format!("sqlite://{}", app.dir.path().join("herald.db").display());
-    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut other)
-        .await
-        .unwrap();
+    // Another writer holds the lock a declaration needs: SQLite's write lock, or
+    // on PostgreSQL the published-version row every declaration updates.
+    let mut other = app.db().await;
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    let lock = if app.on_postgres() {
+        "SELECT value FROM meta WHERE key = 'outages_version' FOR UPDATE"
+    } else {
+        "UPDATE meta SET value = value WHERE key = 'outages_version'"
+    };
+    sqlx::query(lock).execute(&mut other).await.unwrap();
     // A declaration waits for the lock and its future is dropped mid-wait.
     let body = water_outage(Town::rect(0, 0, 0, 0));
     let waiting = tokio::time::timeout(

@@ -491,7 +491,6 @@ async fn full_feed_lists_open_outages_with_places_and_sentences() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_answers_follow_changes_made_by_another_node() {
-    use sqlx::Connection;
     let app = TestApp::spawn().await;
     let (water, _) = town_with_outages(&app).await;
     let ivr = Ivr(&app);
@@ -504,8 +503,7 @@ async fn cached_answers_follow_changes_made_by_another_node() {
     assert_eq!(again.text().await.unwrap(), body, "served from the cache");
 
     // Another node (same database) changes the outage, as its store would.
-    let url = format!("sqlite://{}", app.dir.path().join("herald.db").display());
-    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mut db = app.db().await;
     sqlx::query("UPDATE outages SET cause = 'Changed on node B' WHERE reference = $1")
         .bind(&water)
         .execute(&mut db)

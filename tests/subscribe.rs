@@ -6,7 +6,6 @@ mod support;
 
 use std::time::Duration;
 
-use sqlx::Connection;
 use support::app::{water_outage, TestApp, Town};
 
 async fn get(app: &TestApp, path: &str) -> (u16, String) {
@@ -51,8 +50,7 @@ fn token_in(text: &str) -> String {
 }
 
 async fn contacts_at(app: &TestApp, destination: &str) -> Vec<(String, Option<i64>)> {
-    let url = format!("sqlite://{}", app.dir.path().join("herald.db").display());
-    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mut db = app.db().await;
     sqlx::query_as("SELECT language, opted_out_at FROM contacts WHERE destination = $1")
         .bind(destination)
         .fetch_all(&mut db)
@@ -249,8 +247,7 @@ async fn consent_limits_and_expiry() {
     let app = TestApp::spawn().await;
     app.import_town(&Town).await;
     let id = address_id(&app, 1).await; // T0, contact a0@town.test
-    let url = format!("sqlite://{}", app.dir.path().join("herald.db").display());
-    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mut db = app.db().await;
 
     // A resident who unsubscribed can come back, but only by confirming themselves.
     sqlx::query("UPDATE contacts SET opted_out_at = 1 WHERE destination = 'a0@town.test'")

@@ -5,6 +5,7 @@
 //! The fan-out itself (which deliveries exist) is written by the store in the same
 //! transaction as the outage change; see `store` for the rules.
 
+pub mod ratelimit;
 pub mod retry;
 pub mod worker;
 

@@ -7,19 +7,18 @@
 //! queue, so nothing is lost and duplicates are bounded by what was in flight.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use futures::stream::{self, StreamExt};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use lettre::message::Mailbox;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use super::ratelimit::SharedLimiter;
 use super::retry;
 use crate::channels::email::{build_message, EmailSender, OutgoingEmail};
 use crate::channels::render::{
@@ -58,17 +57,20 @@ impl Wake {
 
 struct Lane {
     concurrency: usize,
-    limiter: Option<DefaultDirectRateLimiter>,
+    /// The provider's rate limit, shared with every other worker process.
+    limiter: Option<SharedLimiter>,
     batch: u32,
 }
 
 impl Lane {
-    fn new(rate_per_sec: u32, concurrency: usize, delivery: &DeliveryConfig) -> Lane {
-        let limiter = NonZeroU32::new(rate_per_sec).map(|rate| {
-            // A small burst keeps the rate even within each second.
-            let burst = NonZeroU32::new((rate.get() / 10).max(1)).expect("non-zero");
-            RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
-        });
+    fn new(
+        store: &Store,
+        channel: Channel,
+        rate_per_sec: u32,
+        concurrency: usize,
+        delivery: &DeliveryConfig,
+    ) -> Lane {
+        let limiter = SharedLimiter::new(store.clone(), channel.as_str(), rate_per_sec);
         // Never claim more than can be sent well within the lease.
         let lease_secs = (delivery.lease_ms / 1000).max(1);
         let by_rate = if rate_per_sec == 0 {
@@ -81,6 +83,46 @@ impl Lane {
             limiter,
             batch: (delivery.batch_size as u64).min(by_rate) as u32,
         }
+    }
+}
+
+/// The last check before a claimed message goes out: wait for the provider's
+/// rate limit, then send only if the claim is still safely ours. A message the
+/// worker could not start within half its lease (the shared rate limit was slower
+/// than the batch assumed), or one reached while the worker is stopping, is
+/// released back to the queue unsent, so an expiring lease never lets a second
+/// worker send it too.
+struct Gate {
+    send_by: std::time::Instant,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Gate {
+    fn new(lease_ms: u64, stopping: &watch::Receiver<bool>) -> Gate {
+        Gate {
+            send_by: std::time::Instant::now() + Duration::from_millis(lease_ms / 2),
+            stopping: stopping.clone(),
+        }
+    }
+
+    async fn pass(&self, lane: &Lane, id: i64) -> Option<Completion> {
+        let in_time = match &lane.limiter {
+            Some(limiter) => tokio::time::timeout_at(self.send_by.into(), limiter.until_ready())
+                .await
+                .is_ok(),
+            None => std::time::Instant::now() <= self.send_by,
+        };
+        let reason = if *self.stopping.borrow() {
+            "released unsent: the worker is stopping"
+        } else if !in_time {
+            "released unsent: not reached within half the lease"
+        } else {
+            return None;
+        };
+        Some(Completion::Release {
+            id,
+            reason: reason.into(),
+        })
     }
 }
 
@@ -140,6 +182,20 @@ impl Dispatcher {
         let email = EmailSender::from_config(&config.email, outbox.clone())?;
         let sms = SmsSender::from_config(&config.sms, outbox).await?;
         tracing::info!(email = %email.describe(), sms = %sms.describe(), "delivery channels");
+        let email_lane = Lane::new(
+            &store,
+            Channel::Email,
+            config.email.rate_per_sec,
+            config.email.concurrency,
+            &config.delivery,
+        );
+        let sms_lane = Lane::new(
+            &store,
+            Channel::Sms,
+            config.sms.rate_per_sec,
+            config.sms.concurrency,
+            &config.delivery,
+        );
         Ok(Arc::new(Dispatcher {
             store,
             clock,
@@ -152,16 +208,8 @@ impl Dispatcher {
             sms,
             sms_from: config.sms.from.clone(),
             unicode: config.sms.unicode,
-            email_lane: Lane::new(
-                config.email.rate_per_sec,
-                config.email.concurrency,
-                &config.delivery,
-            ),
-            sms_lane: Lane::new(
-                config.sms.rate_per_sec,
-                config.sms.concurrency,
-                &config.delivery,
-            ),
+            email_lane,
+            sms_lane,
             wake,
         }))
     }
@@ -199,13 +247,14 @@ impl Dispatcher {
                 break;
             }
             let now = self.clock.now();
+            let lease_until = now + lease;
             match self
                 .store
-                .claim(channel, self.lane(channel).batch, now, now + lease)
+                .claim(channel, self.lane(channel).batch, now, lease_until)
                 .await
             {
                 Ok(batch) if !batch.is_empty() => {
-                    self.process(channel, batch).await;
+                    self.process(channel, batch, lease_until, &shutdown).await;
                     continue;
                 }
                 Ok(_) => {}
@@ -237,7 +286,7 @@ impl Dispatcher {
                 }
                 Err(e) => tracing::warn!(error = %e, "lease release failed"),
             }
-            self.send_confirmations(now).await;
+            self.send_confirmations(now, &shutdown).await;
             match self.store.start_due_outages(now).await {
                 Ok(ids) if !ids.is_empty() => tracing::info!(?ids, "planned outages started"),
                 Ok(_) => {}
@@ -253,9 +302,10 @@ impl Dispatcher {
     /// Sends due subscription confirmations. They are few (one per resident who
     /// fills in the form) and wait for housekeeping's tick, but go through the same
     /// lanes, rate limits, leases and retry rules as alerts.
-    async fn send_confirmations(&self, now: DateTime<Utc>) {
+    async fn send_confirmations(&self, now: DateTime<Utc>, stopping: &watch::Receiver<bool>) {
         let lease = chrono::Duration::milliseconds(self.delivery.lease_ms as i64);
-        let claimed = match self.store.claim_confirmations(50, now, now + lease).await {
+        let lease_until = now + lease;
+        let claimed = match self.store.claim_confirmations(50, now, lease_until).await {
             Ok(c) if c.is_empty() => return,
             Ok(c) => c,
             Err(e) => {
@@ -263,21 +313,31 @@ impl Dispatcher {
                 return;
             }
         };
+        let gate = Gate::new(self.delivery.lease_ms, stopping);
         let results: Vec<Completion> = stream::iter(claimed)
             .map(|c| {
                 let span =
                     tracing::info_span!("confirm", subscription_id = c.id, channel = %c.channel);
-                self.send_confirmation(c, now).instrument(span)
+                self.send_confirmation(c, now, &gate).instrument(span)
             })
             .buffer_unordered(4)
             .collect()
             .await;
-        if let Err(e) = self.store.complete_confirmations(&results).await {
+        if let Err(e) = self
+            .store
+            .complete_confirmations(&results, lease_until)
+            .await
+        {
             tracing::error!(error = %e, "recording confirmations failed; leases will expire and they will be retried");
         }
     }
 
-    async fn send_confirmation(&self, c: PendingConfirmation, now: DateTime<Utc>) -> Completion {
+    async fn send_confirmation(
+        &self,
+        c: PendingConfirmation,
+        now: DateTime<Utc>,
+        gate: &Gate,
+    ) -> Completion {
         let dead = |reason: String| Completion::Failed {
             id: c.id,
             state: DeliveryState::Dead,
@@ -307,8 +367,8 @@ impl Dispatcher {
                     Ok(m) => m,
                     Err(e) => return dead(e),
                 };
-                if let Some(limiter) = &lane.limiter {
-                    limiter.until_ready().await;
+                if let Some(released) = gate.pass(lane, c.id).await {
+                    return released;
                 }
                 self.email.send(&message).await
             }
@@ -325,8 +385,8 @@ impl Dispatcher {
                     segments: encoding.segments,
                     delivery_id: None,
                 };
-                if let Some(limiter) = &lane.limiter {
-                    limiter.until_ready().await;
+                if let Some(released) = gate.pass(lane, c.id).await {
+                    return released;
                 }
                 self.sms.send(&sms).await
             }
@@ -352,7 +412,14 @@ impl Dispatcher {
     }
 
     /// Sends one claimed batch and records the outcomes.
-    async fn process(&self, channel: Channel, batch: Vec<ClaimedDelivery>) {
+    async fn process(
+        &self,
+        channel: Channel,
+        batch: Vec<ClaimedDelivery>,
+        lease_until: DateTime<Utc>,
+        stopping: &watch::Receiver<bool>,
+    ) {
+        let gate = Gate::new(self.delivery.lease_ms, stopping);
         let now = self.clock.now();
         let mut outages: HashMap<i64, Option<Outage>> = HashMap::new();
         for d in &batch {
@@ -392,7 +459,7 @@ impl Dispatcher {
                     %channel,
                     kind = %d.kind
                 );
-                self.deliver(d, outage, told, now).instrument(span)
+                self.deliver(d, outage, told, now, &gate).instrument(span)
             })
             .buffer_unordered(lane.concurrency)
             .collect()
@@ -402,21 +469,31 @@ impl Dispatcher {
                 Completion::Sent { .. } => "sent",
                 Completion::Retry { .. } => "retry",
                 Completion::Failed { state, .. } => state.as_str(),
+                Completion::Release { .. } => "released",
             };
             metrics::counter!("herald_delivery_attempts_total", "channel" => channel.as_str(), "outcome" => outcome)
                 .increment(1);
         }
+        // What was sent must be recorded, or the lease expires and it is sent
+        // again. So a database that is briefly away (a restart, a failover) is
+        // waited for, for as long as the lease leaves before others may take over.
+        let give_up = std::time::Instant::now() + Duration::from_millis(self.delivery.lease_ms / 2);
         let mut wait = Duration::from_millis(50);
-        for attempt in 1..=6 {
-            match self.store.complete(&results, self.clock.now()).await {
+        for attempt in 1.. {
+            match self
+                .store
+                .complete(&results, lease_until, self.clock.now())
+                .await
+            {
                 Ok(()) => return,
-                Err(e) if attempt < 6 => {
+                Err(e) if std::time::Instant::now() + wait < give_up => {
                     tracing::warn!(error = %e, attempt, "recording outcomes failed; retrying");
                     tokio::time::sleep(wait).await;
-                    wait *= 2;
+                    wait = (wait * 2).min(Duration::from_secs(2));
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "recording outcomes failed; leases will expire and the batch will be retried")
+                    tracing::error!(error = %e, "recording outcomes failed; leases will expire and the batch will be retried");
+                    return;
                 }
             }
         }
@@ -428,6 +505,7 @@ impl Dispatcher {
         outage: Option<&Outage>,
         told: NewsSent,
         now: DateTime<Utc>,
+        gate: &Gate,
     ) -> Completion {
         let failed = |state: DeliveryState, reason: String| Completion::Failed {
             id: d.id,
@@ -522,8 +600,8 @@ impl Dispatcher {
                     Ok(m) => m,
                     Err(e) => return failed(DeliveryState::Dead, e),
                 };
-                if let Some(limiter) = &lane.limiter {
-                    limiter.until_ready().await;
+                if let Some(released) = gate.pass(lane, d.id).await {
+                    return released;
                 }
                 (self.email.send(&message).await, None)
             }
@@ -541,8 +619,8 @@ impl Dispatcher {
                     segments: encoding.segments,
                     delivery_id: Some(d.id),
                 };
-                if let Some(limiter) = &lane.limiter {
-                    limiter.until_ready().await;
+                if let Some(released) = gate.pass(lane, d.id).await {
+                    return released;
                 }
                 (self.sms.send(&sms).await, Some(encoding.segments as i64))
             }

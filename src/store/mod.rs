@@ -1,11 +1,13 @@
 //! Persistence. `Store` is what the rest of Herald talks to; each backend keeps all
-//! of its SQL in one file (`sqlite.rs`; `postgres.rs` joins it beside). Handlers and
+//! of its SQL in one file (`sqlite.rs`, `postgres.rs`; row mapping shared in `rows.rs`). Handlers and
 //! workers never see SQL or a backend type, so adding a backend touches only here.
 //!
 //! The delivery guarantees live in the backend transactions:
 //! an outage change and its fan-out commit together; deliveries are unique per
 //! (outage, revision, kind, contact); claims are committed before any provider call.
 
+mod postgres;
+mod rows;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
@@ -19,6 +21,7 @@ use crate::domain::{
 use crate::error::Result;
 use crate::geo::IndexPoint;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// A service address as imported.
@@ -213,6 +216,9 @@ pub enum Completion {
         state: DeliveryState,
         reason: String,
     },
+    /// Not attempted after all (the lease was running out, or the worker is
+    /// stopping): back to the queue at once, the attempt not counted.
+    Release { id: i64, reason: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -331,8 +337,56 @@ pub enum Confirmation {
     Unknown,
 }
 
+/// A request for tokens from a shared rate-limit bucket.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRequest<'a> {
+    pub bucket: &'a str,
+    pub want: u32,
+    pub rate_per_sec: u32,
+    /// The most tokens the bucket holds (and so the longest burst).
+    pub burst: u32,
+    /// Wall-clock milliseconds.
+    pub now_ms: i64,
+}
+
+/// What a bucket holds after a take, and how many tokens were granted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Grant {
+    pub granted: u32,
+    pub tokens: f64,
+    pub refilled_at: i64,
+}
+
+impl TokenRequest<'_> {
+    /// Refills a bucket that held `tokens` at `refilled_at` up to now, then takes
+    /// up to `want` whole tokens. The same arithmetic on both backends; the
+    /// backend supplies the row lock around it.
+    pub fn apply(&self, tokens: f64, refilled_at: i64) -> Grant {
+        let elapsed = (self.now_ms - refilled_at).max(0) as f64 / 1000.0;
+        let available = (tokens + elapsed * self.rate_per_sec as f64).min(self.burst as f64);
+        let granted = (self.want as f64).min(available.floor()).max(0.0) as u32;
+        Grant {
+            granted,
+            tokens: available - granted as f64,
+            refilled_at: refilled_at.max(self.now_ms),
+        }
+    }
+}
+
 enum Backend {
     Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+/// What another process changed, as announced by the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Deliveries or confirmations were queued.
+    Work,
+    /// The published state (outages, register) changed.
+    Published,
+    /// The notification connection was re-established: anything may have changed.
+    Unknown,
 }
 
 #[derive(Clone)]
@@ -348,7 +402,7 @@ impl Store {
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite(SqliteStore::open(&url, &config.database).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            anyhow::bail!("PostgreSQL support is not built yet; use a sqlite:// URL")
+            Backend::Postgres(PgStore::open(&url, &config.database).await?)
         } else {
             anyhow::bail!("database_url must start with sqlite:// or postgres:// (got '{url}')")
         };
@@ -360,6 +414,30 @@ impl Store {
     pub fn backend_name(&self) -> &'static str {
         match &*self.backend {
             Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Calls `on` for each change another process announces, until it returns
+    /// false. PostgreSQL announces them (`LISTEN`/`NOTIFY`); SQLite cannot, and
+    /// returns `false`: there, other processes' changes are found by polling alone.
+    pub async fn listen(
+        &self,
+        on: impl Fn(Change) -> bool + Send + Sync + 'static,
+    ) -> Result<bool> {
+        match &*self.backend {
+            Backend::Sqlite(_) => Ok(false),
+            Backend::Postgres(s) => {
+                s.listen(Box::new(move |channel| {
+                    on(match channel {
+                        Some(postgres::CHANNEL_WORK) => Change::Work,
+                        Some(postgres::CHANNEL_PUBLISHED) => Change::Published,
+                        _ => Change::Unknown,
+                    })
+                }))
+                .await?;
+                Ok(true)
+            }
         }
     }
 }
@@ -373,6 +451,7 @@ macro_rules! delegate {
                 pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     match &*self.backend {
                         Backend::Sqlite(s) => s.$name($($arg),*).await,
+                        Backend::Postgres(s) => s.$name($($arg),*).await,
                     }
                 }
             )*
@@ -410,7 +489,9 @@ delegate! {
     fn release_expired_leases(&self, now: DateTime<Utc>) -> Result<u64>;
     /// Claims due deliveries of one channel; the claim is committed on return.
     fn claim(&self, channel: Channel, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<ClaimedDelivery>>;
-    fn complete(&self, results: &[Completion], now: DateTime<Utc>) -> Result<()>;
+    /// Records outcomes of deliveries claimed with `lease_until`; a delivery whose
+    /// lease has since been taken over by another claim is left alone.
+    fn complete(&self, results: &[Completion], lease_until: DateTime<Utc>, now: DateTime<Utc>) -> Result<()>;
     /// For each (outage, contact): what news (declared/updated) it has had.
     fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<std::collections::HashMap<(i64, i64), NewsSent>>;
     /// Planned outages whose start has come: scheduled → active.
@@ -439,9 +520,42 @@ delegate! {
     fn subscribe(&self, s: &NewSubscription, now: DateTime<Utc>, expires_at: DateTime<Utc>, per_day: i64) -> Result<Subscribed>;
     /// Claims due confirmation messages; the claim is committed on return.
     fn claim_confirmations(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<PendingConfirmation>>;
-    fn complete_confirmations(&self, results: &[Completion]) -> Result<()>;
+    fn complete_confirmations(&self, results: &[Completion], lease_until: DateTime<Utc>) -> Result<()>;
     fn subscription(&self, token: &str) -> Result<Option<SubscriptionView>>;
     /// Makes the requester a contact (clearing any opt-out: this is their own
     /// request) and queues the outages already under way at the address.
     fn confirm_subscription(&self, token: &str, now: DateTime<Utc>, delivery_expires_at: DateTime<Utc>) -> Result<Confirmation>;
+    /// Takes tokens from a rate-limit bucket shared by every process on the database.
+    fn take_tokens(&self, request: &TokenRequest<'_>) -> Result<Grant>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenRequest;
+
+    #[test]
+    fn token_bucket_refills_at_the_rate_and_caps_at_the_burst() {
+        let r = |want, now_ms| TokenRequest {
+            bucket: "sms",
+            want,
+            rate_per_sec: 100,
+            burst: 10,
+            now_ms,
+        };
+        // Full after a long pause: the burst, not more.
+        let g = r(50, 60_000).apply(0.0, 0);
+        assert_eq!((g.granted, g.tokens, g.refilled_at), (10, 0.0, 60_000));
+        // 25 ms at 100/s is 2.5 tokens: 2 granted, half a token kept.
+        let g = r(5, 60_025).apply(0.0, 60_000);
+        assert_eq!((g.granted, g.tokens), (2, 0.5));
+        // Nothing whole yet: nothing granted, nothing lost.
+        let g = r(5, 60_030).apply(0.5, 60_025);
+        assert_eq!((g.granted, g.tokens), (1, 0.0));
+        let g = r(5, 60_031).apply(0.0, 60_030);
+        assert_eq!(g.granted, 0);
+        assert!((g.tokens - 0.1).abs() < 1e-9);
+        // A clock behind the bucket's (another node) never refills backwards.
+        let g = r(5, 59_000).apply(3.0, 60_000);
+        assert_eq!((g.granted, g.tokens, g.refilled_at), (3, 0.0, 60_000));
+    }
 }

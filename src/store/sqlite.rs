@@ -13,83 +13,21 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{FromRow, Row, SqliteConnection};
+use sqlx::{Row, SqliteConnection};
 
+use super::rows::{self, sorted_diff, OutageRow, NEWS_KINDS, OUTAGE_COLUMNS};
 use super::*;
 use crate::clock::{from_ms, to_ms};
 use crate::config::DatabaseConfig;
-use crate::domain::outage::Messages;
-use crate::domain::Etr;
 use crate::error::Error;
 
 pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-/// Deliveries of these kinds tell a resident the outage is (still) on.
-const NEWS_KINDS: &str = "('declared', 'updated')";
-
-fn parse<T: FromStr>(s: &str, what: &str) -> Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    s.parse::<T>()
-        .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt {what} '{s}' in database: {e}")))
-}
-
 fn ids_json(ids: &[i64]) -> String {
     serde_json::to_string(ids).expect("ids serialize")
 }
-
-#[derive(FromRow)]
-struct OutageRow {
-    id: i64,
-    reference: String,
-    utility: String,
-    kind: String,
-    status: String,
-    urgency: String,
-    revision: i64,
-    cause: String,
-    etr: Option<i64>,
-    starts_at: Option<i64>,
-    area: String,
-    messages: String,
-    affected_addresses: i64,
-    created_at: i64,
-    updated_at: i64,
-    ended_at: Option<i64>,
-}
-
-impl OutageRow {
-    fn into_outage(self) -> Result<Outage> {
-        let messages: Messages = serde_json::from_str(&self.messages)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt messages: {e}")))?;
-        Ok(Outage {
-            id: self.id,
-            reference: parse(&self.reference, "reference")?,
-            utility: parse(&self.utility, "utility")?,
-            kind: parse(&self.kind, "kind")?,
-            status: parse(&self.status, "status")?,
-            urgency: parse(&self.urgency, "urgency")?,
-            revision: self.revision,
-            cause: self.cause,
-            etr: Etr::from_option(self.etr.map(from_ms)),
-            starts_at: self.starts_at.map(from_ms),
-            area: serde_json::from_str(&self.area)
-                .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt area: {e}")))?,
-            messages,
-            affected_addresses: self.affected_addresses,
-            created_at: from_ms(self.created_at),
-            updated_at: from_ms(self.updated_at),
-            ended_at: self.ended_at.map(from_ms),
-        })
-    }
-}
-
-const OUTAGE_COLUMNS: &str =
-    "id, reference, utility, kind, status, urgency, revision, cause, etr, \
-     starts_at, area, messages, affected_addresses, created_at, updated_at, ended_at";
 
 /// Parameters shared by every fan-out statement.
 #[derive(Clone, Copy)]
@@ -309,7 +247,7 @@ impl SqliteStore {
         .bind(ids_json(address_ids))
         .fetch_all(&self.pool)
         .await?;
-        channel_counts(rows)
+        rows::channel_counts(&rows)
     }
 
     pub async fn create_token(
@@ -593,26 +531,7 @@ impl SqliteStore {
         .bind(outage_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                let fields: String = r.get(2);
-                Ok(RevisionRow {
-                    revision: r.get(0),
-                    change: parse(r.get::<&str, _>(1), "change")?,
-                    changed_fields: fields
-                        .split(',')
-                        .filter(|f| !f.is_empty())
-                        .map(String::from)
-                        .collect(),
-                    status: parse(r.get::<&str, _>(3), "status")?,
-                    cause: r.get(4),
-                    etr: r.get::<Option<i64>, _>(5).map(from_ms),
-                    starts_at: r.get::<Option<i64>, _>(6).map(from_ms),
-                    affected_addresses: r.get(7),
-                    created_at: from_ms(r.get(8)),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::revision).collect()
     }
 
     pub async fn delivery_counts(&self, outage_id: i64) -> Result<Vec<DeliveryCount>> {
@@ -623,16 +542,7 @@ impl SqliteStore {
         .bind(outage_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(DeliveryCount {
-                    channel: parse(r.get::<&str, _>(0), "channel")?,
-                    kind: parse(r.get::<&str, _>(1), "kind")?,
-                    state: parse(r.get::<&str, _>(2), "state")?,
-                    count: r.get(3),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::delivery_count).collect()
     }
 
     pub async fn revision_fanout(&self, outage_id: i64, revision: i64) -> Result<ChannelCounts> {
@@ -644,7 +554,7 @@ impl SqliteStore {
         .bind(revision)
         .fetch_all(&self.pool)
         .await?;
-        channel_counts(rows)
+        rows::channel_counts(&rows)
     }
 
     pub async fn deliveries(
@@ -653,37 +563,17 @@ impl SqliteStore {
         state: Option<DeliveryState>,
         limit: i64,
     ) -> Result<Vec<DeliveryRow>> {
-        let rows = sqlx::query(
-            "SELECT d.id, d.outage_id, d.revision, d.kind, d.channel, c.destination, d.state, \
-             d.attempts, d.next_attempt_at, d.sent_revision, d.provider_message_id, d.segments, \
-             d.last_error, d.updated_at FROM deliveries d JOIN contacts c ON c.id = d.contact_id \
-             WHERE d.outage_id = $1 AND ($2 IS NULL OR d.state = $2) ORDER BY d.id LIMIT $3",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM deliveries d JOIN contacts c ON c.id = d.contact_id \
+                 WHERE d.outage_id = $1 AND ($2 IS NULL OR d.state = $2) ORDER BY d.id LIMIT $3",
+            rows::DELIVERY_COLUMNS
+        ))
         .bind(outage_id)
         .bind(state.map(|s| s.as_str()))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(DeliveryRow {
-                    id: r.get(0),
-                    outage_id: r.get(1),
-                    revision: r.get(2),
-                    kind: parse(r.get::<&str, _>(3), "kind")?,
-                    channel: parse(r.get::<&str, _>(4), "channel")?,
-                    destination: r.get(5),
-                    state: parse(r.get::<&str, _>(6), "state")?,
-                    attempts: r.get(7),
-                    next_attempt_at: from_ms(r.get(8)),
-                    sent_revision: r.get(9),
-                    provider_message_id: r.get(10),
-                    segments: r.get(11),
-                    last_error: r.get(12),
-                    updated_at: from_ms(r.get(13)),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::delivery).collect()
     }
 
     pub async fn release_expired_leases(&self, now: DateTime<Utc>) -> Result<u64> {
@@ -731,46 +621,30 @@ impl SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(
-            "SELECT d.id, d.outage_id, d.revision, d.kind, d.channel, d.attempts, d.expires_at, \
-             c.id, c.destination, c.language, c.opted_out_at IS NOT NULL, c.unsubscribe_token, \
-             a.street, a.house_number, a.postcode, a.settlement \
-             FROM deliveries d JOIN contacts c ON c.id = d.contact_id \
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM deliveries d JOIN contacts c ON c.id = d.contact_id \
              JOIN addresses a ON a.id = c.address_id \
              WHERE d.id IN (SELECT value FROM json_each($1)) ORDER BY d.id",
-        )
+            rows::CLAIMED_COLUMNS
+        ))
         .bind(ids_json(&ids))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(ClaimedDelivery {
-                    id: r.get(0),
-                    outage_id: r.get(1),
-                    revision: r.get(2),
-                    kind: parse(r.get::<&str, _>(3), "kind")?,
-                    channel: parse(r.get::<&str, _>(4), "channel")?,
-                    attempts: r.get(5),
-                    expires_at: from_ms(r.get(6)),
-                    contact_id: r.get(7),
-                    destination: r.get(8),
-                    language: parse(r.get::<&str, _>(9), "language")?,
-                    opted_out: r.get(10),
-                    unsubscribe_token: r.get(11),
-                    street: r.get(12),
-                    house_number: r.get(13),
-                    postcode: r.get(14),
-                    settlement: r.get(15),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::claimed).collect()
     }
 
-    pub async fn complete(&self, results: &[Completion], now: DateTime<Utc>) -> Result<()> {
+    pub async fn complete(
+        &self,
+        results: &[Completion],
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let lease = to_ms(lease_until);
         let now = to_ms(now);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for result in results {
-            // `state = 'sending'` guards against a late worker whose lease was taken over.
+            // The claim's lease is its fencing token: a worker whose lease ran out
+            // and was taken over by another changes nothing.
             let q = match result {
                 Completion::Sent {
                     id,
@@ -780,30 +654,42 @@ impl SqliteStore {
                 } => sqlx::query(
                     "UPDATE deliveries SET state = 'sent', lease_until = NULL, sent_revision = $2, \
                      provider_message_id = $3, segments = $4, last_error = NULL, updated_at = $5 \
-                     WHERE id = $1 AND state = 'sending'",
+                     WHERE id = $1 AND state = 'sending' AND lease_until = $6",
                 )
                 .bind(id)
                 .bind(sent_revision)
                 .bind(provider_message_id)
                 .bind(segments)
-                .bind(now),
+                .bind(now)
+                .bind(lease),
                 Completion::Retry { id, at, error } => sqlx::query(
                     "UPDATE deliveries SET state = 'pending', lease_until = NULL, \
                      next_attempt_at = $2, last_error = $3, updated_at = $4 \
-                     WHERE id = $1 AND state = 'sending'",
+                     WHERE id = $1 AND state = 'sending' AND lease_until = $5",
                 )
                 .bind(id)
                 .bind(to_ms(*at))
                 .bind(error)
-                .bind(now),
+                .bind(now)
+                .bind(lease),
                 Completion::Failed { id, state, reason } => sqlx::query(
                     "UPDATE deliveries SET state = $2, lease_until = NULL, last_error = $3, \
-                     updated_at = $4 WHERE id = $1 AND state = 'sending'",
+                     updated_at = $4 WHERE id = $1 AND state = 'sending' AND lease_until = $5",
                 )
                 .bind(id)
                 .bind(state.as_str())
                 .bind(reason)
-                .bind(now),
+                .bind(now)
+                .bind(lease),
+                Completion::Release { id, reason } => sqlx::query(
+                    "UPDATE deliveries SET state = 'pending', lease_until = NULL, \
+                     attempts = attempts - 1, next_attempt_at = $3, last_error = $2, \
+                     updated_at = $3 WHERE id = $1 AND state = 'sending' AND lease_until = $4",
+                )
+                .bind(id)
+                .bind(reason)
+                .bind(now)
+                .bind(lease),
             };
             q.execute(&mut *tx).await?;
         }
@@ -825,16 +711,7 @@ impl SqliteStore {
         .bind(serde_json::to_string(pairs).expect("pairs serialize"))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let news = NewsSent {
-                    revision: r.get(2),
-                    in_flight: r.get::<Option<bool>, _>(3).unwrap_or(false),
-                };
-                ((r.get(0), r.get(1)), news)
-            })
-            .collect())
+        Ok(rows::news_sent(&rows))
     }
 
     pub async fn start_due_outages(&self, now: DateTime<Utc>) -> Result<Vec<i64>> {
@@ -906,24 +783,7 @@ impl SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(AddressRow {
-                    id: r.get(0),
-                    external_id: r.get(1),
-                    street: r.get(2),
-                    house_number: r.get(3),
-                    postcode: r.get(4),
-                    settlement: r.get(5),
-                    lon: r.get(6),
-                    lat: r.get(7),
-                    contact_language: r
-                        .get::<Option<&str>, _>(8)
-                        .map(|l| parse(l, "language"))
-                        .transpose()?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::address).collect()
     }
 
     pub async fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
@@ -1008,15 +868,7 @@ impl SqliteStore {
             sqlx::query("SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state")
                 .fetch_all(&self.pool)
                 .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok((
-                    parse(r.get::<&str, _>(0), "channel")?,
-                    parse(r.get::<&str, _>(1), "state")?,
-                    r.get(2),
-                ))
-            })
-            .collect()
+        rows.iter().map(rows::total).collect()
     }
 
     pub async fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>> {
@@ -1029,17 +881,7 @@ impl SqliteStore {
         .bind(token)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(ContactSummary {
-                id: r.get(0),
-                channel: parse(r.get::<&str, _>(1), "channel")?,
-                destination: r.get(2),
-                language: parse(r.get::<&str, _>(3), "language")?,
-                opted_out: r.get(4),
-                address: r.get(5),
-            })
-        })
-        .transpose()
+        row.as_ref().map(rows::contact_summary).transpose()
     }
 
     pub async fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool> {
@@ -1139,48 +981,52 @@ impl SqliteStore {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(PendingConfirmation {
-                    id: r.get(0),
-                    token: r.get(1),
-                    channel: parse(r.get::<&str, _>(2), "channel")?,
-                    destination: r.get(3),
-                    language: parse(r.get::<&str, _>(4), "language")?,
-                    attempts: r.get(5),
-                    expires_at: from_ms(r.get(6)),
-                    address: r.get(7),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::pending_confirmation).collect()
     }
 
-    pub async fn complete_confirmations(&self, results: &[Completion]) -> Result<()> {
+    pub async fn complete_confirmations(
+        &self,
+        results: &[Completion],
+        lease_until: DateTime<Utc>,
+    ) -> Result<()> {
+        let lease = to_ms(lease_until);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         for result in results {
             let q = match result {
                 Completion::Sent { id, .. } => sqlx::query(
                     "UPDATE subscriptions SET state = 'sent', lease_until = NULL, last_error = NULL \
-                     WHERE id = $1 AND state = 'sending'",
+                     WHERE id = $1 AND state = 'sending' AND lease_until = $2",
                 )
-                .bind(id),
+                .bind(id)
+                .bind(lease),
                 Completion::Retry { id, at, error } => sqlx::query(
                     "UPDATE subscriptions SET state = 'pending', lease_until = NULL, \
-                     next_attempt_at = $2, last_error = $3 WHERE id = $1 AND state = 'sending'",
+                     next_attempt_at = $2, last_error = $3 \
+                     WHERE id = $1 AND state = 'sending' AND lease_until = $4",
                 )
                 .bind(id)
                 .bind(to_ms(*at))
-                .bind(error),
+                .bind(error)
+                .bind(lease),
                 Completion::Failed { id, state, reason } => sqlx::query(
                     "UPDATE subscriptions SET state = $2, lease_until = NULL, last_error = $3 \
-                     WHERE id = $1 AND state = 'sending'",
+                     WHERE id = $1 AND state = 'sending' AND lease_until = $4",
                 )
                 .bind(id)
                 .bind(match state {
                     DeliveryState::Expired => "expired",
                     _ => "dead",
                 })
-                .bind(reason),
+                .bind(reason)
+                .bind(lease),
+                Completion::Release { id, reason } => sqlx::query(
+                    "UPDATE subscriptions SET state = 'pending', lease_until = NULL, \
+                     attempts = attempts - 1, last_error = $2 \
+                     WHERE id = $1 AND state = 'sending' AND lease_until = $3",
+                )
+                .bind(id)
+                .bind(reason)
+                .bind(lease),
             };
             q.execute(&mut *tx).await?;
         }
@@ -1197,17 +1043,7 @@ impl SqliteStore {
         .bind(token)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(SubscriptionView {
-                channel: parse(r.get::<&str, _>(0), "channel")?,
-                destination: r.get(1),
-                language: parse(r.get::<&str, _>(2), "language")?,
-                confirmed: r.get(3),
-                expires_at: from_ms(r.get(4)),
-                address: r.get(5),
-            })
-        })
-        .transpose()
+        row.as_ref().map(rows::subscription_view).transpose()
     }
 
     pub async fn confirm_subscription(
@@ -1284,15 +1120,32 @@ impl SqliteStore {
     }
 }
 
-fn channel_counts(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<ChannelCounts> {
-    let mut counts = ChannelCounts::default();
-    for r in rows {
-        match parse::<Channel>(r.get::<&str, _>(0), "channel")? {
-            Channel::Email => counts.email = r.get(1),
-            Channel::Sms => counts.sms = r.get(1),
-        }
+/// Shared rate limits.
+impl SqliteStore {
+    pub async fn take_tokens(&self, r: &TokenRequest<'_>) -> Result<Grant> {
+        // BEGIN IMMEDIATE holds the write lock: processes sharing the file take
+        // from the bucket one at a time.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row: Option<(f64, i64)> =
+            sqlx::query_as("SELECT tokens, refilled_at FROM rate_limits WHERE bucket = $1")
+                .bind(r.bucket)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (tokens, refilled_at) = row.unwrap_or((r.burst as f64, r.now_ms));
+        let grant = r.apply(tokens, refilled_at);
+        sqlx::query(
+            "INSERT INTO rate_limits (bucket, tokens, refilled_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (bucket) DO UPDATE SET tokens = excluded.tokens, \
+             refilled_at = excluded.refilled_at",
+        )
+        .bind(r.bucket)
+        .bind(grant.tokens)
+        .bind(grant.refilled_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(grant)
     }
-    Ok(counts)
 }
 
 async fn fetch_outage(conn: &mut SqliteConnection, id: i64) -> Result<Option<Outage>> {
@@ -1451,51 +1304,4 @@ async fn supersede_pending(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// (added, removed) between two ascending id lists.
-fn sorted_diff(old: &[i64], new: &[i64]) -> (Vec<i64>, Vec<i64>) {
-    let (mut added, mut removed) = (Vec::new(), Vec::new());
-    let (mut i, mut j) = (0, 0);
-    while i < old.len() || j < new.len() {
-        match (old.get(i), new.get(j)) {
-            (Some(a), Some(b)) if a == b => {
-                i += 1;
-                j += 1;
-            }
-            (Some(a), Some(b)) if a < b => {
-                removed.push(*a);
-                i += 1;
-            }
-            (Some(_), Some(b)) => {
-                added.push(*b);
-                j += 1;
-            }
-            (Some(a), None) => {
-                removed.push(*a);
-                i += 1;
-            }
-            (None, Some(b)) => {
-                added.push(*b);
-                j += 1;
-            }
-            (None, None) => unreachable!(),
-        }
-    }
-    (added, removed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sorted_diff;
-
-    #[test]
-    fn diff_of_sorted_lists() {
-        assert_eq!(
-            sorted_diff(&[1, 2, 4, 7], &[2, 3, 4, 8]),
-            (vec![3, 8], vec![1, 7])
-        );
-        assert_eq!(sorted_diff(&[], &[1]), (vec![1], vec![]));
-        assert_eq!(sorted_diff(&[5], &[]), (vec![], vec![5]));
-    }
 }

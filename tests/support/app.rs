@@ -1,5 +1,5 @@
-//! `TestApp`: Herald on port 0 with a fresh SQLite database in a temporary
-//! directory, a real SMTP sink and an SMS gateway stub, plus helpers named after
+//! `TestApp`: Herald on port 0 with a fresh database (SQLite in a temporary
+//! directory, or a PostgreSQL database of its own: see [`super::db`]), a real SMTP sink and an SMS gateway stub, plus helpers named after
 //! what a dispatcher or resident does.
 
 use std::time::Duration;
@@ -59,6 +59,7 @@ impl TestApp {
         let sms = SmsGateway::start().await;
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(dir.path(), &smtp, &sms);
+        config.database_url = super::db::fresh_database().await;
         adjust(&mut config);
         let server = Server::start(config.clone()).await.expect("server starts");
         let base = format!("http://{}", server.addr);
@@ -87,6 +88,15 @@ impl TestApp {
 
     pub fn state(&self) -> &herald::app::AppState {
         &self.server.as_ref().expect("running").state
+    }
+
+    /// A connection of the test's own to the app's database.
+    pub async fn db(&self) -> sqlx::AnyConnection {
+        super::db::connect(&self.config.database_url()).await
+    }
+
+    pub fn on_postgres(&self) -> bool {
+        self.config.database_url().starts_with("postgres")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod db;
 pub mod sms_gateway;
 pub mod smtp_sink;
 

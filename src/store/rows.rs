@@ -1,0 +1,335 @@
+//! Reading result rows into Herald's types, shared by both backends.
+//!
+//! Both schemas store the same columns with the same meaning (instants as
+//! milliseconds, enums as text), so a row maps the same way whichever database it
+//! came from. Each backend's SQL selects its columns in the order documented on
+//! the mapper it uses; [`Cols`] hides the row type.
+
+use std::str::FromStr;
+
+use sqlx::{FromRow, Row};
+
+use super::*;
+use crate::clock::from_ms;
+use crate::domain::outage::Messages;
+use crate::domain::Etr;
+use crate::error::Error;
+
+/// Typed column access by position, for either backend's rows.
+pub(super) trait Cols {
+    fn int(&self, i: usize) -> i64;
+    fn opt_int(&self, i: usize) -> Option<i64>;
+    fn text(&self, i: usize) -> &str;
+    fn opt_text(&self, i: usize) -> Option<&str>;
+    fn float(&self, i: usize) -> f64;
+    fn flag(&self, i: usize) -> bool;
+}
+
+macro_rules! impl_cols {
+    ($row:ty) => {
+        impl Cols for $row {
+            fn int(&self, i: usize) -> i64 {
+                self.get(i)
+            }
+            fn opt_int(&self, i: usize) -> Option<i64> {
+                self.get(i)
+            }
+            fn text(&self, i: usize) -> &str {
+                self.get(i)
+            }
+            fn opt_text(&self, i: usize) -> Option<&str> {
+                self.get(i)
+            }
+            fn float(&self, i: usize) -> f64 {
+                self.get(i)
+            }
+            fn flag(&self, i: usize) -> bool {
+                self.get(i)
+            }
+        }
+    };
+}
+impl_cols!(sqlx::sqlite::SqliteRow);
+impl_cols!(sqlx::postgres::PgRow);
+
+pub(super) fn parse<T: FromStr>(s: &str, what: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse::<T>()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt {what} '{s}' in database: {e}")))
+}
+
+/// Deliveries of these kinds tell a resident the outage is (still) on.
+pub(super) const NEWS_KINDS: &str = "('declared', 'updated')";
+
+pub(super) const OUTAGE_COLUMNS: &str =
+    "id, reference, utility, kind, status, urgency, revision, cause, etr, \
+     starts_at, area, messages, affected_addresses, created_at, updated_at, ended_at";
+
+/// An `outages` row as selected by [`OUTAGE_COLUMNS`].
+#[derive(FromRow)]
+pub(super) struct OutageRow {
+    id: i64,
+    reference: String,
+    utility: String,
+    kind: String,
+    status: String,
+    urgency: String,
+    revision: i64,
+    cause: String,
+    etr: Option<i64>,
+    starts_at: Option<i64>,
+    area: String,
+    messages: String,
+    affected_addresses: i64,
+    created_at: i64,
+    updated_at: i64,
+    ended_at: Option<i64>,
+}
+
+impl OutageRow {
+    pub(super) fn into_outage(self) -> Result<Outage> {
+        let messages: Messages = serde_json::from_str(&self.messages)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt messages: {e}")))?;
+        Ok(Outage {
+            id: self.id,
+            reference: parse(&self.reference, "reference")?,
+            utility: parse(&self.utility, "utility")?,
+            kind: parse(&self.kind, "kind")?,
+            status: parse(&self.status, "status")?,
+            urgency: parse(&self.urgency, "urgency")?,
+            revision: self.revision,
+            cause: self.cause,
+            etr: Etr::from_option(self.etr.map(from_ms)),
+            starts_at: self.starts_at.map(from_ms),
+            area: serde_json::from_str(&self.area)
+                .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt area: {e}")))?,
+            messages,
+            affected_addresses: self.affected_addresses,
+            created_at: from_ms(self.created_at),
+            updated_at: from_ms(self.updated_at),
+            ended_at: self.ended_at.map(from_ms),
+        })
+    }
+}
+
+/// (channel, count) rows.
+pub(super) fn channel_counts<R: Cols>(rows: &[R]) -> Result<ChannelCounts> {
+    let mut counts = ChannelCounts::default();
+    for r in rows {
+        match parse::<Channel>(r.text(0), "channel")? {
+            Channel::Email => counts.email = r.int(1),
+            Channel::Sms => counts.sms = r.int(1),
+        }
+    }
+    Ok(counts)
+}
+
+/// revision, change, changed_fields, status, cause, etr, starts_at,
+/// affected_addresses, created_at.
+pub(super) fn revision(r: &impl Cols) -> Result<RevisionRow> {
+    Ok(RevisionRow {
+        revision: r.int(0),
+        change: parse(r.text(1), "change")?,
+        changed_fields: r
+            .text(2)
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(String::from)
+            .collect(),
+        status: parse(r.text(3), "status")?,
+        cause: r.text(4).to_string(),
+        etr: r.opt_int(5).map(from_ms),
+        starts_at: r.opt_int(6).map(from_ms),
+        affected_addresses: r.int(7),
+        created_at: from_ms(r.int(8)),
+    })
+}
+
+/// channel, kind, state, count.
+pub(super) fn delivery_count(r: &impl Cols) -> Result<DeliveryCount> {
+    Ok(DeliveryCount {
+        channel: parse(r.text(0), "channel")?,
+        kind: parse(r.text(1), "kind")?,
+        state: parse(r.text(2), "state")?,
+        count: r.int(3),
+    })
+}
+
+/// See [`DELIVERY_COLUMNS`].
+pub(super) fn delivery(r: &impl Cols) -> Result<DeliveryRow> {
+    Ok(DeliveryRow {
+        id: r.int(0),
+        outage_id: r.int(1),
+        revision: r.int(2),
+        kind: parse(r.text(3), "kind")?,
+        channel: parse(r.text(4), "channel")?,
+        destination: r.text(5).to_string(),
+        state: parse(r.text(6), "state")?,
+        attempts: r.int(7),
+        next_attempt_at: from_ms(r.int(8)),
+        sent_revision: r.opt_int(9),
+        provider_message_id: r.opt_text(10).map(String::from),
+        segments: r.opt_int(11),
+        last_error: r.opt_text(12).map(String::from),
+        updated_at: from_ms(r.int(13)),
+    })
+}
+
+/// Deliveries `d` joined with their contacts `c`, for [`delivery`].
+pub(super) const DELIVERY_COLUMNS: &str =
+    "d.id, d.outage_id, d.revision, d.kind, d.channel, c.destination, d.state, \
+     d.attempts, d.next_attempt_at, d.sent_revision, d.provider_message_id, d.segments, \
+     d.last_error, d.updated_at";
+
+/// Deliveries `d` joined with contacts `c` and addresses `a`, for [`claimed`].
+pub(super) const CLAIMED_COLUMNS: &str =
+    "d.id, d.outage_id, d.revision, d.kind, d.channel, d.attempts, d.expires_at, \
+     c.id, c.destination, c.language, c.opted_out_at IS NOT NULL, c.unsubscribe_token, \
+     a.street, a.house_number, a.postcode, a.settlement";
+
+pub(super) fn claimed(r: &impl Cols) -> Result<ClaimedDelivery> {
+    Ok(ClaimedDelivery {
+        id: r.int(0),
+        outage_id: r.int(1),
+        revision: r.int(2),
+        kind: parse(r.text(3), "kind")?,
+        channel: parse(r.text(4), "channel")?,
+        attempts: r.int(5),
+        expires_at: from_ms(r.int(6)),
+        contact_id: r.int(7),
+        destination: r.text(8).to_string(),
+        language: parse(r.text(9), "language")?,
+        opted_out: r.flag(10),
+        unsubscribe_token: r.text(11).to_string(),
+        street: r.text(12).to_string(),
+        house_number: r.text(13).to_string(),
+        postcode: r.text(14).to_string(),
+        settlement: r.text(15).to_string(),
+    })
+}
+
+/// id, external_id, street, house_number, postcode, settlement, lon, lat,
+/// contact language (or NULL).
+pub(super) fn address(r: &impl Cols) -> Result<AddressRow> {
+    Ok(AddressRow {
+        id: r.int(0),
+        external_id: r.text(1).to_string(),
+        street: r.text(2).to_string(),
+        house_number: r.text(3).to_string(),
+        postcode: r.text(4).to_string(),
+        settlement: r.text(5).to_string(),
+        lon: r.float(6),
+        lat: r.float(7),
+        contact_language: r.opt_text(8).map(|l| parse(l, "language")).transpose()?,
+    })
+}
+
+/// channel, state, count.
+pub(super) fn total(r: &impl Cols) -> Result<(Channel, DeliveryState, i64)> {
+    Ok((
+        parse(r.text(0), "channel")?,
+        parse(r.text(1), "state")?,
+        r.int(2),
+    ))
+}
+
+/// id, channel, destination, language, opted out, address line.
+pub(super) fn contact_summary(r: &impl Cols) -> Result<ContactSummary> {
+    Ok(ContactSummary {
+        id: r.int(0),
+        channel: parse(r.text(1), "channel")?,
+        destination: r.text(2).to_string(),
+        language: parse(r.text(3), "language")?,
+        opted_out: r.flag(4),
+        address: r.text(5).to_string(),
+    })
+}
+
+/// id, token, channel, destination, language, attempts, expires_at, address line.
+pub(super) fn pending_confirmation(r: &impl Cols) -> Result<PendingConfirmation> {
+    Ok(PendingConfirmation {
+        id: r.int(0),
+        token: r.text(1).to_string(),
+        channel: parse(r.text(2), "channel")?,
+        destination: r.text(3).to_string(),
+        language: parse(r.text(4), "language")?,
+        attempts: r.int(5),
+        expires_at: from_ms(r.int(6)),
+        address: r.text(7).to_string(),
+    })
+}
+
+/// channel, destination, language, confirmed, expires_at, address line.
+pub(super) fn subscription_view(r: &impl Cols) -> Result<SubscriptionView> {
+    Ok(SubscriptionView {
+        channel: parse(r.text(0), "channel")?,
+        destination: r.text(1).to_string(),
+        language: parse(r.text(2), "language")?,
+        confirmed: r.flag(3),
+        expires_at: from_ms(r.int(4)),
+        address: r.text(5).to_string(),
+    })
+}
+
+/// (outage, contact) → news, from rows of outage_id, contact_id, newest sent
+/// revision (or NULL), whether one is in flight (or NULL).
+pub(super) fn news_sent<R: Cols>(rows: &[R]) -> std::collections::HashMap<(i64, i64), NewsSent> {
+    rows.iter()
+        .map(|r| {
+            let news = NewsSent {
+                revision: r.opt_int(2),
+                in_flight: r.opt_int(3).is_some_and(|n| n != 0),
+            };
+            ((r.int(0), r.int(1)), news)
+        })
+        .collect()
+}
+
+/// (added, removed) between two ascending id lists.
+pub(super) fn sorted_diff(old: &[i64], new: &[i64]) -> (Vec<i64>, Vec<i64>) {
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        match (old.get(i), new.get(j)) {
+            (Some(a), Some(b)) if a == b => {
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a < b => {
+                removed.push(*a);
+                i += 1;
+            }
+            (Some(_), Some(b)) => {
+                added.push(*b);
+                j += 1;
+            }
+            (Some(a), None) => {
+                removed.push(*a);
+                i += 1;
+            }
+            (None, Some(b)) => {
+                added.push(*b);
+                j += 1;
+            }
+            (None, None) => unreachable!(),
+        }
+    }
+    (added, removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sorted_diff;
+
+    #[test]
+    fn diff_of_sorted_lists() {
+        assert_eq!(
+            sorted_diff(&[1, 2, 4, 7], &[2, 3, 4, 8]),
+            (vec![3, 8], vec![1, 7])
+        );
+        assert_eq!(sorted_diff(&[], &[1]), (vec![1], vec![]));
+        assert_eq!(sorted_diff(&[5], &[]), (vec![], vec![5]));
+    }
+}

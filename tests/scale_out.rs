@@ -1,0 +1,127 @@
+//! Several Herald nodes on one database (as behind a load balancer): what one
+//! node changes, the others serve within a second; an address import through one
+//! node is used by another's geo lookup; a provider rate limit holds for all
+//! workers together, not for each.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use herald::app::Server;
+use herald::config::Config;
+use serde_json::json;
+use support::app::{water_outage, TestApp, Town};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Another node on the app's database and providers.
+async fn node(app: &TestApp, adjust: impl FnOnce(&mut Config)) -> Server {
+    let mut config = app.config.clone();
+    config.database_url = Some(app.config.database_url());
+    adjust(&mut config);
+    Server::start(config).await.expect("second node starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_one_node_is_served_by_another_within_a_second() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    let b = node(&app, |c| c.run_workers = false).await;
+    let http = reqwest::Client::new();
+    let status = |base: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{base}/ivr/v1/status?postcode=1111&format=json"))
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let b_base = format!("http://{}", b.addr);
+    // B has answered (and cached) the quiet state before anything happens.
+    assert_eq!(status(b_base.clone()).await["affected"], false);
+
+    for round in 0..3 {
+        let outage = app
+            .declare(&water_outage(Town::rect(round, round, 0, 0)))
+            .await;
+        let reference = outage["reference"].as_str().unwrap().to_string();
+        let declared = Instant::now();
+        loop {
+            let answer = status(b_base.clone()).await;
+            if answer.to_string().contains(&reference) {
+                break;
+            }
+            assert!(
+                declared.elapsed() < Duration::from_secs(1),
+                "node B still does not show {reference} after 1 s: {answer}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The status page too.
+        let page = http
+            .get(format!("{b_base}/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains(&reference),
+            "home page on B lacks {reference}"
+        );
+    }
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn addresses_imported_through_one_node_are_found_by_another() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    let b = node(&app, |c| c.run_workers = false).await;
+    let b_base = format!("http://{}", b.addr);
+    // A new street east of the town, imported through B.
+    let csv = "external_id,street,house_number,postcode,settlement,lon,lat\n\
+               N1,Új utca,1,1112,Budapest,19.0500,47.0000\n\
+               N2,Új utca,2,1112,Budapest,19.0510,47.0000\n";
+    let r = reqwest::Client::new()
+        .post(format!("{b_base}/api/v1/addresses/import"))
+        .bearer_auth(&app.token)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A (which built its index before) finds them.
+    let area = json!({"type": "Polygon", "coordinates": [[[19.049, 46.999], [19.052, 46.999],
+        [19.052, 47.001], [19.049, 47.001], [19.049, 46.999]]]});
+    let outage = app.declare(&water_outage(area)).await;
+    assert_eq!(outage["affected_addresses"], 2, "{outage}");
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_rate_limit_holds_for_all_workers_together() {
+    // 20 SMS/s for the account; two worker nodes each configured with it.
+    let app = TestApp::spawn_with(|c| c.sms.rate_per_sec = 20).await;
+    app.import_town(&Town).await;
+    let b = node(&app, |c| c.sms.rate_per_sec = 20).await;
+    let started = Instant::now();
+    let outage = app.declare(&water_outage(Town::rect(0, 9, 0, 9))).await;
+    assert_eq!(outage["contacts"]["sms"], 50);
+    app.sms.wait_for_count(50, WAIT).await.unwrap();
+    let took = started.elapsed();
+    // 50 messages at 20/s with a burst of 2: at least 2.4 s. Two workers each
+    // applying the limit on their own (40/s) would finish in about half that.
+    assert!(
+        took >= Duration::from_millis(2_300),
+        "50 SMS in {took:?}: the limit did not hold across workers"
+    );
+    app.wait_until_idle(WAIT).await;
+    assert_eq!(app.sms.count(), 50, "each message once");
+    b.stop().await;
+}
