@@ -100,3 +100,29 @@ async fn migrate_import_and_token_from_the_command_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("time_zone"));
 }
+
+#[tokio::test]
+async fn migrate_is_safe_from_several_nodes_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = support::db::fresh_database().await;
+    // Six nodes starting together against one new database.
+    let runs: Vec<_> = (0..6)
+        .map(|_| {
+            let (db, path) = (db.clone(), dir.path().to_path_buf());
+            std::thread::spawn(move || herald_on(db.as_deref(), &path, &["migrate"]))
+        })
+        .collect();
+    for run in runs {
+        let (ok, out, err) = run.join().unwrap();
+        assert!(ok, "a concurrent migrate failed: {out}{err}");
+        assert!(out.contains("up to date"), "{out}");
+    }
+    // And the schema works.
+    std::fs::write(
+        dir.path().join("a.csv"),
+        "external_id,street,house_number,postcode,settlement,lon,lat\nA1,Fő utca,1,1011,Budapest,19.04,47.49\n",
+    )
+    .unwrap();
+    let (ok, out, err) = herald_on(db.as_deref(), dir.path(), &["import", "addresses", "a.csv"]);
+    assert!(ok && out.contains("1 inserted"), "{out}{err}");
+}

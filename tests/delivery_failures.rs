@@ -198,3 +198,52 @@ async fn a_write_cancelled_while_waiting_for_the_lock_leaves_no_lock_behind() {
         assert_eq!(s, 201, "{v}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_releases_what_it_has_not_sent() {
+    // 5 SMS/s and a long lease: one claim takes all 50 SMS, far more than the
+    // worker can send before it is told to stop.
+    let app = TestApp::spawn_with(|c| {
+        c.run_workers = false;
+        c.sms.rate_per_sec = 5;
+        c.delivery.lease_ms = 60_000;
+    })
+    .await;
+    app.import_town(&Town).await;
+    let v = app.declare(&water_outage(Town::rect(0, 9, 0, 9))).await;
+    let id = v["id"].as_i64().unwrap();
+    let worker = app.state().dispatcher().await.unwrap().start();
+    app.sms.wait_for_count(3, WAIT).await.unwrap();
+    let stopping = std::time::Instant::now();
+    worker.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(3),
+        "stop waited {:?}: it should not send the rest of the batch first",
+        stopping.elapsed()
+    );
+    let sent = app.sms.count() as i64;
+    assert!(sent < 50, "stopped mid-fan-out");
+    // Nothing is left claimed: what was sent is recorded, the rest is queued
+    // again with its attempt not counted.
+    let (_, v) = app.get_json(&format!("/api/v1/outages/{id}")).await;
+    assert_eq!(v["deliveries"]["sms"]["sending"], Value::Null, "{v}");
+    assert_eq!(v["deliveries"]["sms"]["sent"], sent, "{v}");
+    assert_eq!(v["deliveries"]["sms"]["pending"], 50 - sent, "{v}");
+    let (_, pending) = app
+        .get_json(&format!("/api/v1/outages/{id}/deliveries?state=pending"))
+        .await;
+    for d in pending["deliveries"].as_array().unwrap() {
+        if d["channel"] == "sms" {
+            assert_eq!(d["attempts"], 0, "{d}");
+            assert!(
+                d["last_error"].as_str().unwrap().contains("stopping"),
+                "{d}"
+            );
+        }
+    }
+    // The next worker sends the rest, each once.
+    let next = app.state().dispatcher().await.unwrap().start();
+    app.wait_until_idle(Duration::from_secs(30)).await;
+    next.stop().await;
+    assert_eq!(app.sms.count(), 50);
+}

@@ -107,9 +107,16 @@ impl Gate {
 
     async fn pass(&self, lane: &Lane, id: i64) -> Option<Completion> {
         let in_time = match &lane.limiter {
-            Some(limiter) => tokio::time::timeout_at(self.send_by.into(), limiter.until_ready())
-                .await
-                .is_ok(),
+            Some(limiter) => {
+                let mut stopping = self.stopping.clone();
+                tokio::select! {
+                    ready = tokio::time::timeout_at(self.send_by.into(), limiter.until_ready()) => {
+                        ready.is_ok()
+                    }
+                    // Waiting for a token ends when the worker is told to stop.
+                    _ = stopping.wait_for(|stop| *stop) => false,
+                }
+            }
             None => std::time::Instant::now() <= self.send_by,
         };
         let reason = if *self.stopping.borrow() {

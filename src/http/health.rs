@@ -17,13 +17,20 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/metrics", get(metrics))
 }
 
-/// Ready when the database answers.
+/// Ready when the database answers, within the 2 s a load balancer's health
+/// check can be expected to wait (a pool waiting for a dead server would take
+/// longer to give up).
 async fn readyz(axum::extract::State(state): State) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
-        Err(e) => (
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping());
+    match ping.await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n".to_string()),
+        Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("database unavailable: {e}\n"),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable: no answer within 2 s\n".to_string(),
         ),
     }
 }
