@@ -91,9 +91,22 @@ async fn run(
     let state = AppState::new(config, Arc::new(SystemClock)).await?;
     let (addresses, contacts) = data(n, channel);
     let now = chrono::Utc::now();
-    import::import_addresses(&state.store, addresses.as_bytes(), Mode::Skip, now).await?;
+    import::import_addresses(
+        &state.store,
+        import::Input::Bytes(addresses.as_bytes()),
+        Mode::Skip,
+        now,
+    )
+    .await?;
     let region = herald::domain::contact::parse_region("HU")?;
-    import::import_contacts(&state.store, contacts.as_bytes(), region, Mode::Skip, now).await?;
+    import::import_contacts(
+        &state.store,
+        import::Input::Bytes(contacts.as_bytes()),
+        region,
+        Mode::Skip,
+        now,
+    )
+    .await?;
     state.address_index().await?;
 
     let body = json!({

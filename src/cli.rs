@@ -96,17 +96,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = AppState::new(config, Arc::new(SystemClock)).await?;
             let report = match what {
                 ImportWhat::Addresses { file, strict } => {
-                    let data = read(&file)?;
-                    import::import_addresses(&state.store, &data, mode(strict), SystemClock.now())
-                        .await?
+                    import::import_addresses(
+                        &state.store,
+                        import::Input::File(&file),
+                        mode(strict),
+                        SystemClock.now(),
+                    )
+                    .await?
                 }
                 ImportWhat::Contacts { file, strict } => {
-                    let data = read(&file)?;
                     let region =
                         crate::domain::contact::parse_region(&state.config.default_region)?;
                     import::import_contacts(
                         &state.store,
-                        &data,
+                        import::Input::File(&file),
                         region,
                         mode(strict),
                         SystemClock.now(),
@@ -148,10 +151,6 @@ fn mode(strict: bool) -> Mode {
     } else {
         Mode::Skip
     }
-}
-
-fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
 }
 
 fn print_report(r: &ImportReport) {
@@ -203,7 +202,7 @@ async fn demo(config: Config, fixtures: &Path) -> anyhow::Result<()> {
     let now = SystemClock.now();
     let addresses = import::import_addresses(
         &state.store,
-        &read(&fixtures.join("addresses.csv"))?,
+        import::Input::File(&fixtures.join("addresses.csv")),
         Mode::Skip,
         now,
     )
@@ -211,7 +210,7 @@ async fn demo(config: Config, fixtures: &Path) -> anyhow::Result<()> {
     let region = crate::domain::contact::parse_region(&config.default_region)?;
     let contacts = import::import_contacts(
         &state.store,
-        &read(&fixtures.join("contacts.csv"))?,
+        import::Input::File(&fixtures.join("contacts.csv")),
         region,
         Mode::Skip,
         now,

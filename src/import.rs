@@ -7,6 +7,7 @@
 //! consent is never touched by an import (an opted-out contact stays opted out).
 
 use std::io::Read;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -18,6 +19,47 @@ use crate::store::{ImportCounts, NewAddress, NewContact, Store};
 
 /// Rows written per transaction.
 const BATCH: usize = 5_000;
+
+/// Where rows come from: bytes in memory (an API request body), or a file read
+/// as a stream, so importing a register of millions of addresses takes a batch's
+/// worth of memory, not the file's. (A GeoJSON file is one document and is read
+/// whole.)
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    Bytes(&'a [u8]),
+    File(&'a Path),
+}
+
+impl<'a> Input<'a> {
+    fn open(&self) -> Result<Box<dyn Read + Send + 'a>> {
+        match *self {
+            Input::Bytes(b) => Ok(Box::new(b)),
+            Input::File(path) => {
+                let file = std::fs::File::open(path).map_err(|e| {
+                    Error::Internal(anyhow::anyhow!("cannot read {}: {e}", path.display()))
+                })?;
+                Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, file)))
+            }
+        }
+    }
+
+    fn read_all(&self) -> Result<Vec<u8>> {
+        let mut all = Vec::new();
+        self.open()?
+            .read_to_end(&mut all)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("cannot read input: {e}")))?;
+        Ok(all)
+    }
+
+    fn is_json(&self) -> Result<bool> {
+        let mut prefix = Vec::with_capacity(64);
+        self.open()?
+            .take(64)
+            .read_to_end(&mut prefix)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("cannot read input: {e}")))?;
+        Ok(is_json(&prefix))
+    }
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RowError {
@@ -335,15 +377,16 @@ fn csv_contacts<'a, R: Read + Send + 'a>(
 /// Imports addresses from CSV or GeoJSON bytes.
 pub async fn import_addresses(
     store: &Store,
-    data: &[u8],
+    input: Input<'_>,
     mode: Mode,
     now: DateTime<Utc>,
 ) -> Result<ImportReport> {
+    let json = input.is_json()?;
     let rows = || {
-        if is_json(&data[..data.len().min(64)]) {
-            geojson_addresses(data)
+        if json {
+            geojson_addresses(&input.read_all()?)
         } else {
-            csv_addresses(data)
+            csv_addresses(input.open()?)
         }
     };
     let mut report = ImportReport::default();
@@ -383,7 +426,7 @@ pub async fn import_addresses(
 /// Imports contacts from CSV bytes.
 pub async fn import_contacts(
     store: &Store,
-    data: &[u8],
+    input: Input<'_>,
     region: phonenumber::country::Id,
     mode: Mode,
     now: DateTime<Utc>,
@@ -391,7 +434,7 @@ pub async fn import_contacts(
     let mut report = ImportReport::default();
     let mut rows: Vec<(u64, NewContact)> = Vec::new();
     let mut errors = Vec::new();
-    for row in csv_contacts(data, region)? {
+    for row in csv_contacts(input.open()?, region)? {
         report.rows += 1;
         match row {
             Ok(r) => rows.push(r),

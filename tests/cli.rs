@@ -117,12 +117,25 @@ async fn migrate_is_safe_from_several_nodes_at_once() {
         assert!(ok, "a concurrent migrate failed: {out}{err}");
         assert!(out.contains("up to date"), "{out}");
     }
-    // And the schema works.
+    // And the schema works. A file naming an address twice: the later row wins.
     std::fs::write(
         dir.path().join("a.csv"),
-        "external_id,street,house_number,postcode,settlement,lon,lat\nA1,Fő utca,1,1011,Budapest,19.04,47.49\n",
+        "external_id,street,house_number,postcode,settlement,lon,lat\n\
+         A1,Fő utca,1,1011,Budapest,19.04,47.49\n\
+         A1,Fő utca,3,1011,Budapest,19.04,47.49\n",
     )
     .unwrap();
     let (ok, out, err) = herald_on(db.as_deref(), dir.path(), &["import", "addresses", "a.csv"]);
     assert!(ok && out.contains("1 inserted"), "{out}{err}");
+    let mut conn = support::db::connect(&match &db {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", dir.path().join("data/herald.db").display()),
+    })
+    .await;
+    let number: String =
+        sqlx::query_scalar("SELECT house_number FROM addresses WHERE external_id = 'A1'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(number, "3");
 }

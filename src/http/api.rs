@@ -291,7 +291,13 @@ async fn import_addresses(
 ) -> Result<Json<import::ImportReport>> {
     let mode = import_mode(&q)?;
     let body = read_body(request, &state).await?;
-    let report = import::import_addresses(&state.store, &body, mode, state.clock.now()).await?;
+    let report = import::import_addresses(
+        &state.store,
+        import::Input::Bytes(&body),
+        mode,
+        state.clock.now(),
+    )
+    .await?;
     state.published.touch();
     Ok(Json(report))
 }
@@ -305,8 +311,14 @@ async fn import_contacts(
     let mode = import_mode(&q)?;
     let body = read_body(request, &state).await?;
     let region = state.config.region()?;
-    let report =
-        import::import_contacts(&state.store, &body, region, mode, state.clock.now()).await?;
+    let report = import::import_contacts(
+        &state.store,
+        import::Input::Bytes(&body),
+        region,
+        mode,
+        state.clock.now(),
+    )
+    .await?;
     state.published.touch();
     Ok(Json(report))
 }

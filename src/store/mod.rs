@@ -337,6 +337,27 @@ pub enum Confirmation {
     Unknown,
 }
 
+/// The rows of a batch that are the last with their key, in order: a batch
+/// written as one statement must not name a row twice, and the last row is what
+/// applying them one by one would leave.
+pub(crate) fn last_of_each<T>(rows: &[T], key: fn(&T) -> &str) -> Vec<&T> {
+    let mut last = std::collections::HashMap::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        last.insert(key(r), i);
+    }
+    rows.iter()
+        .enumerate()
+        .filter(|(i, r)| last[key(r)] == *i)
+        .map(|(_, r)| r)
+        .collect()
+}
+
+impl NewAddress {
+    pub(crate) fn external_id(&self) -> &str {
+        &self.external_id
+    }
+}
+
 /// A request for tokens from a shared rate-limit bucket.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenRequest<'a> {

@@ -109,18 +109,8 @@ impl PgStore {
         rows: &[NewAddress],
         now: DateTime<Utc>,
     ) -> Result<ImportCounts> {
-        // One statement per batch. A batch naming an external id twice keeps the
-        // last row, as applying the rows one by one would.
-        let mut last: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
-        for (i, a) in rows.iter().enumerate() {
-            last.insert(&a.external_id, i);
-        }
-        let rows: Vec<&NewAddress> = rows
-            .iter()
-            .enumerate()
-            .filter(|(i, a)| last[a.external_id.as_str()] == *i)
-            .map(|(_, a)| a)
-            .collect();
+        // One statement per batch.
+        let rows = last_of_each(rows, NewAddress::external_id);
         let col = |f: fn(&NewAddress) -> &str| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
         let mut tx = self.pool.begin().await?;
         let changed = sqlx::query(
