@@ -71,12 +71,14 @@ impl Lane {
         delivery: &DeliveryConfig,
     ) -> Lane {
         let limiter = SharedLimiter::new(store.clone(), channel.as_str(), rate_per_sec);
-        // Never claim more than can be sent well within the lease.
-        let lease_secs = (delivery.lease_ms / 1000).max(1);
+        // Under a rate limit, claim about two seconds' worth: outcomes are then
+        // recorded every few seconds, other workers share the rest of the queue,
+        // and a crash leaves little in flight. (Unsent claims are released at
+        // half the lease anyway; see `Gate`.)
         let by_rate = if rate_per_sec == 0 {
             u64::MAX
         } else {
-            (rate_per_sec as u64 * lease_secs / 2).max(1)
+            (rate_per_sec as u64 * 2).max(1)
         };
         Lane {
             concurrency,
@@ -552,6 +554,22 @@ impl Dispatcher {
                         "revision {} was already sent to this contact",
                         outage.revision
                     ),
+                );
+            }
+            // An update is news only to those who had the first message. If theirs
+            // is still queued (it was claimed when the change came, then released or
+            // retried), it renders the newest state itself.
+            DeliveryKind::Updated if told.revision.is_none() => {
+                if told.in_flight {
+                    return Completion::Retry {
+                        id: d.id,
+                        at: now + chrono::Duration::seconds(1),
+                        error: "waiting for this contact's first message to finish".into(),
+                    };
+                }
+                return failed(
+                    DeliveryState::Superseded,
+                    "the contact's first message, not yet sent, carries this update".into(),
                 );
             }
             // "It's over" only to those who heard it began. If their first message is

@@ -6,6 +6,7 @@
 //! an outage change and its fan-out commit together; deliveries are unique per
 //! (outage, revision, kind, contact); claims are committed before any provider call.
 
+mod common;
 mod postgres;
 mod rows;
 mod sqlite;
