@@ -90,7 +90,7 @@ for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
   # smtp-sink that keeps a running message counter (-c).
   smtp-sink -c -u postfix 127.0.0.1:2526 256 > "$work/counter-$backend" 2>&1 & counter=$!; pids+=($counter)
   wait_port 2526
-  received() { tr '\r' '\n' < "$work/counter-$backend" | grep -o 'msg=[0-9]*' | tail -1 | cut -d= -f2; }
+  received() { tr '\r' '\n' < "$work/counter-$backend" | { grep -o 'mesg=[0-9]*' || echo mesg=0; } | tail -1 | cut -d= -f2; }
   declare_storm >/dev/null
   workers=()
   for _ in 1 2; do

@@ -556,34 +556,32 @@ impl Dispatcher {
                     ),
                 );
             }
+            // Whatever follows the first message waits while that is on its way.
+            DeliveryKind::Updated
+            | DeliveryKind::Restored
+            | DeliveryKind::Cancelled
+            | DeliveryKind::Withdrawn
+                if told.revision.is_none() && told.in_flight =>
+            {
+                return Completion::Retry {
+                    id: d.id,
+                    at: now + chrono::Duration::seconds(1),
+                    error: "waiting for this contact's first message to finish".into(),
+                };
+            }
             // An update is news only to those who had the first message. If theirs
             // is still queued (it was claimed when the change came, then released or
             // retried), it renders the newest state itself.
             DeliveryKind::Updated if told.revision.is_none() => {
-                if told.in_flight {
-                    return Completion::Retry {
-                        id: d.id,
-                        at: now + chrono::Duration::seconds(1),
-                        error: "waiting for this contact's first message to finish".into(),
-                    };
-                }
                 return failed(
                     DeliveryState::Superseded,
                     "the contact's first message, not yet sent, carries this update".into(),
                 );
             }
-            // "It's over" only to those who heard it began. If their first message is
-            // still on its way, wait for it rather than guess.
+            // "It's over" only to those who heard it began.
             DeliveryKind::Restored | DeliveryKind::Cancelled | DeliveryKind::Withdrawn
                 if told.revision.is_none() =>
             {
-                if told.in_flight {
-                    return Completion::Retry {
-                        id: d.id,
-                        at: now + chrono::Duration::seconds(1),
-                        error: "waiting for this contact's first message to finish".into(),
-                    };
-                }
                 return failed(
                     DeliveryState::Superseded,
                     "the contact was never told about this outage".into(),
