@@ -226,10 +226,11 @@ async fn demo(config: Config, fixtures: &Path) -> anyhow::Result<()> {
     println!(
         "\nHerald demo is running.\n\
          \n  addresses imported: {}   contacts imported: {}\
-         \n  status:   {base}/healthz\
-         \n  metrics:  {base}/metrics\
-         \n  outboxes: {}/outbox/email/*.eml and {}/outbox/sms.jsonl\
-         \n  token:    {token}  (also in {}/token.txt)\
+         \n  status page: {base}/   (planned work: {base}/planned)\
+         \n  IVR feed:    {base}/ivr/v1/feed   (one caller: {base}/ivr/v1/status?postcode=1117)\
+         \n  health:      {base}/healthz   metrics: {base}/metrics\
+         \n  outboxes:    {}/outbox/email/*.eml and {}/outbox/sms.jsonl\
+         \n  token:       {token}  (also in {}/token.txt)\
          \n\nDeclare the sample outage:\n\
          \n  curl -s -X POST {base}/api/v1/outages \\\
          \n    -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\
