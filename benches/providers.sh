@@ -7,6 +7,15 @@ if ! command -v smtp-sink >/dev/null || ! command -v bearerbox >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix kannel kannel-extras >/dev/null
 fi
 
+# Stops the given processes: TERM, then KILL whatever is still there after 5 s
+# (bearerbox can take long to exit, and a survivor would hold the ports).
+stop_pids() {
+  [ $# -gt 0 ] || return 0
+  kill "$@" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$@" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$@" 2>/dev/null || true
+}
+
 wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
 smtp-sink -u postfix 127.0.0.1:2525 1024 >/dev/null 2>&1 & pids+=($!)

@@ -17,7 +17,7 @@ work=$(mktemp -d)
 pids=()
 pg=""
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  stop_pids "${pids[@]}"
   [ -n "$pg" ] && { scripts/postgres stop "$pg" 2>/dev/null; rm -rf "$pg"; } || true
   rm -rf "$work"
 }
