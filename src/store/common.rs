@@ -1,7 +1,9 @@
-//! Statements that read the same on both backends, written once. The macro
-//! expands them inside each backend's `impl` (each with its own pool type and
-//! imports); everything whose SQL or locking differs stays in `sqlite.rs` or
-//! `postgres.rs`.
+//! Statements that read the same on both backends, written once. The macros
+//! expand them inside each backend's module (with its own pool, connection type
+//! and imports). Where only the locking or the announcing differs, a backend
+//! supplies it: `begin_write` (SQLite's `BEGIN IMMEDIATE`), `ROW_LOCK` (`FOR
+//! UPDATE` on PostgreSQL) and `queued_work` (`NOTIFY` on PostgreSQL). Everything
+//! else stays in `sqlite.rs` or `postgres.rs`.
 
 macro_rules! common_queries {
     ($store:ty) => {
@@ -201,8 +203,166 @@ macro_rules! common_queries {
                 .await?;
                 row.as_ref().map(rows::subscription_view).transpose()
             }
+
+            pub async fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool> {
+                let now = to_ms(now);
+                let mut tx = self.begin_write().await?;
+                let id: Option<i64> = sqlx::query_scalar(
+                    "UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, $2), updated_at = $2 \
+                     WHERE unsubscribe_token = $1 RETURNING id",
+                )
+                .bind(token)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(id) = id else {
+                    return Ok(false);
+                };
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'suppressed', last_error = 'contact opted out', \
+                     updated_at = $2 WHERE contact_id = $1 AND state = 'pending'",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            pub async fn confirm_subscription(
+                &self,
+                token: &str,
+                now: DateTime<Utc>,
+                delivery_expires_at: DateTime<Utc>,
+            ) -> Result<Confirmation> {
+                let now = to_ms(now);
+                let mut tx = self.begin_write().await?;
+                // Locked (the row, or all of SQLite): a double click confirms once.
+                let row = sqlx::query(&format!(
+                    "SELECT id, address_id, channel, destination, language, expires_at, contact_id \
+                     FROM subscriptions WHERE token = $1{ROW_LOCK}"
+                ))
+                .bind(token)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(Confirmation::Unknown);
+                };
+                if row.get::<Option<i64>, _>(6).is_some() {
+                    return Ok(Confirmation::AlreadyConfirmed);
+                }
+                if row.get::<i64, _>(5) < now {
+                    return Ok(Confirmation::Expired);
+                }
+                let (id, address_id): (i64, i64) = (row.get(0), row.get(1));
+                // The resident's own request: it subscribes them again even after an opt-out.
+                let contact_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO contacts (address_id, channel, destination, language, \
+                     unsubscribe_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+                     ON CONFLICT (address_id, channel, destination) DO UPDATE \
+                     SET language = excluded.language, opted_out_at = NULL, updated_at = excluded.updated_at \
+                     RETURNING id",
+                )
+                .bind(address_id)
+                .bind(row.get::<&str, _>(2))
+                .bind(row.get::<&str, _>(3))
+                .bind(row.get::<&str, _>(4))
+                .bind(crate::auth::random_token(16))
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE subscriptions SET confirmed_at = $2, contact_id = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(now)
+                    .bind(contact_id)
+                    .execute(&mut *tx)
+                    .await?;
+                // Outages already under way at the address are news to the new subscriber,
+                // unless this contact has heard of them (or is about to).
+                let queued = sqlx::query(&format!(
+                    "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, \
+                     urgent, attempts, next_attempt_at, expires_at, created_at, updated_at) \
+                     SELECT o.id, o.revision, 'declared', c.id, c.channel, 'pending', \
+                     o.urgency = 'urgent', 0, $2, $3, $2, $2 \
+                     FROM contacts c JOIN outage_addresses oa ON oa.address_id = c.address_id \
+                     JOIN outages o ON o.id = oa.outage_id \
+                     WHERE c.id = $1 AND o.status IN ('scheduled', 'active') \
+                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = o.id \
+                         AND d.contact_id = c.id AND d.kind IN {NEWS_KINDS} \
+                         AND d.state IN ('pending', 'sending', 'sent')) \
+                     ON CONFLICT DO NOTHING"
+                ))
+                .bind(contact_id)
+                .bind(now)
+                .bind(to_ms(delivery_expires_at))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                publish(&mut tx, now).await?;
+                if queued > 0 {
+                    queued_work(&mut tx).await?;
+                }
+                tx.commit().await?;
+                Ok(Confirmation::Confirmed { contact_id, queued })
+            }
         }
     };
 }
 
-pub(super) use common_queries;
+/// Statements inside a backend's write transactions that read the same on both,
+/// as free functions over the backend's connection type.
+macro_rules! common_statements {
+    ($conn:ty) => {
+        /// Copies the outage's current row into its revision history.
+        async fn insert_revision(
+            conn: &mut $conn,
+            id: i64,
+            change: ChangeKind,
+            fields: &[&str],
+            now: i64,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO outage_revisions (outage_id, revision, change, changed_fields, status, cause, \
+                 etr, starts_at, area, messages, affected_addresses, created_at) \
+                 SELECT id, revision, $2, $3, status, cause, etr, starts_at, area, messages, \
+                 affected_addresses, $4 FROM outages WHERE id = $1",
+            )
+            .bind(id)
+            .bind(change.as_str())
+            .bind(fields.join(","))
+            .bind(now)
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
+
+        /// Queues an update for contacts still in the area who were already told about the
+        /// outage. Contacts whose first message is still pending get nothing new: that
+        /// message renders the newest state when it goes out (one message, not two).
+        async fn enqueue_update(conn: &mut $conn, f: &Fanout<'_>) -> Result<()> {
+            sqlx::query(&format!(
+                "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, urgent, \
+                 attempts, next_attempt_at, expires_at, created_at, updated_at) \
+                 SELECT $1, $2, 'updated', c.id, c.channel, 'pending', $3, 0, $4, $5, $4, $4 \
+                 FROM outage_addresses oa JOIN contacts c ON c.address_id = oa.address_id \
+                 WHERE oa.outage_id = $1 AND c.opted_out_at IS NULL \
+                 AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
+                             AND d.kind IN {NEWS_KINDS} AND d.state IN ('sending', 'sent')) \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 \
+                             AND d.contact_id = c.id AND d.kind IN {NEWS_KINDS} AND d.state = 'pending') \
+                 ON CONFLICT DO NOTHING"
+            ))
+            .bind(f.outage_id)
+            .bind(f.revision)
+            .bind(f.urgent)
+            .bind(f.now)
+            .bind(f.expires_at)
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
+    };
+}
+
+pub(super) use {common_queries, common_statements};

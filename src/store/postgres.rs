@@ -107,7 +107,7 @@ impl PgStore {
         // One statement per batch.
         let rows = last_of_each(rows, NewAddress::external_id);
         let col = |f: fn(&NewAddress) -> &str| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let changed = sqlx::query(
             "INSERT INTO addresses (external_id, street, house_number, postcode, settlement, \
              lon, lat, utilities, created_at, updated_at) \
@@ -156,7 +156,7 @@ impl PgStore {
             .iter()
             .map(|c| c.address_external_id.as_str())
             .collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ids: HashMap<String, i64> = sqlx::query_as(
             "SELECT external_id, id FROM addresses WHERE external_id = ANY($1::text[])",
         )
@@ -259,7 +259,7 @@ impl PgStore {
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<Declared> {
         let now = to_ms(new.now);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(key) = idempotency {
             // Two retries of one request arriving at two nodes at once: the second
             // waits here for the first to commit, then replays its result.
@@ -349,7 +349,7 @@ impl PgStore {
             .await?;
         }
         publish(&mut tx, now).await?;
-        notify(&mut tx, CHANNEL_WORK).await?;
+        queued_work(&mut tx).await?;
         let outage = fetch_outage(&mut tx, id, false)
             .await?
             .expect("just inserted");
@@ -359,7 +359,7 @@ impl PgStore {
 
     pub async fn change(&self, id: i64, change: &OutageChange) -> Result<Outage> {
         let now = to_ms(change.now);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // The row lock makes a concurrent change (another node) wait, then fail
         // the revision check below instead of overwriting this one.
         let current = fetch_outage(&mut tx, id, true)
@@ -469,7 +469,7 @@ impl PgStore {
             enqueue_update(&mut tx, &fanout).await?;
         }
         publish(&mut tx, now).await?;
-        notify(&mut tx, CHANNEL_WORK).await?;
+        queued_work(&mut tx).await?;
         let outage = fetch_outage(&mut tx, id, false).await?.expect("exists");
         tx.commit().await?;
         Ok(outage)
@@ -518,7 +518,7 @@ impl PgStore {
 
     pub async fn release_expired_leases(&self, now: DateTime<Utc>) -> Result<u64> {
         let now = to_ms(now);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let confirmations = sqlx::query(
             "UPDATE subscriptions SET state = 'pending', lease_until = NULL, next_attempt_at = $1, \
              last_error = 'lease expired: the worker stopped before finishing' \
@@ -538,7 +538,7 @@ impl PgStore {
         .await?
         .rows_affected();
         if confirmations + deliveries > 0 {
-            notify(&mut tx, CHANNEL_WORK).await?;
+            queued_work(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(confirmations + deliveries)
@@ -581,7 +581,7 @@ impl PgStore {
     ) -> Result<()> {
         let lease = to_ms(lease_until);
         let done = Outcomes::split(results);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // The claim's lease is its fencing token: a worker whose lease ran out
         // and was taken over by another changes nothing.
         sqlx::query(
@@ -636,7 +636,7 @@ impl PgStore {
         .execute(&mut *tx)
         .await?;
         if !done.retry.id.is_empty() || !done.released.id.is_empty() {
-            notify(&mut tx, CHANNEL_WORK).await?;
+            queued_work(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -662,7 +662,7 @@ impl PgStore {
 
     pub async fn start_due_outages(&self, now: DateTime<Utc>) -> Result<Vec<i64>> {
         let now = to_ms(now);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // SKIP LOCKED: with several workers, each due outage is started by one.
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE outages SET status = 'active', revision = revision + 1, updated_at = $1 \
@@ -727,7 +727,7 @@ impl PgStore {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Unique per (outage, revision, kind, contact): pressing 2 twice for the
         // same state sends one message.
         let queued = sqlx::query(
@@ -747,40 +747,30 @@ impl PgStore {
         .await?
         .rows_affected();
         if queued > 0 {
-            notify(&mut tx, CHANNEL_WORK).await?;
+            queued_work(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(queued)
     }
-
-    pub async fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool> {
-        let now = to_ms(now);
-        let mut tx = self.pool.begin().await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, $2), updated_at = $2 \
-             WHERE unsubscribe_token = $1 RETURNING id",
-        )
-        .bind(token)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(id) = id else {
-            return Ok(false);
-        };
-        sqlx::query(
-            "UPDATE deliveries SET state = 'suppressed', last_error = 'contact opted out', \
-             updated_at = $2 WHERE contact_id = $1 AND state = 'pending'",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
 }
 
 super::common::common_queries!(PgStore);
+super::common::common_statements!(PgConnection);
+
+impl PgStore {
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+/// Rows a write transaction reads to decide on are locked, so a concurrent
+/// transaction on another node waits for this one.
+const ROW_LOCK: &str = " FOR UPDATE";
+
+/// Wakes idle workers on every node when the transaction commits.
+async fn queued_work(conn: &mut PgConnection) -> Result<()> {
+    notify(conn, CHANNEL_WORK).await
+}
 
 /// Subscriptions from the status page (double opt-in).
 impl PgStore {
@@ -792,7 +782,7 @@ impl PgStore {
         per_day: i64,
     ) -> Result<Subscribed> {
         let now = to_ms(now);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Requests for one destination queue here, so the daily limit holds
         // even when they arrive at several nodes at once.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
@@ -824,7 +814,7 @@ impl PgStore {
         .bind(to_ms(expires_at))
         .fetch_one(&mut *tx)
         .await?;
-        notify(&mut tx, CHANNEL_WORK).await?;
+        queued_work(&mut tx).await?;
         tx.commit().await?;
         Ok(Subscribed::Created(id))
     }
@@ -836,7 +826,7 @@ impl PgStore {
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<PendingConfirmation>> {
         let now = to_ms(now);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // A link that has run out is not worth sending.
         sqlx::query(
             "UPDATE subscriptions SET state = 'expired', last_error = 'expired before it could be sent' \
@@ -869,7 +859,7 @@ impl PgStore {
     ) -> Result<()> {
         let lease = to_ms(lease_until);
         let done = Outcomes::split(results);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE subscriptions SET state = 'sent', lease_until = NULL, last_error = NULL \
              WHERE id = ANY($1) AND state = 'sending' AND lease_until = $2",
@@ -916,89 +906,12 @@ impl PgStore {
         tx.commit().await?;
         Ok(())
     }
-
-    pub async fn confirm_subscription(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-        delivery_expires_at: DateTime<Utc>,
-    ) -> Result<Confirmation> {
-        let now = to_ms(now);
-        let mut tx = self.pool.begin().await?;
-        // FOR UPDATE: a double click confirms once.
-        let row = sqlx::query(
-            "SELECT id, address_id, channel, destination, language, expires_at, contact_id \
-             FROM subscriptions WHERE token = $1 FOR UPDATE",
-        )
-        .bind(token)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Confirmation::Unknown);
-        };
-        if row.get::<Option<i64>, _>(6).is_some() {
-            return Ok(Confirmation::AlreadyConfirmed);
-        }
-        if row.get::<i64, _>(5) < now {
-            return Ok(Confirmation::Expired);
-        }
-        let (id, address_id): (i64, i64) = (row.get(0), row.get(1));
-        // The resident's own request: it subscribes them again even after an opt-out.
-        let contact_id: i64 = sqlx::query_scalar(
-            "INSERT INTO contacts (address_id, channel, destination, language, \
-             unsubscribe_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
-             ON CONFLICT (address_id, channel, destination) DO UPDATE \
-             SET language = excluded.language, opted_out_at = NULL, updated_at = excluded.updated_at \
-             RETURNING id",
-        )
-        .bind(address_id)
-        .bind(row.get::<&str, _>(2))
-        .bind(row.get::<&str, _>(3))
-        .bind(row.get::<&str, _>(4))
-        .bind(crate::auth::random_token(16))
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE subscriptions SET confirmed_at = $2, contact_id = $3 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .bind(contact_id)
-            .execute(&mut *tx)
-            .await?;
-        // Outages already under way at the address are news to the new subscriber,
-        // unless this contact has heard of them (or is about to).
-        let queued = sqlx::query(&format!(
-            "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, \
-             urgent, attempts, next_attempt_at, expires_at, created_at, updated_at) \
-             SELECT o.id, o.revision, 'declared', c.id, c.channel, 'pending', \
-             o.urgency = 'urgent', 0, $2, $3, $2, $2 \
-             FROM contacts c JOIN outage_addresses oa ON oa.address_id = c.address_id \
-             JOIN outages o ON o.id = oa.outage_id \
-             WHERE c.id = $1 AND o.status IN ('scheduled', 'active') \
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = o.id \
-                 AND d.contact_id = c.id AND d.kind IN {NEWS_KINDS} \
-                 AND d.state IN ('pending', 'sending', 'sent')) \
-             ON CONFLICT DO NOTHING"
-        ))
-        .bind(contact_id)
-        .bind(now)
-        .bind(to_ms(delivery_expires_at))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        publish(&mut tx, now).await?;
-        if queued > 0 {
-            notify(&mut tx, CHANNEL_WORK).await?;
-        }
-        tx.commit().await?;
-        Ok(Confirmation::Confirmed { contact_id, queued })
-    }
 }
 
 /// Shared rate limits.
 impl PgStore {
     pub async fn take_tokens(&self, r: &TokenRequest<'_>) -> Result<Grant> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // The first take creates the bucket; the row lock then makes concurrent
         // workers take from it one after another.
         sqlx::query(
@@ -1113,7 +1026,7 @@ fn insert_update_counts(rows: &[sqlx::postgres::PgRow]) -> ImportCounts {
 async fn fetch_outage(conn: &mut PgConnection, id: i64, lock: bool) -> Result<Option<Outage>> {
     sqlx::query_as::<_, OutageRow>(&format!(
         "SELECT {OUTAGE_COLUMNS} FROM outages WHERE id = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
+        if lock { ROW_LOCK } else { "" }
     ))
     .bind(id)
     .fetch_optional(conn)
@@ -1145,29 +1058,6 @@ async fn notify(conn: &mut PgConnection, channel: &str) -> Result<()> {
     Ok(())
 }
 
-/// Copies the outage's current row into its revision history.
-async fn insert_revision(
-    conn: &mut PgConnection,
-    id: i64,
-    change: ChangeKind,
-    fields: &[&str],
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO outage_revisions (outage_id, revision, change, changed_fields, status, cause, \
-         etr, starts_at, area, messages, affected_addresses, created_at) \
-         SELECT id, revision, $2, $3, status, cause, etr, starts_at, area, messages, \
-         affected_addresses, $4 FROM outages WHERE id = $1",
-    )
-    .bind(id)
-    .bind(change.as_str())
-    .bind(fields.join(","))
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Queues `kind` for every contact in the area (or the given addresses).
 async fn enqueue_news(conn: &mut PgConnection, f: &Fanout<'_>, kind: DeliveryKind) -> Result<()> {
     sqlx::query(
@@ -1186,32 +1076,6 @@ async fn enqueue_news(conn: &mut PgConnection, f: &Fanout<'_>, kind: DeliveryKin
     .bind(f.now)
     .bind(f.expires_at)
     .bind(f.addresses)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Queues an update for contacts still in the area who were already told about the
-/// outage. Contacts whose first message is still pending get nothing new: that
-/// message renders the newest state when it goes out (one message, not two).
-async fn enqueue_update(conn: &mut PgConnection, f: &Fanout<'_>) -> Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, urgent, \
-         attempts, next_attempt_at, expires_at, created_at, updated_at) \
-         SELECT $1, $2, 'updated', c.id, c.channel, 'pending', $3, 0, $4, $5, $4, $4 \
-         FROM outage_addresses oa JOIN contacts c ON c.address_id = oa.address_id \
-         WHERE oa.outage_id = $1 AND c.opted_out_at IS NULL \
-         AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
-                     AND d.kind IN {NEWS_KINDS} AND d.state IN ('sending', 'sent')) \
-         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 \
-                     AND d.contact_id = c.id AND d.kind IN {NEWS_KINDS} AND d.state = 'pending') \
-         ON CONFLICT DO NOTHING"
-    ))
-    .bind(f.outage_id)
-    .bind(f.revision)
-    .bind(f.urgent)
-    .bind(f.now)
-    .bind(f.expires_at)
     .execute(conn)
     .await?;
     Ok(())

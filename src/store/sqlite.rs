@@ -103,7 +103,7 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<ImportCounts> {
         let now = to_ms(now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         // Rows inserted by this batch get ids above the current maximum; an update
         // keeps its old id; an unchanged row returns nothing.
         let max_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM addresses")
@@ -168,7 +168,7 @@ impl SqliteStore {
         let now = to_ms(now);
         let mut result = ContactImport::default();
         let mut address_ids: HashMap<&str, Option<i64>> = HashMap::new();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let max_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM contacts")
             .fetch_one(&mut *tx)
             .await?;
@@ -253,7 +253,7 @@ impl SqliteStore {
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<Declared> {
         let now = to_ms(new.now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         if let Some(key) = idempotency {
             let seen: Option<(String, i64)> = sqlx::query_as(
                 "SELECT request_hash, outage_id FROM idempotency_keys \
@@ -344,7 +344,7 @@ impl SqliteStore {
 
     pub async fn change(&self, id: i64, change: &OutageChange) -> Result<Outage> {
         let now = to_ms(change.now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let current = fetch_outage(&mut tx, id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("outage {id}")))?;
@@ -567,7 +567,7 @@ impl SqliteStore {
     ) -> Result<()> {
         let lease = to_ms(lease_until);
         let now = to_ms(now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for result in results {
             // The claim's lease is its fencing token: a worker whose lease ran out
             // and was taken over by another changes nothing.
@@ -642,7 +642,7 @@ impl SqliteStore {
 
     pub async fn start_due_outages(&self, now: DateTime<Utc>) -> Result<Vec<i64>> {
         let now = to_ms(now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE outages SET status = 'active', revision = revision + 1, updated_at = $1 \
              WHERE status = 'scheduled' AND starts_at <= $1 RETURNING id",
@@ -724,35 +724,27 @@ impl SqliteStore {
         .await?
         .rows_affected())
     }
-
-    pub async fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool> {
-        let now = to_ms(now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, $2), updated_at = $2 \
-             WHERE unsubscribe_token = $1 RETURNING id",
-        )
-        .bind(token)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(id) = id else {
-            return Ok(false);
-        };
-        sqlx::query(
-            "UPDATE deliveries SET state = 'suppressed', last_error = 'contact opted out', \
-             updated_at = $2 WHERE contact_id = $1 AND state = 'pending'",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
 }
 
 super::common::common_queries!(SqliteStore);
+super::common::common_statements!(SqliteConnection);
+
+impl SqliteStore {
+    /// A transaction that writes: `BEGIN IMMEDIATE` takes SQLite's write lock at
+    /// once, so writers queue on it instead of failing to upgrade a read lock.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// Rows read in a write transaction need no lock of their own: it holds the
+/// whole database's.
+const ROW_LOCK: &str = "";
+
+/// Other processes find queued work by polling; nothing to announce.
+async fn queued_work(_conn: &mut SqliteConnection) -> Result<()> {
+    Ok(())
+}
 
 /// Subscriptions from the status page (double opt-in).
 impl SqliteStore {
@@ -764,7 +756,7 @@ impl SqliteStore {
         per_day: i64,
     ) -> Result<Subscribed> {
         let now = to_ms(now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         // A form anyone can post must not become a way to flood somebody's phone.
         let recent: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM subscriptions WHERE destination = $1 AND created_at > $2",
@@ -801,7 +793,7 @@ impl SqliteStore {
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<PendingConfirmation>> {
         let now = to_ms(now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         // A link that has run out is not worth sending.
         sqlx::query(
             "UPDATE subscriptions SET state = 'expired', last_error = 'expired before it could be sent' \
@@ -833,7 +825,7 @@ impl SqliteStore {
         lease_until: DateTime<Utc>,
     ) -> Result<()> {
         let lease = to_ms(lease_until);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for result in results {
             let q = match result {
                 Completion::Sent { id, .. } => sqlx::query(
@@ -876,79 +868,6 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(())
     }
-
-    pub async fn confirm_subscription(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-        delivery_expires_at: DateTime<Utc>,
-    ) -> Result<Confirmation> {
-        let now = to_ms(now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
-            "SELECT id, address_id, channel, destination, language, expires_at, contact_id \
-             FROM subscriptions WHERE token = $1",
-        )
-        .bind(token)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Confirmation::Unknown);
-        };
-        if row.get::<Option<i64>, _>(6).is_some() {
-            return Ok(Confirmation::AlreadyConfirmed);
-        }
-        if row.get::<i64, _>(5) < now {
-            return Ok(Confirmation::Expired);
-        }
-        let (id, address_id): (i64, i64) = (row.get(0), row.get(1));
-        // The resident's own request: it subscribes them again even after an opt-out.
-        let contact_id: i64 = sqlx::query_scalar(
-            "INSERT INTO contacts (address_id, channel, destination, language, \
-             unsubscribe_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
-             ON CONFLICT (address_id, channel, destination) DO UPDATE \
-             SET language = excluded.language, opted_out_at = NULL, updated_at = excluded.updated_at \
-             RETURNING id",
-        )
-        .bind(address_id)
-        .bind(row.get::<&str, _>(2))
-        .bind(row.get::<&str, _>(3))
-        .bind(row.get::<&str, _>(4))
-        .bind(crate::auth::random_token(16))
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE subscriptions SET confirmed_at = $2, contact_id = $3 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .bind(contact_id)
-            .execute(&mut *tx)
-            .await?;
-        // Outages already under way at the address are news to the new subscriber,
-        // unless this contact has heard of them (or is about to).
-        let queued = sqlx::query(&format!(
-            "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, \
-             urgent, attempts, next_attempt_at, expires_at, created_at, updated_at) \
-             SELECT o.id, o.revision, 'declared', c.id, c.channel, 'pending', \
-             o.urgency = 'urgent', 0, $2, $3, $2, $2 \
-             FROM contacts c JOIN outage_addresses oa ON oa.address_id = c.address_id \
-             JOIN outages o ON o.id = oa.outage_id \
-             WHERE c.id = $1 AND o.status IN ('scheduled', 'active') \
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = o.id \
-                 AND d.contact_id = c.id AND d.kind IN {NEWS_KINDS} \
-                 AND d.state IN ('pending', 'sending', 'sent')) \
-             ON CONFLICT DO NOTHING"
-        ))
-        .bind(contact_id)
-        .bind(now)
-        .bind(to_ms(delivery_expires_at))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        publish(&mut tx, now).await?;
-        tx.commit().await?;
-        Ok(Confirmation::Confirmed { contact_id, queued })
-    }
 }
 
 /// Shared rate limits.
@@ -956,7 +875,7 @@ impl SqliteStore {
     pub async fn take_tokens(&self, r: &TokenRequest<'_>) -> Result<Grant> {
         // BEGIN IMMEDIATE holds the write lock: processes sharing the file take
         // from the bucket one at a time.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         let row: Option<(f64, i64)> =
             sqlx::query_as("SELECT tokens, refilled_at FROM rate_limits WHERE bucket = $1")
                 .bind(r.bucket)
@@ -1002,29 +921,6 @@ async fn publish(conn: &mut SqliteConnection, now: i64) -> Result<()> {
     Ok(())
 }
 
-/// Copies the outage's current row into its revision history.
-async fn insert_revision(
-    conn: &mut SqliteConnection,
-    id: i64,
-    change: ChangeKind,
-    fields: &[&str],
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO outage_revisions (outage_id, revision, change, changed_fields, status, cause, \
-         etr, starts_at, area, messages, affected_addresses, created_at) \
-         SELECT id, revision, $2, $3, status, cause, etr, starts_at, area, messages, \
-         affected_addresses, $4 FROM outages WHERE id = $1",
-    )
-    .bind(id)
-    .bind(change.as_str())
-    .bind(fields.join(","))
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Queues `kind` for every contact in the area (or the given addresses).
 async fn enqueue_news(
     conn: &mut SqliteConnection,
@@ -1047,32 +943,6 @@ async fn enqueue_news(
     .bind(f.now)
     .bind(f.expires_at)
     .bind(f.addresses)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Queues an update for contacts still in the area who were already told about the
-/// outage. Contacts whose first message is still pending get nothing new: that
-/// message renders the newest state when it goes out (one message, not two).
-async fn enqueue_update(conn: &mut SqliteConnection, f: &Fanout<'_>) -> Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, urgent, \
-         attempts, next_attempt_at, expires_at, created_at, updated_at) \
-         SELECT $1, $2, 'updated', c.id, c.channel, 'pending', $3, 0, $4, $5, $4, $4 \
-         FROM outage_addresses oa JOIN contacts c ON c.address_id = oa.address_id \
-         WHERE oa.outage_id = $1 AND c.opted_out_at IS NULL \
-         AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
-                     AND d.kind IN {NEWS_KINDS} AND d.state IN ('sending', 'sent')) \
-         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 \
-                     AND d.contact_id = c.id AND d.kind IN {NEWS_KINDS} AND d.state = 'pending') \
-         ON CONFLICT DO NOTHING"
-    ))
-    .bind(f.outage_id)
-    .bind(f.revision)
-    .bind(f.urgent)
-    .bind(f.now)
-    .bind(f.expires_at)
     .execute(conn)
     .await?;
     Ok(())
