@@ -12,7 +12,13 @@ fi
 stop_pids() {
   [ $# -gt 0 ] || return 0
   kill "$@" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$@" 2>/dev/null || return 0; sleep 0.1; done
+  local p alive
+  for _ in $(seq 1 50); do
+    alive=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && return 0
+    sleep 0.1
+  done
   kill -9 "$@" 2>/dev/null || true
 }
 

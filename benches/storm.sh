@@ -5,6 +5,12 @@
 #   benches/storm.sh          (BENCH_ADDRESSES=2000000 BENCH_DURATION=10s)
 #   BENCH_SPLIT=1 benches/storm.sh   web node (`serve` without workers) and a
 #                                    separate `herald worker` process at nice 10
+#   BENCH_SPLIT=1 BENCH_NODES=2 BENCH_BACKENDS="sqlite postgres" benches/storm.sh
+#                                    two web nodes sharing one database (each
+#                                    backend in turn, PostgreSQL from
+#                                    scripts/postgres); wrk runs once per node
+#                                    (-c32 each, 64 connections in all) and the
+#                                    rates are summed, p99 is the worse node's
 #
 # Setup: a release build; 2,000,000 synthetic addresses (`herald synth`); 50,000
 # of them in the west (lon < 18) get an e-mail and an SMS contact; 49 small
@@ -17,26 +23,34 @@
 #   4. an outage page;
 # and the same four once more after the fan-out has finished, for comparison.
 # Prints deliveries still pending after each run, so "during the fan-out" is
-# visible, and the server's peak RSS.
+# visible, and the web nodes' peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 pids=()
-cleanup() { stop_pids "${pids[@]}"; rm -rf "$work"; }
+pg=""
+cleanup() {
+  stop_pids "${pids[@]}"
+  [ -n "$pg" ] && { scripts/postgres stop "$pg" 2>/dev/null; rm -rf "$pg"; } || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 addresses=${BENCH_ADDRESSES:-2000000}
 duration=${BENCH_DURATION:-10s}
-port=18080
-base=http://127.0.0.1:$port
+nodes=${BENCH_NODES:-1}
+split=${BENCH_SPLIT:-0}
+[ "$nodes" -gt 1 ] && [ "$split" != 1 ] && { echo "BENCH_NODES > 1 needs BENCH_SPLIT=1" >&2; exit 2; }
+ports=(); for i in $(seq 0 $((nodes - 1))); do ports+=($((18080 + i))); done
+base=http://127.0.0.1:${ports[0]}
 
 command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk >/dev/null
 command -v sqlite3 >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends sqlite3 >/dev/null
 . benches/providers.sh
 
 cargo build --release --locked -q
-herald=target/release/herald
-export HERALD_DATA_DIR=$work/data HERALD_BIND=127.0.0.1:$port HERALD_PUBLIC_URL=$base
+herald=$PWD/target/release/herald
+export HERALD_PUBLIC_URL=$base
 export HERALD_EMAIL__TRANSPORT=smtp HERALD_EMAIL__SMTP__HOST=127.0.0.1 HERALD_EMAIL__SMTP__PORT=2525
 export HERALD_EMAIL__SMTP__TLS=none HERALD_EMAIL__SMTP__POOL_SIZE=16 HERALD_EMAIL__CONCURRENCY=64
 export HERALD_SMS__PROVIDER=kannel HERALD_SMS__KANNEL__URL=http://127.0.0.1:13013 HERALD_SMS__CONCURRENCY=64
@@ -47,53 +61,13 @@ t() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
 
 echo "machine: $(nproc) cores, $(grep MemTotal /proc/meminfo | awk '{print int($2/1024/1024)" GiB"}'), $(uname -r)"
-s=$(t)
 $herald synth --count "$addresses" --out "$work/addresses.csv" >/dev/null
 # 50,000 addresses in the west get both channels; their numbers are the callers.
 awk -F, 'NR>1 && $6 < 18 && ++n % 10 == 0 && k < 50000 {
   k++; printf "%s,email,r%d@storm.example,%s\n%s,sms,+3670%07d,%s\n", $1, k, substr("hupl", 1 + 2*(k%2), 2), $1, k, substr("hupl", 1 + 2*(k%2), 2)
 }' "$work/addresses.csv" | { echo "address_external_id,channel,destination,language"; cat; } > "$work/contacts.csv"
 awk -F, 'NR>1 && $2=="sms" {print $3}' "$work/contacts.csv" > "$work/phones.txt"
-$herald migrate >/dev/null
-$herald import addresses "$work/addresses.csv" >/dev/null
-$herald import contacts "$work/contacts.csv" >/dev/null
-token=$($herald token create storm | grep -o 'hrld_[0-9a-f]*')
-echo "setup: $addresses addresses, $(($(wc -l < "$work/contacts.csv") - 1)) contacts in $(secs "$s" "$(t)") s"
-
-if [ "${BENCH_SPLIT:-0}" = 1 ]; then
-  HERALD_RUN_WORKERS=false $herald serve > "$work/serve.log" 2>&1 & server=$!; pids+=($server)
-  # The worker yields the CPU to the web node: in a storm, answering callers and
-  # visitors matters more than finishing the fan-out a few seconds sooner.
-  nice -n 10 $herald worker > "$work/worker.log" 2>&1 & pids+=($!)
-  echo "layout: web node + separate worker process (nice 10)"
-else
-  $herald serve > "$work/serve.log" 2>&1 & server=$!; pids+=($server)
-  echo "layout: one process (serve: HTTP + workers)"
-fi
-wait_port $port
-for _ in $(seq 1 600); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.2; done
-
-declare_outage() { # utility, polygon (GeoJSON coordinates), cause
-  curl -fs -X POST "$base/api/v1/outages" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d "{\"utility\":\"$1\",\"cause\":\"$3\",\"etr\":\"$(date -u -d '+6 hours' +%Y-%m-%dT%H:%M:%SZ)\",\"area\":{\"type\":\"Polygon\",\"coordinates\":$2}}"
-}
-# 49 small outages east of the storm, around real addresses.
-s=$(t)
 awk -F, 'NR>1 && $6 > 19 && NR % 40000 == 7 {print $6, $7}' "$work/addresses.csv" | head -49 > "$work/centres.txt"
-ref=""
-while read -r lon lat; do
-  poly=$(awk -v x="$lon" -v y="$lat" 'BEGIN{d=0.003; printf "[[[%f,%f],[%f,%f],[%f,%f],[%f,%f],[%f,%f]]]", x-d,y-d, x+d,y-d, x+d,y+d, x-d,y+d, x-d,y-d}')
-  out=$(declare_outage water "$poly" "Burst main")
-  ref=${ref:-$(echo "$out" | grep -o '"reference":"[^"]*"' | cut -d'"' -f4)}
-done < "$work/centres.txt"
-echo "49 small outages declared in $(secs "$s" "$(t)") s (outage page: /o/$ref)"
-curl -fs "$base/o/$ref" >/dev/null
-
-db=$work/data/herald.db
-pending() { sqlite3 "file:$db?mode=ro" "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending','sending')" 2>/dev/null || echo "?"; }
-
-phone=$(head -1 "$work/phones.txt")
-etag=$(curl -fsI "$base/ivr/v1/status?phone=$phone&format=json" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
 cat > "$work/rotate.lua" <<LUA
 local phones = {}
 for line in io.lines("$work/phones.txt") do phones[#phones + 1] = line end
@@ -104,35 +78,108 @@ request = function()
 end
 LUA
 
-run() { # label, wrk args...
-  local label=$1; shift
-  local out; out=$(wrk -t1 -c64 -d"$duration" --latency "$@")
-  local rps p50 p99 non2xx
-  rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
-  p50=$(echo "$out" | awk '$1=="50%"{print $2}')
-  p99=$(echo "$out" | awk '$1=="99%"{print $2}')
-  non2xx=$(echo "$out" | awk '/Non-2xx/{print $NF}')
-  printf "  %-44s %10s req/s   p50 %8s   p99 %8s   non-2xx %s   deliveries pending after: %s\n" \
-    "$label" "$rps" "$p50" "$p99" "${non2xx:-0}" "$(pending)"
+# One wrk per web node, all at once, 64 connections in all; prints the summed
+# rate and the worst node's p50/p99.
+run() { # label, path, wrk args...
+  local label=$1 path=$2; shift 2
+  local i wrks=()
+  for i in "${!ports[@]}"; do
+    wrk -t1 -c$((64 / nodes)) -d"$duration" --latency "$@" "http://127.0.0.1:${ports[$i]}$path" > "$work/wrk.$i" &
+    wrks+=($!)
+  done
+  wait "${wrks[@]}"
+  local rps=0 p50="" p99="" non2xx=0 f
+  for f in "$work"/wrk.*; do
+    rps=$(awk -v a="$rps" '/Requests\/sec/{printf "%.2f", a + $2}' "$f")
+    p50="$p50 $(awk '$1=="50%"{print $2}' "$f")"
+    p99="$p99 $(awk '$1=="99%"{print $2}' "$f")"
+    non2xx=$((non2xx + $(awk '/Non-2xx/{print $NF}' "$f" | grep . || echo 0)))
+  done
+  rm -f "$work"/wrk.*
+  printf "  %-44s %10s req/s   p50 %-18s p99 %-18s non-2xx %s   deliveries pending after: %s\n" \
+    "$label" "$rps" "${p50# }" "${p99# }" "$non2xx" "$(pending)"
 }
 
-suite() {
-  run "IVR by phone (one caller)" "$base/ivr/v1/status?format=json&phone=${phone/+/%2B}"
-  run "IVR by phone (50,000 callers, rotating)" -s "$work/rotate.lua" "$base"
-  run "IVR by phone, If-None-Match (304)" -H "If-None-Match: $etag" "$base/ivr/v1/status?format=json&phone=${phone/+/%2B}"
-  run "outage page /o/$ref" "$base/o/$ref"
-}
+for backend in ${BENCH_BACKENDS:-sqlite}; do
+  export HERALD_DATA_DIR=$work/$backend
+  if [ "$backend" = postgres ]; then
+    pg=$(mktemp -d) # its own: the server runs as the postgres user
+    export HERALD_DATABASE_URL; HERALD_DATABASE_URL=$(scripts/postgres start "$pg")
+    sql() { psql -qtA "$HERALD_DATABASE_URL" -c "$1"; }
+  else
+    unset HERALD_DATABASE_URL
+    sql() { sqlite3 "file:$HERALD_DATA_DIR/herald.db?mode=ro" "$1"; }
+  fi
+  pending() { sql "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending','sending')" 2>/dev/null || echo "?"; }
+  echo "== $backend"
+  s=$(t)
+  $herald migrate >/dev/null
+  $herald import addresses "$work/addresses.csv" >/dev/null
+  $herald import contacts "$work/contacts.csv" >/dev/null
+  token=$($herald token create storm 2>/dev/null | grep -o 'hrld_[0-9a-f]*')
+  echo "setup: $addresses addresses, $(($(wc -l < "$work/contacts.csv") - 1)) contacts imported in $(secs "$s" "$(t)") s"
 
-s=$(t)
-storm=$(declare_outage power '[[[15.5,45.0],[18.0,45.0],[18.0,55.5],[15.5,55.5],[15.5,45.0]]]' "Storm damage")
-echo "storm declared in $(secs "$s" "$(t)") s: $storm"
-# The storm changed the published view; take the ETag of the new one.
-etag=$(curl -fsI "$base/ivr/v1/status?phone=$phone&format=json" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
-echo "during the fan-out (wrk -t1 -c64 -d$duration):"
-suite
-while [ "$(pending)" != "0" ]; do sleep 1; done
-echo "fan-out finished $(secs "$s" "$(t)") s after the storm was declared:" \
-  "$(sqlite3 "file:$db?mode=ro" "SELECT group_concat(channel || ' ' || state || ' ' || n, ', ') FROM (SELECT channel, state, COUNT(*) n FROM deliveries GROUP BY 1, 2)")"
-echo "after the fan-out:"
-suite
-echo "server peak RSS: $(awk '/VmHWM/{print int($2/1024)" MiB"}' /proc/$server/status)"
+  servers=()
+  if [ "$split" = 1 ]; then
+    for port in "${ports[@]}"; do
+      HERALD_BIND=127.0.0.1:$port HERALD_RUN_WORKERS=false $herald serve > "$work/serve-$port.log" 2>&1 &
+      servers+=($!); pids+=($!)
+    done
+    # The worker yields the CPU to the web nodes: in a storm, answering callers
+    # and visitors matters more than finishing the fan-out a few seconds sooner.
+    nice -n 10 $herald worker > "$work/worker.log" 2>&1 & worker=$!; pids+=($worker)
+    echo "layout: $nodes web node(s) + one worker process (nice 10), $backend"
+  else
+    HERALD_BIND=127.0.0.1:${ports[0]} $herald serve > "$work/serve.log" 2>&1 & servers+=($!); pids+=($!)
+    worker=""
+    echo "layout: one process (serve: HTTP + workers), $backend"
+  fi
+  for port in "${ports[@]}"; do
+    wait_port "$port"
+    for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+  done
+
+  declare_outage() { # utility, polygon (GeoJSON coordinates), cause
+    curl -fs -X POST "$base/api/v1/outages" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+      -d "{\"utility\":\"$1\",\"cause\":\"$3\",\"etr\":\"$(date -u -d '+6 hours' +%Y-%m-%dT%H:%M:%SZ)\",\"area\":{\"type\":\"Polygon\",\"coordinates\":$2}}"
+  }
+  # 49 small outages east of the storm, around real addresses.
+  s=$(t)
+  ref=""
+  while read -r lon lat; do
+    poly=$(awk -v x="$lon" -v y="$lat" 'BEGIN{d=0.003; printf "[[[%f,%f],[%f,%f],[%f,%f],[%f,%f],[%f,%f]]]", x-d,y-d, x+d,y-d, x+d,y+d, x-d,y+d, x-d,y-d}')
+    out=$(declare_outage water "$poly" "Burst main")
+    ref=${ref:-$(echo "$out" | grep -o '"reference":"[^"]*"' | cut -d'"' -f4)}
+  done < "$work/centres.txt"
+  echo "49 small outages declared in $(secs "$s" "$(t)") s (outage page: /o/$ref)"
+  phone=$(head -1 "$work/phones.txt")
+
+  suite() {
+    # Every node must serve the current view before it is measured (within 1 s,
+    # the scale-out promise); the ETag is the same on every node.
+    local port
+    for port in "${ports[@]}"; do curl -fs "http://127.0.0.1:$port/o/$ref" >/dev/null; done
+    etag=$(curl -fsI "$base/ivr/v1/status?phone=$phone&format=json" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
+    run "IVR by phone (one caller)" "/ivr/v1/status?format=json&phone=${phone/+/%2B}"
+    run "IVR by phone (50,000 callers, rotating)" "/" -s "$work/rotate.lua"
+    run "IVR by phone, If-None-Match (304)" "/ivr/v1/status?format=json&phone=${phone/+/%2B}" -H "If-None-Match: $etag"
+    run "outage page /o/$ref" "/o/$ref"
+  }
+
+  s=$(t)
+  storm=$(declare_outage power '[[[15.5,45.0],[18.0,45.0],[18.0,55.5],[15.5,55.5],[15.5,45.0]]]' "Storm damage")
+  echo "storm declared in $(secs "$s" "$(t)") s: $storm"
+  sleep 1
+  echo "during the fan-out (wrk -t1, 64 connections over $nodes node(s), -d$duration):"
+  suite
+  while [ "$(pending)" != "0" ]; do sleep 1; done
+  echo "fan-out finished $(secs "$s" "$(t)") s after the storm was declared:" \
+    "$(sql "SELECT channel || ' ' || state || ' ' || COUNT(*) FROM deliveries GROUP BY channel, state" | paste -sd, -)"
+  echo "after the fan-out:"
+  suite
+  for server in "${servers[@]}"; do
+    echo "web node peak RSS: $(awk '/VmHWM/{print int($2/1024)" MiB"}' /proc/$server/status)"
+  done
+  stop_pids "${servers[@]}" $worker
+  if [ "$backend" = postgres ]; then scripts/postgres stop "$pg"; rm -rf "$pg"; pg=""; fi
+done

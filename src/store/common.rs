@@ -133,10 +133,10 @@ macro_rules! common_queries {
             }
 
             pub async fn outage_points(&self, outage_id: i64, limit: i64) -> Result<Vec<(f64, f64)>> {
-                Ok(sqlx::query_as(
-                    "SELECT a.lon, a.lat FROM outage_addresses oa JOIN addresses a ON a.id = oa.address_id \
-                     WHERE oa.outage_id = $1 LIMIT $2",
-                )
+                Ok(sqlx::query_as(&format!(
+                    "SELECT a.lon, a.lat FROM {} LIMIT $2",
+                    rows::in_area("addresses", "a", "id")
+                ))
                 .bind(outage_id)
                 .bind(limit)
                 .fetch_all(&self.pool)
@@ -161,11 +161,11 @@ macro_rules! common_queries {
             }
 
             pub async fn outage_places(&self, outage_id: i64) -> Result<Vec<(String, String, String)>> {
-                Ok(sqlx::query_as(
-                    "SELECT DISTINCT a.settlement, a.postcode, a.street FROM outage_addresses oa \
-                     JOIN addresses a ON a.id = oa.address_id WHERE oa.outage_id = $1 \
+                Ok(sqlx::query_as(&format!(
+                    "SELECT DISTINCT a.settlement, a.postcode, a.street FROM {} \
                      ORDER BY a.settlement, a.postcode, a.street",
-                )
+                    rows::in_area("addresses", "a", "id")
+                ))
                 .bind(outage_id)
                 .fetch_all(&self.pool)
                 .await?)
@@ -285,13 +285,13 @@ macro_rules! common_queries {
                      urgent, attempts, next_attempt_at, expires_at, created_at, updated_at) \
                      SELECT o.id, o.revision, 'declared', c.id, c.channel, 'pending', \
                      o.urgency = 'urgent', 0, $2, $3, $2, $2 \
-                     FROM contacts c JOIN outage_addresses oa ON oa.address_id = c.address_id \
-                     JOIN outages o ON o.id = oa.outage_id \
+                     FROM contacts c JOIN outages o ON {covers} \
                      WHERE c.id = $1 AND o.status IN ('scheduled', 'active') \
                      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = o.id \
                          AND d.contact_id = c.id AND d.kind IN {NEWS_KINDS} \
                          AND d.state IN ('pending', 'sending', 'sent')) \
-                     ON CONFLICT DO NOTHING"
+                     ON CONFLICT DO NOTHING",
+                    covers = rows::covers("o.id", "c.address_id")
                 ))
                 .bind(contact_id)
                 .bind(now)
@@ -337,6 +337,17 @@ macro_rules! common_statements {
             Ok(())
         }
 
+        /// The address ids in the outage's area, ascending.
+        async fn area_ids(conn: &mut $conn, outage_id: i64) -> Result<Vec<i64>> {
+            let runs: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT first_id, last_id FROM outage_ranges WHERE outage_id = $1 ORDER BY first_id",
+            )
+            .bind(outage_id)
+            .fetch_all(conn)
+            .await?;
+            Ok(rows::expand_runs(&runs))
+        }
+
         /// Queues an update for contacts still in the area who were already told about the
         /// outage. Contacts whose first message is still pending get nothing new: that
         /// message renders the newest state when it goes out (one message, not two).
@@ -345,13 +356,13 @@ macro_rules! common_statements {
                 "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, urgent, \
                  attempts, next_attempt_at, expires_at, created_at, updated_at) \
                  SELECT $1, $2, 'updated', c.id, c.channel, 'pending', $3, 0, $4, $5, $4, $4 \
-                 FROM outage_addresses oa JOIN contacts c ON c.address_id = oa.address_id \
-                 WHERE oa.outage_id = $1 AND c.opted_out_at IS NULL \
+                 FROM {area} WHERE c.opted_out_at IS NULL \
                  AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
                              AND d.kind IN {NEWS_KINDS} AND d.state IN ('sending', 'sent')) \
                  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 \
                              AND d.contact_id = c.id AND d.kind IN {NEWS_KINDS} AND d.state = 'pending') \
-                 ON CONFLICT DO NOTHING"
+                 ON CONFLICT DO NOTHING",
+                area = rows::in_area("contacts", "c", "address_id")
             ))
             .bind(f.outage_id)
             .bind(f.revision)

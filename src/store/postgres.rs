@@ -319,20 +319,14 @@ impl PgStore {
             Error::Internal(anyhow::anyhow!("could not draw a free outage reference"))
         })?;
         insert_revision(&mut tx, id, ChangeKind::Declared, &[], now).await?;
-        sqlx::query(
-            "INSERT INTO outage_addresses (outage_id, address_id) SELECT $1, UNNEST($2::int8[])",
-        )
-        .bind(id)
-        .bind(&new.address_ids)
-        .execute(&mut *tx)
-        .await?;
+        write_area(&mut tx, id, &new.address_ids).await?;
         let fanout = Fanout {
             outage_id: id,
             revision: 1,
             urgent: new.urgency == Urgency::Urgent,
             now,
             expires_at: to_ms(new.expires_at),
-            addresses: None,
+            addresses: Some(&new.address_ids),
         };
         enqueue_news(&mut tx, &fanout, DeliveryKind::Declared).await?;
         if let Some(key) = idempotency {
@@ -415,27 +409,9 @@ impl PgStore {
             addresses: None,
         };
         if let Some(new_ids) = &change.new_address_ids {
-            let old_ids: Vec<i64> = sqlx::query_scalar(
-                "SELECT address_id FROM outage_addresses WHERE outage_id = $1 ORDER BY address_id",
-            )
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
+            let old_ids = area_ids(&mut tx, id).await?;
             let (added, removed) = sorted_diff(&old_ids, new_ids);
-            sqlx::query(
-                "DELETE FROM outage_addresses WHERE outage_id = $1 AND address_id = ANY($2)",
-            )
-            .bind(id)
-            .bind(&removed)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO outage_addresses (outage_id, address_id) SELECT $1, UNNEST($2::int8[])",
-            )
-            .bind(id)
-            .bind(&added)
-            .execute(&mut *tx)
-            .await?;
+            write_area(&mut tx, id, new_ids).await?;
             // Left the area: pending news is dropped, those already told hear it is over for them.
             let left = Fanout {
                 addresses: Some(&removed),
@@ -710,12 +686,11 @@ impl PgStore {
     }
 
     pub async fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-        Ok(sqlx::query_as(
-            "SELECT oa.outage_id, oa.address_id FROM outage_addresses oa \
-             JOIN outages o ON o.id = oa.outage_id \
-             WHERE o.status IN ('scheduled', 'active') \
-             AND oa.address_id = ANY($1) ORDER BY oa.outage_id",
-        )
+        Ok(sqlx::query_as(&format!(
+            "SELECT o.id, a.id FROM outages o CROSS JOIN UNNEST($1::int8[]) AS a(id) \
+                 WHERE o.status IN ('scheduled', 'active') AND {} ORDER BY o.id, a.id",
+            rows::covers("o.id", "a.id")
+        ))
         .bind(address_ids)
         .fetch_all(&self.pool)
         .await?)
@@ -730,16 +705,16 @@ impl PgStore {
         let mut tx = self.begin_write().await?;
         // Unique per (outage, revision, kind, contact): pressing 2 twice for the
         // same state sends one message.
-        let queued = sqlx::query(
+        let queued = sqlx::query(&format!(
             "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, \
              urgent, attempts, next_attempt_at, expires_at, created_at, updated_at) \
              SELECT o.id, o.revision, 'requested', c.id, 'sms', 'pending', TRUE, 0, $2, $3, $2, $2 \
-             FROM contacts c JOIN outage_addresses oa ON oa.address_id = c.address_id \
-             JOIN outages o ON o.id = oa.outage_id \
+             FROM contacts c JOIN outages o ON {} \
              WHERE c.destination = $1 AND c.channel = 'sms' \
              AND o.status IN ('scheduled', 'active') \
              ON CONFLICT DO NOTHING",
-        )
+            rows::covers("o.id", "c.address_id")
+        ))
         .bind(phone)
         .bind(to_ms(now))
         .bind(to_ms(expires_at))
@@ -1058,16 +1033,37 @@ async fn notify(conn: &mut PgConnection, channel: &str) -> Result<()> {
     Ok(())
 }
 
-/// Queues `kind` for every contact in the area (or the given addresses).
+/// Writes the outage's area (ascending address ids) as runs, replacing any before.
+async fn write_area(conn: &mut PgConnection, outage_id: i64, ids: &[i64]) -> Result<()> {
+    let (first, last): (Vec<i64>, Vec<i64>) = rows::id_runs(ids).into_iter().unzip();
+    sqlx::query("DELETE FROM outage_ranges WHERE outage_id = $1")
+        .bind(outage_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO outage_ranges (outage_id, first_id, last_id) \
+         SELECT $1, UNNEST($2::int8[]), UNNEST($3::int8[])",
+    )
+    .bind(outage_id)
+    .bind(&first)
+    .bind(&last)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues `kind` for every contact at the given addresses (all of a new area, or
+/// the part a change added). No `ON CONFLICT`: the revision is new in this
+/// transaction and the outage row is locked (or just created), so no other
+/// transaction can hold a row with this key, and skipping the speculative
+/// insertion saves a quarter of a second per 100,000 rows.
 async fn enqueue_news(conn: &mut PgConnection, f: &Fanout<'_>, kind: DeliveryKind) -> Result<()> {
+    let addresses = f.addresses.expect("news goes to the addresses given");
     sqlx::query(
         "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, urgent, \
          attempts, next_attempt_at, expires_at, created_at, updated_at) \
          SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $5, $6, $5, $5 \
-         FROM outage_addresses oa JOIN contacts c ON c.address_id = oa.address_id \
-         WHERE oa.outage_id = $1 AND c.opted_out_at IS NULL \
-         AND ($7::int8[] IS NULL OR oa.address_id = ANY($7)) \
-         ON CONFLICT DO NOTHING",
+         FROM contacts c WHERE c.address_id = ANY($7) AND c.opted_out_at IS NULL",
     )
     .bind(f.outage_id)
     .bind(f.revision)
@@ -1075,7 +1071,7 @@ async fn enqueue_news(conn: &mut PgConnection, f: &Fanout<'_>, kind: DeliveryKin
     .bind(f.urgent)
     .bind(f.now)
     .bind(f.expires_at)
-    .bind(f.addresses)
+    .bind(addresses)
     .execute(conn)
     .await?;
     Ok(())
@@ -1091,16 +1087,18 @@ async fn enqueue_to_told(
     kind: DeliveryKind,
 ) -> Result<()> {
     let scope = if f.addresses.is_some() {
-        "c.address_id = ANY($7)"
+        "contacts c WHERE c.address_id = ANY($7)".to_string()
     } else {
-        "c.address_id IN (SELECT address_id FROM outage_addresses WHERE outage_id = $1) \
-         AND $7::int8[] IS NULL"
+        format!(
+            "{} WHERE $7::int8[] IS NULL",
+            rows::in_area("contacts", "c", "address_id")
+        )
     };
     sqlx::query(&format!(
         "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, urgent, \
          attempts, next_attempt_at, expires_at, created_at, updated_at) \
          SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $5, $6, $5, $5 \
-         FROM contacts c WHERE {scope} AND c.opted_out_at IS NULL \
+         FROM {scope} AND c.opted_out_at IS NULL \
          AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
                      AND d.kind IN {NEWS_KINDS} AND d.state IN ('sending', 'sent')) \
          ON CONFLICT DO NOTHING"
