@@ -4,8 +4,12 @@
 #   2. for 1, 2 and 4 `herald worker` processes: declare an outage covering
 #      100,000 e-mail contacts (planning = the declare call: geo lookup and
 #      writing every delivery) and hand every e-mail to postfix's smtp-sink;
-#   3. a 100 e-mails/s provider limit with two worker processes: the rate the
-#      sink sees, measured over 10 s.
+#   3. a slow provider (smtp-sink answering each message after 1 s, as a
+#      distant or throttling server would): 1, 2 and 4 worker processes with 16
+#      SMTP connections each, rate at the sink over 15 s. Here the provider's
+#      latency binds, not the CPU, and throughput should grow with workers;
+#   4. a 100 e-mails/s provider limit with two worker processes: the rate the
+#      sink sees, measured over 20 s.
 #
 #   benches/scale.sh                        (BENCH_BACKENDS="sqlite postgres")
 #
@@ -86,21 +90,40 @@ for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
       "100,000 e-mails to smtp-sink in $took s = $(awk -v t="$took" 'BEGIN{printf "%.0f", 100000/t}') e-mails/s"
   done
 
-  # The shared limit: two workers, 100/s for the account, counted by a second
-  # smtp-sink that keeps a running message counter (-c).
+  # Counting sinks keep a running message counter (-c).
+  received() { tr '\r' '\n' < "$1" | { grep -o 'mesg=[0-9]*' || echo mesg=0; } | tail -1 | cut -d= -f2; }
+  rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN{printf "%.1f", n/(b-a)}'; }
+
+  # A slow provider: each message answered after 1 s. One storm's queue feeds
+  # all three runs (about 2,000 of its 100,000 messages are sent).
+  smtp-sink -c -w 1 -u postfix 127.0.0.1:2527 512 > "$work/slow-$backend" 2>&1 & slow=$!; pids+=($slow)
+  wait_port 2527
+  declare_storm >/dev/null
+  for n in 1 2 4; do
+    workers=()
+    for _ in $(seq 1 "$n"); do
+      HERALD_EMAIL__SMTP__PORT=2527 $herald worker >> "$work/worker-$backend.log" 2>&1 & workers+=($!); pids+=($!)
+    done
+    sleep 3
+    a=$(received "$work/slow-$backend"); s=$(t); sleep 15; b=$(received "$work/slow-$backend"); e=$(t)
+    kill "${workers[@]}"; wait "${workers[@]}" 2>/dev/null || true
+    echo "slow provider (1 s per message, 16 connections per worker), $n worker process(es): $(rate $((b - a)) "$s" "$e") e-mails/s"
+  done
+  kill $slow; wait $slow 2>/dev/null || true
+
+  # The shared limit: two workers, 100/s for the account, on the rest of the
+  # storm's queue.
   smtp-sink -c -u postfix 127.0.0.1:2526 256 > "$work/counter-$backend" 2>&1 & counter=$!; pids+=($counter)
   wait_port 2526
-  received() { tr '\r' '\n' < "$work/counter-$backend" | { grep -o 'mesg=[0-9]*' || echo mesg=0; } | tail -1 | cut -d= -f2; }
-  declare_storm >/dev/null
   workers=()
   for _ in 1 2; do
     HERALD_EMAIL__RATE_PER_SEC=100 HERALD_EMAIL__SMTP__PORT=2526 $herald worker >> "$work/worker-$backend.log" 2>&1 &
     workers+=($!); pids+=($!)
   done
   sleep 3
-  a=$(received); s=$(t); sleep 20; b=$(received); e=$(t)
+  a=$(received "$work/counter-$backend"); s=$(t); sleep 20; b=$(received "$work/counter-$backend"); e=$(t)
   kill "${workers[@]}" $counter; wait "${workers[@]}" $counter 2>/dev/null || true
-  echo "rate limit 100/s, 2 worker processes: $(awk -v n=$((b - a)) -v a="$s" -v b="$e" 'BEGIN{printf "%.1f", n/(b-a)}') e-mails/s at the sink over 20 s"
+  echo "rate limit 100/s, 2 worker processes: $(rate $((b - a)) "$s" "$e") e-mails/s at the sink over 20 s"
 
   kill $server; wait $server 2>/dev/null || true
   if [ "$backend" = postgres ]; then scripts/postgres stop "$pg"; rm -rf "$pg"; pg=""; fi

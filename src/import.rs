@@ -19,6 +19,9 @@ use crate::store::{ImportCounts, NewAddress, NewContact, Store};
 
 /// Rows written per transaction.
 const BATCH: usize = 5_000;
+/// Imports writing at least this many rows refresh the database's statistics
+/// ([`Store::after_bulk_load`]); small corrections through the API do not.
+const BULK: u64 = 10_000;
 
 /// Where rows come from: bytes in memory (an API request body), or a file read
 /// as a stream, so importing a register of millions of addresses takes a batch's
@@ -420,6 +423,9 @@ pub async fn import_addresses(
             batch.len() as u64,
         );
     }
+    if report.inserted + report.updated >= BULK {
+        store.after_bulk_load("addresses").await?;
+    }
     Ok(report)
 }
 
@@ -466,6 +472,9 @@ pub async fn import_contacts(
         for i in result.unknown_address {
             errors.push(unknown_address(chunk[i].0, &chunk[i].1));
         }
+    }
+    if report.inserted + report.updated >= BULK {
+        store.after_bulk_load("contacts").await?;
     }
     errors.sort_by_key(|e| e.line);
     report.rejected = errors.len() as u64;

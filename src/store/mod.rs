@@ -488,6 +488,10 @@ delegate! {
     fn upsert_contacts(&self, rows: &[NewContact], now: DateTime<Utc>) -> Result<ContactImport>;
     /// Positions of rows whose address external id is not in the register.
     fn unknown_addresses(&self, rows: &[NewContact]) -> Result<Vec<usize>>;
+    /// Called after an import wrote many rows to `table` ("addresses" or
+    /// "contacts"): brings the planner's statistics and visibility data up to
+    /// date now, rather than leaving it to the next storm.
+    fn after_bulk_load(&self, table: &'static str) -> Result<()>;
     /// Bumped on every address import; nodes rebuild their index when it moves.
     fn addresses_version(&self) -> Result<i64>;
     fn index_points(&self) -> Result<Vec<IndexPoint>>;

@@ -52,7 +52,13 @@ struct Fanout<'a> {
 
 impl PgStore {
     pub async fn open(url: &str, config: &DatabaseConfig) -> anyhow::Result<PgStore> {
-        let options = PgConnectOptions::from_str(url)?.application_name("herald");
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("herald")
+            // Herald's statements are short and indexed. The planner's guess for
+            // a join over an area's id runs is far too high (it cannot know the
+            // runs are disjoint), which would compile every such statement with
+            // LLVM first: 10+ ms spent to save nothing.
+            .options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections.max(2))
             .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms))
@@ -61,6 +67,18 @@ impl PgStore {
             .test_before_acquire(true)
             .connect_lazy_with(options);
         Ok(PgStore { pool })
+    }
+
+    /// `VACUUM (ANALYZE)`: without it, autovacuum reaches a freshly loaded table
+    /// about a minute later, and the first outage declared after an import paid
+    /// for it (planning 100,000 deliveries took 2.3 s instead of 0.9 s while
+    /// autovacuum worked through 2,000,000 new addresses on the same cores).
+    pub async fn after_bulk_load(&self, table: &'static str) -> Result<()> {
+        debug_assert!(matches!(table, "addresses" | "contacts"));
+        sqlx::query(&format!("VACUUM (ANALYZE) {table}"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

@@ -97,6 +97,12 @@ impl SqliteStore {
         }
     }
 
+    /// Nothing to do: SQLite's planner needs no statistics for Herald's indexed
+    /// statements, and there is no background vacuum to get ahead of.
+    pub async fn after_bulk_load(&self, _table: &'static str) -> Result<()> {
+        Ok(())
+    }
+
     pub async fn upsert_addresses(
         &self,
         rows: &[NewAddress],
