@@ -69,6 +69,8 @@ for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
   token=$($herald token create bench | grep -o 'hrld_[0-9a-f]*')
   HERALD_RUN_WORKERS=false $herald serve > "$work/serve-$backend.log" 2>&1 & server=$!; pids+=($server)
   wait_port $port
+  # Ready once its address index is built (the port opens before that).
+  for _ in $(seq 1 600); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.2; done
 
   declare_storm() {
     curl -fs -o /dev/null -w '%{time_total}' -X POST "$base/api/v1/outages" \
