@@ -19,16 +19,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 pids=()
-pg=""
 cleanup() {
   stop_pids "${pids[@]}"
-  [ -n "$pg" ] && { scripts/postgres stop "$pg" 2>/dev/null; rm -rf "$pg"; } || true
+  declare -F drop_backend >/dev/null && drop_backend
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 command -v sqlite3 >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends sqlite3 >/dev/null
 . benches/providers.sh
+. benches/backend.sh
 cargo build --release --locked -q
 herald=$PWD/target/release/herald
 port=18090
@@ -51,15 +51,7 @@ export HERALD_EMAIL__SMTP__TLS=none HERALD_EMAIL__SMTP__POOL_SIZE=16 HERALD_EMAI
 export HERALD_DELIVERY__BATCH_SIZE=1000 HERALD_DELIVERY__POLL_INTERVAL_MS=20
 
 for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
-  export HERALD_DATA_DIR=$work/$backend
-  if [ "$backend" = postgres ]; then
-    pg=$(mktemp -d) # its own: the server runs as the postgres user
-    export HERALD_DATABASE_URL; HERALD_DATABASE_URL=$(scripts/postgres start "$pg")
-    sql() { psql -qtA "$HERALD_DATABASE_URL" -c "$1"; }
-  else
-    unset HERALD_DATABASE_URL
-    sql() { sqlite3 "file:$HERALD_DATA_DIR/herald.db?mode=ro" "$1"; }
-  fi
+  use_backend "$backend"
   echo "== $backend"
   $herald migrate >/dev/null
   s=$(t)
@@ -128,5 +120,5 @@ for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
   echo "rate limit 100/s, 2 worker processes: $(rate $((b - a)) "$s" "$e") e-mails/s at the sink over 20 s"
 
   kill $server; wait $server 2>/dev/null || true
-  if [ "$backend" = postgres ]; then scripts/postgres stop "$pg"; rm -rf "$pg"; pg=""; fi
+  drop_backend
 done

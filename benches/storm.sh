@@ -28,10 +28,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 pids=()
-pg=""
 cleanup() {
   stop_pids "${pids[@]}"
-  [ -n "$pg" ] && { scripts/postgres stop "$pg" 2>/dev/null; rm -rf "$pg"; } || true
+  declare -F drop_backend >/dev/null && drop_backend
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -47,6 +46,7 @@ base=http://127.0.0.1:${ports[0]}
 command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk >/dev/null
 command -v sqlite3 >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends sqlite3 >/dev/null
 . benches/providers.sh
+. benches/backend.sh
 
 cargo build --release --locked -q
 herald=$PWD/target/release/herald
@@ -101,15 +101,7 @@ run() { # label, path, wrk args...
 }
 
 for backend in ${BENCH_BACKENDS:-sqlite}; do
-  export HERALD_DATA_DIR=$work/$backend
-  if [ "$backend" = postgres ]; then
-    pg=$(mktemp -d) # its own: the server runs as the postgres user
-    export HERALD_DATABASE_URL; HERALD_DATABASE_URL=$(scripts/postgres start "$pg")
-    sql() { psql -qtA "$HERALD_DATABASE_URL" -c "$1"; }
-  else
-    unset HERALD_DATABASE_URL
-    sql() { sqlite3 "file:$HERALD_DATA_DIR/herald.db?mode=ro" "$1"; }
-  fi
+  use_backend "$backend"
   pending() { sql "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending','sending')" 2>/dev/null || echo "?"; }
   echo "== $backend"
   s=$(t)
@@ -186,5 +178,5 @@ for backend in ${BENCH_BACKENDS:-sqlite}; do
     echo "web node peak RSS: $(awk '/VmHWM/{print int($2/1024)" MiB"}' /proc/$server/status)"
   done
   stop_pids "${servers[@]}" $worker
-  if [ "$backend" = postgres ]; then scripts/postgres stop "$pg"; rm -rf "$pg"; pg=""; fi
+  drop_backend
 done
