@@ -337,6 +337,15 @@ macro_rules! common_statements {
             Ok(())
         }
 
+        /// Forgets the outage's area (before the backend writes the new one).
+        async fn clear_area(conn: &mut $conn, outage_id: i64) -> Result<()> {
+            sqlx::query("DELETE FROM outage_ranges WHERE outage_id = $1")
+                .bind(outage_id)
+                .execute(conn)
+                .await?;
+            Ok(())
+        }
+
         /// The address ids in the outage's area, ascending.
         async fn area_ids(conn: &mut $conn, outage_id: i64) -> Result<Vec<i64>> {
             let runs: Vec<(i64, i64)> = sqlx::query_as(

@@ -1054,10 +1054,7 @@ async fn notify(conn: &mut PgConnection, channel: &str) -> Result<()> {
 /// Writes the outage's area (ascending address ids) as runs, replacing any before.
 async fn write_area(conn: &mut PgConnection, outage_id: i64, ids: &[i64]) -> Result<()> {
     let (first, last): (Vec<i64>, Vec<i64>) = rows::id_runs(ids).into_iter().unzip();
-    sqlx::query("DELETE FROM outage_ranges WHERE outage_id = $1")
-        .bind(outage_id)
-        .execute(&mut *conn)
-        .await?;
+    clear_area(&mut *conn, outage_id).await?;
     sqlx::query(
         "INSERT INTO outage_ranges (outage_id, first_id, last_id) \
          SELECT $1, UNNEST($2::int8[]), UNNEST($3::int8[])",

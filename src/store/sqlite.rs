@@ -906,10 +906,7 @@ async fn write_area(conn: &mut SqliteConnection, outage_id: i64, ids: &[i64]) ->
         .into_iter()
         .map(|(f, l)| [f, l])
         .collect();
-    sqlx::query("DELETE FROM outage_ranges WHERE outage_id = $1")
-        .bind(outage_id)
-        .execute(&mut *conn)
-        .await?;
+    clear_area(&mut *conn, outage_id).await?;
     sqlx::query(
         "INSERT INTO outage_ranges (outage_id, first_id, last_id) \
          SELECT $1, value ->> 0, value ->> 1 FROM json_each($2)",
