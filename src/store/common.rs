@@ -204,6 +204,37 @@ macro_rules! common_queries {
                 row.as_ref().map(rows::subscription_view).transpose()
             }
 
+            /// (outage id, address id) for every open outage covering one of the
+            /// addresses, by outage then address. The runs that can contain an id
+            /// in [lowest, highest] are, per open outage, the one starting at or
+            /// before the lowest (a primary-key probe) and those starting inside
+            /// the span (a range scan): a caller's one address costs a probe per
+            /// outage, a postcode of 100,000 addresses the runs in its span.
+            pub async fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+                let (Some(&lowest), Some(&highest)) =
+                    (address_ids.iter().min(), address_ids.iter().max())
+                else {
+                    return Ok(Vec::new());
+                };
+                let runs: Vec<(i64, i64, i64)> = sqlx::query_as(
+                    "SELECT r.outage_id, r.first_id, r.last_id FROM outages o \
+                     JOIN outage_ranges r ON r.outage_id = o.id \
+                     WHERE o.status IN ('scheduled', 'active') AND r.first_id > $1 AND r.first_id <= $2 \
+                     UNION ALL \
+                     SELECT r.outage_id, r.first_id, r.last_id FROM outages o \
+                     JOIN outage_ranges r ON r.outage_id = o.id \
+                     WHERE o.status IN ('scheduled', 'active') AND r.last_id >= $1 \
+                     AND r.first_id = (SELECT MAX(x.first_id) FROM outage_ranges x \
+                                       WHERE x.outage_id = o.id AND x.first_id <= $1) \
+                     ORDER BY 1, 2",
+                )
+                .bind(lowest)
+                .bind(highest)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows::covered(&runs, address_ids))
+            }
+
             pub async fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool> {
                 let now = to_ms(now);
                 let mut tx = self.begin_write().await?;

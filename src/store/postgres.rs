@@ -703,17 +703,6 @@ impl PgStore {
         rows.iter().map(rows::address).collect()
     }
 
-    pub async fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT o.id, a.id FROM outages o CROSS JOIN UNNEST($1::int8[]) AS a(id) \
-                 WHERE o.status IN ('scheduled', 'active') AND {} ORDER BY o.id, a.id",
-            rows::covers("o.id", "a.id")
-        ))
-        .bind(address_ids)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     pub async fn request_status_sms(
         &self,
         phone: &str,

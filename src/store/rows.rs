@@ -347,6 +347,27 @@ pub(super) fn expand_runs(runs: &[(i64, i64)]) -> Vec<i64> {
         .collect()
 }
 
+/// (outage, address) for each address inside one of the runs, by outage then
+/// address. `runs` is (outage, first, last), ordered by outage then first.
+pub(super) fn covered(runs: &[(i64, i64, i64)], address_ids: &[i64]) -> Vec<(i64, i64)> {
+    let mut ids = address_ids.to_vec();
+    ids.sort_unstable();
+    let mut out = Vec::new();
+    for outage in runs.chunk_by(|a, b| a.0 == b.0) {
+        // Both ascending and the runs disjoint: one pass over each.
+        let mut run = outage.iter().peekable();
+        for &id in &ids {
+            while run.next_if(|r| r.2 < id).is_some() {}
+            match run.peek() {
+                Some(r) if r.1 <= id => out.push((r.0, id)),
+                Some(_) => {}
+                None => break,
+            }
+        }
+    }
+    out
+}
+
 /// SQL condition: outage `outage` covers address `address`. One probe of the
 /// primary key (outage_id, first_id): the run that starts at or before the
 /// address must also end at or after it.
@@ -368,7 +389,26 @@ pub(super) fn in_area(table: &str, alias: &str, column: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{expand_runs, id_runs, sorted_diff};
+    use super::{covered, expand_runs, id_runs, sorted_diff};
+
+    #[test]
+    fn addresses_covered_by_each_outage() {
+        let runs = [(1, 10, 12), (1, 20, 20), (4, 11, 30)];
+        assert_eq!(
+            covered(&runs, &[30, 12, 5, 20, 11]),
+            vec![
+                (1, 11),
+                (1, 12),
+                (1, 20),
+                (4, 11),
+                (4, 12),
+                (4, 20),
+                (4, 30)
+            ]
+        );
+        assert_eq!(covered(&runs, &[13, 40]), vec![(4, 13)]);
+        assert_eq!(covered(&[], &[1]), vec![]);
+    }
 
     #[test]
     fn runs_of_consecutive_ids() {

@@ -667,17 +667,6 @@ impl SqliteStore {
         rows.iter().map(rows::address).collect()
     }
 
-    pub async fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT o.id, a.value FROM outages o, json_each($1) a \
-                 WHERE o.status IN ('scheduled', 'active') AND {} ORDER BY o.id, a.value",
-            rows::covers("o.id", "a.value")
-        ))
-        .bind(ids_json(address_ids))
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     pub async fn request_status_sms(
         &self,
         phone: &str,
