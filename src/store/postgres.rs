@@ -344,9 +344,9 @@ impl PgStore {
             urgent: new.urgency == Urgency::Urgent,
             now,
             expires_at: to_ms(new.expires_at),
-            addresses: Some(&new.address_ids),
+            addresses: None,
         };
-        enqueue_news(&mut tx, &fanout, DeliveryKind::Declared).await?;
+        enqueue_news(&mut tx, &fanout, &new.address_ids, DeliveryKind::Declared).await?;
         if let Some(key) = idempotency {
             sqlx::query(
                 "INSERT INTO idempotency_keys (token_id, key, request_hash, outage_id, created_at) \
@@ -449,7 +449,7 @@ impl PgStore {
                 "address re-entered the area",
             )
             .await?;
-            enqueue_news(&mut tx, &entered, DeliveryKind::Declared).await?;
+            enqueue_news(&mut tx, &fanout, &added, DeliveryKind::Declared).await?;
         }
         if ended {
             let kind = if change.status == OutageStatus::Restored {
@@ -1061,8 +1061,12 @@ async fn write_area(conn: &mut PgConnection, outage_id: i64, ids: &[i64]) -> Res
 /// transaction and the outage row is locked (or just created), so no other
 /// transaction can hold a row with this key, and skipping the speculative
 /// insertion saves a quarter of a second per 100,000 rows.
-async fn enqueue_news(conn: &mut PgConnection, f: &Fanout<'_>, kind: DeliveryKind) -> Result<()> {
-    let addresses = f.addresses.expect("news goes to the addresses given");
+async fn enqueue_news(
+    conn: &mut PgConnection,
+    f: &Fanout<'_>,
+    addresses: &[i64],
+    kind: DeliveryKind,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, urgent, \
          attempts, next_attempt_at, expires_at, created_at, updated_at) \

@@ -313,16 +313,16 @@ impl SqliteStore {
         })?;
         insert_revision(&mut tx, id, ChangeKind::Declared, &[], now).await?;
         write_area(&mut tx, id, &new.address_ids).await?;
-        let addresses = ids_json(&new.address_ids);
         let fanout = Fanout {
             outage_id: id,
             revision: 1,
             urgent: new.urgency == Urgency::Urgent,
             now,
             expires_at: to_ms(new.expires_at),
-            addresses: Some(&addresses),
+            addresses: None,
         };
-        enqueue_news(&mut tx, &fanout, DeliveryKind::Declared).await?;
+        let addresses = ids_json(&new.address_ids);
+        enqueue_news(&mut tx, &fanout, &addresses, DeliveryKind::Declared).await?;
         if let Some(key) = idempotency {
             sqlx::query(
                 "INSERT INTO idempotency_keys (token_id, key, request_hash, outage_id, created_at) \
@@ -422,7 +422,7 @@ impl SqliteStore {
                 "address re-entered the area",
             )
             .await?;
-            enqueue_news(&mut tx, &entered, DeliveryKind::Declared).await?;
+            enqueue_news(&mut tx, &fanout, &added, DeliveryKind::Declared).await?;
         }
         if ended {
             let kind = if change.status == OutageStatus::Restored {
@@ -913,9 +913,9 @@ async fn write_area(conn: &mut SqliteConnection, outage_id: i64, ids: &[i64]) ->
 async fn enqueue_news(
     conn: &mut SqliteConnection,
     f: &Fanout<'_>,
+    addresses: &str,
     kind: DeliveryKind,
 ) -> Result<()> {
-    let addresses = f.addresses.expect("news goes to the addresses given");
     sqlx::query(
         "INSERT INTO deliveries (outage_id, revision, kind, contact_id, channel, state, urgent, \
          attempts, next_attempt_at, expires_at, created_at, updated_at) \
