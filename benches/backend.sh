@@ -5,6 +5,7 @@
 #   use_backend sqlite|postgres   exports HERALD_DATA_DIR (and, for postgres,
 #                                 HERALD_DATABASE_URL of a fresh cluster from
 #                                 scripts/postgres) and defines sql "QUERY"
+#                                 and pending (deliveries not yet done)
 #   drop_backend                  stops and removes that cluster, if any
 pg=""
 use_backend() {
@@ -18,6 +19,7 @@ use_backend() {
     sql() { sqlite3 "file:$HERALD_DATA_DIR/herald.db?mode=ro" "$1"; }
   fi
 }
+pending() { sql "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending','sending')" 2>/dev/null || echo "?"; }
 drop_backend() {
   if [ -n "$pg" ]; then scripts/postgres stop "$pg" 2>/dev/null || true; rm -rf "$pg"; pg=""; fi
 }

@@ -22,6 +22,10 @@ stop_pids() {
   kill -9 "$@" 2>/dev/null || true
 }
 
+# Waits until a Herald node at the base URL answers /readyz (it opens its port
+# before its address index is built; requests wait until then).
+wait_ready() { for _ in $(seq 1 600); do curl -fs "$1/readyz" >/dev/null && return 0; sleep 0.2; done; echo "$1 never got ready" >&2; exit 1; }
+
 wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
 smtp-sink -u postfix 127.0.0.1:2525 1024 >/dev/null 2>&1 & pids+=($!)

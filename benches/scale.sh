@@ -62,14 +62,13 @@ for backend in ${BENCH_BACKENDS:-sqlite postgres}; do
   HERALD_RUN_WORKERS=false $herald serve > "$work/serve-$backend.log" 2>&1 & server=$!; pids+=($server)
   wait_port $port
   # Ready once its address index is built (the port opens before that).
-  for _ in $(seq 1 600); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.2; done
+  wait_ready "$base"
 
   declare_storm() {
     curl -fs -o /dev/null -w '%{time_total}' -X POST "$base/api/v1/outages" \
       -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
       -d "{\"utility\":\"power\",\"cause\":\"Storm\",\"etr\":null,\"area\":$area}"
   }
-  pending() { sql "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending','sending')"; }
   sent() { sql "SELECT COUNT(*) FROM deliveries WHERE state = 'sent'"; }
 
   for n in 1 2 4; do

@@ -102,7 +102,6 @@ run() { # label, path, wrk args...
 
 for backend in ${BENCH_BACKENDS:-sqlite}; do
   use_backend "$backend"
-  pending() { sql "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending','sending')" 2>/dev/null || echo "?"; }
   echo "== $backend"
   s=$(t)
   $herald migrate >/dev/null
@@ -128,7 +127,7 @@ for backend in ${BENCH_BACKENDS:-sqlite}; do
   fi
   for port in "${ports[@]}"; do
     wait_port "$port"
-    for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+    wait_ready "http://127.0.0.1:$port"
   done
 
   declare_outage() { # utility, polygon (GeoJSON coordinates), cause
