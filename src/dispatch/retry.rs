@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 
 use crate::config::DeliveryConfig;
-use crate::domain::DeliveryState;
-use crate::store::Completion;
+
+use crate::store::{Completion, Failure};
 
 /// The delay before attempt `attempt + 1`, after `attempt` failures (1-based).
 pub fn backoff(attempt: u32, config: &DeliveryConfig, rng: &mut impl Rng) -> Duration {
@@ -43,7 +43,7 @@ pub fn after_transient_failure(
     if attempts >= config.max_attempts as i64 {
         return Completion::Failed {
             id,
-            state: DeliveryState::Dead,
+            failure: Failure::Dead,
             reason: format!("gave up after {attempts} attempts; last error: {error}"),
         };
     }
@@ -55,7 +55,7 @@ pub fn after_transient_failure(
     if at > expires_at {
         return Completion::Failed {
             id,
-            state: DeliveryState::Expired,
+            failure: Failure::Expired,
             reason: format!("next attempt would be after the message expires; last error: {error}"),
         };
     }
@@ -112,7 +112,7 @@ mod tests {
         assert!(matches!(
             after_transient_failure(1, 5, far, "x".into(), None, now, &c),
             Completion::Failed {
-                state: DeliveryState::Dead,
+                failure: Failure::Dead,
                 ..
             }
         ));
@@ -127,7 +127,7 @@ mod tests {
                 &c
             ),
             Completion::Failed {
-                state: DeliveryState::Expired,
+                failure: Failure::Expired,
                 ..
             }
         ));

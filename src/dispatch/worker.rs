@@ -30,8 +30,8 @@ use crate::channels::sms_text::UnicodePolicy;
 use crate::channels::SendOutcome;
 use crate::clock::SharedClock;
 use crate::config::{Config, DeliveryConfig};
-use crate::domain::{Channel, DeliveryKind, DeliveryState, Outage};
-use crate::store::{ClaimedDelivery, Completion, NewsSent, PendingConfirmation, Store};
+use crate::domain::{Channel, DeliveryKind, Outage};
+use crate::store::{ClaimedDelivery, Completion, Failure, NewsSent, PendingConfirmation, Store};
 
 /// Wakes idle claim loops when new work is committed. One `Notify` per channel with
 /// `notify_one`, whose stored permit means a wake-up that arrives while a loop is
@@ -349,7 +349,7 @@ impl Dispatcher {
     ) -> Completion {
         let dead = |reason: String| Completion::Failed {
             id: c.id,
-            state: DeliveryState::Dead,
+            failure: Failure::Dead,
             reason,
         };
         let view = ConfirmView::new(
@@ -477,7 +477,7 @@ impl Dispatcher {
             let outcome = match r {
                 Completion::Sent { .. } => "sent",
                 Completion::Retry { .. } => "retry",
-                Completion::Failed { state, .. } => state.as_str(),
+                Completion::Failed { failure, .. } => failure.state().as_str(),
                 Completion::Release { .. } => "released",
             };
             metrics::counter!("herald_delivery_attempts_total", "channel" => channel.as_str(), "outcome" => outcome)
@@ -516,23 +516,20 @@ impl Dispatcher {
         now: DateTime<Utc>,
         gate: &Gate,
     ) -> Completion {
-        let failed = |state: DeliveryState, reason: String| Completion::Failed {
+        let failed = |failure: Failure, reason: String| Completion::Failed {
             id: d.id,
-            state,
+            failure,
             reason,
         };
         if now > d.expires_at {
-            return failed(
-                DeliveryState::Expired,
-                "expired before it could be sent".into(),
-            );
+            return failed(Failure::Expired, "expired before it could be sent".into());
         }
         // A message the resident asked for is sent even after an opt-out from alerts.
         if d.opted_out && d.kind != DeliveryKind::Requested {
-            return failed(DeliveryState::Suppressed, "contact opted out".into());
+            return failed(Failure::Suppressed, "contact opted out".into());
         }
         let Some(outage) = outage else {
-            return failed(DeliveryState::Dead, "outage not found".into());
+            return failed(Failure::Dead, "outage not found".into());
         };
         if matches!(
             d.kind,
@@ -540,7 +537,7 @@ impl Dispatcher {
         ) && !outage.status.is_open()
         {
             return failed(
-                DeliveryState::Superseded,
+                Failure::Superseded,
                 format!("outage {} before this message was sent", outage.status),
             );
         }
@@ -549,7 +546,7 @@ impl Dispatcher {
             // already carried the update this delivery was queued for.
             DeliveryKind::Updated if told.revision.is_some_and(|r| r >= outage.revision) => {
                 return failed(
-                    DeliveryState::Superseded,
+                    Failure::Superseded,
                     format!(
                         "revision {} was already sent to this contact",
                         outage.revision
@@ -574,7 +571,7 @@ impl Dispatcher {
             // retried), it renders the newest state itself.
             DeliveryKind::Updated if told.revision.is_none() => {
                 return failed(
-                    DeliveryState::Superseded,
+                    Failure::Superseded,
                     "the contact's first message, not yet sent, carries this update".into(),
                 );
             }
@@ -583,7 +580,7 @@ impl Dispatcher {
                 if told.revision.is_none() =>
             {
                 return failed(
-                    DeliveryState::Superseded,
+                    Failure::Superseded,
                     "the contact was never told about this outage".into(),
                 );
             }
@@ -608,7 +605,7 @@ impl Dispatcher {
                 let view = MessageView::new(&ctx, outage, d.kind, &recipient, false);
                 let content = match render_email(d.kind, &view) {
                     Ok(c) => c,
-                    Err(e) => return failed(DeliveryState::Dead, format!("template error: {e}")),
+                    Err(e) => return failed(Failure::Dead, format!("template error: {e}")),
                 };
                 let email = OutgoingEmail {
                     to: &d.destination,
@@ -621,7 +618,7 @@ impl Dispatcher {
                 };
                 let message = match build_message(&self.from, &email) {
                     Ok(m) => m,
-                    Err(e) => return failed(DeliveryState::Dead, e),
+                    Err(e) => return failed(Failure::Dead, e),
                 };
                 if let Some(released) = gate.pass(lane, d.id).await {
                     return released;
@@ -632,7 +629,7 @@ impl Dispatcher {
                 let mut view = MessageView::new(&ctx, outage, d.kind, &recipient, true);
                 let (text, encoding) = match render_sms(d.kind, &mut view, self.unicode) {
                     Ok(t) => t,
-                    Err(e) => return failed(DeliveryState::Dead, format!("template error: {e}")),
+                    Err(e) => return failed(Failure::Dead, format!("template error: {e}")),
                 };
                 let sms = OutgoingSms {
                     to: &d.destination,
@@ -671,7 +668,7 @@ impl Dispatcher {
             }
             SendOutcome::Permanent { error } => {
                 tracing::warn!(%error, "permanent failure");
-                failed(DeliveryState::Dead, format!("permanent failure: {error}"))
+                failed(Failure::Dead, format!("permanent failure: {error}"))
             }
         }
     }

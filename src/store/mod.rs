@@ -198,6 +198,31 @@ pub struct NewsSent {
     pub in_flight: bool,
 }
 
+/// Why a claimed message ends unsent: each is a final state, so a `Completion`
+/// cannot record a failure as `sent` or `pending`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Its moment passed (`expires_at`).
+    Expired,
+    /// The contact opted out.
+    Suppressed,
+    /// A newer state made it pointless (the outage ended, the news was sent).
+    Superseded,
+    /// It cannot be sent (permanent provider error, template error, gave up).
+    Dead,
+}
+
+impl Failure {
+    pub fn state(self) -> DeliveryState {
+        match self {
+            Failure::Expired => DeliveryState::Expired,
+            Failure::Suppressed => DeliveryState::Suppressed,
+            Failure::Superseded => DeliveryState::Superseded,
+            Failure::Dead => DeliveryState::Dead,
+        }
+    }
+}
+
 /// What became of a claimed delivery.
 #[derive(Debug, Clone)]
 pub enum Completion {
@@ -212,9 +237,10 @@ pub enum Completion {
         at: DateTime<Utc>,
         error: String,
     },
+    /// Never sent, and never will be.
     Failed {
         id: i64,
-        state: DeliveryState,
+        failure: Failure,
         reason: String,
     },
     /// Not attempted after all (the lease was running out, or the worker is

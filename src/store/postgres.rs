@@ -981,9 +981,13 @@ impl Outcomes {
                     o.retry.at.push(to_ms(*at));
                     o.retry.error.push(error.clone());
                 }
-                Completion::Failed { id, state, reason } => {
+                Completion::Failed {
+                    id,
+                    failure,
+                    reason,
+                } => {
                     o.failed.id.push(*id);
-                    o.failed.state.push(state.as_str());
+                    o.failed.state.push(failure.state().as_str());
                     o.failed.reason.push(reason.clone());
                 }
                 Completion::Release { id, reason } => {

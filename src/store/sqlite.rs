@@ -578,12 +578,16 @@ impl SqliteStore {
                 .bind(error)
                 .bind(now)
                 .bind(lease),
-                Completion::Failed { id, state, reason } => sqlx::query(
+                Completion::Failed {
+                    id,
+                    failure,
+                    reason,
+                } => sqlx::query(
                     "UPDATE deliveries SET state = $2, lease_until = NULL, last_error = $3, \
                      updated_at = $4 WHERE id = $1 AND state = 'sending' AND lease_until = $5",
                 )
                 .bind(id)
-                .bind(state.as_str())
+                .bind(failure.state().as_str())
                 .bind(reason)
                 .bind(now)
                 .bind(lease),
@@ -811,13 +815,17 @@ impl SqliteStore {
                 .bind(to_ms(*at))
                 .bind(error)
                 .bind(lease),
-                Completion::Failed { id, state, reason } => sqlx::query(
+                Completion::Failed {
+                    id,
+                    failure,
+                    reason,
+                } => sqlx::query(
                     "UPDATE subscriptions SET state = $2, lease_until = NULL, last_error = $3 \
                      WHERE id = $1 AND state = 'sending' AND lease_until = $4",
                 )
                 .bind(id)
-                .bind(match state {
-                    DeliveryState::Expired => "expired",
+                .bind(match failure {
+                    Failure::Expired => "expired",
                     _ => "dead",
                 })
                 .bind(reason)
