@@ -132,7 +132,7 @@ impl AppState {
         let state = Arc::downgrade(self);
         let listening = self
             .store
-            .listen(move |change| {
+            .listen(Box::new(move |change| {
                 let Some(state) = state.upgrade() else {
                     return false;
                 };
@@ -143,7 +143,7 @@ impl AppState {
                     state.published.touch();
                 }
                 true
-            })
+            }))
             .await?;
         if listening {
             tracing::info!("following other nodes' changes through database notifications");

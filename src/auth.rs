@@ -1,15 +1,9 @@
 //! Operator API tokens. A token is shown once when created; only its SHA-256 is
 //! stored, so a database leak does not leak working credentials.
 
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-/// `n` random bytes, hex-encoded (unsubscribe tokens, API tokens).
-pub fn random_token(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
+pub use crate::domain::token::random_token;
 
 /// A new operator token: `hrld_` and 32 random bytes.
 pub fn new_api_token() -> String {

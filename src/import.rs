@@ -15,12 +15,12 @@ use serde::Serialize;
 use crate::domain::contact::{Destination, Language};
 use crate::domain::{Channel, Utility};
 use crate::error::{Error, Result};
-use crate::store::{ImportCounts, NewAddress, NewContact, Store};
+use crate::store::{BulkTable, ImportCounts, NewAddress, NewContact, Store};
 
 /// Rows written per transaction.
 const BATCH: usize = 5_000;
 /// Imports writing at least this many rows refresh the database's statistics
-/// ([`Store::after_bulk_load`]); small corrections through the API do not.
+/// ([`crate::store::Database::after_bulk_load`]); small corrections through the API do not.
 const BULK: u64 = 10_000;
 
 /// Where rows come from: bytes in memory (an API request body), or a file read
@@ -424,7 +424,7 @@ pub async fn import_addresses(
         );
     }
     if report.inserted + report.updated >= BULK {
-        store.after_bulk_load("addresses").await?;
+        store.after_bulk_load(BulkTable::Addresses).await?;
     }
     Ok(report)
 }
@@ -474,7 +474,7 @@ pub async fn import_contacts(
         }
     }
     if report.inserted + report.updated >= BULK {
-        store.after_bulk_load("contacts").await?;
+        store.after_bulk_load(BulkTable::Contacts).await?;
     }
     errors.sort_by_key(|e| e.line);
     report.rejected = errors.len() as u64;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::app::AppState;
 use crate::domain::outage::{parse_time, Messages};
 use crate::domain::{
-    ChangeKind, Etr, Language, Outage, OutageKind, OutageStatus, Urgency, Utility,
+    ChangeKind, Etr, Language, Outage, OutageField, OutageKind, OutageStatus, Urgency, Utility,
 };
 use crate::error::{Error, Result};
 use crate::store::{ChannelCounts, Declared, IdempotencyKey, NewOutage, OutageChange};
@@ -324,28 +324,28 @@ pub async fn update(
     if starts_at.is_some() && current.kind != OutageKind::Planned {
         return invalid("starts_at", "only planned work has a start time");
     }
-    let mut fields: Vec<&'static str> = Vec::new();
+    let mut fields: Vec<OutageField> = Vec::new();
     let next_etr = etr.unwrap_or(current.etr);
     if next_etr != current.etr {
-        fields.push("etr");
+        fields.push(OutageField::Etr);
     }
     let next_cause = cause.unwrap_or_else(|| current.cause.clone());
     if next_cause != current.cause {
-        fields.push("cause");
+        fields.push(OutageField::Cause);
     }
     let next_messages = message.unwrap_or_else(|| current.messages.clone());
     if next_messages != current.messages {
-        fields.push("message");
+        fields.push(OutageField::Message);
     }
     let next_starts = starts_at.or(current.starts_at);
     if next_starts != current.starts_at {
-        fields.push("starts_at");
+        fields.push(OutageField::StartsAt);
     }
     let current_area: Option<geo::MultiPolygon<f64>> =
         crate::geo::parse_area(&current.area, usize::MAX).ok();
     let area_changed = new_area.is_some() && new_area != current_area;
     if area_changed {
-        fields.push("area");
+        fields.push(OutageField::Area);
     }
     if etr.is_some() {
         check_times(
@@ -369,7 +369,7 @@ pub async fn update(
     let change = OutageChange {
         expected_revision: current.revision,
         change: ChangeKind::Updated,
-        notify_update: fields.iter().any(|f| *f != "area"),
+        notify_update: fields.iter().any(|f| *f != OutageField::Area),
         changed_fields: fields,
         status,
         cause: next_cause,
@@ -422,7 +422,7 @@ pub async fn end(
         } else {
             ChangeKind::Cancelled
         },
-        changed_fields: vec!["status"],
+        changed_fields: vec![OutageField::Status],
         status,
         cause: current.cause.clone(),
         etr: current.etr.as_option(),

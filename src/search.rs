@@ -115,14 +115,7 @@ pub struct AddressSearch {
     streets: Vec<Street>,
 }
 
-/// An address as the search index needs it.
-pub struct SearchAddress {
-    pub id: i64,
-    pub street: String,
-    pub house_number: String,
-    pub postcode: String,
-    pub settlement: String,
-}
+pub use crate::store::SearchAddress;
 
 impl AddressSearch {
     pub fn build(addresses: impl IntoIterator<Item = SearchAddress>) -> AddressSearch {

@@ -4,10 +4,11 @@
 pub mod contact;
 pub mod outage;
 pub mod reference;
+pub mod token;
 
 pub use contact::{Channel, Email, Language, Phone};
 pub use outage::{
-    ChangeKind, DeliveryKind, DeliveryState, Etr, Outage, OutageKind, OutageStatus, Urgency,
-    Utility,
+    ChangeKind, DeliveryKind, DeliveryState, Etr, Outage, OutageField, OutageKind, OutageStatus,
+    Urgency, Utility,
 };
 pub use reference::Reference;

@@ -163,6 +163,24 @@ text_enum!(
     }
 );
 
+impl DeliveryKind {
+    /// Kinds that tell a resident the outage is (still) on: the first message and
+    /// its updates. What follows ("it's over") goes only to those who had news.
+    pub const NEWS: &'static [DeliveryKind] = &[DeliveryKind::Declared, DeliveryKind::Updated];
+}
+
+text_enum!(
+    /// What an update changed, as listed in the revision history.
+    OutageField {
+        Etr => "etr",
+        Cause => "cause",
+        Message => "message",
+        StartsAt => "starts_at",
+        Area => "area",
+        Status => "status",
+    }
+);
+
 text_enum!(
     /// Life of one message. `superseded`: replaced by newer news before it was sent;
     /// `suppressed`: the contact opted out; `expired`: too old to be worth sending.

@@ -1,29 +1,55 @@
-//! Persistence. `Store` is what the rest of Herald talks to; each backend keeps all
-//! of its SQL in one file (`sqlite.rs`, `postgres.rs`; row mapping shared in `rows.rs`). Handlers and
-//! workers never see SQL or a backend type, so adding a backend touches only here.
+//! Persistence. [`Database`] is the contract: every operation Herald asks of
+//! its database, in one place. [`Store`] is the handle the rest of Herald holds.
+//! Handlers and workers never see SQL or a backend type.
 //!
-//! The delivery guarantees live in the backend transactions:
-//! an outage change and its fan-out commit together; deliveries are unique per
-//! (outage, revision, kind, contact); claims are committed before any provider call.
+//! Where the SQL is:
+//! - `shared.rs`: every statement that reads the same on SQLite and PostgreSQL,
+//!   written once (the outage write path and its fan-out, reads, subscriptions);
+//! - `sql.rs`: the statement type and the `sql::Backend` hooks a shared
+//!   statement needs (begin a write, lock a row, announce work, bind a list);
+//! - `sqlite.rs`, `postgres.rs`: opening, migrations, and what truly differs
+//!   (claiming, bulk loads, recording outcomes in bulk, token buckets, LISTEN);
+//! - `rows.rs`: reading rows into Herald's types, and the id-run arithmetic of
+//!   outage areas.
+//!
+//! The delivery guarantees live in the write transactions: an outage change and
+//! its fan-out commit together; deliveries are unique per (outage, revision,
+//! kind, contact); claims are committed before any provider call.
 
-mod common;
 mod postgres;
 mod rows;
+mod shared;
+mod sql;
 mod sqlite;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::domain::{
-    ChangeKind, Channel, DeliveryKind, DeliveryState, Language, Outage, OutageKind, OutageStatus,
-    Reference, Urgency, Utility,
+    ChangeKind, Channel, DeliveryKind, DeliveryState, Language, Outage, OutageField, OutageKind,
+    OutageStatus, Reference, Urgency, Utility,
 };
 use crate::error::Result;
 use crate::geo::IndexPoint;
 
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+use postgres::Postgres;
+use shared::SqlStore;
+pub use sql::BulkTable;
+use sqlite::Sqlite;
+
+/// An address as the search index needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SearchAddress {
+    pub id: i64,
+    pub street: String,
+    pub house_number: String,
+    pub postcode: String,
+    pub settlement: String,
+}
 
 /// A service address as imported.
 #[derive(Debug, Clone)]
@@ -117,7 +143,7 @@ pub struct OutageChange {
     /// The revision the change was computed from; a concurrent change makes it fail.
     pub expected_revision: i64,
     pub change: ChangeKind,
-    pub changed_fields: Vec<&'static str>,
+    pub changed_fields: Vec<OutageField>,
     pub status: OutageStatus,
     pub cause: String,
     pub etr: Option<DateTime<Utc>>,
@@ -143,7 +169,7 @@ pub struct ChannelCounts {
 pub struct RevisionRow {
     pub revision: i64,
     pub change: ChangeKind,
-    pub changed_fields: Vec<String>,
+    pub changed_fields: Vec<OutageField>,
     pub status: OutageStatus,
     pub cause: String,
     pub etr: Option<DateTime<Utc>>,
@@ -421,11 +447,6 @@ impl TokenRequest<'_> {
     }
 }
 
-enum Backend {
-    Sqlite(SqliteStore),
-    Postgres(PgStore),
-}
-
 /// What another process changed, as announced by the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -437,148 +458,188 @@ pub enum Change {
     Unknown,
 }
 
-#[derive(Clone)]
-pub struct Store {
-    backend: std::sync::Arc<Backend>,
-}
+/// Called for each change another process announces; returning false stops.
+pub type OnChange = Box<dyn Fn(Change) -> bool + Send + Sync>;
 
-impl Store {
-    /// Opens (creating if needed) the database named by the configuration and
-    /// brings its schema up to date.
-    pub async fn open(config: &Config) -> anyhow::Result<Store> {
-        let url = config.database_url();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite(SqliteStore::open(&url, &config.database).await?)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Backend::Postgres(PgStore::open(&url, &config.database).await?)
-        } else {
-            anyhow::bail!("database_url must start with sqlite:// or postgres:// (got '{url}')")
-        };
-        Ok(Store {
-            backend: std::sync::Arc::new(backend),
-        })
-    }
-
-    pub fn backend_name(&self) -> &'static str {
-        match &*self.backend {
-            Backend::Sqlite(_) => "sqlite",
-            Backend::Postgres(_) => "postgres",
-        }
-    }
-
+/// Everything Herald stores and asks of its database: the one contract both
+/// backends fulfil (see `shared.rs`, which carries it out for both, and
+/// `sqlite.rs`/`postgres.rs` for what differs). Instants are bound from the
+/// caller's clock, never read from the database's.
+#[async_trait::async_trait]
+pub trait Database: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend_name(&self) -> &'static str;
+    /// Brings the schema up to date (safe when several processes start at once).
+    async fn migrate(&self) -> anyhow::Result<()>;
+    async fn ping(&self) -> Result<()>;
     /// Calls `on` for each change another process announces, until it returns
     /// false. PostgreSQL announces them (`LISTEN`/`NOTIFY`); SQLite cannot, and
     /// returns `false`: there, other processes' changes are found by polling alone.
-    pub async fn listen(
+    async fn listen(&self, on: OnChange) -> Result<bool>;
+
+    // The address register.
+    async fn upsert_addresses(
         &self,
-        on: impl Fn(Change) -> bool + Send + Sync + 'static,
-    ) -> Result<bool> {
-        match &*self.backend {
-            Backend::Sqlite(_) => Ok(false),
-            Backend::Postgres(s) => {
-                s.listen(Box::new(move |channel| {
-                    on(match channel {
-                        Some(postgres::CHANNEL_WORK) => Change::Work,
-                        Some(postgres::CHANNEL_PUBLISHED) => Change::Published,
-                        _ => Change::Unknown,
-                    })
-                }))
-                .await?;
-                Ok(true)
-            }
-        }
+        rows: &[NewAddress],
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts>;
+    async fn upsert_contacts(
+        &self,
+        rows: &[NewContact],
+        now: DateTime<Utc>,
+    ) -> Result<ContactImport>;
+    /// Positions of rows whose address external id is not in the register.
+    async fn unknown_addresses(&self, rows: &[NewContact]) -> Result<Vec<usize>>;
+    /// Called after an import wrote many rows to `table`: brings the planner's
+    /// statistics and visibility data up to date now, rather than leaving it to
+    /// the next storm.
+    async fn after_bulk_load(&self, table: BulkTable) -> Result<()>;
+    /// Bumped on every address import; nodes rebuild their index when it moves.
+    async fn addresses_version(&self) -> Result<i64>;
+    async fn index_points(&self) -> Result<Vec<IndexPoint>>;
+    /// Every address, for the search index.
+    async fn search_addresses(&self) -> Result<Vec<SearchAddress>>;
+    /// Contacts (not opted out) at the addresses, per channel.
+    async fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts>;
+    async fn addresses_where(&self, by: AddressQuery<'_>, limit: i64) -> Result<Vec<AddressRow>>;
+
+    // Operator tokens.
+    async fn create_token(&self, name: &str, token_hash: &str, now: DateTime<Utc>) -> Result<i64>;
+    async fn token_id(&self, token_hash: &str) -> Result<Option<i64>>;
+
+    // Outages.
+    /// Writes the outage, its first revision, its affected addresses and its
+    /// deliveries in one transaction.
+    async fn declare(
+        &self,
+        outage: &NewOutage,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Declared>;
+    /// Writes a new revision and its fan-out in one transaction.
+    async fn change(&self, id: i64, change: &OutageChange) -> Result<Outage>;
+    /// Planned outages whose start has come: scheduled → active.
+    async fn start_due_outages(&self, now: DateTime<Utc>) -> Result<Vec<i64>>;
+    async fn outage(&self, id: i64) -> Result<Option<Outage>>;
+    async fn outage_by_reference(&self, reference: &Reference) -> Result<Option<Outage>>;
+    async fn outages(&self, filter: &OutageFilter) -> Result<Vec<Outage>>;
+    /// Scheduled and active outages.
+    async fn open_outages(&self) -> Result<Vec<Outage>>;
+    async fn revisions(&self, outage_id: i64) -> Result<Vec<RevisionRow>>;
+    /// The version of everything residents and the IVR can see.
+    async fn published(&self) -> Result<Published>;
+    /// (outage id, address id) for open outages covering any of the addresses,
+    /// by outage then address.
+    async fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>>;
+    /// Up to `limit` address points inside an outage (for its map).
+    async fn outage_points(&self, outage_id: i64, limit: i64) -> Result<Vec<(f64, f64)>>;
+    /// Distinct (settlement, postcode, street) inside an outage.
+    async fn outage_places(&self, outage_id: i64) -> Result<Vec<(String, String, String)>>;
+
+    // Deliveries.
+    async fn delivery_counts(&self, outage_id: i64) -> Result<Vec<DeliveryCount>>;
+    /// Contacts reached by the revision's fan-out, per channel.
+    async fn revision_fanout(&self, outage_id: i64, revision: i64) -> Result<ChannelCounts>;
+    async fn deliveries(
+        &self,
+        outage_id: i64,
+        state: Option<DeliveryState>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRow>>;
+    /// Deliveries by channel and state over all outages (for metrics).
+    async fn delivery_totals(&self) -> Result<Vec<(Channel, DeliveryState, i64)>>;
+    /// Returns leases that ran out (their worker died) to the queue.
+    async fn release_expired_leases(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Claims due deliveries of one channel; the claim is committed on return.
+    async fn claim(
+        &self,
+        channel: Channel,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>>;
+    /// Records outcomes of deliveries claimed with `lease_until`; a delivery whose
+    /// lease has since been taken over by another claim is left alone.
+    async fn complete(
+        &self,
+        results: &[Completion],
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// For each (outage, contact): what news (declared/updated) it has had.
+    async fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<HashMap<(i64, i64), NewsSent>>;
+    /// Queues the current state of every open outage at the addresses of SMS
+    /// contacts with this number, as a `requested` message; returns how many.
+    async fn request_status_sms(
+        &self,
+        phone: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<u64>;
+
+    // Residents.
+    async fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>>;
+    /// Opts the contact out and suppresses its pending messages. Idempotent.
+    async fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Records a status-page subscription request (at most `per_day` per destination).
+    async fn subscribe(
+        &self,
+        s: &NewSubscription,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        per_day: i64,
+    ) -> Result<Subscribed>;
+    /// Claims due confirmation messages; the claim is committed on return.
+    async fn claim_confirmations(
+        &self,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<PendingConfirmation>>;
+    async fn complete_confirmations(
+        &self,
+        results: &[Completion],
+        lease_until: DateTime<Utc>,
+    ) -> Result<()>;
+    async fn subscription(&self, token: &str) -> Result<Option<SubscriptionView>>;
+    /// Makes the requester a contact (clearing any opt-out: this is their own
+    /// request) and queues the outages already under way at the address.
+    async fn confirm_subscription(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        delivery_expires_at: DateTime<Utc>,
+    ) -> Result<Confirmation>;
+
+    /// Takes tokens from a rate-limit bucket shared by every process on the database.
+    async fn take_tokens(&self, request: &TokenRequest<'_>) -> Result<Grant>;
+}
+
+/// The database Herald runs on, chosen by the URL; cheap to clone. Every
+/// operation is a method of [`Database`].
+#[derive(Clone)]
+pub struct Store(Arc<dyn Database>);
+
+impl Store {
+    /// Opens (creating if needed) the database named by the configuration. The
+    /// schema is brought up to date by [`Database::migrate`].
+    pub async fn open(config: &Config) -> anyhow::Result<Store> {
+        let url = config.database_url();
+        let db: Arc<dyn Database> = if url.starts_with("sqlite:") {
+            Arc::new(SqlStore(Sqlite::open(&url, &config.database).await?))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Arc::new(SqlStore(Postgres::open(&url, &config.database).await?))
+        } else {
+            anyhow::bail!("database_url must start with sqlite:// or postgres:// (got '{url}')")
+        };
+        Ok(Store(db))
     }
 }
 
-/// Forwards each listed method to the active backend.
-macro_rules! delegate {
-    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty;)*) => {
-        impl Store {
-            $(
-                $(#[$doc])*
-                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                    match &*self.backend {
-                        Backend::Sqlite(s) => s.$name($($arg),*).await,
-                        Backend::Postgres(s) => s.$name($($arg),*).await,
-                    }
-                }
-            )*
-        }
-    };
-}
-
-delegate! {
-    fn migrate(&self) -> anyhow::Result<()>;
-    fn ping(&self) -> Result<()>;
-    fn upsert_addresses(&self, rows: &[NewAddress], now: DateTime<Utc>) -> Result<ImportCounts>;
-    fn upsert_contacts(&self, rows: &[NewContact], now: DateTime<Utc>) -> Result<ContactImport>;
-    /// Positions of rows whose address external id is not in the register.
-    fn unknown_addresses(&self, rows: &[NewContact]) -> Result<Vec<usize>>;
-    /// Called after an import wrote many rows to `table` ("addresses" or
-    /// "contacts"): brings the planner's statistics and visibility data up to
-    /// date now, rather than leaving it to the next storm.
-    fn after_bulk_load(&self, table: &'static str) -> Result<()>;
-    /// Bumped on every address import; nodes rebuild their index when it moves.
-    fn addresses_version(&self) -> Result<i64>;
-    fn index_points(&self) -> Result<Vec<IndexPoint>>;
-    fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts>;
-    fn create_token(&self, name: &str, token_hash: &str, now: DateTime<Utc>) -> Result<i64>;
-    fn token_id(&self, token_hash: &str) -> Result<Option<i64>>;
-    /// Writes the outage, its first revision, its affected addresses and its
-    /// deliveries in one transaction.
-    fn declare(&self, outage: &NewOutage, idempotency: Option<&IdempotencyKey>) -> Result<Declared>;
-    /// Writes a new revision and its fan-out in one transaction.
-    fn change(&self, id: i64, change: &OutageChange) -> Result<Outage>;
-    fn outage(&self, id: i64) -> Result<Option<Outage>>;
-    fn outage_by_reference(&self, reference: &Reference) -> Result<Option<Outage>>;
-    fn outages(&self, filter: &OutageFilter) -> Result<Vec<Outage>>;
-    fn revisions(&self, outage_id: i64) -> Result<Vec<RevisionRow>>;
-    fn delivery_counts(&self, outage_id: i64) -> Result<Vec<DeliveryCount>>;
-    /// Contacts reached by the revision's fan-out, per channel.
-    fn revision_fanout(&self, outage_id: i64, revision: i64) -> Result<ChannelCounts>;
-    fn deliveries(&self, outage_id: i64, state: Option<DeliveryState>, limit: i64) -> Result<Vec<DeliveryRow>>;
-    /// Returns leases that ran out (their worker died) to the queue.
-    fn release_expired_leases(&self, now: DateTime<Utc>) -> Result<u64>;
-    /// Claims due deliveries of one channel; the claim is committed on return.
-    fn claim(&self, channel: Channel, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<ClaimedDelivery>>;
-    /// Records outcomes of deliveries claimed with `lease_until`; a delivery whose
-    /// lease has since been taken over by another claim is left alone.
-    fn complete(&self, results: &[Completion], lease_until: DateTime<Utc>, now: DateTime<Utc>) -> Result<()>;
-    /// For each (outage, contact): what news (declared/updated) it has had.
-    fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<std::collections::HashMap<(i64, i64), NewsSent>>;
-    /// Planned outages whose start has come: scheduled → active.
-    fn start_due_outages(&self, now: DateTime<Utc>) -> Result<Vec<i64>>;
-    fn published(&self) -> Result<Published>;
-    /// Scheduled and active outages.
-    fn open_outages(&self) -> Result<Vec<Outage>>;
-    fn addresses_where(&self, by: AddressQuery<'_>, limit: i64) -> Result<Vec<AddressRow>>;
-    /// (outage id, address id) for open outages covering any of the addresses.
-    fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>>;
-    /// Up to `limit` address points inside an outage (for its map).
-    fn outage_points(&self, outage_id: i64, limit: i64) -> Result<Vec<(f64, f64)>>;
-    /// Every address, for the search index.
-    fn search_addresses(&self) -> Result<Vec<crate::search::SearchAddress>>;
-    /// Distinct (settlement, postcode, street) inside an outage.
-    fn outage_places(&self, outage_id: i64) -> Result<Vec<(String, String, String)>>;
-    /// Queues the current state of every open outage at the addresses of SMS
-    /// contacts with this number, as a `requested` message; returns how many.
-    fn request_status_sms(&self, phone: &str, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<u64>;
-    /// Deliveries by channel and state over all outages (for metrics).
-    fn delivery_totals(&self) -> Result<Vec<(Channel, DeliveryState, i64)>>;
-    fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>>;
-    /// Opts the contact out and suppresses its pending messages. Idempotent.
-    fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool>;
-    /// Records a status-page subscription request (at most `per_day` per destination).
-    fn subscribe(&self, s: &NewSubscription, now: DateTime<Utc>, expires_at: DateTime<Utc>, per_day: i64) -> Result<Subscribed>;
-    /// Claims due confirmation messages; the claim is committed on return.
-    fn claim_confirmations(&self, limit: u32, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<PendingConfirmation>>;
-    fn complete_confirmations(&self, results: &[Completion], lease_until: DateTime<Utc>) -> Result<()>;
-    fn subscription(&self, token: &str) -> Result<Option<SubscriptionView>>;
-    /// Makes the requester a contact (clearing any opt-out: this is their own
-    /// request) and queues the outages already under way at the address.
-    fn confirm_subscription(&self, token: &str, now: DateTime<Utc>, delivery_expires_at: DateTime<Utc>) -> Result<Confirmation>;
-    /// Takes tokens from a rate-limit bucket shared by every process on the database.
-    fn take_tokens(&self, request: &TokenRequest<'_>) -> Result<Grant>;
+impl std::ops::Deref for Store {
+    type Target = dyn Database;
+    fn deref(&self) -> &(dyn Database + 'static) {
+        &*self.0
+    }
 }
 
 #[cfg(test)]

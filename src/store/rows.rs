@@ -2,13 +2,14 @@
 //!
 //! Both schemas store the same columns with the same meaning (instants as
 //! milliseconds, enums as text), so a row maps the same way whichever database it
-//! came from. Each backend's SQL selects its columns in the order documented on
-//! the mapper it uses; [`Cols`] hides the row type.
+//! came from. Each statement selects its columns in the order documented on the
+//! [`FromCols`] impl it reads them with; [`Cols`] hides the row type.
 
 use std::str::FromStr;
 
 use sqlx::{FromRow, Row};
 
+use super::sql::{FromCols, Record};
 use super::*;
 use crate::clock::from_ms;
 use crate::domain::outage::Messages;
@@ -17,6 +18,8 @@ use crate::error::Error;
 
 /// Typed column access by position, for either backend's rows.
 pub(super) trait Cols {
+    /// The whole row as a [`Record`] (a tuple or a `FromRow` struct).
+    fn decode<R: Record>(&self) -> sqlx::Result<R>;
     fn int(&self, i: usize) -> i64;
     fn opt_int(&self, i: usize) -> Option<i64>;
     fn text(&self, i: usize) -> &str;
@@ -28,6 +31,9 @@ pub(super) trait Cols {
 macro_rules! impl_cols {
     ($row:ty) => {
         impl Cols for $row {
+            fn decode<R: Record>(&self) -> sqlx::Result<R> {
+                R::from_row(self)
+            }
             fn int(&self, i: usize) -> i64 {
                 self.get(i)
             }
@@ -59,9 +65,6 @@ where
     s.parse::<T>()
         .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt {what} '{s}' in database: {e}")))
 }
-
-/// Deliveries of these kinds tell a resident the outage is (still) on.
-pub(super) const NEWS_KINDS: &str = "('declared', 'updated')";
 
 pub(super) const OUTAGE_COLUMNS: &str =
     "id, reference, utility, kind, status, urgency, revision, cause, etr, \
@@ -115,12 +118,12 @@ impl OutageRow {
 }
 
 /// (channel, count) rows.
-pub(super) fn channel_counts<R: Cols>(rows: &[R]) -> Result<ChannelCounts> {
+pub(super) fn channel_counts(rows: &[(String, i64)]) -> Result<ChannelCounts> {
     let mut counts = ChannelCounts::default();
-    for r in rows {
-        match parse::<Channel>(r.text(0), "channel")? {
-            Channel::Email => counts.email = r.int(1),
-            Channel::Sms => counts.sms = r.int(1),
+    for (channel, count) in rows {
+        match parse::<Channel>(channel, "channel")? {
+            Channel::Email => counts.email = *count,
+            Channel::Sms => counts.sms = *count,
         }
     }
     Ok(counts)
@@ -128,53 +131,59 @@ pub(super) fn channel_counts<R: Cols>(rows: &[R]) -> Result<ChannelCounts> {
 
 /// revision, change, changed_fields, status, cause, etr, starts_at,
 /// affected_addresses, created_at.
-pub(super) fn revision(r: &impl Cols) -> Result<RevisionRow> {
-    Ok(RevisionRow {
-        revision: r.int(0),
-        change: parse(r.text(1), "change")?,
-        changed_fields: r
-            .text(2)
-            .split(',')
-            .filter(|f| !f.is_empty())
-            .map(String::from)
-            .collect(),
-        status: parse(r.text(3), "status")?,
-        cause: r.text(4).to_string(),
-        etr: r.opt_int(5).map(from_ms),
-        starts_at: r.opt_int(6).map(from_ms),
-        affected_addresses: r.int(7),
-        created_at: from_ms(r.int(8)),
-    })
+impl FromCols for RevisionRow {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(RevisionRow {
+            revision: r.int(0),
+            change: parse(r.text(1), "change")?,
+            changed_fields: r
+                .text(2)
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(|f| parse(f, "changed field"))
+                .collect::<Result<_>>()?,
+            status: parse(r.text(3), "status")?,
+            cause: r.text(4).to_string(),
+            etr: r.opt_int(5).map(from_ms),
+            starts_at: r.opt_int(6).map(from_ms),
+            affected_addresses: r.int(7),
+            created_at: from_ms(r.int(8)),
+        })
+    }
 }
 
 /// channel, kind, state, count.
-pub(super) fn delivery_count(r: &impl Cols) -> Result<DeliveryCount> {
-    Ok(DeliveryCount {
-        channel: parse(r.text(0), "channel")?,
-        kind: parse(r.text(1), "kind")?,
-        state: parse(r.text(2), "state")?,
-        count: r.int(3),
-    })
+impl FromCols for DeliveryCount {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(DeliveryCount {
+            channel: parse(r.text(0), "channel")?,
+            kind: parse(r.text(1), "kind")?,
+            state: parse(r.text(2), "state")?,
+            count: r.int(3),
+        })
+    }
 }
 
 /// See [`DELIVERY_COLUMNS`].
-pub(super) fn delivery(r: &impl Cols) -> Result<DeliveryRow> {
-    Ok(DeliveryRow {
-        id: r.int(0),
-        outage_id: r.int(1),
-        revision: r.int(2),
-        kind: parse(r.text(3), "kind")?,
-        channel: parse(r.text(4), "channel")?,
-        destination: r.text(5).to_string(),
-        state: parse(r.text(6), "state")?,
-        attempts: r.int(7),
-        next_attempt_at: from_ms(r.int(8)),
-        sent_revision: r.opt_int(9),
-        provider_message_id: r.opt_text(10).map(String::from),
-        segments: r.opt_int(11),
-        last_error: r.opt_text(12).map(String::from),
-        updated_at: from_ms(r.int(13)),
-    })
+impl FromCols for DeliveryRow {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(DeliveryRow {
+            id: r.int(0),
+            outage_id: r.int(1),
+            revision: r.int(2),
+            kind: parse(r.text(3), "kind")?,
+            channel: parse(r.text(4), "channel")?,
+            destination: r.text(5).to_string(),
+            state: parse(r.text(6), "state")?,
+            attempts: r.int(7),
+            next_attempt_at: from_ms(r.int(8)),
+            sent_revision: r.opt_int(9),
+            provider_message_id: r.opt_text(10).map(String::from),
+            segments: r.opt_int(11),
+            last_error: r.opt_text(12).map(String::from),
+            updated_at: from_ms(r.int(13)),
+        })
+    }
 }
 
 /// Deliveries `d` joined with their contacts `c`, for [`delivery`].
@@ -189,100 +198,114 @@ pub(super) const CLAIMED_COLUMNS: &str =
      c.id, c.destination, c.language, c.opted_out_at IS NOT NULL, c.unsubscribe_token, \
      a.street, a.house_number, a.postcode, a.settlement";
 
-pub(super) fn claimed(r: &impl Cols) -> Result<ClaimedDelivery> {
-    Ok(ClaimedDelivery {
-        id: r.int(0),
-        outage_id: r.int(1),
-        revision: r.int(2),
-        kind: parse(r.text(3), "kind")?,
-        channel: parse(r.text(4), "channel")?,
-        attempts: r.int(5),
-        expires_at: from_ms(r.int(6)),
-        contact_id: r.int(7),
-        destination: r.text(8).to_string(),
-        language: parse(r.text(9), "language")?,
-        opted_out: r.flag(10),
-        unsubscribe_token: r.text(11).to_string(),
-        street: r.text(12).to_string(),
-        house_number: r.text(13).to_string(),
-        postcode: r.text(14).to_string(),
-        settlement: r.text(15).to_string(),
-    })
+impl FromCols for ClaimedDelivery {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(ClaimedDelivery {
+            id: r.int(0),
+            outage_id: r.int(1),
+            revision: r.int(2),
+            kind: parse(r.text(3), "kind")?,
+            channel: parse(r.text(4), "channel")?,
+            attempts: r.int(5),
+            expires_at: from_ms(r.int(6)),
+            contact_id: r.int(7),
+            destination: r.text(8).to_string(),
+            language: parse(r.text(9), "language")?,
+            opted_out: r.flag(10),
+            unsubscribe_token: r.text(11).to_string(),
+            street: r.text(12).to_string(),
+            house_number: r.text(13).to_string(),
+            postcode: r.text(14).to_string(),
+            settlement: r.text(15).to_string(),
+        })
+    }
 }
 
 /// id, external_id, street, house_number, postcode, settlement, lon, lat,
 /// contact language (or NULL).
-pub(super) fn address(r: &impl Cols) -> Result<AddressRow> {
-    Ok(AddressRow {
-        id: r.int(0),
-        external_id: r.text(1).to_string(),
-        street: r.text(2).to_string(),
-        house_number: r.text(3).to_string(),
-        postcode: r.text(4).to_string(),
-        settlement: r.text(5).to_string(),
-        lon: r.float(6),
-        lat: r.float(7),
-        contact_language: r.opt_text(8).map(|l| parse(l, "language")).transpose()?,
-    })
+impl FromCols for AddressRow {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(AddressRow {
+            id: r.int(0),
+            external_id: r.text(1).to_string(),
+            street: r.text(2).to_string(),
+            house_number: r.text(3).to_string(),
+            postcode: r.text(4).to_string(),
+            settlement: r.text(5).to_string(),
+            lon: r.float(6),
+            lat: r.float(7),
+            contact_language: r.opt_text(8).map(|l| parse(l, "language")).transpose()?,
+        })
+    }
 }
 
 /// channel, state, count.
-pub(super) fn total(r: &impl Cols) -> Result<(Channel, DeliveryState, i64)> {
-    Ok((
-        parse(r.text(0), "channel")?,
-        parse(r.text(1), "state")?,
-        r.int(2),
-    ))
+impl FromCols for (Channel, DeliveryState, i64) {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok((
+            parse(r.text(0), "channel")?,
+            parse(r.text(1), "state")?,
+            r.int(2),
+        ))
+    }
 }
 
 /// id, channel, destination, language, opted out, address line.
-pub(super) fn contact_summary(r: &impl Cols) -> Result<ContactSummary> {
-    Ok(ContactSummary {
-        id: r.int(0),
-        channel: parse(r.text(1), "channel")?,
-        destination: r.text(2).to_string(),
-        language: parse(r.text(3), "language")?,
-        opted_out: r.flag(4),
-        address: r.text(5).to_string(),
-    })
+impl FromCols for ContactSummary {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(ContactSummary {
+            id: r.int(0),
+            channel: parse(r.text(1), "channel")?,
+            destination: r.text(2).to_string(),
+            language: parse(r.text(3), "language")?,
+            opted_out: r.flag(4),
+            address: r.text(5).to_string(),
+        })
+    }
 }
 
 /// id, token, channel, destination, language, attempts, expires_at, address line.
-pub(super) fn pending_confirmation(r: &impl Cols) -> Result<PendingConfirmation> {
-    Ok(PendingConfirmation {
-        id: r.int(0),
-        token: r.text(1).to_string(),
-        channel: parse(r.text(2), "channel")?,
-        destination: r.text(3).to_string(),
-        language: parse(r.text(4), "language")?,
-        attempts: r.int(5),
-        expires_at: from_ms(r.int(6)),
-        address: r.text(7).to_string(),
-    })
+impl FromCols for PendingConfirmation {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(PendingConfirmation {
+            id: r.int(0),
+            token: r.text(1).to_string(),
+            channel: parse(r.text(2), "channel")?,
+            destination: r.text(3).to_string(),
+            language: parse(r.text(4), "language")?,
+            attempts: r.int(5),
+            expires_at: from_ms(r.int(6)),
+            address: r.text(7).to_string(),
+        })
+    }
 }
 
 /// channel, destination, language, confirmed, expires_at, address line.
-pub(super) fn subscription_view(r: &impl Cols) -> Result<SubscriptionView> {
-    Ok(SubscriptionView {
-        channel: parse(r.text(0), "channel")?,
-        destination: r.text(1).to_string(),
-        language: parse(r.text(2), "language")?,
-        confirmed: r.flag(3),
-        expires_at: from_ms(r.int(4)),
-        address: r.text(5).to_string(),
-    })
+impl FromCols for SubscriptionView {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(SubscriptionView {
+            channel: parse(r.text(0), "channel")?,
+            destination: r.text(1).to_string(),
+            language: parse(r.text(2), "language")?,
+            confirmed: r.flag(3),
+            expires_at: from_ms(r.int(4)),
+            address: r.text(5).to_string(),
+        })
+    }
 }
 
 /// (outage, contact) → news, from rows of outage_id, contact_id, newest sent
 /// revision (or NULL), whether one is in flight (or NULL).
-pub(super) fn news_sent<R: Cols>(rows: &[R]) -> std::collections::HashMap<(i64, i64), NewsSent> {
-    rows.iter()
-        .map(|r| {
+pub(super) type NewsRow = (i64, i64, Option<i64>, Option<i64>);
+
+pub(super) fn news_sent(rows: Vec<NewsRow>) -> HashMap<(i64, i64), NewsSent> {
+    rows.into_iter()
+        .map(|(outage, contact, revision, in_flight)| {
             let news = NewsSent {
-                revision: r.opt_int(2),
-                in_flight: r.opt_int(3).is_some_and(|n| n != 0),
+                revision,
+                in_flight: in_flight.is_some_and(|n| n != 0),
             };
-            ((r.int(0), r.int(1)), news)
+            ((outage, contact), news)
         })
         .collect()
 }

@@ -1,0 +1,1169 @@
+//! The [`Database`] contract, carried out once for both databases: every
+//! statement here reads the same on SQLite and PostgreSQL, and what differs is
+//! asked of the [`Backend`] (its hooks and its own statements; see `sql.rs`).
+//!
+//! The delivery guarantees live in these transactions: an outage change and its
+//! fan-out commit together; deliveries are unique per (outage, revision, kind,
+//! contact); claims are committed before any provider call (the backends'
+//! `claim`).
+
+use async_trait::async_trait;
+
+use super::rows::{self, sorted_diff, OutageRow, OUTAGE_COLUMNS};
+use super::sql::{kinds_sql, Announce, Backend, BulkTable, ClaimBatch, Exec, Sql, Tx};
+use super::*;
+use crate::clock::{from_ms, to_ms};
+use crate::domain::token::random_token;
+use crate::domain::OutageField;
+use crate::error::Error;
+
+/// A [`Database`] on one backend.
+pub(super) struct SqlStore<B>(pub B);
+
+/// Parameters shared by every fan-out statement of one change.
+#[derive(Clone, Copy)]
+struct Fanout<'a> {
+    outage_id: i64,
+    revision: i64,
+    urgent: bool,
+    now: i64,
+    expires_at: i64,
+    /// Restricts the statement to contacts at these addresses, or none: all
+    /// contacts in the outage's area.
+    addresses: Option<&'a [i64]>,
+}
+
+/// The columns of a new delivery, in the order every fan-out statement selects them.
+const NEW_DELIVERY: &str = "INSERT INTO deliveries (outage_id, revision, kind, contact_id, \
+     channel, state, urgent, attempts, next_attempt_at, expires_at, created_at, updated_at)";
+
+#[async_trait]
+impl<B: Backend> Database for SqlStore<B> {
+    fn backend_name(&self) -> &'static str {
+        B::NAME
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        self.0.migrate().await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        Sql::new("SELECT 1")
+            .execute(&mut self.0.read().await?)
+            .await?;
+        Ok(())
+    }
+
+    async fn listen(&self, on: OnChange) -> Result<bool> {
+        self.0.listen(on).await
+    }
+
+    async fn upsert_addresses(
+        &self,
+        rows: &[NewAddress],
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts> {
+        self.0.upsert_addresses(rows, to_ms(now)).await
+    }
+
+    async fn upsert_contacts(
+        &self,
+        rows: &[NewContact],
+        now: DateTime<Utc>,
+    ) -> Result<ContactImport> {
+        self.0.upsert_contacts(rows, to_ms(now)).await
+    }
+
+    async fn unknown_addresses(&self, rows: &[NewContact]) -> Result<Vec<usize>> {
+        let ids: Vec<&str> = rows
+            .iter()
+            .map(|c| c.address_external_id.as_str())
+            .collect();
+        let known: Vec<(String,)> = Sql::new(format!(
+            "SELECT external_id FROM addresses WHERE {}",
+            B::any("external_id", 1)
+        ))
+        .bind(&ids[..])
+        .fetch_all(&mut self.0.read().await?)
+        .await?;
+        let known: std::collections::HashSet<String> = known.into_iter().map(|k| k.0).collect();
+        Ok(rows
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !known.contains(&c.address_external_id))
+            .map(|(i, _)| i)
+            .collect())
+    }
+
+    async fn after_bulk_load(&self, table: BulkTable) -> Result<()> {
+        self.0.after_bulk_load(table).await
+    }
+
+    async fn addresses_version(&self) -> Result<i64> {
+        let (v,): (i64,) = Sql::new("SELECT value FROM meta WHERE key = 'addresses_version'")
+            .fetch_one(&mut self.0.read().await?)
+            .await?;
+        Ok(v)
+    }
+
+    async fn index_points(&self) -> Result<Vec<IndexPoint>> {
+        let rows: Vec<(i64, f64, f64, i64)> =
+            Sql::new("SELECT id, lon, lat, utilities FROM addresses")
+                .fetch_all(&mut self.0.read().await?)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, lon, lat, utilities)| IndexPoint {
+                id,
+                lon,
+                lat,
+                utilities: utilities as u8,
+            })
+            .collect())
+    }
+
+    async fn search_addresses(&self) -> Result<Vec<SearchAddress>> {
+        Sql::new("SELECT id, street, house_number, postcode, settlement FROM addresses")
+            .fetch_all(&mut self.0.read().await?)
+            .await
+    }
+
+    async fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts> {
+        let rows: Vec<(String, i64)> = Sql::new(format!(
+            "SELECT channel, COUNT(*) FROM contacts WHERE opted_out_at IS NULL \
+                     AND {} GROUP BY channel",
+            B::any("address_id", 1)
+        ))
+        .bind(address_ids)
+        .fetch_all(&mut self.0.read().await?)
+        .await?;
+        rows::channel_counts(&rows)
+    }
+
+    async fn create_token(&self, name: &str, token_hash: &str, now: DateTime<Utc>) -> Result<i64> {
+        let mut tx = self.0.begin_write().await?;
+        let (id,): (i64,) = Sql::new(
+            "INSERT INTO api_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) \
+                     RETURNING id",
+        )
+        .bind(name)
+        .bind(token_hash)
+        .bind(to_ms(now))
+        .fetch_one(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn token_id(&self, token_hash: &str) -> Result<Option<i64>> {
+        let id: Option<(i64,)> =
+            Sql::new("SELECT id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+                .bind(token_hash)
+                .fetch_optional(&mut self.0.read().await?)
+                .await?;
+        Ok(id.map(|r| r.0))
+    }
+
+    async fn declare(
+        &self,
+        new: &NewOutage,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Declared> {
+        let now = to_ms(new.now);
+        let mut tx = self.0.begin_write().await?;
+        if let Some(key) = idempotency {
+            // Two retries of one request arriving at two nodes at once: the second
+            // waits here for the first to commit, then replays its result.
+            B::lock_key(&mut tx, &key.key, key.token_id).await?;
+            let seen: Option<(String, i64)> = Sql::new(
+                "SELECT request_hash, outage_id FROM idempotency_keys \
+                         WHERE token_id = $1 AND key = $2",
+            )
+            .bind(key.token_id)
+            .bind(&key.key)
+            .fetch_optional(&mut tx)
+            .await?;
+            if let Some((hash, outage_id)) = seen {
+                if hash != key.request_hash {
+                    return Ok(Declared::KeyReused);
+                }
+                let outage = fetch_outage(&mut tx, outage_id, "").await?;
+                return Ok(Declared::Replayed(outage.ok_or_else(|| {
+                    Error::Internal(anyhow::anyhow!("idempotency key names missing outage"))
+                })?));
+            }
+        }
+
+        // References are random; on the rare collision, draw again.
+        let mut id = None;
+        for _ in 0..32 {
+            let reference = Reference::generate(new.utility.reference_prefix(), &mut rand::rng());
+            let inserted: Option<(i64,)> = Sql::new(
+                        "INSERT INTO outages (reference, utility, kind, status, urgency, revision, \
+                         cause, etr, starts_at, area, messages, affected_addresses, created_at, \
+                         updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $12) \
+                         ON CONFLICT (reference) DO NOTHING RETURNING id",
+                    )
+                    .bind(reference.as_str())
+                    .bind(new.utility.as_str())
+                    .bind(new.kind.as_str())
+                    .bind(new.status.as_str())
+                    .bind(new.urgency.as_str())
+                    .bind(&new.cause)
+                    .bind(new.etr.map(to_ms))
+                    .bind(new.starts_at.map(to_ms))
+                    .bind(&new.area)
+                    .bind(&new.messages)
+                    .bind(new.address_ids.len() as i64)
+                    .bind(now)
+.fetch_optional(&mut tx)
+                .await?;
+            if let Some((new_id,)) = inserted {
+                id = Some(new_id);
+                break;
+            }
+        }
+        let id: i64 = id.ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("could not draw a free outage reference"))
+        })?;
+        insert_revision(&mut tx, id, ChangeKind::Declared, &[], now).await?;
+        write_area::<B>(&mut tx, id, &new.address_ids).await?;
+        let fanout = Fanout {
+            outage_id: id,
+            revision: 1,
+            urgent: new.urgency == Urgency::Urgent,
+            now,
+            expires_at: to_ms(new.expires_at),
+            addresses: None,
+        };
+        enqueue_news::<B>(&mut tx, &fanout, &new.address_ids, DeliveryKind::Declared).await?;
+        if let Some(key) = idempotency {
+            Sql::new(
+                "INSERT INTO idempotency_keys (token_id, key, request_hash, outage_id, \
+                     created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(key.token_id)
+            .bind(&key.key)
+            .bind(&key.request_hash)
+            .bind(id)
+            .bind(now)
+            .execute(&mut tx)
+            .await?;
+        }
+        publish::<B>(&mut tx, now).await?;
+        B::announce(&mut tx, Announce::Work).await?;
+        let outage = fetch_outage(&mut tx, id, "").await?.expect("just inserted");
+        tx.commit().await?;
+        Ok(Declared::Created(outage))
+    }
+
+    async fn change(&self, id: i64, change: &OutageChange) -> Result<Outage> {
+        let now = to_ms(change.now);
+        let mut tx = self.0.begin_write().await?;
+        // Locked (the row, or all of SQLite): a concurrent change on another node
+        // waits, then fails the revision check below instead of overwriting this one.
+        let current = fetch_outage(&mut tx, id, B::ROW_LOCK)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("outage {id}")))?;
+        if current.revision != change.expected_revision {
+            return Err(Error::Conflict(format!(
+                "outage {} changed while this request was processed (now at revision {}); retry",
+                current.reference, current.revision
+            )));
+        }
+        if !current.status.is_open() {
+            return Err(Error::Conflict(format!(
+                "outage {} is {} and can no longer change",
+                current.reference, current.status
+            )));
+        }
+        let revision = current.revision + 1;
+        let affected = match &change.new_address_ids {
+            Some(ids) => ids.len() as i64,
+            None => current.affected_addresses,
+        };
+        let ended = matches!(
+            change.status,
+            OutageStatus::Restored | OutageStatus::Cancelled
+        );
+        Sql::new(
+            "UPDATE outages SET status = $2, revision = $3, cause = $4, etr = $5, \
+                 starts_at = $6, area = $7, messages = $8, affected_addresses = $9, \
+                 updated_at = $10, ended_at = CASE WHEN $11 THEN $10 ELSE ended_at END \
+                 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(change.status.as_str())
+        .bind(revision)
+        .bind(&change.cause)
+        .bind(change.etr.map(to_ms))
+        .bind(change.starts_at.map(to_ms))
+        .bind(&change.area)
+        .bind(&change.messages)
+        .bind(affected)
+        .bind(now)
+        .bind(ended)
+        .execute(&mut tx)
+        .await?;
+        insert_revision(&mut tx, id, change.change, &change.changed_fields, now).await?;
+
+        let fanout = Fanout {
+            outage_id: id,
+            revision,
+            urgent: current.urgency == Urgency::Urgent,
+            now,
+            expires_at: to_ms(change.expires_at),
+            addresses: None,
+        };
+        if let Some(new_ids) = &change.new_address_ids {
+            let old_ids = area_ids(&mut tx, id).await?;
+            let (added, removed) = sorted_diff(&old_ids, new_ids);
+            write_area::<B>(&mut tx, id, new_ids).await?;
+            // Left the area: pending news is dropped, those already told hear it is over for them.
+            let left = Fanout {
+                addresses: Some(&removed),
+                ..fanout
+            };
+            supersede_pending::<B>(
+                &mut tx,
+                &left,
+                DeliveryKind::NEWS,
+                "address left the outage area",
+            )
+            .await?;
+            enqueue_to_told::<B>(&mut tx, &left, DeliveryKind::Withdrawn).await?;
+            // Entered the area: a pending "no longer affected" is dropped, then the declaration.
+            let entered = Fanout {
+                addresses: Some(&added),
+                ..fanout
+            };
+            supersede_pending::<B>(
+                &mut tx,
+                &entered,
+                &[DeliveryKind::Withdrawn],
+                "address re-entered the area",
+            )
+            .await?;
+            enqueue_news::<B>(&mut tx, &fanout, &added, DeliveryKind::Declared).await?;
+        }
+        if ended {
+            let kind = if change.status == OutageStatus::Restored {
+                DeliveryKind::Restored
+            } else {
+                DeliveryKind::Cancelled
+            };
+            supersede_pending::<B>(
+                &mut tx,
+                &fanout,
+                DeliveryKind::NEWS,
+                "outage ended before sending",
+            )
+            .await?;
+            enqueue_to_told::<B>(&mut tx, &fanout, kind).await?;
+        } else if change.notify_update {
+            enqueue_update(&mut tx, &fanout).await?;
+        }
+        publish::<B>(&mut tx, now).await?;
+        B::announce(&mut tx, Announce::Work).await?;
+        let outage = fetch_outage(&mut tx, id, "").await?.expect("exists");
+        tx.commit().await?;
+        Ok(outage)
+    }
+
+    async fn outage(&self, id: i64) -> Result<Option<Outage>> {
+        fetch_outage(&mut self.0.read().await?, id, "").await
+    }
+
+    async fn outage_by_reference(&self, reference: &Reference) -> Result<Option<Outage>> {
+        Sql::new(format!(
+            "SELECT {OUTAGE_COLUMNS} FROM outages WHERE reference = $1"
+        ))
+        .bind(reference.as_str())
+        .fetch_optional::<OutageRow>(&mut self.0.read().await?)
+        .await?
+        .map(OutageRow::into_outage)
+        .transpose()
+    }
+
+    async fn outages(&self, filter: &OutageFilter) -> Result<Vec<Outage>> {
+        Sql::new(format!(
+            "SELECT {OUTAGE_COLUMNS} FROM outages \
+                     WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
+                     AND (CAST($2 AS TEXT) IS NULL OR utility = $2) \
+                     AND (CAST($3 AS TEXT) IS NULL OR reference = $3) \
+                     ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.utility.map(|u| u.as_str()))
+        .bind(filter.reference.as_ref().map(|r| r.as_str()))
+        .bind(if filter.limit > 0 { filter.limit } else { 100 })
+        .fetch_all::<OutageRow>(&mut self.0.read().await?)
+        .await?
+        .into_iter()
+        .map(OutageRow::into_outage)
+        .collect()
+    }
+
+    async fn open_outages(&self) -> Result<Vec<Outage>> {
+        Sql::new(format!(
+            "SELECT {OUTAGE_COLUMNS} FROM outages WHERE status IN ('scheduled', 'active') \
+                 ORDER BY id"
+        ))
+        .fetch_all::<OutageRow>(&mut self.0.read().await?)
+        .await?
+        .into_iter()
+        .map(OutageRow::into_outage)
+        .collect()
+    }
+
+    async fn revisions(&self, outage_id: i64) -> Result<Vec<RevisionRow>> {
+        Sql::new(
+            "SELECT revision, change, changed_fields, status, cause, etr, starts_at, \
+                     affected_addresses, created_at FROM outage_revisions WHERE outage_id = $1 \
+                     ORDER BY revision",
+        )
+        .bind(outage_id)
+        .map_all(&mut self.0.read().await?)
+        .await
+    }
+
+    async fn delivery_counts(&self, outage_id: i64) -> Result<Vec<DeliveryCount>> {
+        Sql::new(
+            "SELECT channel, kind, state, COUNT(*) FROM deliveries WHERE outage_id = $1 \
+                     GROUP BY channel, kind, state ORDER BY channel, kind, state",
+        )
+        .bind(outage_id)
+        .map_all(&mut self.0.read().await?)
+        .await
+    }
+
+    async fn revision_fanout(&self, outage_id: i64, revision: i64) -> Result<ChannelCounts> {
+        let rows: Vec<(String, i64)> = Sql::new(
+            "SELECT channel, COUNT(*) FROM deliveries WHERE outage_id = $1 \
+                     AND revision = $2 GROUP BY channel",
+        )
+        .bind(outage_id)
+        .bind(revision)
+        .fetch_all(&mut self.0.read().await?)
+        .await?;
+        rows::channel_counts(&rows)
+    }
+
+    async fn deliveries(
+        &self,
+        outage_id: i64,
+        state: Option<DeliveryState>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRow>> {
+        Sql::new(format!(
+            "SELECT {} FROM deliveries d JOIN contacts c ON c.id = d.contact_id \
+                     WHERE d.outage_id = $1 AND (CAST($2 AS TEXT) IS NULL OR d.state = $2) \
+                     ORDER BY d.id LIMIT $3",
+            rows::DELIVERY_COLUMNS
+        ))
+        .bind(outage_id)
+        .bind(state.map(|s| s.as_str()))
+        .bind(limit)
+        .map_all(&mut self.0.read().await?)
+        .await
+    }
+
+    async fn release_expired_leases(&self, now: DateTime<Utc>) -> Result<u64> {
+        let now = to_ms(now);
+        let mut tx = self.0.begin_write().await?;
+        let mut released = 0;
+        for table in ["subscriptions", "deliveries"] {
+            let touched = if table == "deliveries" {
+                ", updated_at = $1"
+            } else {
+                ""
+            };
+            released += Sql::new(format!(
+                        "UPDATE {table} SET state = 'pending', lease_until = NULL, \
+                         next_attempt_at = $1, \
+                         last_error = 'lease expired: the worker stopped before finishing'{touched} \
+                         WHERE state = 'sending' AND lease_until < $1"
+                    ))
+                    .bind(now)
+.execute(&mut tx)
+                .await?;
+        }
+        if released > 0 {
+            B::announce(&mut tx, Announce::Work).await?;
+        }
+        tx.commit().await?;
+        Ok(released)
+    }
+
+    async fn claim(
+        &self,
+        channel: Channel,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>> {
+        self.0
+            .claim(ClaimBatch {
+                channel,
+                limit,
+                now: to_ms(now),
+                lease_until: to_ms(lease_until),
+            })
+            .await
+    }
+
+    async fn complete(
+        &self,
+        results: &[Completion],
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.0.begin_write().await?;
+        B::complete(&mut tx, results, to_ms(lease_until), to_ms(now)).await?;
+        if results
+            .iter()
+            .any(|r| matches!(r, Completion::Retry { .. } | Completion::Release { .. }))
+        {
+            B::announce(&mut tx, Announce::Work).await?;
+        }
+        Ok(tx.commit().await?)
+    }
+
+    async fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<HashMap<(i64, i64), NewsSent>> {
+        if pairs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.0.news_sent(pairs).await
+    }
+
+    async fn start_due_outages(&self, now: DateTime<Utc>) -> Result<Vec<i64>> {
+        let now = to_ms(now);
+        let mut tx = self.0.begin_write().await?;
+        // With several workers (PostgreSQL), each due outage is started by one.
+        let ids: Vec<(i64,)> = Sql::new(format!(
+            "UPDATE outages SET status = 'active', revision = revision + 1, updated_at = $1 \
+                     WHERE id IN (SELECT id FROM outages WHERE status = 'scheduled' \
+                     AND starts_at <= $1{}) RETURNING id",
+            B::SKIP_LOCKED
+        ))
+        .bind(now)
+        .fetch_all(&mut tx)
+        .await?;
+        let ids: Vec<i64> = ids.into_iter().map(|r| r.0).collect();
+        for id in &ids {
+            insert_revision(
+                &mut tx,
+                *id,
+                ChangeKind::Started,
+                &[OutageField::Status],
+                now,
+            )
+            .await?;
+        }
+        if !ids.is_empty() {
+            publish::<B>(&mut tx, now).await?;
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn published(&self) -> Result<Published> {
+        let rows: Vec<(String, i64)> = Sql::new(
+            "SELECT key, value FROM meta WHERE key IN ('outages_version', 'outages_changed_at')",
+        )
+        .fetch_all(&mut self.0.read().await?)
+        .await?;
+        let get = |k: &str| rows.iter().find(|r| r.0 == k).map_or(0, |r| r.1);
+        Ok(Published {
+            version: get("outages_version"),
+            changed_at: from_ms(get("outages_changed_at")),
+        })
+    }
+
+    async fn addresses_where(&self, by: AddressQuery<'_>, limit: i64) -> Result<Vec<AddressRow>> {
+        let (condition, value) = match by {
+            AddressQuery::Destination(d) => (
+                "a.id IN (SELECT address_id FROM contacts WHERE destination = $1)",
+                d.to_string(),
+            ),
+            AddressQuery::Postcode(p) => ("a.postcode = $1", p.to_string()),
+            AddressQuery::ExternalId(e) => ("a.external_id = $1", e.to_string()),
+            AddressQuery::Id(id) => ("a.id = CAST($1 AS BIGINT)", id.to_string()),
+        };
+        Sql::new(format!(
+            "SELECT a.id, a.external_id, a.street, a.house_number, a.postcode, \
+                     a.settlement, a.lon, a.lat, (SELECT c.language FROM contacts c \
+                     WHERE c.address_id = a.id AND c.destination = $1 LIMIT 1) \
+                     FROM addresses a WHERE {condition} ORDER BY a.id LIMIT $2"
+        ))
+        .bind(value.as_str())
+        .bind(limit)
+        .map_all(&mut self.0.read().await?)
+        .await
+    }
+
+    /// The runs that can contain an id in [lowest, highest] are, per open
+    /// outage, the one starting at or before the lowest (a primary-key probe)
+    /// and those starting inside the span (a range scan): a caller's one
+    /// address costs a probe per outage, a postcode of 100,000 addresses the
+    /// runs in its span.
+    async fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        let (Some(&lowest), Some(&highest)) = (address_ids.iter().min(), address_ids.iter().max())
+        else {
+            return Ok(Vec::new());
+        };
+        let runs: Vec<(i64, i64, i64)> = Sql::new(
+            "SELECT r.outage_id, r.first_id, r.last_id FROM outages o \
+                     JOIN outage_ranges r ON r.outage_id = o.id \
+                     WHERE o.status IN ('scheduled', 'active') AND r.first_id > $1 \
+                     AND r.first_id <= $2 \
+                     UNION ALL \
+                     SELECT r.outage_id, r.first_id, r.last_id FROM outages o \
+                     JOIN outage_ranges r ON r.outage_id = o.id \
+                     WHERE o.status IN ('scheduled', 'active') AND r.last_id >= $1 \
+                     AND r.first_id = (SELECT MAX(x.first_id) FROM outage_ranges x \
+                                       WHERE x.outage_id = o.id AND x.first_id <= $1) \
+                     ORDER BY 1, 2",
+        )
+        .bind(lowest)
+        .bind(highest)
+        .fetch_all(&mut self.0.read().await?)
+        .await?;
+        Ok(rows::covered(&runs, address_ids))
+    }
+
+    async fn outage_points(&self, outage_id: i64, limit: i64) -> Result<Vec<(f64, f64)>> {
+        Sql::new(format!(
+            "SELECT a.lon, a.lat FROM {} LIMIT $2",
+            rows::in_area("addresses", "a", "id")
+        ))
+        .bind(outage_id)
+        .bind(limit)
+        .fetch_all(&mut self.0.read().await?)
+        .await
+    }
+
+    async fn outage_places(&self, outage_id: i64) -> Result<Vec<(String, String, String)>> {
+        Sql::new(format!(
+            "SELECT DISTINCT a.settlement, a.postcode, a.street FROM {} \
+                     ORDER BY a.settlement, a.postcode, a.street",
+            rows::in_area("addresses", "a", "id")
+        ))
+        .bind(outage_id)
+        .fetch_all(&mut self.0.read().await?)
+        .await
+    }
+
+    async fn request_status_sms(
+        &self,
+        phone: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<u64> {
+        let mut tx = self.0.begin_write().await?;
+        // Unique per (outage, revision, kind, contact): pressing 2 twice for the
+        // same state sends one message.
+        let queued = Sql::new(format!(
+            "{NEW_DELIVERY} SELECT o.id, o.revision, 'requested', c.id, 'sms', 'pending', \
+                     TRUE, 0, $2, $3, $2, $2 FROM contacts c JOIN outages o ON {} \
+                     WHERE c.destination = $1 AND c.channel = 'sms' \
+                     AND o.status IN ('scheduled', 'active') ON CONFLICT DO NOTHING",
+            rows::covers("o.id", "c.address_id")
+        ))
+        .bind(phone)
+        .bind(to_ms(now))
+        .bind(to_ms(expires_at))
+        .execute(&mut tx)
+        .await?;
+        if queued > 0 {
+            B::announce(&mut tx, Announce::Work).await?;
+        }
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    async fn delivery_totals(&self) -> Result<Vec<(Channel, DeliveryState, i64)>> {
+        Sql::new("SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state")
+            .map_all(&mut self.0.read().await?)
+            .await
+    }
+
+    async fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>> {
+        Sql::new(
+            "SELECT c.id, c.channel, c.destination, c.language, \
+                     c.opted_out_at IS NOT NULL, \
+                     a.street || ' ' || a.house_number || ', ' || a.settlement \
+                     FROM contacts c JOIN addresses a ON a.id = c.address_id \
+                     WHERE c.unsubscribe_token = $1",
+        )
+        .bind(token)
+        .map_optional(&mut self.0.read().await?)
+        .await
+    }
+
+    async fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool> {
+        let now = to_ms(now);
+        let mut tx = self.0.begin_write().await?;
+        let id: Option<(i64,)> = Sql::new(
+            "UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, $2), \
+                     updated_at = $2 WHERE unsubscribe_token = $1 RETURNING id",
+        )
+        .bind(token)
+        .bind(now)
+        .fetch_optional(&mut tx)
+        .await?;
+        let Some((id,)) = id else {
+            return Ok(false);
+        };
+        Sql::new(
+            "UPDATE deliveries SET state = 'suppressed', last_error = 'contact opted out', \
+                 updated_at = $2 WHERE contact_id = $1 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn subscribe(
+        &self,
+        s: &NewSubscription,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        per_day: i64,
+    ) -> Result<Subscribed> {
+        let now = to_ms(now);
+        let mut tx = self.0.begin_write().await?;
+        // Requests for one destination queue here, so the daily limit holds
+        // even when they arrive at several nodes at once.
+        B::lock_key(&mut tx, &s.destination, 0).await?;
+        // A form anyone can post must not become a way to flood somebody's phone.
+        let (recent,): (i64,) = Sql::new(
+            "SELECT COUNT(*) FROM subscriptions WHERE destination = $1 AND created_at > $2",
+        )
+        .bind(&s.destination)
+        .bind(now - 86_400_000)
+        .fetch_one(&mut tx)
+        .await?;
+        if recent >= per_day {
+            return Ok(Subscribed::TooMany);
+        }
+        let (id,): (i64,) = Sql::new(
+            "INSERT INTO subscriptions (token, address_id, channel, destination, language, \
+                     state, next_attempt_at, expires_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $6) RETURNING id",
+        )
+        .bind(&s.token)
+        .bind(s.address_id)
+        .bind(s.channel.as_str())
+        .bind(&s.destination)
+        .bind(s.language.as_str())
+        .bind(now)
+        .bind(to_ms(expires_at))
+        .fetch_one(&mut tx)
+        .await?;
+        B::announce(&mut tx, Announce::Work).await?;
+        tx.commit().await?;
+        Ok(Subscribed::Created(id))
+    }
+
+    async fn claim_confirmations(
+        &self,
+        limit: u32,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<PendingConfirmation>> {
+        let now = to_ms(now);
+        let mut tx = self.0.begin_write().await?;
+        // A link that has run out is not worth sending.
+        Sql::new(
+            "UPDATE subscriptions SET state = 'expired', \
+                 last_error = 'expired before it could be sent' \
+                 WHERE state = 'pending' AND expires_at < $1",
+        )
+        .bind(now)
+        .execute(&mut tx)
+        .await?;
+        let claimed = Sql::new(format!(
+            "UPDATE subscriptions SET state = 'sending', attempts = attempts + 1, \
+                     lease_until = $2 WHERE id IN (SELECT id FROM subscriptions \
+                     WHERE state = 'pending' AND next_attempt_at <= $1 \
+                     ORDER BY next_attempt_at LIMIT $3{}) \
+                     RETURNING id, token, channel, destination, language, attempts, expires_at, \
+                     (SELECT a.street || ' ' || a.house_number || ', ' || a.postcode || ' ' || \
+                      a.settlement FROM addresses a WHERE a.id = subscriptions.address_id)",
+            B::SKIP_LOCKED
+        ))
+        .bind(now)
+        .bind(to_ms(lease_until))
+        .bind(limit as i64)
+        .map_all(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    /// A statement per outcome, on both backends: confirmations come a handful
+    /// at a time (one per resident who fills in the form), unlike deliveries,
+    /// whose outcomes each backend records in bulk.
+    async fn complete_confirmations(
+        &self,
+        results: &[Completion],
+        lease_until: DateTime<Utc>,
+    ) -> Result<()> {
+        let lease = to_ms(lease_until);
+        let mut tx = self.0.begin_write().await?;
+        for result in results {
+            let q = match result {
+                Completion::Sent { id, .. } => Sql::new(
+                    "UPDATE subscriptions SET state = 'sent', lease_until = NULL, last_error = NULL \
+                     WHERE id = $1 AND state = 'sending' AND lease_until = $2",
+                )
+                .bind(*id)
+                .bind(lease),
+                Completion::Retry { id, at, error } => Sql::new(
+                    "UPDATE subscriptions SET state = 'pending', lease_until = NULL, \
+                     next_attempt_at = $3, last_error = $4 \
+                     WHERE id = $1 AND state = 'sending' AND lease_until = $2",
+                )
+                .bind(*id)
+                .bind(lease)
+                .bind(to_ms(*at))
+                .bind(error.as_str()),
+                Completion::Failed {
+                    id,
+                    failure,
+                    reason,
+                } => Sql::new(
+                    "UPDATE subscriptions SET state = $3, lease_until = NULL, last_error = $4 \
+                     WHERE id = $1 AND state = 'sending' AND lease_until = $2",
+                )
+                .bind(*id)
+                .bind(lease)
+                // A confirmation is either expired or dead (its table has no other
+                // final states).
+                .bind(match failure {
+                    Failure::Expired => "expired",
+                    _ => "dead",
+                })
+                .bind(reason.as_str()),
+                Completion::Release { id, reason } => Sql::new(
+                    "UPDATE subscriptions SET state = 'pending', lease_until = NULL, \
+                     attempts = attempts - 1, last_error = $3 \
+                     WHERE id = $1 AND state = 'sending' AND lease_until = $2",
+                )
+                .bind(*id)
+                .bind(lease)
+                .bind(reason.as_str()),
+            };
+            tx.execute(q).await?;
+        }
+        Ok(tx.commit().await?)
+    }
+
+    async fn subscription(&self, token: &str) -> Result<Option<SubscriptionView>> {
+        Sql::new(
+                    "SELECT s.channel, s.destination, s.language, s.confirmed_at IS NOT NULL, \
+                     s.expires_at, \
+                     a.street || ' ' || a.house_number || ', ' || a.postcode || ' ' || a.settlement \
+                     FROM subscriptions s JOIN addresses a ON a.id = s.address_id WHERE s.token = $1",
+                )
+                .bind(token)
+.map_optional(&mut self.0.read().await?)
+            .await
+    }
+
+    async fn confirm_subscription(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        delivery_expires_at: DateTime<Utc>,
+    ) -> Result<Confirmation> {
+        let now = to_ms(now);
+        let mut tx = self.0.begin_write().await?;
+        // Locked (the row, or all of SQLite): a double click confirms once.
+        type Pending = (i64, i64, String, String, String, i64, Option<i64>);
+        let row: Option<Pending> = Sql::new(format!(
+            "SELECT id, address_id, channel, destination, language, expires_at, contact_id \
+                     FROM subscriptions WHERE token = $1{}",
+            B::ROW_LOCK
+        ))
+        .bind(token)
+        .fetch_optional(&mut tx)
+        .await?;
+        let Some((id, address_id, channel, destination, language, expires_at, contact)) = row
+        else {
+            return Ok(Confirmation::Unknown);
+        };
+        if contact.is_some() {
+            return Ok(Confirmation::AlreadyConfirmed);
+        }
+        if expires_at < now {
+            return Ok(Confirmation::Expired);
+        }
+        // The resident's own request: it subscribes them again even after an opt-out.
+        let unsubscribe_token = random_token(16);
+        let (contact_id,): (i64,) = Sql::new(
+                    "INSERT INTO contacts (address_id, channel, destination, language, \
+                     unsubscribe_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+                     ON CONFLICT (address_id, channel, destination) DO UPDATE \
+                     SET language = excluded.language, opted_out_at = NULL, \
+                     updated_at = excluded.updated_at RETURNING id",
+                )
+                .bind(address_id)
+                .bind(&channel)
+                .bind(&destination)
+                .bind(&language)
+                .bind(&unsubscribe_token)
+                .bind(now)
+.fetch_one(&mut tx)
+            .await?;
+        Sql::new("UPDATE subscriptions SET confirmed_at = $2, contact_id = $3 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .bind(contact_id)
+            .execute(&mut tx)
+            .await?;
+        // Outages already under way at the address are news to the new subscriber,
+        // unless this contact has heard of them (or is about to).
+        let queued = Sql::new(format!(
+            "{NEW_DELIVERY} SELECT o.id, o.revision, 'declared', c.id, c.channel, \
+                     'pending', o.urgency = 'urgent', 0, $2, $3, $2, $2 \
+                     FROM contacts c JOIN outages o ON {covers} \
+                     WHERE c.id = $1 AND o.status IN ('scheduled', 'active') \
+                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = o.id \
+                         AND d.contact_id = c.id AND d.kind IN {news} \
+                         AND d.state IN ('pending', 'sending', 'sent')) \
+                     ON CONFLICT DO NOTHING",
+            covers = rows::covers("o.id", "c.address_id"),
+            news = kinds_sql(DeliveryKind::NEWS),
+        ))
+        .bind(contact_id)
+        .bind(now)
+        .bind(to_ms(delivery_expires_at))
+        .execute(&mut tx)
+        .await?;
+        publish::<B>(&mut tx, now).await?;
+        if queued > 0 {
+            B::announce(&mut tx, Announce::Work).await?;
+        }
+        tx.commit().await?;
+        Ok(Confirmation::Confirmed { contact_id, queued })
+    }
+
+    async fn take_tokens(&self, request: &TokenRequest<'_>) -> Result<Grant> {
+        self.0.take_tokens(request).await
+    }
+}
+
+async fn fetch_outage(conn: &mut impl Exec, id: i64, lock: &str) -> Result<Option<Outage>> {
+    Sql::new(format!(
+        "SELECT {OUTAGE_COLUMNS} FROM outages WHERE id = $1{lock}"
+    ))
+    .bind(id)
+    .fetch_optional::<OutageRow>(conn)
+    .await?
+    .map(OutageRow::into_outage)
+    .transpose()
+}
+
+/// Ends an import's transaction. A batch that changed the register changes
+/// what residents and the IVR see: status by address and postcode reads the
+/// addresses (whose version also tells every node to rebuild its indexes),
+/// status by caller number the contacts.
+pub(super) async fn finish_import<B: Backend>(
+    mut tx: Tx<B>,
+    table: BulkTable,
+    counts: ImportCounts,
+    now: i64,
+) -> Result<()> {
+    if counts.inserted + counts.updated > 0 {
+        if table == BulkTable::Addresses {
+            Sql::new("UPDATE meta SET value = value + 1 WHERE key = 'addresses_version'")
+                .execute(&mut tx)
+                .await?;
+        }
+        publish::<B>(&mut tx, now).await?;
+    }
+    Ok(tx.commit().await?)
+}
+
+/// Marks the published state as changed (in the same transaction as the
+/// change), and tells the other nodes when it commits.
+async fn publish<B: Backend>(tx: &mut Tx<B>, now: i64) -> Result<()> {
+    Sql::new(
+        "UPDATE meta SET value = CASE key WHEN 'outages_version' THEN value + 1 ELSE $1 END \
+             WHERE key IN ('outages_version', 'outages_changed_at')",
+    )
+    .bind(now)
+    .execute(tx)
+    .await?;
+    B::announce(tx, Announce::Published).await
+}
+
+/// Copies the outage's current row into its revision history.
+async fn insert_revision(
+    tx: &mut impl Exec,
+    id: i64,
+    change: ChangeKind,
+    fields: &[OutageField],
+    now: i64,
+) -> Result<()> {
+    let fields: Vec<&str> = fields.iter().map(|f| f.as_str()).collect();
+    Sql::new(
+        "INSERT INTO outage_revisions (outage_id, revision, change, changed_fields, status, \
+             cause, etr, starts_at, area, messages, affected_addresses, created_at) \
+             SELECT id, revision, $2, $3, status, cause, etr, starts_at, area, messages, \
+             affected_addresses, $4 FROM outages WHERE id = $1",
+    )
+    .bind(id)
+    .bind(change.as_str())
+    .bind(fields.join(",").as_str())
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes the outage's area (ascending address ids) as runs, replacing any before.
+async fn write_area<B: Backend>(tx: &mut Tx<B>, outage_id: i64, ids: &[i64]) -> Result<()> {
+    Sql::new("DELETE FROM outage_ranges WHERE outage_id = $1")
+        .bind(outage_id)
+        .execute(tx)
+        .await?;
+    B::write_runs(tx, outage_id, &rows::id_runs(ids)).await
+}
+
+/// The address ids in the outage's area, ascending.
+async fn area_ids(tx: &mut impl Exec, outage_id: i64) -> Result<Vec<i64>> {
+    let runs: Vec<(i64, i64)> = Sql::new(
+        "SELECT first_id, last_id FROM outage_ranges WHERE outage_id = $1 ORDER BY first_id",
+    )
+    .bind(outage_id)
+    .fetch_all(tx)
+    .await?;
+    Ok(rows::expand_runs(&runs))
+}
+
+/// Queues `kind` for every contact at the given addresses (all of a new area, or
+/// the part a change added). No `ON CONFLICT`: the revision is new in this
+/// transaction and the outage row is locked (or just created; on SQLite the
+/// transaction holds the write lock), so no other transaction can hold a row
+/// with this key, and skipping the speculative insertion saves a quarter of a
+/// second per 100,000 rows on PostgreSQL.
+async fn enqueue_news<B: Backend>(
+    tx: &mut Tx<B>,
+    f: &Fanout<'_>,
+    addresses: &[i64],
+    kind: DeliveryKind,
+) -> Result<()> {
+    Sql::new(format!(
+        "{NEW_DELIVERY} SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $5, $6, $5, $5 \
+             FROM contacts c WHERE {} AND c.opted_out_at IS NULL",
+        B::any("c.address_id", 7)
+    ))
+    .bind(f.outage_id)
+    .bind(f.revision)
+    .bind(kind.as_str())
+    .bind(f.urgent)
+    .bind(f.now)
+    .bind(f.expires_at)
+    .bind(addresses)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Queues `kind` (restored, cancelled, withdrawn) for contacts who were told about
+/// the outage: nobody hears "it's over" about an outage they never heard of. With
+/// `addresses` set, only contacts there (and no longer in the area) are considered;
+/// otherwise the contacts in the area.
+async fn enqueue_to_told<B: Backend>(
+    tx: &mut Tx<B>,
+    f: &Fanout<'_>,
+    kind: DeliveryKind,
+) -> Result<()> {
+    let scope = match f.addresses {
+        Some(_) => format!("contacts c WHERE {}", B::any("c.address_id", 7)),
+        None => format!(
+            "{} WHERE TRUE",
+            rows::in_area("contacts", "c", "address_id")
+        ),
+    };
+    let mut q = Sql::new(format!(
+        "{NEW_DELIVERY} SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $5, $6, $5, $5 \
+         FROM {scope} AND c.opted_out_at IS NULL \
+         AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
+                     AND d.kind IN {news} AND d.state IN ('sending', 'sent')) \
+         ON CONFLICT DO NOTHING",
+        news = kinds_sql(DeliveryKind::NEWS),
+    ))
+    .bind(f.outage_id)
+    .bind(f.revision)
+    .bind(kind.as_str())
+    .bind(f.urgent)
+    .bind(f.now)
+    .bind(f.expires_at);
+    if let Some(addresses) = f.addresses {
+        q = q.bind(addresses);
+    }
+    tx.execute(q).await?;
+    Ok(())
+}
+
+/// Queues an update for contacts still in the area who were already told about the
+/// outage. Contacts whose first message is still pending get nothing new: that
+/// message renders the newest state when it goes out (one message, not two).
+async fn enqueue_update(tx: &mut impl Exec, f: &Fanout<'_>) -> Result<()> {
+    Sql::new(format!(
+        "{NEW_DELIVERY} SELECT $1, $2, 'updated', c.id, c.channel, 'pending', $3, 0, $4, $5, \
+             $4, $4 FROM {area} WHERE c.opted_out_at IS NULL \
+             AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
+                         AND d.kind IN {news} AND d.state IN ('sending', 'sent')) \
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 \
+                         AND d.contact_id = c.id AND d.kind IN {news} AND d.state = 'pending') \
+             ON CONFLICT DO NOTHING",
+        area = rows::in_area("contacts", "c", "address_id"),
+        news = kinds_sql(DeliveryKind::NEWS),
+    ))
+    .bind(f.outage_id)
+    .bind(f.revision)
+    .bind(f.urgent)
+    .bind(f.now)
+    .bind(f.expires_at)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks pending deliveries of the given kinds as superseded (for the given
+/// addresses, or the whole outage).
+async fn supersede_pending<B: Backend>(
+    tx: &mut Tx<B>,
+    f: &Fanout<'_>,
+    kinds: &[DeliveryKind],
+    reason: &str,
+) -> Result<()> {
+    let scope = match f.addresses {
+        Some(_) => format!(
+            " AND contact_id IN (SELECT id FROM contacts WHERE {})",
+            B::any("address_id", 4)
+        ),
+        None => String::new(),
+    };
+    let mut q = Sql::new(format!(
+        "UPDATE deliveries SET state = 'superseded', last_error = $2, updated_at = $3 \
+         WHERE outage_id = $1 AND state = 'pending' AND kind IN {}{scope}",
+        kinds_sql(kinds)
+    ))
+    .bind(f.outage_id)
+    .bind(reason)
+    .bind(f.now);
+    if let Some(addresses) = f.addresses {
+        q = q.bind(addresses);
+    }
+    tx.execute(q).await?;
+    Ok(())
+}

@@ -1,0 +1,423 @@
+//! What a statement written once needs from a backend: a statement with its
+//! arguments ([`Sql`]), something to run it on ([`Exec`]), and the few places
+//! where the two databases really differ ([`Backend`]).
+//!
+//! Shared statements are ordinary Rust over `B: Backend` (see `shared.rs`): the
+//! SQL text is the same on both databases (placeholders `$1`, `$2` …, `CAST(… AS
+//! BIGINT)`, `TRUE`), arguments are bound as [`Arg`]s, and a backend supplies
+//! the hooks: how a write transaction begins, how rows are locked, how work is
+//! announced to other processes, how a list of ids is bound. The statements
+//! that are different by nature (claiming, bulk loading, recording outcomes in
+//! bulk, token buckets, LISTEN, migrations) are the backend's own methods.
+
+use std::future::Future;
+
+use sqlx::error::BoxDynError;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgQueryResult, PgRow};
+use sqlx::sqlite::{SqliteQueryResult, SqliteRow};
+use sqlx::{FromRow, IntoArguments};
+
+use super::rows::Cols;
+use super::*;
+use crate::domain::DeliveryKind;
+
+/// One argument of a statement.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Arg<'a> {
+    /// An integer, or NULL.
+    Int(Option<i64>),
+    Float(f64),
+    Bool(bool),
+    /// A string, or NULL.
+    Text(Option<&'a str>),
+    /// A list of ids: a JSON array on SQLite (read with `json_each`), an `int8[]`
+    /// on PostgreSQL. Written into SQL with [`Backend::any`].
+    Ids(&'a [i64]),
+    /// A list of strings, as [`Arg::Ids`].
+    Texts(&'a [&'a str]),
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<f64> for Arg<'_> {
+    fn from(v: f64) -> Self {
+        Arg::Float(v)
+    }
+}
+impl From<bool> for Arg<'_> {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Arg::Text(v)
+    }
+}
+impl<'a> From<&'a [i64]> for Arg<'a> {
+    fn from(v: &'a [i64]) -> Self {
+        Arg::Ids(v)
+    }
+}
+impl<'a> From<&'a Vec<i64>> for Arg<'a> {
+    fn from(v: &'a Vec<i64>) -> Self {
+        Arg::Ids(v)
+    }
+}
+impl<'a> From<&'a [&'a str]> for Arg<'a> {
+    fn from(v: &'a [&'a str]) -> Self {
+        Arg::Texts(v)
+    }
+}
+
+/// A statement and its arguments, in placeholder order.
+#[derive(Debug, Clone)]
+pub(super) struct Sql<'a> {
+    pub text: String,
+    pub args: Vec<Arg<'a>>,
+}
+
+impl<'a> Sql<'a> {
+    pub fn new(text: impl Into<String>) -> Sql<'a> {
+        Sql {
+            text: text.into(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn bind(mut self, arg: impl Into<Arg<'a>>) -> Sql<'a> {
+        self.args.push(arg.into());
+        self
+    }
+
+    // Run on `on` (see [`Exec`]), so a statement reads as sqlx's do: the SQL,
+    // its arguments, then where it runs.
+
+    pub async fn execute(self, on: &mut impl Exec) -> Result<u64> {
+        on.execute(self).await
+    }
+    pub async fn fetch_all<R: Record>(self, on: &mut impl Exec) -> Result<Vec<R>> {
+        on.fetch_all(self).await
+    }
+    pub async fn fetch_optional<R: Record>(self, on: &mut impl Exec) -> Result<Option<R>> {
+        on.fetch_optional(self).await
+    }
+    pub async fn fetch_one<R: Record>(self, on: &mut impl Exec) -> Result<R> {
+        on.fetch_one(self).await
+    }
+    pub async fn map_all<T: FromCols>(self, on: &mut impl Exec) -> Result<Vec<T>> {
+        on.map_all(self).await
+    }
+    pub async fn map_optional<T: FromCols>(self, on: &mut impl Exec) -> Result<Option<T>> {
+        on.map_optional(self).await
+    }
+}
+
+/// A row type either backend can decode (`#[derive(FromRow)]` structs, tuples).
+pub(super) trait Record:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+impl<T> Record for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+/// A row type read by position through [`Cols`] (see `rows.rs`).
+pub(super) trait FromCols: Sized + Send {
+    fn from_cols(row: &impl Cols) -> Result<Self>;
+}
+
+/// What [`Exec`] needs to know of each sqlx driver: how it binds an [`Arg`]
+/// and how a statement is run on its connection. Rows are read through
+/// [`Cols`], results through [`Affected`]; everything else about running a
+/// statement is the same code for both.
+pub(super) trait Dialect: sqlx::Database<Row: Cols, QueryResult: Affected> {
+    fn bind<'q>(
+        args: &mut Self::Arguments<'q>,
+        arg: Arg<'q>,
+    ) -> std::result::Result<(), BoxDynError>;
+    fn executor(conn: &mut Self::Connection) -> impl sqlx::Executor<'_, Database = Self>;
+}
+
+/// Whether an argument could be bound.
+pub(super) type Bound = std::result::Result<(), BoxDynError>;
+
+/// Rows a statement changed.
+pub(super) trait Affected {
+    fn affected(&self) -> u64;
+}
+
+impl Affected for SqliteQueryResult {
+    fn affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl Affected for PgQueryResult {
+    fn affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+/// A driver's arguments, handed to sqlx as they are.
+struct Args<'q, DB: sqlx::Database>(DB::Arguments<'q>);
+
+impl<'q, DB: sqlx::Database> IntoArguments<'q, DB> for Args<'q, DB> {
+    fn into_arguments(self) -> DB::Arguments<'q> {
+        self.0
+    }
+}
+
+fn arguments<'q, DB: Dialect>(args: Vec<Arg<'q>>) -> Result<Args<'q, DB>> {
+    let mut out = DB::Arguments::default();
+    for arg in args {
+        DB::bind(&mut out, arg).map_err(|e| {
+            crate::error::Error::Internal(anyhow::anyhow!("binding an argument: {e}"))
+        })?;
+    }
+    Ok(Args(out))
+}
+
+/// Runs statements: a write transaction or a pooled connection of either backend.
+pub(super) trait Exec: Send {
+    type Db: Dialect;
+    fn connection(&mut self) -> &mut <Self::Db as sqlx::Database>::Connection;
+
+    /// Rows affected.
+    fn execute(&mut self, q: Sql<'_>) -> impl Future<Output = Result<u64>> + Send {
+        async move {
+            let args = arguments::<Self::Db>(q.args)?;
+            let done = sqlx::query_with(&q.text, args)
+                .execute(Self::Db::executor(self.connection()))
+                .await?;
+            Ok(done.affected())
+        }
+    }
+
+    fn rows(
+        &mut self,
+        q: Sql<'_>,
+    ) -> impl Future<Output = Result<Vec<<Self::Db as sqlx::Database>::Row>>> + Send {
+        async move {
+            let args = arguments::<Self::Db>(q.args)?;
+            Ok(sqlx::query_with(&q.text, args)
+                .fetch_all(Self::Db::executor(self.connection()))
+                .await?)
+        }
+    }
+
+    fn fetch_all<R: Record>(&mut self, q: Sql<'_>) -> impl Future<Output = Result<Vec<R>>> + Send {
+        async move {
+            let rows = self.rows(q).await?;
+            Ok(rows
+                .iter()
+                .map(|row| row.decode())
+                .collect::<sqlx::Result<_>>()?)
+        }
+    }
+
+    fn fetch_optional<R: Record>(
+        &mut self,
+        q: Sql<'_>,
+    ) -> impl Future<Output = Result<Option<R>>> + Send {
+        async move {
+            let args = arguments::<Self::Db>(q.args)?;
+            let row = sqlx::query_with(&q.text, args)
+                .fetch_optional(Self::Db::executor(self.connection()))
+                .await?;
+            Ok(row.as_ref().map(|row| row.decode()).transpose()?)
+        }
+    }
+
+    fn fetch_one<R: Record>(&mut self, q: Sql<'_>) -> impl Future<Output = Result<R>> + Send {
+        async move {
+            self.fetch_optional(q)
+                .await?
+                .ok_or(crate::error::Error::Internal(anyhow::anyhow!(
+                    "a statement that returns one row returned none"
+                )))
+        }
+    }
+
+    /// Rows mapped by position (see [`FromCols`]).
+    fn map_all<T: FromCols>(&mut self, q: Sql<'_>) -> impl Future<Output = Result<Vec<T>>> + Send {
+        async move { self.rows(q).await?.iter().map(T::from_cols).collect() }
+    }
+
+    fn map_optional<T: FromCols>(
+        &mut self,
+        q: Sql<'_>,
+    ) -> impl Future<Output = Result<Option<T>>> + Send {
+        async move { Ok(self.map_all(q).await?.into_iter().next()) }
+    }
+}
+
+impl<DB: Dialect> Exec for sqlx::Transaction<'_, DB> {
+    type Db = DB;
+    fn connection(&mut self) -> &mut DB::Connection {
+        self
+    }
+}
+
+impl<DB: Dialect> Exec for PoolConnection<DB> {
+    type Db = DB;
+    fn connection(&mut self) -> &mut DB::Connection {
+        self
+    }
+}
+
+/// A write transaction on backend `B`; dropped without commit, it rolls back.
+pub(super) type Tx<B> = sqlx::Transaction<'static, <B as Backend>::Db>;
+/// A pooled connection of backend `B`, for reads.
+pub(super) type Conn<B> = PoolConnection<<B as Backend>::Db>;
+
+/// What a committed transaction tells the other processes on the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Announce {
+    /// Deliveries or confirmations were queued: wake idle workers.
+    Work,
+    /// The published state changed: web nodes re-read it.
+    Published,
+}
+
+/// What a worker asks to claim: up to `limit` due deliveries of `channel`,
+/// leased until `lease_until`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ClaimBatch {
+    pub channel: Channel,
+    pub limit: u32,
+    pub now: i64,
+    pub lease_until: i64,
+}
+
+/// A table an import writes in bulk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkTable {
+    Addresses,
+    Contacts,
+}
+
+impl BulkTable {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkTable::Addresses => "addresses",
+            BulkTable::Contacts => "contacts",
+        }
+    }
+}
+
+/// One database: its connections, its hooks, and the statements that differ.
+pub(super) trait Backend: Send + Sync + 'static {
+    type Db: Dialect;
+
+    const NAME: &'static str;
+    /// Appended to a `SELECT` in a write transaction whose rows the transaction
+    /// decides on: `FOR UPDATE` on PostgreSQL; nothing on SQLite, where the
+    /// write transaction holds the whole database.
+    const ROW_LOCK: &'static str;
+    /// Appended to the subquery that picks rows for a worker to take:
+    /// `FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers take disjoint rows
+    /// without queueing on each other.
+    const SKIP_LOCKED: &'static str;
+
+    fn pool(&self) -> &sqlx::Pool<Self::Db>;
+    /// A transaction that writes.
+    fn begin_write(&self) -> impl Future<Output = Result<Tx<Self>>> + Send;
+    /// A connection for reads.
+    fn read(&self) -> impl Future<Output = Result<Conn<Self>>> + Send {
+        async move { Ok(self.pool().acquire().await?) }
+    }
+
+    /// SQL condition: `column` is in the list bound at `$param` ([`Arg::Ids`],
+    /// [`Arg::Texts`]).
+    fn any(column: &str, param: usize) -> String;
+
+    /// Tells other processes, when `tx` commits (PostgreSQL `NOTIFY`; SQLite's
+    /// other processes poll).
+    fn announce(tx: &mut Tx<Self>, what: Announce) -> impl Future<Output = Result<()>> + Send;
+
+    /// Makes writers that name the same key queue behind each other until
+    /// commit, across every node (PostgreSQL advisory lock; SQLite's write
+    /// transaction already serializes all writers).
+    fn lock_key(tx: &mut Tx<Self>, key: &str, seed: i64)
+        -> impl Future<Output = Result<()>> + Send;
+
+    fn migrate(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// See [`Database::after_bulk_load`].
+    fn after_bulk_load(&self, table: BulkTable) -> impl Future<Output = Result<()>> + Send;
+
+    /// See [`Database::upsert_addresses`]; ends with `shared::finish_import`.
+    fn upsert_addresses(
+        &self,
+        rows: &[NewAddress],
+        now: i64,
+    ) -> impl Future<Output = Result<ImportCounts>> + Send;
+
+    /// See [`Database::upsert_contacts`]; ends with `shared::finish_import`.
+    fn upsert_contacts(
+        &self,
+        rows: &[NewContact],
+        now: i64,
+    ) -> impl Future<Output = Result<ContactImport>> + Send;
+
+    /// Replaces the outage's area with these runs of address ids.
+    fn write_runs(
+        tx: &mut Tx<Self>,
+        outage_id: i64,
+        runs: &[(i64, i64)],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// See [`Database::claim`].
+    fn claim(&self, batch: ClaimBatch)
+        -> impl Future<Output = Result<Vec<ClaimedDelivery>>> + Send;
+
+    /// Records delivery outcomes in `tx`, each only if its lease is still `lease`.
+    fn complete(
+        tx: &mut Tx<Self>,
+        done: &[Completion],
+        lease: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// See [`Database::news_sent`].
+    fn news_sent(
+        &self,
+        pairs: &[(i64, i64)],
+    ) -> impl Future<Output = Result<HashMap<(i64, i64), NewsSent>>> + Send;
+
+    /// See [`Database::take_tokens`].
+    fn take_tokens(&self, request: &TokenRequest<'_>)
+        -> impl Future<Output = Result<Grant>> + Send;
+
+    /// See [`Database::listen`]; false where the database cannot announce.
+    fn listen(&self, on: OnChange) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// SQL list of the kinds, for `kind IN …`. The kinds are Herald's own enum, so
+/// writing them into the statement is safe, and keeps the statement's text
+/// constant per call site (one prepared statement).
+pub(super) fn kinds_sql(kinds: &[DeliveryKind]) -> String {
+    let quoted: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
+    format!("({})", quoted.join(", "))
+}
