@@ -1,87 +1,24 @@
-//! Application state and lifecycle: open the store, keep the address index fresh,
-//! assemble the router, run the HTTP server and the workers, shut down gracefully.
+//! The composition root: open the store, build the application state and the
+//! router, run the HTTP server and the workers, shut down gracefully. Only the
+//! command line (`cli`) and tests use this module; nothing below imports it.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
-use chrono_tz::Tz;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::dispatch::worker::Wake;
-use crate::dispatch::{Dispatcher, WorkerHandle};
-use crate::error::Result;
-use crate::geo::AddressIndex;
-use crate::published::{Published, TagCache, View};
-use crate::search::AddressSearch;
-use axum::body::Bytes;
+use crate::dispatch::WorkerHandle;
+pub use crate::http::AppState;
+use crate::published::{Published, TagCache};
+use crate::register::Register;
+use crate::store::{Change, Store};
 
 /// Rendered pages (or IVR answers) kept per view; more are rendered but not kept.
 const CACHE_ENTRIES: usize = 10_000;
-use crate::store::{Change, Store};
-
-pub struct AppState {
-    /// The published version and its view tag, re-read at most every 250 ms.
-    pub published: Published,
-    /// The IVR full feed, rendered once per view.
-    pub feed_cache: TagCache<Bytes>,
-    /// Rendered status pages of the current view, by language and URL.
-    pub pages: TagCache<Bytes>,
-    /// IVR answers of the current view, by query, language and format.
-    pub ivr_answers: TagCache<crate::http::ivr::CachedAnswer>,
-    pub caller_ids: crate::http::ivr::CallerIds,
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub clock: SharedClock,
-    pub index: Versioned<AddressIndex>,
-    pub search: Versioned<AddressSearch>,
-    pub wake: Arc<Wake>,
-    pub tz: Tz,
-    pub metrics: PrometheusHandle,
-}
-
-/// An in-memory structure derived from the address register (the geo index, the
-/// search index), rebuilt when the database's address version moves — after an
-/// import in this process or any other.
-pub struct Versioned<T> {
-    current: RwLock<Option<(i64, Arc<T>)>>,
-    rebuild: tokio::sync::Mutex<()>,
-}
-
-impl<T: Send + Sync + 'static> Versioned<T> {
-    fn new() -> Versioned<T> {
-        Versioned {
-            current: RwLock::new(None),
-            rebuild: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    fn cached(&self, version: i64) -> Option<Arc<T>> {
-        match &*self.current.read().expect("index lock") {
-            Some((v, index)) if *v == version => Some(Arc::clone(index)),
-            _ => None,
-        }
-    }
-
-    /// The structure for `version`, building it (off the async threads) if needed.
-    async fn get<F>(&self, version: i64, build: F) -> Result<Arc<T>>
-    where
-        F: std::future::Future<Output = Result<T>>,
-    {
-        if let Some(index) = self.cached(version) {
-            return Ok(index);
-        }
-        let _guard = self.rebuild.lock().await;
-        if let Some(index) = self.cached(version) {
-            return Ok(index);
-        }
-        let index = Arc::new(build.await?);
-        *self.current.write().expect("index lock") = Some((version, Arc::clone(&index)));
-        Ok(index)
-    }
-}
 
 /// The process-wide Prometheus recorder (metrics has one global recorder).
 pub fn metrics_handle() -> PrometheusHandle {
@@ -103,6 +40,8 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Building the state is the composition root's job: the store is opened and
+/// migrated here, and every part is wired to the same store, clock and wake-ups.
 impl AppState {
     pub async fn new(config: Config, clock: SharedClock) -> anyhow::Result<Arc<AppState>> {
         let store = Store::open(&config).await?;
@@ -115,10 +54,9 @@ impl AppState {
             caller_ids: Default::default(),
             tz: config.tz()?,
             config: Arc::new(config),
+            register: Register::new(store.clone()),
             store,
             clock,
-            index: Versioned::new(),
-            search: Versioned::new(),
             wake: Arc::new(Wake::default()),
             metrics: metrics_handle(),
         }))
@@ -149,57 +87,6 @@ impl AppState {
             tracing::info!("following other nodes' changes through database notifications");
         }
         Ok(())
-    }
-
-    /// What residents and the IVR see now (see [`crate::published`]).
-    pub async fn view(&self) -> Result<View> {
-        self.published
-            .view(&self.store, self.tz, self.clock.now())
-            .await
-    }
-
-    /// The geo index over the current address register.
-    pub async fn address_index(&self) -> Result<Arc<AddressIndex>> {
-        let version = self.store.addresses_version().await?;
-        self.index
-            .get(version, async {
-                let started = std::time::Instant::now();
-                let points = self.store.index_points().await?;
-                let index = tokio::task::spawn_blocking(move || AddressIndex::build(points))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("index build: {e}"))?;
-                tracing::info!(
-                    addresses = index.len(),
-                    version,
-                    ms = started.elapsed().as_millis() as u64,
-                    "address index built"
-                );
-                Ok(index)
-            })
-            .await
-    }
-
-    /// The address search index over the current register.
-    pub async fn address_search(&self) -> Result<Arc<AddressSearch>> {
-        let version = self.store.addresses_version().await?;
-        self.search
-            .get(version, async {
-                let rows = self.store.search_addresses().await?;
-                tokio::task::spawn_blocking(move || AddressSearch::build(rows))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("search index build: {e}").into())
-            })
-            .await
-    }
-
-    pub async fn dispatcher(&self) -> anyhow::Result<Arc<Dispatcher>> {
-        Dispatcher::new(
-            self.store.clone(),
-            self.clock.clone(),
-            &self.config,
-            Arc::clone(&self.wake),
-        )
-        .await
     }
 }
 

@@ -11,8 +11,6 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::channels::sms_text::UnicodePolicy;
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
@@ -338,4 +336,18 @@ impl Config {
     pub fn outbox_dir(&self) -> PathBuf {
         self.data_dir.join("outbox")
     }
+}
+
+/// Whether SMS keep national letters (UCS-2) or are transliterated to GSM-7
+/// (`sms.unicode`); `channels::sms_text::fit` carries it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum UnicodePolicy {
+    /// Keep national letters when they cost no extra segment.
+    #[default]
+    Auto,
+    /// Always keep the text as written.
+    Always,
+    /// Always transliterate to GSM-7.
+    Never,
 }

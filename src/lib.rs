@@ -3,15 +3,25 @@
 //! address inside it and tells the people there by e-mail and SMS — exactly once
 //! per change, in their language — and keeps the same status on a web page.
 //!
-//! Where things live:
-//! - `domain`: validated types (outages, contacts, references), no I/O.
-//! - `geo`: GeoJSON validation and the in-memory address index.
-//! - `outages`: the dispatcher's operations (declare, update, restore, cancel).
-//! - `store`: persistence; all SQL, per backend; the delivery guarantees.
-//! - `dispatch`: workers that claim, render, send and record deliveries.
-//! - `channels`: e-mail and SMS providers, rendering, SMS encoding.
-//! - `http`: operator API, public pages, health and metrics.
-//! - `import`: address and contact files. `cli`: the `herald` command.
+//! Where things live, top layer first (a module uses only those below it; see
+//! `docs/ARCHITECTURE.md`):
+//! - `cli` (the `herald` command) and `app` (the composition root: builds the
+//!   state and the router, runs the server and the workers).
+//! - `http`: operator API, public status pages, IVR feed, subscribe/unsubscribe,
+//!   health and metrics. Handlers parse requests and call the operations below.
+//! - Operations: `outages` (declare, update, restore, cancel, start planned work),
+//!   `status` (the answer for a place), `published` (the versioned view pages and
+//!   the IVR are cached by), `import` (address and contact files), `search`
+//!   (forgiving address search).
+//! - `dispatch` (workers that claim, render, send and record deliveries, shared
+//!   rate limits, retry policy), `geo` (GeoJSON validation, the in-memory address
+//!   index), `channels` (e-mail and SMS providers, rendering, SMS encoding),
+//!   `i18n` (message catalogues, dates and times).
+//! - `store`: persistence, the `Database` contract and all SQL; the delivery
+//!   guarantees.
+//! - Foundations: `domain` (validated types, no I/O), `config`, `clock` (the one
+//!   source of "now"), `error` (one error type, mapped to HTTP), `auth` (operator
+//!   tokens), `synthetic` (generated registers for benchmarks).
 
 pub mod app;
 pub mod auth;
@@ -28,6 +38,7 @@ pub mod i18n;
 pub mod import;
 pub mod outages;
 pub mod published;
+pub mod register;
 pub mod search;
 pub mod status;
 pub mod store;

@@ -6,13 +6,29 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::app::AppState;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::dispatch::worker::Wake;
 use crate::domain::outage::{parse_time, Messages};
 use crate::domain::{
     ChangeKind, Etr, Language, Outage, OutageField, OutageKind, OutageStatus, Urgency, Utility,
 };
 use crate::error::{Error, Result};
-use crate::store::{ChannelCounts, Declared, IdempotencyKey, NewOutage, OutageChange};
+use crate::published::Published;
+use crate::register::Register;
+use crate::store::{ChannelCounts, Declared, IdempotencyKey, NewOutage, OutageChange, Store};
+
+/// What the outage operations work with, borrowed from the application state:
+/// they write through the store, look areas up in the register's index, wake
+/// this process's workers and tell its pages and IVR that the view changed.
+pub struct Context<'a> {
+    pub store: &'a Store,
+    pub clock: &'a dyn Clock,
+    pub config: &'a Config,
+    pub register: &'a Register,
+    pub wake: &'a Wake,
+    pub published: &'a Published,
+}
 
 const MAX_CAUSE: usize = 500;
 const MAX_MESSAGE: usize = 1000;
@@ -109,10 +125,10 @@ fn messages(obj: &Map<String, Value>) -> Result<Option<Messages>> {
     Ok(Some(out))
 }
 
-fn area(state: &AppState, obj: &Map<String, Value>) -> Result<Option<geo::MultiPolygon<f64>>> {
+fn area(ctx: &Context<'_>, obj: &Map<String, Value>) -> Result<Option<geo::MultiPolygon<f64>>> {
     match obj.get("area") {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => crate::geo::parse_area(v, state.config.max_area_vertices)
+        Some(v) => crate::geo::parse_area(v, ctx.config.max_area_vertices)
             .map(Some)
             .map_err(|e| Error::invalid(e.path, e.message)),
     }
@@ -158,7 +174,7 @@ const DECLARE_FIELDS: &[&str] = &[
     "urgency",
 ];
 
-pub fn parse_declaration(state: &AppState, body: &Value) -> Result<Declaration> {
+pub fn parse_declaration(ctx: &Context<'_>, body: &Value) -> Result<Declaration> {
     let obj = object(body, DECLARE_FIELDS)?;
     let utility = enum_field::<Utility>(obj, "utility")?.ok_or_else(|| {
         Error::invalid(
@@ -168,7 +184,7 @@ pub fn parse_declaration(state: &AppState, body: &Value) -> Result<Declaration> 
     })?;
     let kind = enum_field::<OutageKind>(obj, "kind")?.unwrap_or(OutageKind::Unplanned);
     let cause = cause(obj)?.ok_or_else(|| Error::invalid("cause", "required"))?;
-    let area = area(state, obj)?
+    let area = area(ctx, obj)?
         .ok_or_else(|| Error::invalid("area", "required: a GeoJSON Polygon or MultiPolygon"))?;
     let etr = etr_field(obj)?.unwrap_or(Etr::Unknown);
     let starts_at = time_field(obj, "starts_at")?;
@@ -182,7 +198,7 @@ pub fn parse_declaration(state: &AppState, body: &Value) -> Result<Declaration> 
         }
         _ => {}
     }
-    check_times(etr, starts_at, state.clock.now())?;
+    check_times(etr, starts_at, ctx.clock.now())?;
     Ok(Declaration {
         utility,
         kind,
@@ -203,11 +219,11 @@ pub struct Reach {
 }
 
 async fn lookup(
-    state: &AppState,
+    ctx: &Context<'_>,
     area: &geo::MultiPolygon<f64>,
     utility: Utility,
 ) -> Result<Vec<i64>> {
-    let index = state.address_index().await?;
+    let index = ctx.register.address_index().await?;
     let area = area.clone();
     let started = std::time::Instant::now();
     // Large polygons take milliseconds: keep them off the async workers.
@@ -222,12 +238,12 @@ async fn lookup(
     Ok(ids)
 }
 
-pub async fn preview(state: &AppState, body: &Value) -> Result<Reach> {
-    let d = parse_declaration(state, body)?;
-    let ids = lookup(state, &d.area, d.utility).await?;
+pub async fn preview(ctx: &Context<'_>, body: &Value) -> Result<Reach> {
+    let d = parse_declaration(ctx, body)?;
+    let ids = lookup(ctx, &d.area, d.utility).await?;
     Ok(Reach {
         affected_addresses: ids.len(),
-        contacts: state.store.count_contacts(&ids).await?,
+        contacts: ctx.store.count_contacts(&ids).await?,
     })
 }
 
@@ -240,19 +256,19 @@ fn messages_json(m: &Messages) -> String {
     serde_json::to_string(m).expect("messages serialize")
 }
 
-fn expiry(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
-    now + chrono::Duration::minutes(state.config.delivery.ttl_minutes as i64)
+fn expiry(ctx: &Context<'_>, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono::Duration::minutes(ctx.config.delivery.ttl_minutes as i64)
 }
 
 /// Declares an outage; returns it, whether it was new, and its fan-out.
 pub async fn declare(
-    state: &AppState,
+    ctx: &Context<'_>,
     body: &Value,
     idempotency: Option<IdempotencyKey>,
 ) -> Result<(Outage, bool, ChannelCounts)> {
-    let d = parse_declaration(state, body)?;
-    let ids = lookup(state, &d.area, d.utility).await?;
-    let now = state.clock.now();
+    let d = parse_declaration(ctx, body)?;
+    let ids = lookup(ctx, &d.area, d.utility).await?;
+    let now = ctx.clock.now();
     let status = match d.kind {
         OutageKind::Planned if d.starts_at.is_some_and(|s| s > now) => OutageStatus::Scheduled,
         _ => OutageStatus::Active,
@@ -269,9 +285,9 @@ pub async fn declare(
         messages: messages_json(&d.messages),
         address_ids: ids,
         now,
-        expires_at: expiry(state, now),
+        expires_at: expiry(ctx, now),
     };
-    let (outage, created) = match state.store.declare(&new, idempotency.as_ref()).await? {
+    let (outage, created) = match ctx.store.declare(&new, idempotency.as_ref()).await? {
         Declared::Created(o) => (o, true),
         Declared::Replayed(o) => (o, false),
         Declared::KeyReused => {
@@ -282,11 +298,11 @@ pub async fn declare(
         }
     };
     if created {
-        state.wake.all();
-        state.published.touch();
+        ctx.wake.all();
+        ctx.published.touch();
         tracing::info!(outage_id = outage.id, reference = %outage.reference, affected = outage.affected_addresses, "outage declared");
     }
-    let fanout = state.store.revision_fanout(outage.id, 1).await?;
+    let fanout = ctx.store.revision_fanout(outage.id, 1).await?;
     Ok((outage, created, fanout))
 }
 
@@ -295,7 +311,7 @@ const UPDATE_FIELDS: &[&str] = &["etr", "cause", "message", "area", "starts_at"]
 /// Applies a PATCH. Returns the outage and the fan-out of the new revision, or the
 /// unchanged outage when the body changes nothing.
 pub async fn update(
-    state: &AppState,
+    ctx: &Context<'_>,
     id: i64,
     body: &Value,
 ) -> Result<(Outage, Option<ChannelCounts>)> {
@@ -312,9 +328,9 @@ pub async fn update(
     let etr = etr_field(obj)?;
     let cause = cause(obj)?;
     let message = messages(obj)?;
-    let new_area = area(state, obj)?;
+    let new_area = area(ctx, obj)?;
     let starts_at = time_field(obj, "starts_at")?;
-    let current = get(state, id).await?;
+    let current = get(ctx, id).await?;
     if !current.status.is_open() {
         return Err(Error::Conflict(format!(
             "outage {} is {} and can no longer change",
@@ -351,17 +367,17 @@ pub async fn update(
         check_times(
             next_etr,
             next_starts.filter(|_| current.kind == OutageKind::Planned),
-            state.clock.now(),
+            ctx.clock.now(),
         )?;
     }
     if fields.is_empty() {
         return Ok((current, None));
     }
     let new_ids = match (&new_area, area_changed) {
-        (Some(a), true) => Some(lookup(state, a, current.utility).await?),
+        (Some(a), true) => Some(lookup(ctx, a, current.utility).await?),
         _ => None,
     };
-    let now = state.clock.now();
+    let now = ctx.clock.now();
     let status = match (current.status, next_starts) {
         (OutageStatus::Scheduled, Some(s)) if s <= now => OutageStatus::Active,
         (s, _) => s,
@@ -382,23 +398,23 @@ pub async fn update(
         messages: messages_json(&next_messages),
         new_address_ids: new_ids,
         now,
-        expires_at: expiry(state, now),
+        expires_at: expiry(ctx, now),
     };
-    let outage = state.store.change(id, &change).await?;
-    state.wake.all();
-    state.published.touch();
-    let fanout = state.store.revision_fanout(id, outage.revision).await?;
+    let outage = ctx.store.change(id, &change).await?;
+    ctx.wake.all();
+    ctx.published.touch();
+    let fanout = ctx.store.revision_fanout(id, outage.revision).await?;
     tracing::info!(outage_id = id, revision = outage.revision, fields = ?change.changed_fields, "outage updated");
     Ok((outage, Some(fanout)))
 }
 
 /// Restores (`restored`) or cancels (`cancelled`) an outage.
 pub async fn end(
-    state: &AppState,
+    ctx: &Context<'_>,
     id: i64,
     status: OutageStatus,
 ) -> Result<(Outage, ChannelCounts)> {
-    let current = get(state, id).await?;
+    let current = get(ctx, id).await?;
     match (status, current.status) {
         (_, OutageStatus::Restored | OutageStatus::Cancelled) => {
             return Err(Error::Conflict(format!(
@@ -414,7 +430,7 @@ pub async fn end(
         }
         _ => {}
     }
-    let now = state.clock.now();
+    let now = ctx.clock.now();
     let change = OutageChange {
         expected_revision: current.revision,
         change: if status == OutageStatus::Restored {
@@ -432,33 +448,31 @@ pub async fn end(
         new_address_ids: None,
         notify_update: false,
         now,
-        expires_at: expiry(state, now),
+        expires_at: expiry(ctx, now),
     };
-    let outage = state.store.change(id, &change).await?;
-    state.wake.all();
-    state.published.touch();
-    let fanout = state.store.revision_fanout(id, outage.revision).await?;
+    let outage = ctx.store.change(id, &change).await?;
+    ctx.wake.all();
+    ctx.published.touch();
+    let fanout = ctx.store.revision_fanout(id, outage.revision).await?;
     tracing::info!(outage_id = id, status = %status, "outage ended");
     Ok((outage, fanout))
 }
 
 /// Finds an outage by numeric id or by reference (typo-checked).
-pub async fn get(state: &AppState, id: i64) -> Result<Outage> {
-    state
-        .store
+pub async fn get(ctx: &Context<'_>, id: i64) -> Result<Outage> {
+    ctx.store
         .outage(id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("outage {id}")))
 }
 
-pub async fn find(state: &AppState, id_or_reference: &str) -> Result<Outage> {
+pub async fn find(ctx: &Context<'_>, id_or_reference: &str) -> Result<Outage> {
     if let Ok(id) = id_or_reference.parse::<i64>() {
-        return get(state, id).await;
+        return get(ctx, id).await;
     }
     let reference = crate::domain::Reference::parse(id_or_reference)
         .map_err(|e| Error::invalid("id", e.to_string()))?;
-    state
-        .store
+    ctx.store
         .outage_by_reference(&reference)
         .await?
         .ok_or_else(|| Error::NotFound(format!("outage {reference}")))

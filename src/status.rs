@@ -7,14 +7,14 @@
 //! outages there, each with a ready-to-speak sentence in the caller's language.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use geo::Intersects;
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::domain::{Etr, Language, Outage, OutageKind, OutageStatus, Phone, Reference};
 use crate::error::Result;
 use crate::i18n;
-use crate::store::{AddressQuery, AddressRow};
+use crate::store::{AddressQuery, AddressRow, Store};
 
 /// What the caller asked about.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,14 +87,7 @@ pub fn etr_state(o: &Outage, now: DateTime<Utc>) -> EtrState {
 }
 
 /// The spoken sentence for one outage at `place`.
-pub fn sentence(
-    state: &AppState,
-    o: &Outage,
-    place: &str,
-    lang: Language,
-    now: DateTime<Utc>,
-) -> String {
-    let tz = state.tz;
+pub fn sentence(tz: Tz, o: &Outage, place: &str, lang: Language, now: DateTime<Utc>) -> String {
     let utility = o.utility.as_str().to_string();
     let planned = o.status == OutageStatus::Scheduled && o.kind == OutageKind::Planned;
     let title_key = if planned {
@@ -146,7 +139,7 @@ pub fn sentence(
 }
 
 fn line(
-    state: &AppState,
+    tz: Tz,
     o: &Outage,
     place: &str,
     here: usize,
@@ -164,15 +157,19 @@ fn line(
         starts_at: o.starts_at,
         updated_at: o.updated_at,
         addresses_here: here,
-        sentence: sentence(state, o, place, lang, now),
+        sentence: sentence(tz, o, place, lang, now),
     }
 }
 
 /// The answer for `place`; `lang` is the caller's language unless the place
 /// itself tells it (a known phone speaks its contact's language).
-pub async fn answer(state: &AppState, place: &Place, lang: Language) -> Result<Answer> {
-    let now = state.clock.now();
-    let store = &state.store;
+pub async fn answer(
+    store: &Store,
+    tz: Tz,
+    now: DateTime<Utc>,
+    place: &Place,
+    lang: Language,
+) -> Result<Answer> {
     let (addresses, lang) = match place {
         Place::Phone(p) => {
             let rows = store
@@ -232,7 +229,7 @@ pub async fn answer(state: &AppState, place: &Place, lang: Language) -> Result<A
             }
             for (outage_id, here) in by_outage {
                 if let Some(o) = store.outage(outage_id).await? {
-                    lines.push(line(state, &o, &label, here, lang, now));
+                    lines.push(line(tz, &o, &label, here, lang, now));
                 }
             }
             (!rows.is_empty(), label)
@@ -244,7 +241,7 @@ pub async fn answer(state: &AppState, place: &Place, lang: Language) -> Result<A
                 settlements.dedup();
                 let label = settlements.join(", ");
                 if o.status.is_open() {
-                    lines.push(line(state, &o, &label, 0, lang, now));
+                    lines.push(line(tz, &o, &label, 0, lang, now));
                 }
                 (true, label)
             }
@@ -258,7 +255,7 @@ pub async fn answer(state: &AppState, place: &Place, lang: Language) -> Result<A
                     .map(|area| area.intersects(&point))
                     .unwrap_or(false);
                 if inside {
-                    lines.push(line(state, &o, &label, 0, lang, now));
+                    lines.push(line(tz, &o, &label, 0, lang, now));
                 }
             }
             (true, label)

@@ -179,7 +179,7 @@ async fn a_write_cancelled_while_waiting_for_the_lock_leaves_no_lock_behind() {
     let body = water_outage(Town::rect(0, 0, 0, 0));
     let waiting = tokio::time::timeout(
         Duration::from_millis(300),
-        herald::outages::declare(app.state(), &body, None),
+        herald::outages::declare(&app.state().outages(), &body, None),
     )
     .await;
     assert!(

@@ -7,7 +7,7 @@
 //! no extra segment and otherwise sends a transliteration (`ő`→`o`, `ł`→`l`), which
 //! every reader understands and which arrives as one message instead of three.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
 /// GSM 03.38 basic character set.
@@ -16,17 +16,7 @@ const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ
 /// Extension table: each costs an escape plus the character (2 septets).
 const EXTENDED: &str = "^{}\\[~]|€\u{c}";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum UnicodePolicy {
-    /// Keep national letters when they cost no extra segment.
-    #[default]
-    Auto,
-    /// Always keep the text as written.
-    Always,
-    /// Always transliterate to GSM-7.
-    Never,
-}
+pub use crate::config::UnicodePolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -12,8 +12,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::AppState;
 use super::{read_body, JsonBody, State};
-use crate::app::AppState;
 use crate::auth::{hash_token, sha256_hex};
 use crate::channels::render::outage_url;
 use crate::domain::{DeliveryState, Outage, OutageStatus, Reference, Utility};
@@ -120,7 +120,7 @@ async fn declare(
     body: JsonBody,
 ) -> Result<Response> {
     let key = idempotency_key(&headers, token, &body.bytes)?;
-    let (outage, created, fanout) = outages::declare(&state, &body.value, key).await?;
+    let (outage, created, fanout) = outages::declare(&state.outages(), &body.value, key).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -150,7 +150,7 @@ async fn preview(
     _op: Operator,
     body: JsonBody,
 ) -> Result<Json<outages::Reach>> {
-    Ok(Json(outages::preview(&state, &body.value).await?))
+    Ok(Json(outages::preview(&state.outages(), &body.value).await?))
 }
 
 fn query_param<T: std::str::FromStr<Err = String>>(
@@ -203,7 +203,7 @@ async fn show(
     _op: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    let outage = outages::find(&state, &id).await?;
+    let outage = outages::find(&state.outages(), &id).await?;
     let revisions = state.store.revisions(outage.id).await?;
     let counts = state.store.delivery_counts(outage.id).await?;
     // {"email": {"sent": 10, "pending": 2}, "sms": {...}} plus the detailed rows.
@@ -225,8 +225,8 @@ async fn update(
     Path(id): Path<String>,
     body: JsonBody,
 ) -> Result<Json<Value>> {
-    let id = outages::find(&state, &id).await?.id;
-    let (outage, fanout) = outages::update(&state, id, &body.value).await?;
+    let id = outages::find(&state.outages(), &id).await?.id;
+    let (outage, fanout) = outages::update(&state.outages(), id, &body.value).await?;
     let mut v = outage_json(&state, &outage, false);
     v["changed"] = json!(fanout.is_some());
     if let Some(f) = fanout {
@@ -236,8 +236,8 @@ async fn update(
 }
 
 async fn end(state: &AppState, id: &str, status: OutageStatus) -> Result<Json<Value>> {
-    let id = outages::find(state, id).await?.id;
-    let (outage, fanout) = outages::end(state, id, status).await?;
+    let id = outages::find(&state.outages(), id).await?.id;
+    let (outage, fanout) = outages::end(&state.outages(), id, status).await?;
     Ok(Json(with_fanout(
         outage_json(state, &outage, false),
         &fanout,
@@ -266,7 +266,7 @@ async fn deliveries(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>> {
-    let outage = outages::find(&state, &id).await?;
+    let outage = outages::find(&state.outages(), &id).await?;
     let state_filter = query_param::<DeliveryState>(&q, "state")?;
     let rows = state
         .store

@@ -6,8 +6,8 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 
+use super::AppState;
 use super::State;
-use crate::app::AppState;
 use crate::domain::{Channel, DeliveryState};
 
 pub fn routes() -> Router<Arc<AppState>> {

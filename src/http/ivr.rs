@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use super::AppState;
 use super::State;
-use crate::app::AppState;
 use crate::auth::sha256_hex;
 use crate::domain::{Language, Phone, Reference};
 use crate::error::{Error, Result};
@@ -100,7 +100,7 @@ async fn build_feed(state: &AppState, version: i64) -> Result<axum::body::Bytes>
         let sentences: serde_json::Map<String, serde_json::Value> = Language::ALL
             .iter()
             .map(|l| {
-                let s = status::sentence(state, &o, &label, *l, now);
+                let s = status::sentence(state.tz, &o, &label, *l, now);
                 (l.as_str().to_string(), serde_json::Value::String(s))
             })
             .collect();
@@ -426,7 +426,7 @@ async fn answer(
     query: &str,
     version: i64,
 ) -> Result<CachedAnswer> {
-    let answer = status::answer(state, place, lang).await?;
+    let answer = status::answer(&state.store, state.tz, state.clock.now(), place, lang).await?;
     let sms_url = match (place, answer.affected) {
         (Place::Phone(p), true) => Some(format!(
             "{}/ivr/v1/sms?phone={}&lang={}",

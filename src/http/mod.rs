@@ -7,7 +7,10 @@ pub mod health;
 pub mod ivr;
 pub mod map;
 pub mod public;
+mod state;
 pub mod subscribe;
+
+pub use state::AppState;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +24,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::AppState;
 use crate::error::Error;
 
 pub type State = axum::extract::State<Arc<AppState>>;

@@ -21,8 +21,8 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 
+use super::AppState;
 use super::State;
-use crate::app::AppState;
 use crate::auth::sha256_hex;
 use crate::domain::{Etr, Language, Outage, OutageStatus, Reference};
 use crate::error::{Error, Result};

@@ -22,8 +22,8 @@ use axum::{Form, Router};
 use super::public::{
     html_response, not_found, not_found_page, page, page_language, render, MessagePage, Words,
 };
+use super::AppState;
 use super::State;
-use crate::app::AppState;
 use crate::domain::contact::Destination;
 use crate::domain::{Channel, Language};
 use crate::error::Result;

@@ -34,12 +34,20 @@ use crate::domain::{
     OutageStatus, Reference, Urgency, Utility,
 };
 use crate::error::Result;
-use crate::geo::IndexPoint;
 
 use postgres::Postgres;
 use shared::SqlStore;
-pub use sql::BulkTable;
 use sqlite::Sqlite;
+
+/// An address as the geo index needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexPoint {
+    pub id: i64,
+    pub lon: f64,
+    pub lat: f64,
+    /// Utilities served (bit mask); 0 means unknown, i.e. all.
+    pub utilities: u8,
+}
 
 /// An address as the search index needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -49,6 +57,22 @@ pub struct SearchAddress {
     pub house_number: String,
     pub postcode: String,
     pub settlement: String,
+}
+
+/// A table an import writes in bulk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkTable {
+    Addresses,
+    Contacts,
+}
+
+impl BulkTable {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkTable::Addresses => "addresses",
+            BulkTable::Contacts => "contacts",
+        }
+    }
 }
 
 /// A service address as imported.

@@ -24,9 +24,7 @@ use sqlx::Arguments;
 
 use super::rows::{self, NewsRow};
 use super::shared::finish_import;
-use super::sql::{
-    kinds_sql, Announce, Arg, Backend, Bound, BulkTable, ClaimBatch, Dialect, Sql, Tx,
-};
+use super::sql::{kinds_sql, Announce, Arg, Backend, Bound, ClaimBatch, Dialect, Sql, Tx};
 use super::*;
 
 /// Notified when deliveries or confirmations are queued.
@@ -157,9 +155,9 @@ impl Backend for Postgres {
              settlement = excluded.settlement, lon = excluded.lon, lat = excluded.lat, \
              utilities = excluded.utilities, updated_at = excluded.updated_at \
              WHERE (addresses.street, addresses.house_number, addresses.postcode, \
-                    addresses.settlement, addresses.lon, addresses.lat, addresses.utilities) \
+             addresses.settlement, addresses.lon, addresses.lat, addresses.utilities) \
              IS DISTINCT FROM (excluded.street, excluded.house_number, excluded.postcode, \
-                    excluded.settlement, excluded.lon, excluded.lat, excluded.utilities) \
+             excluded.settlement, excluded.lon, excluded.lat, excluded.utilities) \
              RETURNING xmax = 0",
         )
         .bind(col(|a| &a.external_id))
@@ -243,28 +241,28 @@ impl Backend for Postgres {
     /// lets concurrent workers take the next rows instead of queueing on these.
     async fn claim(&self, batch: ClaimBatch) -> Result<Vec<ClaimedDelivery>> {
         Sql::new(format!(
-                    "WITH due AS (SELECT id FROM deliveries WHERE channel = $1 AND state = 'pending' \
-                     AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED), \
-                     d AS (UPDATE deliveries SET state = 'sending', attempts = deliveries.attempts + 1, \
-                     lease_until = $3, updated_at = $2 FROM due WHERE deliveries.id = due.id \
-                     RETURNING deliveries.*) \
-                     SELECT {} FROM d JOIN contacts c ON c.id = d.contact_id \
-                     JOIN addresses a ON a.id = c.address_id ORDER BY d.id",
-                    rows::CLAIMED_COLUMNS
-                ))
-                .bind(batch.channel.as_str())
-                .bind(batch.now)
-                .bind(batch.lease_until)
-                .bind(batch.limit as i64)
-.map_all(&mut self.read().await?)
-            .await
+            "WITH due AS (SELECT id FROM deliveries WHERE channel = $1 \
+             AND state = 'pending' AND next_attempt_at <= $2 ORDER BY next_attempt_at \
+             LIMIT $4 FOR UPDATE SKIP LOCKED), d AS (UPDATE deliveries \
+             SET state = 'sending', attempts = deliveries.attempts + 1, lease_until = $3, \
+             updated_at = $2 FROM due WHERE deliveries.id = due.id RETURNING deliveries.*) \
+             SELECT {} FROM d JOIN contacts c ON c.id = d.contact_id \
+             JOIN addresses a ON a.id = c.address_id ORDER BY d.id",
+            rows::CLAIMED_COLUMNS
+        ))
+        .bind(batch.channel.as_str())
+        .bind(batch.now)
+        .bind(batch.lease_until)
+        .bind(batch.limit as i64)
+        .map_all(&mut self.read().await?)
+        .await
     }
 
     async fn write_runs(tx: &mut Tx<Self>, outage_id: i64, runs: &[(i64, i64)]) -> Result<()> {
         let (first, last): (Vec<i64>, Vec<i64>) = runs.iter().copied().unzip();
         Sql::new(
             "INSERT INTO outage_ranges (outage_id, first_id, last_id) \
-                 SELECT $1, UNNEST($2::int8[]), UNNEST($3::int8[])",
+             SELECT $1, UNNEST($2::int8[]), UNNEST($3::int8[])",
         )
         .bind(outage_id)
         .bind(&first)
@@ -294,8 +292,8 @@ impl Backend for Postgres {
         .execute(&mut **tx)
         .await?;
         sqlx::query(
-            "UPDATE deliveries d SET state = 'pending', lease_until = NULL, next_attempt_at = u.at, \
-             last_error = u.error, updated_at = $4 \
+            "UPDATE deliveries d SET state = 'pending', lease_until = NULL, next_attempt_at = \
+             u.at, last_error = u.error, updated_at = $4 \
              FROM UNNEST($1::int8[], $2::int8[], $3::text[]) AS u(id, at, error) \
              WHERE d.id = u.id AND d.state = 'sending' AND d.lease_until = $5",
         )
@@ -308,8 +306,8 @@ impl Backend for Postgres {
         .await?;
         sqlx::query(
             "UPDATE deliveries d SET state = u.state, lease_until = NULL, last_error = u.reason, \
-             updated_at = $4 FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS u(id, state, reason) \
-             WHERE d.id = u.id AND d.state = 'sending' AND d.lease_until = $5",
+             updated_at = $4 FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS u(id, state, \
+             reason) WHERE d.id = u.id AND d.state = 'sending' AND d.lease_until = $5",
         )
         .bind(&by.failed.id)
         .bind(&by.failed.state)
@@ -320,8 +318,8 @@ impl Backend for Postgres {
         .await?;
         sqlx::query(
             "UPDATE deliveries d SET state = 'pending', lease_until = NULL, \
-             attempts = d.attempts - 1, next_attempt_at = $3, last_error = u.reason, updated_at = $3 \
-             FROM UNNEST($1::int8[], $2::text[]) AS u(id, reason) \
+             attempts = d.attempts - 1, next_attempt_at = $3, last_error = u.reason, updated_at = \
+             $3 FROM UNNEST($1::int8[], $2::text[]) AS u(id, reason) \
              WHERE d.id = u.id AND d.state = 'sending' AND d.lease_until = $4",
         )
         .bind(&by.released.id)
@@ -336,16 +334,18 @@ impl Backend for Postgres {
     async fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<HashMap<(i64, i64), NewsSent>> {
         let (outages, contacts): (Vec<i64>, Vec<i64>) = pairs.iter().copied().unzip();
         let rows: Vec<NewsRow> = Sql::new(format!(
-                    "SELECT outage_id, contact_id, MAX(CASE WHEN state = 'sent' THEN sent_revision END), \
-                     MAX(CASE WHEN state = 'sending' THEN 1 ELSE 0 END)::int8 FROM deliveries \
-                     WHERE state IN ('sent', 'sending') AND kind IN {} AND (outage_id, contact_id) \
-                     IN (SELECT * FROM UNNEST($1::int8[], $2::int8[])) GROUP BY outage_id, contact_id",
-                    kinds_sql(crate::domain::DeliveryKind::NEWS)
-                ))
-                .bind(&outages)
-                .bind(&contacts)
-.fetch_all(&mut self.read().await?)
-            .await?;
+            "SELECT outage_id, contact_id, MAX(CASE \
+             WHEN state = 'sent' THEN sent_revision END), MAX(CASE \
+             WHEN state = 'sending' THEN 1 ELSE 0 END)::int8 FROM deliveries WHERE state \
+             IN ('sent', 'sending') AND kind IN {} AND (outage_id, contact_id) \
+             IN (SELECT * FROM UNNEST($1::int8[], $2::int8[])) \
+             GROUP BY outage_id, contact_id",
+            kinds_sql(crate::domain::DeliveryKind::NEWS)
+        ))
+        .bind(&outages)
+        .bind(&contacts)
+        .fetch_all(&mut self.read().await?)
+        .await?;
         Ok(rows::news_sent(rows))
     }
 
@@ -386,7 +386,7 @@ impl Backend for Postgres {
         // workers take from it one after another.
         Sql::new(
             "INSERT INTO rate_limits (bucket, tokens, refilled_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (bucket) DO NOTHING",
+             ON CONFLICT (bucket) DO NOTHING",
         )
         .bind(r.bucket)
         .bind(r.burst as f64)

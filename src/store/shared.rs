@@ -9,10 +9,11 @@
 
 use async_trait::async_trait;
 
-use super::rows::{self, sorted_diff, OutageRow, OUTAGE_COLUMNS};
-use super::sql::{kinds_sql, Announce, Backend, BulkTable, ClaimBatch, Exec, Sql, Tx};
+use super::rows::{self, OutageRow, OUTAGE_COLUMNS};
+use super::sql::{kinds_sql, Announce, Backend, ClaimBatch, Exec, Sql, Tx};
 use super::*;
 use crate::clock::{from_ms, to_ms};
+use crate::domain::runs;
 use crate::domain::token::random_token;
 use crate::domain::OutageField;
 use crate::error::Error;
@@ -35,7 +36,8 @@ struct Fanout<'a> {
 
 /// The columns of a new delivery, in the order every fan-out statement selects them.
 const NEW_DELIVERY: &str = "INSERT INTO deliveries (outage_id, revision, kind, contact_id, \
-     channel, state, urgent, attempts, next_attempt_at, expires_at, created_at, updated_at)";
+                            channel, state, urgent, attempts, next_attempt_at, expires_at, \
+                            created_at, updated_at)";
 
 #[async_trait]
 impl<B: Backend> Database for SqlStore<B> {
@@ -131,7 +133,7 @@ impl<B: Backend> Database for SqlStore<B> {
     async fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts> {
         let rows: Vec<(String, i64)> = Sql::new(format!(
             "SELECT channel, COUNT(*) FROM contacts WHERE opted_out_at IS NULL \
-                     AND {} GROUP BY channel",
+             AND {} GROUP BY channel",
             B::any("address_id", 1)
         ))
         .bind(address_ids)
@@ -144,7 +146,7 @@ impl<B: Backend> Database for SqlStore<B> {
         let mut tx = self.0.begin_write().await?;
         let (id,): (i64,) = Sql::new(
             "INSERT INTO api_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) \
-                     RETURNING id",
+             RETURNING id",
         )
         .bind(name)
         .bind(token_hash)
@@ -177,7 +179,7 @@ impl<B: Backend> Database for SqlStore<B> {
             B::lock_key(&mut tx, &key.key, key.token_id).await?;
             let seen: Option<(String, i64)> = Sql::new(
                 "SELECT request_hash, outage_id FROM idempotency_keys \
-                         WHERE token_id = $1 AND key = $2",
+                 WHERE token_id = $1 AND key = $2",
             )
             .bind(key.token_id)
             .bind(&key.key)
@@ -199,25 +201,25 @@ impl<B: Backend> Database for SqlStore<B> {
         for _ in 0..32 {
             let reference = Reference::generate(new.utility.reference_prefix(), &mut rand::rng());
             let inserted: Option<(i64,)> = Sql::new(
-                        "INSERT INTO outages (reference, utility, kind, status, urgency, revision, \
-                         cause, etr, starts_at, area, messages, affected_addresses, created_at, \
-                         updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, $12) \
-                         ON CONFLICT (reference) DO NOTHING RETURNING id",
-                    )
-                    .bind(reference.as_str())
-                    .bind(new.utility.as_str())
-                    .bind(new.kind.as_str())
-                    .bind(new.status.as_str())
-                    .bind(new.urgency.as_str())
-                    .bind(&new.cause)
-                    .bind(new.etr.map(to_ms))
-                    .bind(new.starts_at.map(to_ms))
-                    .bind(&new.area)
-                    .bind(&new.messages)
-                    .bind(new.address_ids.len() as i64)
-                    .bind(now)
-.fetch_optional(&mut tx)
-                .await?;
+                "INSERT INTO outages (reference, utility, kind, status, urgency, revision, \
+                 cause, etr, starts_at, area, messages, affected_addresses, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, \
+                 $12) ON CONFLICT (reference) DO NOTHING RETURNING id",
+            )
+            .bind(reference.as_str())
+            .bind(new.utility.as_str())
+            .bind(new.kind.as_str())
+            .bind(new.status.as_str())
+            .bind(new.urgency.as_str())
+            .bind(&new.cause)
+            .bind(new.etr.map(to_ms))
+            .bind(new.starts_at.map(to_ms))
+            .bind(&new.area)
+            .bind(&new.messages)
+            .bind(new.address_ids.len() as i64)
+            .bind(now)
+            .fetch_optional(&mut tx)
+            .await?;
             if let Some((new_id,)) = inserted {
                 id = Some(new_id);
                 break;
@@ -240,7 +242,7 @@ impl<B: Backend> Database for SqlStore<B> {
         if let Some(key) = idempotency {
             Sql::new(
                 "INSERT INTO idempotency_keys (token_id, key, request_hash, outage_id, \
-                     created_at) VALUES ($1, $2, $3, $4, $5)",
+                 created_at) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(key.token_id)
             .bind(&key.key)
@@ -288,9 +290,9 @@ impl<B: Backend> Database for SqlStore<B> {
         );
         Sql::new(
             "UPDATE outages SET status = $2, revision = $3, cause = $4, etr = $5, \
-                 starts_at = $6, area = $7, messages = $8, affected_addresses = $9, \
-                 updated_at = $10, ended_at = CASE WHEN $11 THEN $10 ELSE ended_at END \
-                 WHERE id = $1",
+             starts_at = $6, area = $7, messages = $8, affected_addresses = $9, \
+             updated_at = $10, ended_at = CASE WHEN $11 THEN $10 ELSE ended_at END \
+             WHERE id = $1",
         )
         .bind(id)
         .bind(change.status.as_str())
@@ -317,7 +319,7 @@ impl<B: Backend> Database for SqlStore<B> {
         };
         if let Some(new_ids) = &change.new_address_ids {
             let old_ids = area_ids(&mut tx, id).await?;
-            let (added, removed) = sorted_diff(&old_ids, new_ids);
+            let (added, removed) = runs::sorted_diff(&old_ids, new_ids);
             write_area::<B>(&mut tx, id, new_ids).await?;
             // Left the area: pending news is dropped, those already told hear it is over for them.
             let left = Fanout {
@@ -388,10 +390,10 @@ impl<B: Backend> Database for SqlStore<B> {
     async fn outages(&self, filter: &OutageFilter) -> Result<Vec<Outage>> {
         Sql::new(format!(
             "SELECT {OUTAGE_COLUMNS} FROM outages \
-                     WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
-                     AND (CAST($2 AS TEXT) IS NULL OR utility = $2) \
-                     AND (CAST($3 AS TEXT) IS NULL OR reference = $3) \
-                     ORDER BY id DESC LIMIT $4"
+             WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
+             AND (CAST($2 AS TEXT) IS NULL OR utility = $2) \
+             AND (CAST($3 AS TEXT) IS NULL OR reference = $3) \
+             ORDER BY id DESC LIMIT $4"
         ))
         .bind(filter.status.map(|s| s.as_str()))
         .bind(filter.utility.map(|u| u.as_str()))
@@ -407,7 +409,7 @@ impl<B: Backend> Database for SqlStore<B> {
     async fn open_outages(&self) -> Result<Vec<Outage>> {
         Sql::new(format!(
             "SELECT {OUTAGE_COLUMNS} FROM outages WHERE status IN ('scheduled', 'active') \
-                 ORDER BY id"
+             ORDER BY id"
         ))
         .fetch_all::<OutageRow>(&mut self.0.read().await?)
         .await?
@@ -419,8 +421,8 @@ impl<B: Backend> Database for SqlStore<B> {
     async fn revisions(&self, outage_id: i64) -> Result<Vec<RevisionRow>> {
         Sql::new(
             "SELECT revision, change, changed_fields, status, cause, etr, starts_at, \
-                     affected_addresses, created_at FROM outage_revisions WHERE outage_id = $1 \
-                     ORDER BY revision",
+             affected_addresses, created_at FROM outage_revisions WHERE outage_id = $1 \
+             ORDER BY revision",
         )
         .bind(outage_id)
         .map_all(&mut self.0.read().await?)
@@ -430,7 +432,7 @@ impl<B: Backend> Database for SqlStore<B> {
     async fn delivery_counts(&self, outage_id: i64) -> Result<Vec<DeliveryCount>> {
         Sql::new(
             "SELECT channel, kind, state, COUNT(*) FROM deliveries WHERE outage_id = $1 \
-                     GROUP BY channel, kind, state ORDER BY channel, kind, state",
+             GROUP BY channel, kind, state ORDER BY channel, kind, state",
         )
         .bind(outage_id)
         .map_all(&mut self.0.read().await?)
@@ -440,7 +442,7 @@ impl<B: Backend> Database for SqlStore<B> {
     async fn revision_fanout(&self, outage_id: i64, revision: i64) -> Result<ChannelCounts> {
         let rows: Vec<(String, i64)> = Sql::new(
             "SELECT channel, COUNT(*) FROM deliveries WHERE outage_id = $1 \
-                     AND revision = $2 GROUP BY channel",
+             AND revision = $2 GROUP BY channel",
         )
         .bind(outage_id)
         .bind(revision)
@@ -457,8 +459,8 @@ impl<B: Backend> Database for SqlStore<B> {
     ) -> Result<Vec<DeliveryRow>> {
         Sql::new(format!(
             "SELECT {} FROM deliveries d JOIN contacts c ON c.id = d.contact_id \
-                     WHERE d.outage_id = $1 AND (CAST($2 AS TEXT) IS NULL OR d.state = $2) \
-                     ORDER BY d.id LIMIT $3",
+             WHERE d.outage_id = $1 AND (CAST($2 AS TEXT) IS NULL OR d.state = $2) \
+             ORDER BY d.id LIMIT $3",
             rows::DELIVERY_COLUMNS
         ))
         .bind(outage_id)
@@ -479,14 +481,14 @@ impl<B: Backend> Database for SqlStore<B> {
                 ""
             };
             released += Sql::new(format!(
-                        "UPDATE {table} SET state = 'pending', lease_until = NULL, \
-                         next_attempt_at = $1, \
-                         last_error = 'lease expired: the worker stopped before finishing'{touched} \
-                         WHERE state = 'sending' AND lease_until < $1"
-                    ))
-                    .bind(now)
-.execute(&mut tx)
-                .await?;
+                "UPDATE {table} SET state = 'pending', lease_until = NULL, \
+                 next_attempt_at = $1, \
+                 last_error = 'lease expired: the worker stopped before \
+                 finishing'{touched} WHERE state = 'sending' AND lease_until < $1"
+            ))
+            .bind(now)
+            .execute(&mut tx)
+            .await?;
         }
         if released > 0 {
             B::announce(&mut tx, Announce::Work).await?;
@@ -542,8 +544,8 @@ impl<B: Backend> Database for SqlStore<B> {
         // With several workers (PostgreSQL), each due outage is started by one.
         let ids: Vec<(i64,)> = Sql::new(format!(
             "UPDATE outages SET status = 'active', revision = revision + 1, updated_at = $1 \
-                     WHERE id IN (SELECT id FROM outages WHERE status = 'scheduled' \
-                     AND starts_at <= $1{}) RETURNING id",
+             WHERE id IN (SELECT id FROM outages WHERE status = 'scheduled' \
+             AND starts_at <= $1{}) RETURNING id",
             B::SKIP_LOCKED
         ))
         .bind(now)
@@ -592,9 +594,9 @@ impl<B: Backend> Database for SqlStore<B> {
         };
         Sql::new(format!(
             "SELECT a.id, a.external_id, a.street, a.house_number, a.postcode, \
-                     a.settlement, a.lon, a.lat, (SELECT c.language FROM contacts c \
-                     WHERE c.address_id = a.id AND c.destination = $1 LIMIT 1) \
-                     FROM addresses a WHERE {condition} ORDER BY a.id LIMIT $2"
+             a.settlement, a.lon, a.lat, (SELECT c.language FROM contacts c \
+             WHERE c.address_id = a.id AND c.destination = $1 LIMIT 1) \
+             FROM addresses a WHERE {condition} ORDER BY a.id LIMIT $2"
         ))
         .bind(value.as_str())
         .bind(limit)
@@ -614,22 +616,22 @@ impl<B: Backend> Database for SqlStore<B> {
         };
         let runs: Vec<(i64, i64, i64)> = Sql::new(
             "SELECT r.outage_id, r.first_id, r.last_id FROM outages o \
-                     JOIN outage_ranges r ON r.outage_id = o.id \
-                     WHERE o.status IN ('scheduled', 'active') AND r.first_id > $1 \
-                     AND r.first_id <= $2 \
-                     UNION ALL \
-                     SELECT r.outage_id, r.first_id, r.last_id FROM outages o \
-                     JOIN outage_ranges r ON r.outage_id = o.id \
-                     WHERE o.status IN ('scheduled', 'active') AND r.last_id >= $1 \
-                     AND r.first_id = (SELECT MAX(x.first_id) FROM outage_ranges x \
-                                       WHERE x.outage_id = o.id AND x.first_id <= $1) \
-                     ORDER BY 1, 2",
+             JOIN outage_ranges r ON r.outage_id = o.id \
+             WHERE o.status IN ('scheduled', 'active') AND r.first_id > $1 \
+             AND r.first_id <= $2 \
+             UNION ALL \
+             SELECT r.outage_id, r.first_id, r.last_id FROM outages o \
+             JOIN outage_ranges r ON r.outage_id = o.id \
+             WHERE o.status IN ('scheduled', 'active') AND r.last_id >= $1 \
+             AND r.first_id = (SELECT MAX(x.first_id) FROM outage_ranges x \
+             WHERE x.outage_id = o.id AND x.first_id <= $1) \
+             ORDER BY 1, 2",
         )
         .bind(lowest)
         .bind(highest)
         .fetch_all(&mut self.0.read().await?)
         .await?;
-        Ok(rows::covered(&runs, address_ids))
+        Ok(runs::covered(&runs, address_ids))
     }
 
     async fn outage_points(&self, outage_id: i64, limit: i64) -> Result<Vec<(f64, f64)>> {
@@ -646,7 +648,7 @@ impl<B: Backend> Database for SqlStore<B> {
     async fn outage_places(&self, outage_id: i64) -> Result<Vec<(String, String, String)>> {
         Sql::new(format!(
             "SELECT DISTINCT a.settlement, a.postcode, a.street FROM {} \
-                     ORDER BY a.settlement, a.postcode, a.street",
+             ORDER BY a.settlement, a.postcode, a.street",
             rows::in_area("addresses", "a", "id")
         ))
         .bind(outage_id)
@@ -665,9 +667,9 @@ impl<B: Backend> Database for SqlStore<B> {
         // same state sends one message.
         let queued = Sql::new(format!(
             "{NEW_DELIVERY} SELECT o.id, o.revision, 'requested', c.id, 'sms', 'pending', \
-                     TRUE, 0, $2, $3, $2, $2 FROM contacts c JOIN outages o ON {} \
-                     WHERE c.destination = $1 AND c.channel = 'sms' \
-                     AND o.status IN ('scheduled', 'active') ON CONFLICT DO NOTHING",
+             TRUE, 0, $2, $3, $2, $2 FROM contacts c JOIN outages o ON {} \
+             WHERE c.destination = $1 AND c.channel = 'sms' \
+             AND o.status IN ('scheduled', 'active') ON CONFLICT DO NOTHING",
             rows::covers("o.id", "c.address_id")
         ))
         .bind(phone)
@@ -691,10 +693,10 @@ impl<B: Backend> Database for SqlStore<B> {
     async fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>> {
         Sql::new(
             "SELECT c.id, c.channel, c.destination, c.language, \
-                     c.opted_out_at IS NOT NULL, \
-                     a.street || ' ' || a.house_number || ', ' || a.settlement \
-                     FROM contacts c JOIN addresses a ON a.id = c.address_id \
-                     WHERE c.unsubscribe_token = $1",
+             c.opted_out_at IS NOT NULL, \
+             a.street || ' ' || a.house_number || ', ' || a.settlement \
+             FROM contacts c JOIN addresses a ON a.id = c.address_id \
+             WHERE c.unsubscribe_token = $1",
         )
         .bind(token)
         .map_optional(&mut self.0.read().await?)
@@ -706,7 +708,7 @@ impl<B: Backend> Database for SqlStore<B> {
         let mut tx = self.0.begin_write().await?;
         let id: Option<(i64,)> = Sql::new(
             "UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, $2), \
-                     updated_at = $2 WHERE unsubscribe_token = $1 RETURNING id",
+             updated_at = $2 WHERE unsubscribe_token = $1 RETURNING id",
         )
         .bind(token)
         .bind(now)
@@ -717,7 +719,7 @@ impl<B: Backend> Database for SqlStore<B> {
         };
         Sql::new(
             "UPDATE deliveries SET state = 'suppressed', last_error = 'contact opted out', \
-                 updated_at = $2 WHERE contact_id = $1 AND state = 'pending'",
+             updated_at = $2 WHERE contact_id = $1 AND state = 'pending'",
         )
         .bind(id)
         .bind(now)
@@ -752,8 +754,8 @@ impl<B: Backend> Database for SqlStore<B> {
         }
         let (id,): (i64,) = Sql::new(
             "INSERT INTO subscriptions (token, address_id, channel, destination, language, \
-                     state, next_attempt_at, expires_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $6) RETURNING id",
+             state, next_attempt_at, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $6) RETURNING id",
         )
         .bind(&s.token)
         .bind(s.address_id)
@@ -780,20 +782,20 @@ impl<B: Backend> Database for SqlStore<B> {
         // A link that has run out is not worth sending.
         Sql::new(
             "UPDATE subscriptions SET state = 'expired', \
-                 last_error = 'expired before it could be sent' \
-                 WHERE state = 'pending' AND expires_at < $1",
+             last_error = 'expired before it could be sent' \
+             WHERE state = 'pending' AND expires_at < $1",
         )
         .bind(now)
         .execute(&mut tx)
         .await?;
         let claimed = Sql::new(format!(
             "UPDATE subscriptions SET state = 'sending', attempts = attempts + 1, \
-                     lease_until = $2 WHERE id IN (SELECT id FROM subscriptions \
-                     WHERE state = 'pending' AND next_attempt_at <= $1 \
-                     ORDER BY next_attempt_at LIMIT $3{}) \
-                     RETURNING id, token, channel, destination, language, attempts, expires_at, \
-                     (SELECT a.street || ' ' || a.house_number || ', ' || a.postcode || ' ' || \
-                      a.settlement FROM addresses a WHERE a.id = subscriptions.address_id)",
+             lease_until = $2 WHERE id IN (SELECT id FROM subscriptions \
+             WHERE state = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at LIMIT $3{}) \
+             RETURNING id, token, channel, destination, language, attempts, expires_at, \
+             (SELECT a.street || ' ' || a.house_number || ', ' || a.postcode || ' ' || \
+             a.settlement FROM addresses a WHERE a.id = subscriptions.address_id)",
             B::SKIP_LOCKED
         ))
         .bind(now)
@@ -818,8 +820,8 @@ impl<B: Backend> Database for SqlStore<B> {
         for result in results {
             let q = match result {
                 Completion::Sent { id, .. } => Sql::new(
-                    "UPDATE subscriptions SET state = 'sent', lease_until = NULL, last_error = NULL \
-                     WHERE id = $1 AND state = 'sending' AND lease_until = $2",
+                    "UPDATE subscriptions SET state = 'sent', lease_until = NULL, last_error = \
+                     NULL WHERE id = $1 AND state = 'sending' AND lease_until = $2",
                 )
                 .bind(*id)
                 .bind(lease),
@@ -858,21 +860,22 @@ impl<B: Backend> Database for SqlStore<B> {
                 .bind(lease)
                 .bind(reason.as_str()),
             };
-            tx.execute(q).await?;
+            q.execute(&mut tx).await?;
         }
         Ok(tx.commit().await?)
     }
 
     async fn subscription(&self, token: &str) -> Result<Option<SubscriptionView>> {
         Sql::new(
-                    "SELECT s.channel, s.destination, s.language, s.confirmed_at IS NOT NULL, \
-                     s.expires_at, \
-                     a.street || ' ' || a.house_number || ', ' || a.postcode || ' ' || a.settlement \
-                     FROM subscriptions s JOIN addresses a ON a.id = s.address_id WHERE s.token = $1",
-                )
-                .bind(token)
-.map_optional(&mut self.0.read().await?)
-            .await
+            "SELECT s.channel, s.destination, s.language, s.confirmed_at IS NOT NULL, \
+             s.expires_at, \
+             a.street || ' ' || a.house_number || ', ' || a.postcode || ' ' || \
+             a.settlement FROM subscriptions s JOIN addresses a ON a.id = s.address_id \
+             WHERE s.token = $1",
+        )
+        .bind(token)
+        .map_optional(&mut self.0.read().await?)
+        .await
     }
 
     async fn confirm_subscription(
@@ -887,7 +890,7 @@ impl<B: Backend> Database for SqlStore<B> {
         type Pending = (i64, i64, String, String, String, i64, Option<i64>);
         let row: Option<Pending> = Sql::new(format!(
             "SELECT id, address_id, channel, destination, language, expires_at, contact_id \
-                     FROM subscriptions WHERE token = $1{}",
+             FROM subscriptions WHERE token = $1{}",
             B::ROW_LOCK
         ))
         .bind(token)
@@ -906,20 +909,20 @@ impl<B: Backend> Database for SqlStore<B> {
         // The resident's own request: it subscribes them again even after an opt-out.
         let unsubscribe_token = random_token(16);
         let (contact_id,): (i64,) = Sql::new(
-                    "INSERT INTO contacts (address_id, channel, destination, language, \
-                     unsubscribe_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
-                     ON CONFLICT (address_id, channel, destination) DO UPDATE \
-                     SET language = excluded.language, opted_out_at = NULL, \
-                     updated_at = excluded.updated_at RETURNING id",
-                )
-                .bind(address_id)
-                .bind(&channel)
-                .bind(&destination)
-                .bind(&language)
-                .bind(&unsubscribe_token)
-                .bind(now)
-.fetch_one(&mut tx)
-            .await?;
+            "INSERT INTO contacts (address_id, channel, destination, language, \
+             unsubscribe_token, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (address_id, channel, \
+             destination) DO UPDATE SET language = excluded.language, opted_out_at = NULL, \
+             updated_at = excluded.updated_at RETURNING id",
+        )
+        .bind(address_id)
+        .bind(&channel)
+        .bind(&destination)
+        .bind(&language)
+        .bind(&unsubscribe_token)
+        .bind(now)
+        .fetch_one(&mut tx)
+        .await?;
         Sql::new("UPDATE subscriptions SET confirmed_at = $2, contact_id = $3 WHERE id = $1")
             .bind(id)
             .bind(now)
@@ -930,13 +933,13 @@ impl<B: Backend> Database for SqlStore<B> {
         // unless this contact has heard of them (or is about to).
         let queued = Sql::new(format!(
             "{NEW_DELIVERY} SELECT o.id, o.revision, 'declared', c.id, c.channel, \
-                     'pending', o.urgency = 'urgent', 0, $2, $3, $2, $2 \
-                     FROM contacts c JOIN outages o ON {covers} \
-                     WHERE c.id = $1 AND o.status IN ('scheduled', 'active') \
-                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = o.id \
-                         AND d.contact_id = c.id AND d.kind IN {news} \
-                         AND d.state IN ('pending', 'sending', 'sent')) \
-                     ON CONFLICT DO NOTHING",
+             'pending', o.urgency = 'urgent', 0, $2, $3, $2, $2 \
+             FROM contacts c JOIN outages o ON {covers} \
+             WHERE c.id = $1 AND o.status IN ('scheduled', 'active') \
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = o.id \
+             AND d.contact_id = c.id AND d.kind IN {news} \
+             AND d.state IN ('pending', 'sending', 'sent')) \
+             ON CONFLICT DO NOTHING",
             covers = rows::covers("o.id", "c.address_id"),
             news = kinds_sql(DeliveryKind::NEWS),
         ))
@@ -995,7 +998,7 @@ pub(super) async fn finish_import<B: Backend>(
 async fn publish<B: Backend>(tx: &mut Tx<B>, now: i64) -> Result<()> {
     Sql::new(
         "UPDATE meta SET value = CASE key WHEN 'outages_version' THEN value + 1 ELSE $1 END \
-             WHERE key IN ('outages_version', 'outages_changed_at')",
+         WHERE key IN ('outages_version', 'outages_changed_at')",
     )
     .bind(now)
     .execute(tx)
@@ -1014,9 +1017,9 @@ async fn insert_revision(
     let fields: Vec<&str> = fields.iter().map(|f| f.as_str()).collect();
     Sql::new(
         "INSERT INTO outage_revisions (outage_id, revision, change, changed_fields, status, \
-             cause, etr, starts_at, area, messages, affected_addresses, created_at) \
-             SELECT id, revision, $2, $3, status, cause, etr, starts_at, area, messages, \
-             affected_addresses, $4 FROM outages WHERE id = $1",
+         cause, etr, starts_at, area, messages, affected_addresses, created_at) \
+         SELECT id, revision, $2, $3, status, cause, etr, starts_at, area, messages, \
+         affected_addresses, $4 FROM outages WHERE id = $1",
     )
     .bind(id)
     .bind(change.as_str())
@@ -1033,7 +1036,7 @@ async fn write_area<B: Backend>(tx: &mut Tx<B>, outage_id: i64, ids: &[i64]) -> 
         .bind(outage_id)
         .execute(tx)
         .await?;
-    B::write_runs(tx, outage_id, &rows::id_runs(ids)).await
+    B::write_runs(tx, outage_id, &runs::id_runs(ids)).await
 }
 
 /// The address ids in the outage's area, ascending.
@@ -1044,7 +1047,7 @@ async fn area_ids(tx: &mut impl Exec, outage_id: i64) -> Result<Vec<i64>> {
     .bind(outage_id)
     .fetch_all(tx)
     .await?;
-    Ok(rows::expand_runs(&runs))
+    Ok(runs::expand_runs(&runs))
 }
 
 /// Queues `kind` for every contact at the given addresses (all of a new area, or
@@ -1061,7 +1064,7 @@ async fn enqueue_news<B: Backend>(
 ) -> Result<()> {
     Sql::new(format!(
         "{NEW_DELIVERY} SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $5, $6, $5, $5 \
-             FROM contacts c WHERE {} AND c.opted_out_at IS NULL",
+         FROM contacts c WHERE {} AND c.opted_out_at IS NULL",
         B::any("c.address_id", 7)
     ))
     .bind(f.outage_id)
@@ -1096,7 +1099,7 @@ async fn enqueue_to_told<B: Backend>(
         "{NEW_DELIVERY} SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $5, $6, $5, $5 \
          FROM {scope} AND c.opted_out_at IS NULL \
          AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
-                     AND d.kind IN {news} AND d.state IN ('sending', 'sent')) \
+         AND d.kind IN {news} AND d.state IN ('sending', 'sent')) \
          ON CONFLICT DO NOTHING",
         news = kinds_sql(DeliveryKind::NEWS),
     ))
@@ -1109,7 +1112,7 @@ async fn enqueue_to_told<B: Backend>(
     if let Some(addresses) = f.addresses {
         q = q.bind(addresses);
     }
-    tx.execute(q).await?;
+    q.execute(tx).await?;
     Ok(())
 }
 
@@ -1119,12 +1122,12 @@ async fn enqueue_to_told<B: Backend>(
 async fn enqueue_update(tx: &mut impl Exec, f: &Fanout<'_>) -> Result<()> {
     Sql::new(format!(
         "{NEW_DELIVERY} SELECT $1, $2, 'updated', c.id, c.channel, 'pending', $3, 0, $4, $5, \
-             $4, $4 FROM {area} WHERE c.opted_out_at IS NULL \
-             AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
-                         AND d.kind IN {news} AND d.state IN ('sending', 'sent')) \
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 \
-                         AND d.contact_id = c.id AND d.kind IN {news} AND d.state = 'pending') \
-             ON CONFLICT DO NOTHING",
+         $4, $4 FROM {area} WHERE c.opted_out_at IS NULL \
+         AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
+         AND d.kind IN {news} AND d.state IN ('sending', 'sent')) \
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 \
+         AND d.contact_id = c.id AND d.kind IN {news} AND d.state = 'pending') \
+         ON CONFLICT DO NOTHING",
         area = rows::in_area("contacts", "c", "address_id"),
         news = kinds_sql(DeliveryKind::NEWS),
     ))
@@ -1164,6 +1167,6 @@ async fn supersede_pending<B: Backend>(
     if let Some(addresses) = f.addresses {
         q = q.bind(addresses);
     }
-    tx.execute(q).await?;
+    q.execute(tx).await?;
     Ok(())
 }

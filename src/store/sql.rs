@@ -21,6 +21,7 @@ use sqlx::{FromRow, IntoArguments};
 use super::rows::Cols;
 use super::*;
 use crate::domain::DeliveryKind;
+use crate::error::Error;
 
 /// One argument of a statement.
 #[derive(Debug, Clone, Copy)]
@@ -109,26 +110,54 @@ impl<'a> Sql<'a> {
         self
     }
 
-    // Run on `on` (see [`Exec`]), so a statement reads as sqlx's do: the SQL,
-    // its arguments, then where it runs.
+    // Each runs the statement on `on`, a transaction or a pooled connection
+    // (see [`Exec`]), so a statement reads as sqlx's do: the SQL, its
+    // arguments, then where it runs.
 
-    pub async fn execute(self, on: &mut impl Exec) -> Result<u64> {
-        on.execute(self).await
+    /// The rows the statement changed.
+    pub async fn execute<E: Exec>(self, on: &mut E) -> Result<u64> {
+        let args = arguments::<E::Db>(self.args)?;
+        let done = sqlx::query_with(&self.text, args)
+            .execute(E::Db::executor(on.connection()))
+            .await?;
+        Ok(done.affected())
     }
+
+    async fn rows<E: Exec>(self, on: &mut E) -> Result<Vec<<E::Db as sqlx::Database>::Row>> {
+        let args = arguments::<E::Db>(self.args)?;
+        Ok(sqlx::query_with(&self.text, args)
+            .fetch_all(E::Db::executor(on.connection()))
+            .await?)
+    }
+
     pub async fn fetch_all<R: Record>(self, on: &mut impl Exec) -> Result<Vec<R>> {
-        on.fetch_all(self).await
+        let rows = self.rows(on).await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.decode())
+            .collect::<sqlx::Result<_>>()?)
     }
+
     pub async fn fetch_optional<R: Record>(self, on: &mut impl Exec) -> Result<Option<R>> {
-        on.fetch_optional(self).await
+        let rows = self.rows(on).await?;
+        Ok(rows.first().map(|r| r.decode()).transpose()?)
     }
+
     pub async fn fetch_one<R: Record>(self, on: &mut impl Exec) -> Result<R> {
-        on.fetch_one(self).await
+        self.fetch_optional(on).await?.ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!(
+                "a statement that returns a row returned none"
+            ))
+        })
     }
+
+    /// Rows read by position (see [`FromCols`]).
     pub async fn map_all<T: FromCols>(self, on: &mut impl Exec) -> Result<Vec<T>> {
-        on.map_all(self).await
+        self.rows(on).await?.iter().map(T::from_cols).collect()
     }
+
     pub async fn map_optional<T: FromCols>(self, on: &mut impl Exec) -> Result<Option<T>> {
-        on.map_optional(self).await
+        Ok(self.map_all(on).await?.into_iter().next())
     }
 }
 
@@ -191,85 +220,17 @@ impl<'q, DB: sqlx::Database> IntoArguments<'q, DB> for Args<'q, DB> {
 fn arguments<'q, DB: Dialect>(args: Vec<Arg<'q>>) -> Result<Args<'q, DB>> {
     let mut out = DB::Arguments::default();
     for arg in args {
-        DB::bind(&mut out, arg).map_err(|e| {
-            crate::error::Error::Internal(anyhow::anyhow!("binding an argument: {e}"))
-        })?;
+        DB::bind(&mut out, arg)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("binding an argument: {e}")))?;
     }
     Ok(Args(out))
 }
 
-/// Runs statements: a write transaction or a pooled connection of either backend.
+/// Where a statement runs: a write transaction or a pooled connection of
+/// either backend.
 pub(super) trait Exec: Send {
     type Db: Dialect;
     fn connection(&mut self) -> &mut <Self::Db as sqlx::Database>::Connection;
-
-    /// Rows affected.
-    fn execute(&mut self, q: Sql<'_>) -> impl Future<Output = Result<u64>> + Send {
-        async move {
-            let args = arguments::<Self::Db>(q.args)?;
-            let done = sqlx::query_with(&q.text, args)
-                .execute(Self::Db::executor(self.connection()))
-                .await?;
-            Ok(done.affected())
-        }
-    }
-
-    fn rows(
-        &mut self,
-        q: Sql<'_>,
-    ) -> impl Future<Output = Result<Vec<<Self::Db as sqlx::Database>::Row>>> + Send {
-        async move {
-            let args = arguments::<Self::Db>(q.args)?;
-            Ok(sqlx::query_with(&q.text, args)
-                .fetch_all(Self::Db::executor(self.connection()))
-                .await?)
-        }
-    }
-
-    fn fetch_all<R: Record>(&mut self, q: Sql<'_>) -> impl Future<Output = Result<Vec<R>>> + Send {
-        async move {
-            let rows = self.rows(q).await?;
-            Ok(rows
-                .iter()
-                .map(|row| row.decode())
-                .collect::<sqlx::Result<_>>()?)
-        }
-    }
-
-    fn fetch_optional<R: Record>(
-        &mut self,
-        q: Sql<'_>,
-    ) -> impl Future<Output = Result<Option<R>>> + Send {
-        async move {
-            let args = arguments::<Self::Db>(q.args)?;
-            let row = sqlx::query_with(&q.text, args)
-                .fetch_optional(Self::Db::executor(self.connection()))
-                .await?;
-            Ok(row.as_ref().map(|row| row.decode()).transpose()?)
-        }
-    }
-
-    fn fetch_one<R: Record>(&mut self, q: Sql<'_>) -> impl Future<Output = Result<R>> + Send {
-        async move {
-            self.fetch_optional(q)
-                .await?
-                .ok_or(crate::error::Error::Internal(anyhow::anyhow!(
-                    "a statement that returns one row returned none"
-                )))
-        }
-    }
-
-    /// Rows mapped by position (see [`FromCols`]).
-    fn map_all<T: FromCols>(&mut self, q: Sql<'_>) -> impl Future<Output = Result<Vec<T>>> + Send {
-        async move { self.rows(q).await?.iter().map(T::from_cols).collect() }
-    }
-
-    fn map_optional<T: FromCols>(
-        &mut self,
-        q: Sql<'_>,
-    ) -> impl Future<Output = Result<Option<T>>> + Send {
-        async move { Ok(self.map_all(q).await?.into_iter().next()) }
-    }
 }
 
 impl<DB: Dialect> Exec for sqlx::Transaction<'_, DB> {
@@ -308,22 +269,6 @@ pub(super) struct ClaimBatch {
     pub limit: u32,
     pub now: i64,
     pub lease_until: i64,
-}
-
-/// A table an import writes in bulk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BulkTable {
-    Addresses,
-    Contacts,
-}
-
-impl BulkTable {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BulkTable::Addresses => "addresses",
-            BulkTable::Contacts => "contacts",
-        }
-    }
 }
 
 /// One database: its connections, its hooks, and the statements that differ.

@@ -21,9 +21,7 @@ use sqlx::{Arguments, SqliteConnection};
 
 use super::rows;
 use super::shared::finish_import;
-use super::sql::{
-    kinds_sql, Announce, Arg, Backend, Bound, BulkTable, ClaimBatch, Dialect, Exec, Sql, Tx,
-};
+use super::sql::{kinds_sql, Announce, Arg, Backend, Bound, ClaimBatch, Dialect, Sql, Tx};
 use super::*;
 use crate::domain::token::random_token;
 
@@ -174,23 +172,23 @@ impl Backend for Sqlite {
             .collect();
         let batch = json(&batch);
         let ids: Vec<(i64,)> = Sql::new(
-                    "INSERT INTO addresses (external_id, street, house_number, postcode, settlement, \
-                     lon, lat, utilities, created_at, updated_at) \
-                     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
-                     value ->> 5, value ->> 6, value ->> 7, $2, $2 FROM json_each($1) WHERE true \
-                     ON CONFLICT (external_id) DO UPDATE SET street = excluded.street, \
-                     house_number = excluded.house_number, postcode = excluded.postcode, \
-                     settlement = excluded.settlement, lon = excluded.lon, lat = excluded.lat, \
-                     utilities = excluded.utilities, updated_at = excluded.updated_at \
-                     WHERE (street, house_number, postcode, settlement, lon, lat, utilities) IS NOT \
-                     (excluded.street, excluded.house_number, excluded.postcode, excluded.settlement, \
-                      excluded.lon, excluded.lat, excluded.utilities) \
-                     RETURNING id",
-                )
-                .bind(batch.as_str())
-                .bind(now)
-.fetch_all(&mut tx)
-            .await?;
+            "INSERT INTO addresses (external_id, street, house_number, postcode, \
+             settlement, lon, lat, utilities, created_at, updated_at) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
+             value ->> 5, value ->> 6, value ->> 7, $2, $2 FROM json_each($1) WHERE true \
+             ON CONFLICT (external_id) DO UPDATE SET street = excluded.street, \
+             house_number = excluded.house_number, postcode = excluded.postcode, \
+             settlement = excluded.settlement, lon = excluded.lon, lat = excluded.lat, \
+             utilities = excluded.utilities, updated_at = excluded.updated_at \
+             WHERE (street, house_number, postcode, settlement, lon, lat, utilities) IS \
+             NOT (excluded.street, excluded.house_number, excluded.postcode, \
+             excluded.settlement, excluded.lon, excluded.lat, excluded.utilities) \
+             RETURNING id",
+        )
+        .bind(batch.as_str())
+        .bind(now)
+        .fetch_all(&mut tx)
+        .await?;
         let mut counts = ImportCounts::default();
         for (id,) in ids {
             counts.count(Some(id), max_id);
@@ -229,20 +227,20 @@ impl Backend for Sqlite {
             // Consent is never touched here: an opted-out contact stays opted out.
             let token = random_token(16);
             let id: Option<(i64,)> = Sql::new(
-                        "INSERT INTO contacts (address_id, channel, destination, language, \
-                         unsubscribe_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
-                         ON CONFLICT (address_id, channel, destination) DO UPDATE \
-                         SET language = excluded.language, updated_at = excluded.updated_at \
-                         WHERE language <> excluded.language RETURNING id",
-                    )
-                    .bind(address_id)
-                    .bind(c.channel.as_str())
-                    .bind(&c.destination)
-                    .bind(c.language.as_str())
-                    .bind(&token)
-                    .bind(now)
-.fetch_optional(&mut tx)
-                .await?;
+                "INSERT INTO contacts (address_id, channel, destination, language, \
+                 unsubscribe_token, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (address_id, channel, \
+                 destination) DO UPDATE SET language = excluded.language, updated_at = \
+                 excluded.updated_at WHERE language <> excluded.language RETURNING id",
+            )
+            .bind(address_id)
+            .bind(c.channel.as_str())
+            .bind(&c.destination)
+            .bind(c.language.as_str())
+            .bind(&token)
+            .bind(now)
+            .fetch_optional(&mut tx)
+            .await?;
             result.counts.count(id.map(|r| r.0), max_id);
         }
         finish_import::<Self>(tx, BulkTable::Contacts, result.counts, now).await?;
@@ -254,7 +252,7 @@ impl Backend for Sqlite {
         let runs = json(&runs);
         Sql::new(
             "INSERT INTO outage_ranges (outage_id, first_id, last_id) \
-                 SELECT $1, value ->> 0, value ->> 1 FROM json_each($2)",
+             SELECT $1, value ->> 0, value ->> 1 FROM json_each($2)",
         )
         .bind(outage_id)
         .bind(runs.as_str())
@@ -270,9 +268,9 @@ impl Backend for Sqlite {
         let mut conn = self.read().await?;
         let ids: Vec<(i64,)> = Sql::new(
             "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, \
-                     lease_until = $3, updated_at = $2 WHERE id IN (SELECT id FROM deliveries \
-                     WHERE channel = $1 AND state = 'pending' AND next_attempt_at <= $2 \
-                     ORDER BY next_attempt_at LIMIT $4) RETURNING id",
+             lease_until = $3, updated_at = $2 WHERE id IN (SELECT id FROM deliveries \
+             WHERE channel = $1 AND state = 'pending' AND next_attempt_at <= $2 \
+             ORDER BY next_attempt_at LIMIT $4) RETURNING id",
         )
         .bind(batch.channel.as_str())
         .bind(batch.now)
@@ -286,7 +284,7 @@ impl Backend for Sqlite {
         let ids: Vec<i64> = ids.into_iter().map(|r| r.0).collect();
         Sql::new(format!(
             "SELECT {} FROM deliveries d JOIN contacts c ON c.id = d.contact_id \
-                 JOIN addresses a ON a.id = c.address_id WHERE {} ORDER BY d.id",
+             JOIN addresses a ON a.id = c.address_id WHERE {} ORDER BY d.id",
             rows::CLAIMED_COLUMNS,
             Self::any("d.id", 1)
         ))
@@ -351,7 +349,7 @@ impl Backend for Sqlite {
                 .bind(now)
                 .bind(reason.as_str()),
             };
-            tx.execute(q).await?;
+            q.execute(tx).await?;
         }
         Ok(())
     }
@@ -359,16 +357,17 @@ impl Backend for Sqlite {
     async fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<HashMap<(i64, i64), NewsSent>> {
         let pairs = json(pairs);
         let rows: Vec<rows::NewsRow> = Sql::new(format!(
-                    "SELECT outage_id, contact_id, MAX(CASE WHEN state = 'sent' THEN sent_revision END), \
-                     MAX(state = 'sending') FROM deliveries \
-                     WHERE state IN ('sent', 'sending') AND kind IN {} AND (outage_id, contact_id) IN \
-                     (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1)) \
-                     GROUP BY outage_id, contact_id",
-                    kinds_sql(crate::domain::DeliveryKind::NEWS)
-                ))
-                .bind(pairs.as_str())
-.fetch_all(&mut self.read().await?)
-            .await?;
+            "SELECT outage_id, contact_id, MAX(CASE \
+             WHEN state = 'sent' THEN sent_revision END), MAX(state = 'sending') \
+             FROM deliveries WHERE state IN ('sent', 'sending') AND kind IN {} \
+             AND (outage_id, contact_id) IN (SELECT json_extract(value, '$[0]'), \
+             json_extract(value, '$[1]') FROM json_each($1)) \
+             GROUP BY outage_id, contact_id",
+            kinds_sql(crate::domain::DeliveryKind::NEWS)
+        ))
+        .bind(pairs.as_str())
+        .fetch_all(&mut self.read().await?)
+        .await?;
         Ok(rows::news_sent(rows))
     }
 
@@ -385,8 +384,8 @@ impl Backend for Sqlite {
         let grant = r.apply(tokens, refilled_at);
         Sql::new(
             "INSERT INTO rate_limits (bucket, tokens, refilled_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (bucket) DO UPDATE SET tokens = excluded.tokens, \
-                 refilled_at = excluded.refilled_at",
+             ON CONFLICT (bucket) DO UPDATE SET tokens = excluded.tokens, \
+             refilled_at = excluded.refilled_at",
         )
         .bind(r.bucket)
         .bind(grant.tokens)

@@ -1,0 +1,85 @@
+//! What every handler shares: the store, the register's in-memory indexes, the
+//! published view and the caches keyed by it, the clock and the configuration.
+//! `app` builds it (the composition root); handlers hand each operation only
+//! the parts it needs (`outages()`, `status::answer(…)`).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use chrono_tz::Tz;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use super::ivr::{CachedAnswer, CallerIds};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::dispatch::worker::Wake;
+use crate::dispatch::Dispatcher;
+use crate::error::Result;
+use crate::geo::AddressIndex;
+use crate::outages;
+use crate::published::{Published, TagCache, View};
+use crate::register::Register;
+use crate::search::AddressSearch;
+use crate::store::Store;
+
+pub struct AppState {
+    /// The published version and its view tag, re-read at most every 250 ms.
+    pub published: Published,
+    /// The IVR full feed, rendered once per view.
+    pub feed_cache: TagCache<Bytes>,
+    /// Rendered status pages of the current view, by language and URL.
+    pub pages: TagCache<Bytes>,
+    /// IVR answers of the current view, by query, language and format.
+    pub ivr_answers: TagCache<CachedAnswer>,
+    pub caller_ids: CallerIds,
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: SharedClock,
+    pub register: Register,
+    pub wake: Arc<Wake>,
+    pub tz: Tz,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// What residents and the IVR see now (see [`crate::published`]).
+    pub async fn view(&self) -> Result<View> {
+        self.published
+            .view(&self.store, self.tz, self.clock.now())
+            .await
+    }
+
+    /// The geo index over the current address register.
+    pub async fn address_index(&self) -> Result<Arc<AddressIndex>> {
+        self.register.address_index().await
+    }
+
+    /// The address search index over the current register.
+    pub async fn address_search(&self) -> Result<Arc<AddressSearch>> {
+        self.register.address_search().await
+    }
+
+    /// What the outage operations need.
+    pub fn outages(&self) -> outages::Context<'_> {
+        outages::Context {
+            store: &self.store,
+            clock: &*self.clock,
+            config: &self.config,
+            register: &self.register,
+            wake: &self.wake,
+            published: &self.published,
+        }
+    }
+
+    /// A dispatcher (delivery workers) sharing this process's store, clock and
+    /// wake-ups.
+    pub async fn dispatcher(&self) -> anyhow::Result<Arc<Dispatcher>> {
+        Dispatcher::new(
+            self.store.clone(),
+            self.clock.clone(),
+            &self.config,
+            Arc::clone(&self.wake),
+        )
+        .await
+    }
+}

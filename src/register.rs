@@ -1,0 +1,109 @@
+//! The in-memory structures derived from the address register — the geo index
+//! (which addresses an area covers) and the search index ("am I affected?") —
+//! kept for the register's current version and rebuilt when an import, in this
+//! process or any other, moves it.
+
+use std::sync::{Arc, RwLock};
+
+use crate::error::Result;
+use crate::geo::AddressIndex;
+use crate::search::AddressSearch;
+use crate::store::Store;
+
+/// An in-memory structure derived from the address register (the geo index, the
+/// search index), rebuilt when the database's address version moves — after an
+/// import in this process or any other.
+pub struct Versioned<T> {
+    current: RwLock<Option<(i64, Arc<T>)>>,
+    rebuild: tokio::sync::Mutex<()>,
+}
+
+impl<T: Send + Sync + 'static> Versioned<T> {
+    pub fn new() -> Versioned<T> {
+        Versioned {
+            current: RwLock::new(None),
+            rebuild: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn cached(&self, version: i64) -> Option<Arc<T>> {
+        match &*self.current.read().expect("index lock") {
+            Some((v, index)) if *v == version => Some(Arc::clone(index)),
+            _ => None,
+        }
+    }
+
+    /// The structure for `version`, building it (off the async threads) if needed.
+    pub async fn get<F>(&self, version: i64, build: F) -> Result<Arc<T>>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
+        if let Some(index) = self.cached(version) {
+            return Ok(index);
+        }
+        let _guard = self.rebuild.lock().await;
+        if let Some(index) = self.cached(version) {
+            return Ok(index);
+        }
+        let index = Arc::new(build.await?);
+        *self.current.write().expect("index lock") = Some((version, Arc::clone(&index)));
+        Ok(index)
+    }
+}
+
+impl<T: Send + Sync + 'static> Default for Versioned<T> {
+    fn default() -> Self {
+        Versioned::new()
+    }
+}
+
+/// The address register as the operations read it from memory.
+pub struct Register {
+    store: Store,
+    index: Versioned<AddressIndex>,
+    search: Versioned<AddressSearch>,
+}
+
+impl Register {
+    pub fn new(store: Store) -> Register {
+        Register {
+            store,
+            index: Versioned::new(),
+            search: Versioned::new(),
+        }
+    }
+
+    /// The geo index over the current address register.
+    pub async fn address_index(&self) -> Result<Arc<AddressIndex>> {
+        let version = self.store.addresses_version().await?;
+        self.index
+            .get(version, async {
+                let started = std::time::Instant::now();
+                let points = self.store.index_points().await?;
+                let index = tokio::task::spawn_blocking(move || AddressIndex::build(points))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("index build: {e}"))?;
+                tracing::info!(
+                    addresses = index.len(),
+                    version,
+                    ms = started.elapsed().as_millis() as u64,
+                    "address index built"
+                );
+                Ok(index)
+            })
+            .await
+    }
+
+    /// The address search index over the current register.
+    pub async fn address_search(&self) -> Result<Arc<AddressSearch>> {
+        let version = self.store.addresses_version().await?;
+        self.search
+            .get(version, async {
+                let rows = self.store.search_addresses().await?;
+                tokio::task::spawn_blocking(move || AddressSearch::build(rows))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("search index build: {e}").into())
+            })
+            .await
+    }
+}
