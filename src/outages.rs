@@ -1,7 +1,8 @@
 //! What a dispatcher can do to an outage: declare (or preview), update, restore,
 //! cancel. Each operation validates its input into domain values, finds the
 //! affected addresses in the in-memory index, and hands the store one change to
-//! write together with its fan-out.
+//! write together with its fan-out. Planned work starting on time ([`start_due`])
+//! is the one change no dispatcher makes: the workers' housekeeping calls it.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -12,7 +13,7 @@ use crate::domain::{
     ChangeKind, Etr, Language, Outage, OutageKind, OutageStatus, Urgency, Utility,
 };
 use crate::error::{Error, Result};
-use crate::store::{ChannelCounts, Declared, IdempotencyKey, NewOutage, OutageChange};
+use crate::store::{ChannelCounts, Declared, IdempotencyKey, NewOutage, OutageChange, Store};
 
 const MAX_CAUSE: usize = 500;
 const MAX_MESSAGE: usize = 1000;
@@ -440,6 +441,21 @@ pub async fn end(
     let fanout = state.store.revision_fanout(id, outage.revision).await?;
     tracing::info!(outage_id = id, status = %status, "outage ended");
     Ok((outage, fanout))
+}
+
+/// Starts planned outages whose start has come (scheduled → active, a new
+/// `started` revision that sends no messages: residents were told the start time
+/// when the work was announced). Returns their ids.
+///
+/// It takes only the store because it runs in the workers (housekeeping, and a
+/// drain in tests) as well as anywhere else a process notices the time has come;
+/// the change bumps the published version, so every node's view follows.
+pub async fn start_due(store: &Store, now: DateTime<Utc>) -> Result<Vec<i64>> {
+    let ids = store.start_due_outages(now).await?;
+    if !ids.is_empty() {
+        tracing::info!(?ids, "planned outages started");
+    }
+    Ok(ids)
 }
 
 /// Finds an outage by numeric id or by reference (typo-checked).
