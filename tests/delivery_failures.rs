@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use herald::config::SmsProvider;
 use serde_json::Value;
-use support::app::{water_outage, TestApp, Town};
+use support::app::{TestApp, Town};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -22,7 +22,7 @@ async fn smtp_down_for_a_while_then_everything_arrives() {
     .await;
     app.import_town(&Town).await;
     app.smtp.set_down(true);
-    let id = app.declare(&water_outage(Town::rect(0, 3, 0, 0))).await["id"]
+    let id = app.declare(&app.water_outage(Town::rect(0, 3, 0, 0))).await["id"]
         .as_i64()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -55,7 +55,7 @@ async fn sms_gateway_429_retry_after_is_honoured() {
         let app = TestApp::spawn_with(|c| c.sms.provider = provider).await;
         app.import_town(&Town).await;
         app.sms.throttle_next(1, 2);
-        app.declare(&water_outage(Town::rect(0, 0, 0, 0))).await; // address 0: one SMS
+        app.declare(&app.water_outage(Town::rect(0, 0, 0, 0))).await; // address 0: one SMS
         app.sms.wait_for_count(1, WAIT).await.unwrap();
         let times = app.sms.request_times_to(&Town::phone(0));
         assert_eq!(
@@ -83,7 +83,7 @@ async fn permanent_refusals_are_dead_at_once_and_persistent_failures_after_n_att
     app.sms.reject_number(&Town::phone(0), 400, 21211);
     // A gateway that keeps failing for one number (transient 500s): retried, then dead.
     app.sms.reject_number(&Town::phone(2), 500, 20500);
-    let id = app.declare(&water_outage(Town::rect(0, 2, 0, 0))).await["id"]
+    let id = app.declare(&app.water_outage(Town::rect(0, 2, 0, 0))).await["id"]
         .as_i64()
         .unwrap();
     app.wait_until_idle(WAIT).await;
@@ -132,7 +132,7 @@ async fn worker_killed_mid_fanout_then_restarted_loses_nothing() {
     })
     .await;
     app.import_town(&Town).await;
-    let v = app.declare(&water_outage(Town::rect(0, 9, 0, 9))).await;
+    let v = app.declare(&app.water_outage(Town::rect(0, 9, 0, 9))).await;
     assert_eq!(v["contacts"]["email"], 100);
     let id = v["id"].as_i64().unwrap();
 
@@ -176,7 +176,7 @@ async fn a_write_cancelled_while_waiting_for_the_lock_leaves_no_lock_behind() {
     };
     sqlx::query(lock).execute(&mut other).await.unwrap();
     // A declaration waits for the lock and its future is dropped mid-wait.
-    let body = water_outage(Town::rect(0, 0, 0, 0));
+    let body = app.water_outage(Town::rect(0, 0, 0, 0));
     let waiting = tokio::time::timeout(
         Duration::from_millis(300),
         herald::outages::declare(app.state(), &body, None),
@@ -191,7 +191,7 @@ async fn a_write_cancelled_while_waiting_for_the_lock_leaves_no_lock_behind() {
     for _ in 0..3 {
         let (s, v) = tokio::time::timeout(
             Duration::from_secs(5),
-            app.post_json("/api/v1/outages", &water_outage(Town::rect(1, 1, 0, 0))),
+            app.post_json("/api/v1/outages", &app.water_outage(Town::rect(1, 1, 0, 0))),
         )
         .await
         .expect("the database must not stay locked");
@@ -211,7 +211,7 @@ async fn a_stopping_worker_releases_what_it_has_not_sent() {
     })
     .await;
     app.import_town(&Town).await;
-    let v = app.declare(&water_outage(Town::rect(0, 9, 0, 9))).await;
+    let v = app.declare(&app.water_outage(Town::rect(0, 9, 0, 9))).await;
     let id = v["id"].as_i64().unwrap();
     let worker = app.state().dispatcher().await.unwrap().start();
     app.sms.wait_for_count(3, WAIT).await.unwrap();
