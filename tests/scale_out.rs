@@ -1,7 +1,8 @@
 //! Several Herald nodes on one database (as behind a load balancer): what one
 //! node changes, the others serve within a second; an address import through one
 //! node is used by another's geo lookup; a provider rate limit holds for all
-//! workers together, not for each.
+//! workers together, not for each. These are about processes sharing a
+//! database in real time, so the nodes run live (system clock, running workers).
 
 mod support;
 
@@ -24,7 +25,7 @@ async fn node(app: &TestApp, adjust: impl FnOnce(&mut Config)) -> Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_node_is_served_by_another_within_a_second() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_live(|_| {}).await;
     app.import_town(&Town).await;
     let b = node(&app, |c| c.run_workers = false).await;
     let http = reqwest::Client::new();
@@ -80,7 +81,7 @@ async fn a_change_through_one_node_is_served_by_another_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn addresses_imported_through_one_node_are_found_by_another() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_live(|_| {}).await;
     app.import_town(&Town).await;
     let b = node(&app, |c| c.run_workers = false).await;
     let b_base = format!("http://{}", b.addr);
@@ -107,7 +108,7 @@ async fn addresses_imported_through_one_node_are_found_by_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_rate_limit_holds_for_all_workers_together() {
     // 20 SMS/s for the account; two worker nodes each configured with it.
-    let app = TestApp::spawn_with(|c| c.sms.rate_per_sec = 20).await;
+    let app = TestApp::spawn_live(|c| c.sms.rate_per_sec = 20).await;
     app.import_town(&Town).await;
     let b = node(&app, |c| c.sms.rate_per_sec = 20).await;
     let started = Instant::now();
