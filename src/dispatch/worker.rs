@@ -5,6 +5,18 @@
 //! per second, then records every outcome in one transaction. A worker that dies
 //! mid-batch leaves leases that expire; housekeeping returns those deliveries to the
 //! queue, so nothing is lost and duplicates are bounded by what was in flight.
+//!
+//! The loops are thin: each turn runs one *step* (release expired leases, send a
+//! batch of confirmations, start due planned outages, claim and send a batch of one
+//! channel) and then waits for a wake-up or the poll interval.
+//! [`Dispatcher::run_until_idle`] runs the same steps back to back until nothing is
+//! due at the clock's `now`: the deterministic way to run the queue in tests.
+//!
+//! What to send (or defer, or drop) is decided by [`super::decide`]; this module
+//! carries the decision out. Business time (due, expired, leased until) always
+//! comes from the injected clock; wall time is used only for real-time limits —
+//! the provider's rate limit, the half-lease send deadline in `Gate`, and how
+//! long a failed outcome write is retried — which a drain finishes well inside.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -97,6 +109,11 @@ impl Lane {
 /// than the batch assumed), or one reached while the worker is stopping, is
 /// released back to the queue unsent, so an expiring lease never lets a second
 /// worker send it too.
+///
+/// The deadline is wall time on purpose: a lease protects against real workers
+/// taking real time. Under a manual clock the lease itself never runs out during
+/// a drain, and a drain's batch is sent far inside the deadline; should it ever be
+/// missed, the message is released and claimed again by the drain's next round.
 struct Gate {
     send_by: std::time::Instant,
     stopping: watch::Receiver<bool>,
