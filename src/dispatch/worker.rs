@@ -615,6 +615,10 @@ impl Dispatcher {
         }
     }
 
+    /// Carries out [`decide`]'s answer for one claimed delivery: a deferral or a
+    /// drop becomes its completion at once; a send is rendered from the outage's
+    /// current state, passes the gate, goes to the provider, and the provider's
+    /// answer becomes sent, a retry (with backoff) or dead.
     async fn deliver(
         &self,
         d: ClaimedDelivery,
