@@ -10,12 +10,12 @@ use tokio::net::TcpListener;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::dispatch::worker::Wake;
 use crate::dispatch::WorkerHandle;
 pub use crate::http::AppState;
 use crate::published::{Published, TagCache};
 use crate::register::Register;
 use crate::store::{Change, Store};
+use crate::wake::Wake;
 
 /// Rendered pages (or IVR answers) kept per view; more are rendered but not kept.
 const CACHE_ENTRIES: usize = 10_000;

@@ -7,21 +7,25 @@
 //! `docs/ARCHITECTURE.md`):
 //! - `cli` (the `herald` command) and `app` (the composition root: builds the
 //!   state and the router, runs the server and the workers).
-//! - `http`: operator API, public status pages, IVR feed, subscribe/unsubscribe,
-//!   health and metrics. Handlers parse requests and call the operations below.
+//! - The drivers: `http` (operator API, public status pages, IVR feed,
+//!   subscribe/unsubscribe, health and metrics; handlers parse requests and call
+//!   the operations) and `dispatch` (the workers that claim, decide, render, send
+//!   and record deliveries, with shared rate limits and the retry policy; their
+//!   housekeeping starts planned work through `outages`).
 //! - Operations: `outages` (declare, update, restore, cancel, start planned work),
 //!   `status` (the answer for a place), `published` (the versioned view pages and
-//!   the IVR are cached by), `import` (address and contact files), `search`
+//!   the IVR are cached by), `import` (address and contact files), `register`
+//!   (the in-memory geo and search indexes over the register), `search`
 //!   (forgiving address search).
-//! - `dispatch` (workers that claim, render, send and record deliveries, shared
-//!   rate limits, retry policy), `geo` (GeoJSON validation, the in-memory address
-//!   index), `channels` (e-mail and SMS providers, rendering, SMS encoding),
-//!   `i18n` (message catalogues, dates and times).
+//! - `geo` (GeoJSON validation, the in-memory address index), `channels` (e-mail
+//!   and SMS providers, rendering, SMS encoding), `i18n` (message catalogues,
+//!   dates and times).
 //! - `store`: persistence, the `Database` contract and all SQL; the delivery
 //!   guarantees.
 //! - Foundations: `domain` (validated types, no I/O), `config`, `clock` (the one
 //!   source of "now"), `error` (one error type, mapped to HTTP), `auth` (operator
-//!   tokens), `synthetic` (generated registers for benchmarks).
+//!   tokens), `wake` (wake-ups for idle workers), `synthetic` (generated registers
+//!   for benchmarks).
 
 pub mod app;
 pub mod auth;
@@ -43,3 +47,4 @@ pub mod search;
 pub mod status;
 pub mod store;
 pub mod synthetic;
+pub mod wake;

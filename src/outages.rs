@@ -1,14 +1,14 @@
 //! What a dispatcher can do to an outage: declare (or preview), update, restore,
 //! cancel. Each operation validates its input into domain values, finds the
 //! affected addresses in the in-memory index, and hands the store one change to
-//! write together with its fan-out.
+//! write together with its fan-out. Planned work starting on time ([`start_due`])
+//! is the one change no dispatcher makes: the workers' housekeeping calls it.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::dispatch::worker::Wake;
 use crate::domain::outage::{parse_time, Messages};
 use crate::domain::{
     ChangeKind, Etr, Language, Outage, OutageField, OutageKind, OutageStatus, Urgency, Utility,
@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::published::Published;
 use crate::register::Register;
 use crate::store::{ChannelCounts, Declared, IdempotencyKey, NewOutage, OutageChange, Store};
+use crate::wake::Wake;
 
 /// What the outage operations work with, borrowed from the application state:
 /// they write through the store, look areas up in the register's index, wake
@@ -456,6 +457,21 @@ pub async fn end(
     let fanout = ctx.store.revision_fanout(id, outage.revision).await?;
     tracing::info!(outage_id = id, status = %status, "outage ended");
     Ok((outage, fanout))
+}
+
+/// Starts planned outages whose start has come (scheduled → active, a new
+/// `started` revision that sends no messages: residents were told the start time
+/// when the work was announced). Returns their ids.
+///
+/// It takes only the store because it runs in the workers (housekeeping, and a
+/// drain in tests) as well as anywhere else a process notices the time has come;
+/// the change bumps the published version, so every node's view follows.
+pub async fn start_due(store: &Store, now: DateTime<Utc>) -> Result<Vec<i64>> {
+    let ids = store.start_due_outages(now).await?;
+    if !ids.is_empty() {
+        tracing::info!(?ids, "planned outages started");
+    }
+    Ok(ids)
 }
 
 /// Finds an outage by numeric id or by reference (typo-checked).

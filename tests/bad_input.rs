@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::app::{water_outage, TestApp, Town};
+use support::app::{start, water_outage_at, TestApp, Town};
 
 enum Body {
     Json(Value),
@@ -20,14 +20,15 @@ struct Case {
     field: &'static str,
 }
 
+/// A valid declaration at the manual clock's start, with one field replaced.
 fn with(key: &str, value: Value) -> Value {
-    let mut body = water_outage(Town::rect(0, 2, 0, 2));
+    let mut body = water_outage_at(start(), Town::rect(0, 2, 0, 2));
     body[key] = value;
     body
 }
 
 fn without(key: &str) -> Value {
-    let mut body = water_outage(Town::rect(0, 2, 0, 2));
+    let mut body = water_outage_at(start(), Town::rect(0, 2, 0, 2));
     body.as_object_mut().unwrap().remove(key);
     body
 }

@@ -13,9 +13,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::Duration as ChronoDuration;
 use serde_json::json;
-use support::app::{water_outage, TestApp, Town};
+use support::app::{TestApp, Town};
 
 fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty())
@@ -66,7 +66,7 @@ async fn status_pages_in_a_real_browser() {
     let app = TestApp::spawn().await;
     app.import_town(&Town).await;
 
-    let mut water = water_outage(Town::rect(0, 2, 0, 1));
+    let mut water = app.water_outage(Town::rect(0, 2, 0, 1));
     water["cause"] = json!("<script>alert(1)</script> burst & \"main\"");
     water["message"] = json!({
         "en": "<img src=x onerror=alert(2)> tanker on the square",
@@ -78,7 +78,7 @@ async fn status_pages_in_a_real_browser() {
         .expect("reference")
         .to_string();
 
-    let starts = Utc::now() + ChronoDuration::days(2);
+    let starts = app.now() + ChronoDuration::days(2);
     let planned = json!({
         "utility": "power",
         "kind": "planned",

@@ -139,7 +139,7 @@ async fn in_flight(app: &TestApp) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_a_worker_mid_fan_out_loses_nothing_and_duplicates_at_most_what_was_in_flight() {
     // This process only serves the API; the two workers are separate processes.
-    let app = TestApp::spawn_with(|c| c.run_workers = false).await;
+    let app = TestApp::spawn_live(|c| c.run_workers = false).await;
     let backend = if app.on_postgres() {
         "postgres"
     } else {

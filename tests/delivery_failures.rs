@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use herald::config::SmsProvider;
 use serde_json::Value;
-use support::app::{water_outage, TestApp, Town};
+use support::app::{TestApp, Town};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -20,33 +20,50 @@ async fn smtp_down_for_a_while_then_everything_arrives() {
         c.delivery.retry_max_ms = 400;
     })
     .await;
+    // Every backoff (with its jitter) is at most this: advancing by it makes each
+    // pending delivery due exactly once more.
+    let backoff_cap = Duration::from_millis(app.config.delivery.retry_max_ms);
     app.import_town(&Town).await;
     app.smtp.set_down(true);
-    let id = app.declare(&water_outage(Town::rect(0, 3, 0, 0))).await["id"]
+    let id = app.declare(&app.water_outage(Town::rect(0, 3, 0, 0))).await["id"]
         .as_i64()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = app.drain().await;
+    assert_eq!((r.email.sent, r.email.retried), (0, 4), "{r:?}");
+    // Backoff: nothing is tried again before it is due.
+    assert_eq!(app.drain().await.email.total(), 0);
+    let r = app.advance_and_drain(backoff_cap).await;
+    assert_eq!((r.email.sent, r.email.retried), (0, 4), "{r:?}");
     assert_eq!(app.smtp.count(), 0);
     let (_, v) = app
         .get_json(&format!("/api/v1/outages/{id}/deliveries?state=pending"))
         .await;
-    let pending = v["deliveries"].as_array().unwrap();
-    assert!(!pending.is_empty());
-    assert!(
-        pending.iter().any(|d| d["attempts"].as_i64().unwrap() >= 2),
-        "{v}"
-    );
-    assert!(
-        pending[0]["last_error"].as_str().unwrap().contains("SMTP"),
-        "{v}"
-    );
+    let pending: Vec<&Value> = v["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["channel"] == "email")
+        .collect();
+    assert_eq!(pending.len(), 4, "{v}");
+    for d in &pending {
+        assert_eq!(d["attempts"], 2, "{d}");
+        assert!(d["last_error"].as_str().unwrap().contains("SMTP"), "{d}");
+    }
     app.smtp.set_down(false);
-    app.smtp.wait_for_count(4, WAIT).await.unwrap();
-    app.wait_until_idle(WAIT).await;
+    let r = app.advance_and_drain(backoff_cap).await;
+    assert_eq!(r.email.sent, 4, "{r:?}");
     for i in 0..4 {
         assert_eq!(app.smtp.messages_to(&Town::email(i)).len(), 1);
     }
     assert_eq!(app.delivery_count(id, "email", "sent").await, 4);
+    let (_, v) = app
+        .get_json(&format!("/api/v1/outages/{id}/deliveries?state=sent"))
+        .await;
+    for d in v["deliveries"].as_array().unwrap() {
+        if d["channel"] == "email" {
+            assert_eq!(d["attempts"], 3, "{d}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,21 +72,80 @@ async fn sms_gateway_429_retry_after_is_honoured() {
         let app = TestApp::spawn_with(|c| c.sms.provider = provider).await;
         app.import_town(&Town).await;
         app.sms.throttle_next(1, 2);
-        app.declare(&water_outage(Town::rect(0, 0, 0, 0))).await; // address 0: one SMS
-        app.sms.wait_for_count(1, WAIT).await.unwrap();
-        let times = app.sms.request_times_to(&Town::phone(0));
+        app.declare(&app.water_outage(Town::rect(0, 0, 0, 0))).await; // address 0: one SMS
+        let asked_at = app.now();
+        let r = app.drain().await;
+        assert_eq!((r.sms.sent, r.sms.retried), (0, 1), "{provider:?}: {r:?}");
+        // The provider asked for 2 s, longer than the backoff: that wins.
         assert_eq!(
-            times.len(),
+            r.sms.next_retry,
+            Some(asked_at + chrono::Duration::seconds(2)),
+            "{provider:?}"
+        );
+        let r = app.advance_and_drain(Duration::from_millis(1_999)).await;
+        assert_eq!(r.sms.total(), 0, "{provider:?}: retried early: {r:?}");
+        let r = app.advance_and_drain(Duration::from_millis(1)).await;
+        assert_eq!(r.sms.sent, 1, "{provider:?}: {r:?}");
+        assert_eq!(
+            app.sms.request_times_to(&Town::phone(0)).len(),
             2,
             "{provider:?}: one throttled request, one accepted"
         );
-        let gap = times[1].duration_since(times[0]);
-        assert!(
-            gap >= Duration::from_millis(1900),
-            "{provider:?}: retried after {gap:?}, asked for 2 s"
-        );
         assert_eq!(app.sms.messages_to(&Town::phone(0)).len(), 1);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_expire_at_their_ttl_not_before() {
+    let app = TestApp::spawn_with(|c| c.delivery.ttl_minutes = 10).await;
+    let ttl = Duration::from_secs(10 * 60);
+    app.import_town(&Town).await;
+    app.smtp.set_down(true);
+    // Addresses 1 and 3: e-mail only.
+    let a = app.declare(&app.water_outage(Town::rect(1, 1, 0, 0))).await["id"]
+        .as_i64()
+        .unwrap();
+    let b = app.declare(&app.water_outage(Town::rect(3, 3, 0, 0))).await["id"]
+        .as_i64()
+        .unwrap();
+    let r = app.drain().await;
+    assert_eq!(r.email.retried, 2, "{r:?}");
+    // At its expiry a message is still tried; the retry a failure asks for would
+    // come after it, so it expires there, after that one more attempt.
+    let r = app.advance_and_drain(ttl).await;
+    assert_eq!((r.email.expired, r.email.total()), (2, 2), "{r:?}");
+    let expired = |id: i64| {
+        let app = &app;
+        async move {
+            let (_, v) = app
+                .get_json(&format!("/api/v1/outages/{id}/deliveries?state=expired"))
+                .await;
+            v["deliveries"].as_array().unwrap().clone()
+        }
+    };
+    let first = expired(a).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["attempts"], 2);
+    let reason = first[0]["last_error"].as_str().unwrap();
+    assert!(
+        reason.starts_with("next attempt would be after the message expires; last error: ")
+            && reason.contains("SMTP"),
+        "{reason}"
+    );
+
+    // A message claimed after its expiry is not tried at all.
+    app.smtp.set_down(false);
+    let c = app.declare(&app.water_outage(Town::rect(5, 5, 0, 0))).await["id"]
+        .as_i64()
+        .unwrap();
+    let r = app.advance_and_drain(ttl + Duration::from_millis(1)).await;
+    assert_eq!((r.email.expired, r.email.total()), (1, 1), "{r:?}");
+    let late = expired(c).await;
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0]["attempts"], 1);
+    assert_eq!(late[0]["last_error"], "expired before it could be sent");
+    assert_eq!(app.smtp.count(), 0);
+    assert_eq!(expired(b).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,10 +159,37 @@ async fn permanent_refusals_are_dead_at_once_and_persistent_failures_after_n_att
     app.sms.reject_number(&Town::phone(0), 400, 21211);
     // A gateway that keeps failing for one number (transient 500s): retried, then dead.
     app.sms.reject_number(&Town::phone(2), 500, 20500);
-    let id = app.declare(&water_outage(Town::rect(0, 2, 0, 0))).await["id"]
+    let id = app.declare(&app.water_outage(Town::rect(0, 2, 0, 0))).await["id"]
         .as_i64()
         .unwrap();
-    app.wait_until_idle(WAIT).await;
+    let max_attempts = app.config.delivery.max_attempts as i64;
+    let backoff_cap = Duration::from_millis(app.config.delivery.retry_max_ms);
+    let r = app.drain().await;
+    assert_eq!(
+        (r.email.dead, r.sms.dead, r.sms.retried),
+        (1, 1, 1),
+        "{r:?}"
+    );
+    // The transient failure is tried once per backoff, and given up on after
+    // exactly `max_attempts`.
+    for attempt in 2..max_attempts {
+        let r = app.advance_and_drain(backoff_cap).await;
+        assert_eq!(
+            (r.sms.retried, r.sms.total()),
+            (1, 1),
+            "attempt {attempt}: {r:?}"
+        );
+        let (_, v) = app
+            .get_json(&format!("/api/v1/outages/{id}/deliveries?state=pending"))
+            .await;
+        let pending = v["deliveries"].as_array().unwrap();
+        assert_eq!(pending.len(), 1, "{v}");
+        assert_eq!(pending[0]["destination"], Town::phone(2));
+        assert_eq!(pending[0]["attempts"], attempt);
+    }
+    let r = app.advance_and_drain(backoff_cap).await;
+    assert_eq!((r.sms.dead, r.sms.total()), (1, 1), "{r:?}");
+    assert_eq!(app.advance_and_drain(backoff_cap).await, Default::default());
 
     let (s, v) = app
         .get_json(&format!("/api/v1/outages/{id}/deliveries?state=dead"))
@@ -106,10 +209,7 @@ async fn permanent_refusals_are_dead_at_once_and_persistent_failures_after_n_att
         "{mailbox}"
     );
     assert_eq!(dead[&Town::phone(0)]["attempts"], 1);
-    assert_eq!(
-        dead[&Town::phone(2)]["attempts"],
-        app.config.delivery.max_attempts
-    );
+    assert_eq!(dead[&Town::phone(2)]["attempts"], max_attempts);
     assert!(dead[&Town::phone(2)]["last_error"]
         .as_str()
         .unwrap()
@@ -132,10 +232,12 @@ async fn worker_killed_mid_fanout_then_restarted_loses_nothing() {
     })
     .await;
     app.import_town(&Town).await;
-    let v = app.declare(&water_outage(Town::rect(0, 9, 0, 9))).await;
+    let v = app.declare(&app.water_outage(Town::rect(0, 9, 0, 9))).await;
     assert_eq!(v["contacts"]["email"], 100);
     let id = v["id"].as_i64().unwrap();
 
+    // The first worker runs live (its loops, on the app's frozen clock) and is
+    // killed once it is well into the fan-out: waiting here is for that task.
     let first = app.state().dispatcher().await.unwrap().start();
     app.smtp.wait_for_count(20, WAIT).await.unwrap();
     first.abort(); // as a crash: no outcome recorded for the batch in hand
@@ -144,9 +246,22 @@ async fn worker_killed_mid_fanout_then_restarted_loses_nothing() {
     let (_, v) = app.get_json(&format!("/api/v1/outages/{id}")).await;
     let in_flight = v["deliveries"]["email"]["sending"].as_i64().unwrap_or(0);
 
-    let second = app.state().dispatcher().await.unwrap().start();
-    app.wait_until_idle(WAIT).await;
-    second.stop().await;
+    // Another worker sends what was still queued, but leaves the dead one's
+    // claims alone while their lease runs: to the millisecond.
+    let lease = Duration::from_millis(app.config.delivery.lease_ms);
+    let r = app.drain().await;
+    assert_eq!(r.leases_released, 0, "{r:?}");
+    let r = app.advance_and_drain(lease).await;
+    assert_eq!(r.leases_released, 0, "the lease has not run out yet: {r:?}");
+    let (_, v) = app.get_json(&format!("/api/v1/outages/{id}")).await;
+    assert_eq!(
+        v["deliveries"]["email"]["sending"].as_i64().unwrap_or(0),
+        in_flight
+    );
+    let r = app.advance_and_drain(Duration::from_millis(1)).await;
+    assert_eq!(r.leases_released as i64, in_flight, "{r:?}");
+    assert_eq!(r.email.sent as i64, in_flight, "{r:?}");
+    assert_eq!(app.drain().await, Default::default());
     let mut duplicates = 0;
     for i in 0..100 {
         let n = app.smtp.messages_to(&Town::email(i)).len();
@@ -176,7 +291,7 @@ async fn a_write_cancelled_while_waiting_for_the_lock_leaves_no_lock_behind() {
     };
     sqlx::query(lock).execute(&mut other).await.unwrap();
     // A declaration waits for the lock and its future is dropped mid-wait.
-    let body = water_outage(Town::rect(0, 0, 0, 0));
+    let body = app.water_outage(Town::rect(0, 0, 0, 0));
     let waiting = tokio::time::timeout(
         Duration::from_millis(300),
         herald::outages::declare(&app.state().outages(), &body, None),
@@ -191,7 +306,7 @@ async fn a_write_cancelled_while_waiting_for_the_lock_leaves_no_lock_behind() {
     for _ in 0..3 {
         let (s, v) = tokio::time::timeout(
             Duration::from_secs(5),
-            app.post_json("/api/v1/outages", &water_outage(Town::rect(1, 1, 0, 0))),
+            app.post_json("/api/v1/outages", &app.water_outage(Town::rect(1, 1, 0, 0))),
         )
         .await
         .expect("the database must not stay locked");
@@ -211,7 +326,7 @@ async fn a_stopping_worker_releases_what_it_has_not_sent() {
     })
     .await;
     app.import_town(&Town).await;
-    let v = app.declare(&water_outage(Town::rect(0, 9, 0, 9))).await;
+    let v = app.declare(&app.water_outage(Town::rect(0, 9, 0, 9))).await;
     let id = v["id"].as_i64().unwrap();
     let worker = app.state().dispatcher().await.unwrap().start();
     app.sms.wait_for_count(3, WAIT).await.unwrap();
@@ -249,9 +364,13 @@ async fn a_stopping_worker_releases_what_it_has_not_sent() {
         released > 0,
         "claimed but unsent SMS were released: {pending}"
     );
-    // The next worker sends the rest, each once.
-    let next = app.state().dispatcher().await.unwrap().start();
-    app.wait_until_idle(Duration::from_secs(30)).await;
-    next.stop().await;
+    // The next worker sends the rest, each once (at the provider's 5/s: a drain
+    // waits for the rate limit's tokens, which are real time).
+    let r = app.drain().await;
+    assert_eq!(
+        (r.sms.sent as i64, r.sms.total()),
+        (50 - sent, r.sms.sent),
+        "{r:?}"
+    );
     assert_eq!(app.sms.count(), 50);
 }

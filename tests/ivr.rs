@@ -7,20 +7,9 @@ mod support;
 use std::io::Write;
 use std::time::Duration;
 
-use chrono::{Duration as ChronoDuration, TimeZone, Utc};
+use chrono::Duration as ChronoDuration;
 use serde_json::{json, Value};
-use support::app::{water_outage, TestApp, Town};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-fn tomorrow_at(h: u32, m: u32) -> String {
-    let tz = chrono_tz::Europe::Budapest;
-    let day = (Utc::now().with_timezone(&tz) + ChronoDuration::days(1)).date_naive();
-    tz.from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap())
-        .single()
-        .unwrap()
-        .to_rfc3339()
-}
+use support::app::{TestApp, Town};
 
 /// Validates `xml` against a schema in tests/schemas with xmllint.
 fn assert_valid(xml: &str, schema: &str) {
@@ -70,15 +59,15 @@ impl Ivr<'_> {
 
 async fn town_with_outages(app: &TestApp) -> (String, String) {
     app.import_town(&Town).await;
-    let mut water = water_outage(Town::rect(0, 1, 0, 0)); // T0, T1
-    water["etr"] = json!(tomorrow_at(18, 30));
+    let mut water = app.water_outage(Town::rect(0, 1, 0, 0)); // T0, T1
+    water["etr"] = json!(app.tomorrow_at(18, 30));
     let water = app.declare(&water).await["reference"]
         .as_str()
         .unwrap()
         .to_string();
     let planned = json!({
         "utility": "power", "kind": "planned", "cause": "Line maintenance",
-        "starts_at": tomorrow_at(8, 0), "etr": tomorrow_at(14, 0),
+        "starts_at": app.tomorrow_at(8, 0), "etr": app.tomorrow_at(14, 0),
         "area": Town::rect(5, 5, 0, 0),
     });
     let planned = app.declare(&planned).await["reference"]
@@ -310,7 +299,7 @@ async fn formats_validate_and_etag_saves_work() {
     let id = v["id"].as_i64().unwrap();
     app.patch_json(
         &format!("/api/v1/outages/{id}"),
-        &json!({"etr": tomorrow_at(20, 15)}),
+        &json!({"etr": app.tomorrow_at(20, 15)}),
     )
     .await;
     let r = ivr
@@ -345,20 +334,26 @@ async fn overdue_markup_and_sms_on_request() {
         "address_external_id,channel,destination,language\nX1,sms,+36209876543,en\n",
     )
     .await;
-    let mut body = water_outage(Town::rect(0, 0, 0, 0));
-    body["etr"] = json!((Utc::now() + ChronoDuration::milliseconds(1200)).to_rfc3339());
+    let mut body = app.water_outage(Town::rect(0, 0, 0, 0));
+    body["etr"] = json!((app.now() + ChronoDuration::milliseconds(1200)).to_rfc3339());
     let reference = app.declare(&body).await["reference"]
         .as_str()
         .unwrap()
         .to_string();
-    app.wait_until_idle(WAIT).await;
+    app.drain().await;
     let ivr = Ivr(&app);
     let before = ivr.get("phone=%2B36209876543", &[]).await;
     let before_tag = before.headers()["etag"].to_str().unwrap().to_string();
     let v: Value = before.json().await.unwrap();
     assert_eq!(v["outages"][0]["etr_state"], "set", "{v}");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    // Nothing was changed, but the ETR passed: a cached "expected" must not be
+    // Until the ETR it is still expected…
+    app.advance(Duration::from_millis(1199));
+    let at_etr = ivr
+        .get("phone=%2B36209876543", &[("If-None-Match", &before_tag)])
+        .await;
+    assert_eq!(at_etr.status(), 304);
+    app.advance(Duration::from_millis(301));
+    // …then nothing was changed, but the ETR passed: a cached "expected" must not be
     // served, nor a 304 for it.
     let after = ivr
         .get("phone=%2B36209876543", &[("If-None-Match", &before_tag)])
@@ -415,7 +410,8 @@ async fn overdue_markup_and_sms_on_request() {
     assert_eq!(r.status(), 200);
     let goodbye = r.text().await.unwrap();
     assert_valid(&goodbye, "voicexml21/vxml.xsd");
-    app.sms.wait_for_count(total + 1, WAIT).await.unwrap();
+    assert_eq!(app.drain().await.sms.sent, 1);
+    assert_eq!(app.sms.count(), total + 1);
     let texts: Vec<String> = app
         .sms
         .messages_to("+36209876543")
@@ -426,7 +422,7 @@ async fn overdue_markup_and_sms_on_request() {
     assert!(texts.last().unwrap().contains(&reference));
     // Pressing 2 again for the same state sends nothing more.
     app.http.post(&url).send().await.unwrap();
-    app.wait_until_idle(WAIT).await;
+    assert_eq!(app.drain().await.sent(), 0);
     assert_eq!(app.sms.messages_to("+36209876543").len(), before + 1);
 }
 
@@ -513,7 +509,9 @@ async fn cached_answers_follow_changes_made_by_another_node() {
         .execute(&mut db)
         .await
         .unwrap();
-    tokio::time::sleep(herald::published::RECHECK + Duration::from_millis(100)).await;
+    // This node learns of it when its published view is next re-read: within
+    // `published::RECHECK`, or at once on PostgreSQL's notification. Re-read now.
+    app.state().published.touch();
     let after = ivr
         .get("postcode=1111&lang=en", &[("If-None-Match", &tag)])
         .await;

@@ -2,10 +2,8 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::json;
-use support::app::{water_outage, TestApp, Town};
+use support::app::{TestApp, Town};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_metrics_and_outage_page() {
@@ -15,13 +13,13 @@ async fn health_metrics_and_outage_page() {
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
     assert_eq!(get("/readyz").await.unwrap().status(), 200);
 
-    let mut body = water_outage(Town::rect(0, 1, 0, 0));
+    let mut body = app.water_outage(Town::rect(0, 1, 0, 0));
     body["cause"] = json!("<script>alert(1)</script> main burst");
     body["message"] =
         json!({"hu": "Lajtos kocsi a Fő téren.", "en": "A water tanker is on the main square."});
     let v = app.declare(&body).await;
     let reference = v["reference"].as_str().unwrap().to_string();
-    app.wait_until_idle(Duration::from_secs(20)).await;
+    app.drain().await;
 
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     for needle in [

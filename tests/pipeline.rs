@@ -7,21 +7,9 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{Duration as ChronoDuration, TimeZone, Utc};
+use chrono::Duration as ChronoDuration;
 use serde_json::{json, Value};
-use support::app::{water_outage, TestApp, Town};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-/// Tomorrow at `h:m` in Budapest, as RFC 3339.
-fn tomorrow_at(h: u32, m: u32) -> String {
-    let tz = chrono_tz::Europe::Budapest;
-    let day = (Utc::now().with_timezone(&tz) + ChronoDuration::days(1)).date_naive();
-    tz.from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap())
-        .single()
-        .unwrap()
-        .to_rfc3339()
-}
+use support::app::{TestApp, Town};
 
 fn email_counts(app: &TestApp) -> HashMap<String, usize> {
     let mut m = HashMap::new();
@@ -48,7 +36,7 @@ async fn declare_update_restore_reach_exactly_the_area() {
     let (s, preview) = app
         .post_json(
             "/api/v1/outages/preview",
-            &water_outage(Town::rect(2, 5, 3, 6)),
+            &app.water_outage(Town::rect(2, 5, 3, 6)),
         )
         .await;
     assert_eq!(s, 200, "{preview}");
@@ -60,8 +48,8 @@ async fn declare_update_restore_reach_exactly_the_area() {
         json!([])
     );
 
-    let mut body = water_outage(Town::rect(2, 5, 3, 6));
-    body["etr"] = json!(tomorrow_at(10, 0));
+    let mut body = app.water_outage(Town::rect(2, 5, 3, 6));
+    body["etr"] = json!(app.tomorrow_at(10, 0));
     let v = app.declare(&body).await;
     assert_eq!(v["affected_addresses"], 16);
     assert_eq!(v["revision"], 1);
@@ -70,12 +58,12 @@ async fn declare_update_restore_reach_exactly_the_area() {
     let id = v["id"].as_i64().unwrap();
     let reference = v["reference"].as_str().unwrap().to_string();
 
-    app.smtp.wait_for_count(16, WAIT).await.unwrap();
-    app.sms
-        .wait_for_count(sms_inside.len(), WAIT)
-        .await
-        .unwrap();
-    app.wait_until_idle(WAIT).await;
+    let r = app.drain().await;
+    assert_eq!((r.email.sent, r.sms.sent), (16, sms_inside.len() as u64));
+    assert_eq!(
+        r.email.total() + r.sms.total(),
+        16 + sms_inside.len() as u64
+    );
     let counts = email_counts(&app);
     for i in 0..Town::N * Town::N {
         let expected = usize::from(inside.contains(&i));
@@ -119,18 +107,14 @@ async fn declare_update_restore_reach_exactly_the_area() {
     let (s, v) = app
         .patch_json(
             &format!("/api/v1/outages/{id}"),
-            &json!({"etr": tomorrow_at(14, 45)}),
+            &json!({"etr": app.tomorrow_at(14, 45)}),
         )
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["revision"], 2);
     assert_eq!(v["contacts"]["email"], 16);
-    app.smtp.wait_for_count(32, WAIT).await.unwrap();
-    app.sms
-        .wait_for_count(2 * sms_inside.len(), WAIT)
-        .await
-        .unwrap();
-    app.wait_until_idle(WAIT).await;
+    let r = app.drain().await;
+    assert_eq!((r.email.sent, r.sms.sent), (16, sms_inside.len() as u64));
     for i in &inside {
         let mails = app.smtp.messages_to(&Town::email(*i));
         assert_eq!(mails.len(), 2, "address {i}");
@@ -145,7 +129,7 @@ async fn declare_update_restore_reach_exactly_the_area() {
     let (s, v) = app
         .patch_json(
             &format!("/api/v1/outages/{id}"),
-            &json!({"etr": tomorrow_at(14, 45)}),
+            &json!({"etr": app.tomorrow_at(14, 45)}),
         )
         .await;
     assert_eq!((s, v["changed"].as_bool()), (200, Some(false)));
@@ -156,13 +140,16 @@ async fn declare_update_restore_reach_exactly_the_area() {
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "restored");
-    app.smtp.wait_for_count(48, WAIT).await.unwrap();
-    app.sms
-        .wait_for_count(3 * sms_inside.len(), WAIT)
-        .await
-        .unwrap();
-    app.wait_until_idle(WAIT).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = app.drain().await;
+    assert_eq!((r.email.sent, r.sms.sent), (16, sms_inside.len() as u64));
+    // Nothing else is due, now or later.
+    assert_eq!(app.drain().await, Default::default());
+    assert_eq!(
+        app.advance_and_drain(Duration::from_secs(3600))
+            .await
+            .sent(),
+        0
+    );
     assert_eq!(app.smtp.count(), 48);
     assert_eq!(app.sms.count(), 3 * sms_inside.len());
     let last = app.smtp.messages_to(&Town::email(inside[3])).pop().unwrap();
@@ -185,8 +172,7 @@ async fn declare_update_restore_reach_exactly_the_area() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_messages_carry_the_newest_state_once_and_stop_at_restore() {
-    // A slow SMS provider keeps most messages pending while the outage changes.
-    let app = TestApp::spawn_with(|c| c.sms.rate_per_sec = 10).await;
+    let app = TestApp::spawn().await;
     app.import_town(&Town).await;
     let inside = Town::inside(0, 9, 0, 4);
     let phones: Vec<String> = inside
@@ -194,19 +180,43 @@ async fn pending_messages_carry_the_newest_state_once_and_stop_at_restore() {
         .filter(|i| Town::has_sms(**i))
         .map(|i| Town::phone(*i))
         .collect();
-    let mut body = water_outage(Town::rect(0, 9, 0, 4));
-    body["etr"] = json!(tomorrow_at(10, 0));
+    // The gateway turns the first 5 SMS away for a second: those declarations are
+    // still queued when the ETR changes.
+    const THROTTLED: usize = 5;
+    app.sms.throttle_next(THROTTLED as u32, 1);
+    let mut body = app.water_outage(Town::rect(0, 9, 0, 4));
+    body["etr"] = json!(app.tomorrow_at(10, 0));
     let id = app.declare(&body).await["id"].as_i64().unwrap();
+    let r = app.drain().await;
+    assert_eq!(r.sms.sent as usize, phones.len() - THROTTLED, "{r:?}");
+    assert_eq!(r.sms.retried as usize, THROTTLED, "{r:?}");
     let (s, _) = app
         .patch_json(
             &format!("/api/v1/outages/{id}"),
-            &json!({"etr": tomorrow_at(14, 45)}),
+            &json!({"etr": app.tomorrow_at(14, 45)}),
         )
         .await;
     assert_eq!(s, 200);
-    app.wait_until_idle(WAIT).await;
-    // Everyone ends up knowing 14:45 exactly once; only those told 10:00 before the
-    // change also got an update.
+    // Those told 10:00 get the update now. The rest get no update queued (their
+    // declaration is still pending): it goes out at its retry, a second later,
+    // carrying 14:45 itself.
+    let r = app.drain().await;
+    assert_eq!(r.sms.sent as usize, phones.len() - THROTTLED, "{r:?}");
+    assert_eq!(r.sms.total(), r.sms.sent, "{r:?}");
+    let r = app.advance_and_drain(Duration::from_millis(999)).await;
+    assert_eq!(r.sms.total(), 0, "the retry is not due yet: {r:?}");
+    let r = app.advance_and_drain(Duration::from_millis(1)).await;
+    assert_eq!(
+        (r.sms.sent as usize, r.sms.total()),
+        (THROTTLED, r.sms.sent),
+        "{r:?}"
+    );
+    assert_eq!(
+        app.advance_and_drain(Duration::from_secs(60)).await.sent(),
+        0
+    );
+    // Everyone ends up knowing 14:45 exactly once.
+    let mut told_once = 0;
     for phone in &phones {
         let texts: Vec<String> = app
             .sms
@@ -216,36 +226,44 @@ async fn pending_messages_carry_the_newest_state_once_and_stop_at_restore() {
             .collect();
         let newest = texts.iter().filter(|t| t.contains("14:45")).count();
         assert_eq!(newest, 1, "{phone}: {texts:?}");
-        assert!(texts.len() <= 2, "{phone}: {texts:?}");
-        if texts.len() == 2 {
-            assert!(texts[0].contains("10:00"), "{texts:?}");
+        match texts.len() {
+            1 => told_once += 1,
+            2 => assert!(texts[0].contains("10:00"), "{texts:?}"),
+            _ => panic!("{phone}: {texts:?}"),
         }
     }
+    assert_eq!(told_once, THROTTLED);
+    assert_eq!(
+        app.delivery_count(id, "sms", "sent").await as usize,
+        2 * phones.len() - THROTTLED
+    );
 
-    // Declare again elsewhere and restore at once: pending messages are withdrawn.
+    // Declare again elsewhere and restore before anything went out: the
+    // declarations are withdrawn, and nobody is told it is over.
     let other = Town::inside(0, 9, 5, 9);
-    let id2 = app.declare(&water_outage(Town::rect(0, 9, 5, 9))).await["id"]
+    let id2 = app.declare(&app.water_outage(Town::rect(0, 9, 5, 9))).await["id"]
         .as_i64()
         .unwrap();
     let (s, _) = app
         .post_json(&format!("/api/v1/outages/{id2}/restore"), &json!({}))
         .await;
     assert_eq!(s, 200);
-    app.wait_until_idle(WAIT).await;
-    let superseded = app.delivery_count(id2, "sms", "superseded").await;
-    assert!(superseded > 0, "expected pending SMS to be superseded");
-    for i in other.iter().filter(|i| Town::has_sms(**i)) {
-        let texts: Vec<String> = app
-            .sms
-            .messages_to(&Town::phone(*i))
-            .into_iter()
-            .map(|m| m.text)
-            .collect();
-        // Either never told (and then not told it is over), or told and then restored.
-        assert!(texts.is_empty() || texts.len() == 2, "{texts:?}");
-    }
     let before = app.sms.count();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let r = app.drain().await;
+    assert_eq!(r.sent(), 0, "{r:?}");
+    // "Restored" is queued only for contacts already told (or being told): none.
+    let sms_contacts = other.iter().filter(|i| Town::has_sms(**i)).count() as i64;
+    assert_eq!(
+        app.delivery_count(id2, "sms", "superseded").await,
+        sms_contacts
+    );
+    for i in other.iter().filter(|i| Town::has_sms(**i)) {
+        assert!(app.sms.messages_to(&Town::phone(*i)).is_empty());
+    }
+    assert_eq!(
+        app.advance_and_drain(Duration::from_secs(60)).await.sent(),
+        0
+    );
     assert_eq!(
         app.sms.count(),
         before,
@@ -257,10 +275,10 @@ async fn pending_messages_carry_the_newest_state_once_and_stop_at_restore() {
 async fn area_change_declares_to_new_and_withdraws_from_old() {
     let app = TestApp::spawn().await;
     app.import_town(&Town).await;
-    let v = app.declare(&water_outage(Town::rect(0, 1, 0, 0))).await; // addresses 0, 1
+    let v = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await; // addresses 0, 1
     let id = v["id"].as_i64().unwrap();
-    app.smtp.wait_for_count(2, WAIT).await.unwrap();
-    app.wait_until_idle(WAIT).await;
+    app.drain().await;
+    assert_eq!(app.smtp.count(), 2);
     let (s, v) = app
         .patch_json(
             &format!("/api/v1/outages/{id}"),
@@ -269,7 +287,7 @@ async fn area_change_declares_to_new_and_withdraws_from_old() {
         .await; // now 1 and 2
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["affected_addresses"], 2);
-    app.wait_until_idle(WAIT).await;
+    app.drain().await;
     let subjects = |i: usize| -> Vec<String> {
         app.smtp
             .messages_to(&Town::email(i))
@@ -299,7 +317,7 @@ async fn area_change_declares_to_new_and_withdraws_from_old() {
 async fn idempotent_declare_and_authentication() {
     let app = TestApp::spawn().await;
     app.import_town(&Town).await;
-    let body = water_outage(Town::rect(0, 0, 0, 0));
+    let body = app.water_outage(Town::rect(0, 0, 0, 0));
     let send = |key: &'static str, body: Value| {
         app.http
             .post(app.url("/api/v1/outages"))
@@ -330,7 +348,7 @@ async fn idempotent_declare_and_authentication() {
             .len(),
         1
     );
-    app.wait_until_idle(WAIT).await;
+    app.drain().await;
     assert_eq!(app.smtp.messages_to(&Town::email(0)).len(), 1);
 
     // No token, a wrong token: 401 naming the Authorization header, nothing stored.
@@ -366,10 +384,11 @@ async fn idempotent_declare_and_authentication() {
 async fn opted_out_contact_gets_nothing_even_after_reimport() {
     let app = TestApp::spawn().await;
     app.import_town(&Town).await;
-    let id = app.declare(&water_outage(Town::rect(0, 1, 0, 0))).await["id"]
+    let id = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await["id"]
         .as_i64()
         .unwrap();
-    app.smtp.wait_for_count(2, WAIT).await.unwrap();
+    app.drain().await;
+    assert_eq!(app.smtp.count(), 2);
     let mail = app.smtp.messages_to(&Town::email(0)).remove(0);
     let header = mail.header("List-Unsubscribe").unwrap();
     let url = header
@@ -400,15 +419,15 @@ async fn opted_out_contact_gets_nothing_even_after_reimport() {
     assert!(page.contains(&Town::email(0)), "{page}");
     app.post_json(&format!("/api/v1/outages/{id}/restore"), &json!({}))
         .await;
-    app.wait_until_idle(WAIT).await;
+    app.drain().await;
     // Address 0's e-mail got no "restored"; address 1's did.
     assert_eq!(app.smtp.messages_to(&Town::email(0)).len(), 1);
     assert_eq!(app.smtp.messages_to(&Town::email(1)).len(), 2);
 
     // Re-importing the contacts must not re-subscribe anyone.
     app.import_town(&Town).await;
-    app.declare(&water_outage(Town::rect(0, 1, 0, 0))).await;
-    app.wait_until_idle(WAIT).await;
+    app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
+    app.drain().await;
     assert_eq!(app.smtp.messages_to(&Town::email(0)).len(), 1);
     assert_eq!(app.smtp.messages_to(&Town::email(1)).len(), 3);
     // Its SMS contact is a separate consent and still receives.
@@ -419,7 +438,7 @@ async fn opted_out_contact_gets_nothing_even_after_reimport() {
 async fn planned_work_is_announced_starts_on_time_and_can_be_cancelled() {
     let app = TestApp::spawn().await;
     app.import_town(&Town).await;
-    let starts = Utc::now() + ChronoDuration::milliseconds(1500);
+    let starts = app.now() + ChronoDuration::milliseconds(1500);
     let body = json!({
         "utility": "power",
         "kind": "planned",
@@ -431,7 +450,8 @@ async fn planned_work_is_announced_starts_on_time_and_can_be_cancelled() {
     let v = app.declare(&body).await;
     assert_eq!(v["status"], "scheduled");
     let id = v["id"].as_i64().unwrap();
-    app.smtp.wait_for_count(3, WAIT).await.unwrap();
+    app.drain().await;
+    assert_eq!(app.smtp.count(), 3);
     let planned = app.smtp.messages_to(&Town::email(2)).remove(0); // address 2 reads English
     assert!(
         planned.subject().starts_with("Planned power cut"),
@@ -444,8 +464,15 @@ async fn planned_work_is_announced_starts_on_time_and_can_be_cancelled() {
         planned.text_body()
     );
 
-    // The housekeeping loop starts it on time, as a new revision without messages.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Housekeeping starts it on time, not a millisecond before, as a new
+    // revision without messages.
+    let r = app.advance_and_drain(Duration::from_millis(1499)).await;
+    assert!(r.outages_started.is_empty(), "{r:?}");
+    let (_, v) = app.get_json(&format!("/api/v1/outages/{id}")).await;
+    assert_eq!(v["status"], "scheduled", "{v}");
+    let r = app.advance_and_drain(Duration::from_millis(1)).await;
+    assert_eq!(r.outages_started, vec![id]);
+    assert_eq!(r.sent(), 0, "{r:?}");
     let (_, v) = app.get_json(&format!("/api/v1/outages/{id}")).await;
     assert_eq!(v["status"], "active", "{v}");
     assert_eq!(v["revisions"][1]["change"], "started");
@@ -455,7 +482,8 @@ async fn planned_work_is_announced_starts_on_time_and_can_be_cancelled() {
         .post_json(&format!("/api/v1/outages/{id}/cancel"), &json!({}))
         .await;
     assert_eq!((s, v["status"].as_str()), (200, Some("cancelled")));
-    app.smtp.wait_for_count(6, WAIT).await.unwrap();
+    app.drain().await;
+    assert_eq!(app.smtp.count(), 6);
     let cancelled = app.smtp.messages_to(&Town::email(2)).pop().unwrap();
     assert!(
         cancelled.subject().starts_with("Cancelled"),

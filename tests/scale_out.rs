@@ -1,7 +1,8 @@
 //! Several Herald nodes on one database (as behind a load balancer): what one
 //! node changes, the others serve within a second; an address import through one
 //! node is used by another's geo lookup; a provider rate limit holds for all
-//! workers together, not for each.
+//! workers together, not for each. These are about processes sharing a
+//! database in real time, so the nodes run live (system clock, running workers).
 
 mod support;
 
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use herald::app::Server;
 use herald::config::Config;
 use serde_json::json;
-use support::app::{water_outage, TestApp, Town};
+use support::app::{TestApp, Town};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -24,7 +25,7 @@ async fn node(app: &TestApp, adjust: impl FnOnce(&mut Config)) -> Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_node_is_served_by_another_within_a_second() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_live(|_| {}).await;
     app.import_town(&Town).await;
     let b = node(&app, |c| c.run_workers = false).await;
     let http = reqwest::Client::new();
@@ -46,7 +47,7 @@ async fn a_change_through_one_node_is_served_by_another_within_a_second() {
 
     for round in 0..3 {
         let outage = app
-            .declare(&water_outage(Town::rect(round, round, 0, 0)))
+            .declare(&app.water_outage(Town::rect(round, round, 0, 0)))
             .await;
         let reference = outage["reference"].as_str().unwrap().to_string();
         let declared = Instant::now();
@@ -80,7 +81,7 @@ async fn a_change_through_one_node_is_served_by_another_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn addresses_imported_through_one_node_are_found_by_another() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_live(|_| {}).await;
     app.import_town(&Town).await;
     let b = node(&app, |c| c.run_workers = false).await;
     let b_base = format!("http://{}", b.addr);
@@ -99,7 +100,7 @@ async fn addresses_imported_through_one_node_are_found_by_another() {
     // A (which built its index before) finds them.
     let area = json!({"type": "Polygon", "coordinates": [[[19.049, 46.999], [19.052, 46.999],
         [19.052, 47.001], [19.049, 47.001], [19.049, 46.999]]]});
-    let outage = app.declare(&water_outage(area)).await;
+    let outage = app.declare(&app.water_outage(area)).await;
     assert_eq!(outage["affected_addresses"], 2, "{outage}");
     b.stop().await;
 }
@@ -107,11 +108,11 @@ async fn addresses_imported_through_one_node_are_found_by_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_rate_limit_holds_for_all_workers_together() {
     // 20 SMS/s for the account; two worker nodes each configured with it.
-    let app = TestApp::spawn_with(|c| c.sms.rate_per_sec = 20).await;
+    let app = TestApp::spawn_live(|c| c.sms.rate_per_sec = 20).await;
     app.import_town(&Town).await;
     let b = node(&app, |c| c.sms.rate_per_sec = 20).await;
     let started = Instant::now();
-    let outage = app.declare(&water_outage(Town::rect(0, 9, 0, 9))).await;
+    let outage = app.declare(&app.water_outage(Town::rect(0, 9, 0, 9))).await;
     assert_eq!(outage["contacts"]["sms"], 50);
     app.sms.wait_for_count(50, WAIT).await.unwrap();
     let took = started.elapsed();

@@ -4,9 +4,9 @@
 
 mod support;
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::Duration as ChronoDuration;
 use serde_json::{json, Value};
-use support::app::{water_outage, TestApp, Town};
+use support::app::{TestApp, Town};
 
 const EXTRA: &str = "external_id,street,house_number,postcode,settlement,lon,lat\n\
 E1,Bartók Béla út,12/A,1114,Budapest,19.0001,47.0002\n\
@@ -20,7 +20,7 @@ async fn site() -> (TestApp, String, String) {
     app.import_town(&Town).await;
     let (s, v) = app.post_body("/api/v1/addresses/import", EXTRA).await;
     assert_eq!(s, 200, "{v}");
-    let mut water = water_outage(Town::rect(0, 1, 0, 0)); // T0, T1 and E1, E2, E5 near (19.0, 47.0)
+    let mut water = app.water_outage(Town::rect(0, 1, 0, 0)); // T0, T1 and E1, E2, E5 near (19.0, 47.0)
     water["cause"] = json!("<script>alert(1)</script> burst & \"main\"");
     water["message"] =
         json!({"en": "<img src=x onerror=alert(2)> tanker on the square", "hu": "Lajtos kocsi"});
@@ -30,8 +30,8 @@ async fn site() -> (TestApp, String, String) {
         .to_string();
     let gdansk = json!({
         "utility": "power", "kind": "planned", "cause": "Substation maintenance",
-        "starts_at": (Utc::now() + ChronoDuration::days(2)).to_rfc3339(),
-        "etr": (Utc::now() + ChronoDuration::days(2) + ChronoDuration::hours(5)).to_rfc3339(),
+        "starts_at": (app.now() + ChronoDuration::days(2)).to_rfc3339(),
+        "etr": (app.now() + ChronoDuration::days(2) + ChronoDuration::hours(5)).to_rfc3339(),
         "area": {"type": "Polygon", "coordinates": [[[18.64, 54.34], [18.66, 54.34], [18.66, 54.36], [18.64, 54.36], [18.64, 54.34]]]},
     });
     let planned = app.declare(&gdansk).await["reference"]

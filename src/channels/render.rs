@@ -10,7 +10,8 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::sms_text::{fit, SmsEncoding, UnicodePolicy};
+use super::sms_text::{fit, SmsEncoding};
+use crate::config::UnicodePolicy;
 use crate::domain::{DeliveryKind, Etr, Language, Outage, OutageKind};
 use crate::i18n::{self, Args};
 

@@ -16,7 +16,7 @@ const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ
 /// Extension table: each costs an escape plus the character (2 septets).
 const EXTENDED: &str = "^{}\\[~]|€\u{c}";
 
-pub use crate::config::UnicodePolicy;
+use crate::config::UnicodePolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

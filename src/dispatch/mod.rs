@@ -5,8 +5,9 @@
 //! The fan-out itself (which deliveries exist) is written by the store in the same
 //! transaction as the outage change; see `store` for the rules.
 
+pub mod decide;
 pub mod ratelimit;
 pub mod retry;
 pub mod worker;
 
-pub use worker::{Dispatcher, WorkerHandle};
+pub use worker::{Dispatcher, DrainReport, Outcomes, WorkerHandle};

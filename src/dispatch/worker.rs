@@ -5,6 +5,18 @@
 //! per second, then records every outcome in one transaction. A worker that dies
 //! mid-batch leaves leases that expire; housekeeping returns those deliveries to the
 //! queue, so nothing is lost and duplicates are bounded by what was in flight.
+//!
+//! The loops are thin: each turn runs one *step* (release expired leases, send a
+//! batch of confirmations, start due planned outages, claim and send a batch of one
+//! channel) and then waits for a wake-up or the poll interval.
+//! [`Dispatcher::run_until_idle`] runs the same steps back to back until nothing is
+//! due at the clock's `now`: the deterministic way to run the queue in tests.
+//!
+//! What to send (or defer, or drop) is decided by [`super::decide`]; this module
+//! carries the decision out. Business time (due, expired, leased until) always
+//! comes from the injected clock; wall time is used only for real-time limits —
+//! the provider's rate limit, the half-lease send deadline in `Gate`, and how
+//! long a failed outcome write is retried — which a drain finishes well inside.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,10 +26,11 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use futures::stream::{self, StreamExt};
 use lettre::message::Mailbox;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use super::decide::{decide, Claim, Decision, OutageState, Skip};
 use super::ratelimit::SharedLimiter;
 use super::retry;
 use crate::channels::email::{build_message, EmailSender, OutgoingEmail};
@@ -26,34 +39,15 @@ use crate::channels::render::{
     Recipient, RenderContext,
 };
 use crate::channels::sms::{OutgoingSms, SmsSender};
-use crate::channels::sms_text::UnicodePolicy;
 use crate::channels::SendOutcome;
 use crate::clock::SharedClock;
+use crate::config::UnicodePolicy;
 use crate::config::{Config, DeliveryConfig};
-use crate::domain::{Channel, DeliveryKind, Outage};
+use crate::domain::{Channel, Outage};
+use crate::error::Result;
+use crate::outages;
 use crate::store::{ClaimedDelivery, Completion, Failure, NewsSent, PendingConfirmation, Store};
-
-/// Wakes idle claim loops when new work is committed. One `Notify` per channel with
-/// `notify_one`, whose stored permit means a wake-up that arrives while a loop is
-/// busy is not lost.
-#[derive(Debug, Default)]
-pub struct Wake {
-    email: Notify,
-    sms: Notify,
-}
-
-impl Wake {
-    pub fn all(&self) {
-        self.email.notify_one();
-        self.sms.notify_one();
-    }
-    fn channel(&self, channel: Channel) -> &Notify {
-        match channel {
-            Channel::Email => &self.email,
-            Channel::Sms => &self.sms,
-        }
-    }
-}
+pub use crate::wake::Wake;
 
 struct Lane {
     concurrency: usize,
@@ -94,6 +88,11 @@ impl Lane {
 /// than the batch assumed), or one reached while the worker is stopping, is
 /// released back to the queue unsent, so an expiring lease never lets a second
 /// worker send it too.
+///
+/// The deadline is wall time on purpose: a lease protects against real workers
+/// taking real time. Under a manual clock the lease itself never runs out during
+/// a drain, and a drain's batch is sent far inside the deadline; should it ever be
+/// missed, the message is released and claimed again by the drain's next round.
 struct Gate {
     send_by: std::time::Instant,
     stopping: watch::Receiver<bool>,
@@ -241,6 +240,60 @@ impl Dispatcher {
         WorkerHandle { shutdown, tasks }
     }
 
+    /// Does everything that is due at `clock.now()`, then returns: housekeeping
+    /// once (expired leases back to the queue, due planned outages started), then
+    /// batches of confirmations, e-mail and SMS until a round claims nothing. What
+    /// it schedules for later (a retry, a deferral) is left for a later call, after
+    /// the clock has moved: under a [`crate::clock::ManualClock`] that makes every
+    /// run of the queue deterministic, which is what tests use it for (as the
+    /// crates.io test harness's `run_pending_background_jobs`).
+    ///
+    /// It runs the same steps as the loops [`Dispatcher::start`] spawns, in one
+    /// task, so the outcome does not depend on how the loops interleave. Errors
+    /// are returned rather than waited out.
+    pub async fn run_until_idle(&self) -> Result<DrainReport> {
+        // A stop that never comes: keeping the sender alive keeps the gate from
+        // releasing messages as if the worker were stopping. The gate's other
+        // deadline (half the lease, wall time) is far off for one batch; if it is
+        // ever hit, the message is released, claimed again in the next round and
+        // still sent once.
+        let (_never, stopping) = watch::channel(false);
+        let now = self.clock.now();
+        let mut report = DrainReport {
+            leases_released: self.release_expired_leases(now).await?,
+            outages_started: outages::start_due(&self.store, now).await?,
+            ..DrainReport::default()
+        };
+        loop {
+            let mut round = Outcomes::default();
+            if let Some(results) = self.confirm_batch(&stopping).await? {
+                report.confirmations.count(&results);
+                round.count(&results);
+            }
+            for channel in [Channel::Email, Channel::Sms] {
+                if let Some(results) = self.delivery_batch(channel, &stopping).await? {
+                    report.channel_mut(channel).count(&results);
+                    round.count(&results);
+                }
+            }
+            if round.total() == 0 {
+                break;
+            }
+            report.rounds += 1;
+            if round.released == round.total() {
+                // Nothing but releases: something on the wall clock (a rate limit
+                // far slower than the lease) stops every send. Looping would spin.
+                tracing::warn!(
+                    ?round,
+                    "drain stopped: every claimed message was released unsent"
+                );
+                break;
+            }
+        }
+        tracing::debug!(?report, "queue drained");
+        Ok(report)
+    }
+
     fn lane(&self, channel: Channel) -> &Lane {
         match channel {
             Channel::Email => &self.email_lane,
@@ -250,24 +303,13 @@ impl Dispatcher {
 
     async fn claim_loop(&self, channel: Channel, mut shutdown: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.delivery.poll_interval_ms);
-        let lease = chrono::Duration::milliseconds(self.delivery.lease_ms as i64);
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            let now = self.clock.now();
-            let lease_until = now + lease;
-            match self
-                .store
-                .claim(channel, self.lane(channel).batch, now, lease_until)
-                .await
-            {
-                Ok(batch) if !batch.is_empty() => {
-                    self.process(channel, batch, lease_until, &shutdown).await;
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, %channel, "claim failed; will retry"),
+            // An error was logged where it happened; the poll interval paces retries.
+            if let Ok(Some(_)) = self.delivery_batch(channel, &shutdown).await {
+                continue;
             }
             tokio::select! {
                 _ = self.wake.channel(channel).notified() => {}
@@ -283,23 +325,12 @@ impl Dispatcher {
             if *shutdown.borrow() {
                 break;
             }
+            // Each step logs its own failure; one failing does not hold up the others.
             let now = self.clock.now();
-            match self.store.release_expired_leases(now).await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::warn!(
-                        released = n,
-                        "returned deliveries with expired leases to the queue"
-                    );
-                    self.wake.all();
-                }
-                Err(e) => tracing::warn!(error = %e, "lease release failed"),
-            }
-            self.send_confirmations(now, &shutdown).await;
-            match self.store.start_due_outages(now).await {
-                Ok(ids) if !ids.is_empty() => tracing::info!(?ids, "planned outages started"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "starting planned outages failed"),
+            let _ = self.release_expired_leases(now).await;
+            let _ = self.confirm_batch(&shutdown).await;
+            if let Err(e) = outages::start_due(&self.store, now).await {
+                tracing::warn!(error = %e, "starting planned outages failed");
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
@@ -308,18 +339,69 @@ impl Dispatcher {
         }
     }
 
-    /// Sends due subscription confirmations. They are few (one per resident who
-    /// fills in the form) and wait for housekeeping's tick, but go through the same
-    /// lanes, rate limits, leases and retry rules as alerts.
-    async fn send_confirmations(&self, now: DateTime<Utc>, stopping: &watch::Receiver<bool>) {
+    /// Returns deliveries whose lease ran out (their worker died) to the queue.
+    async fn release_expired_leases(&self, now: DateTime<Utc>) -> Result<u64> {
+        match self.store.release_expired_leases(now).await {
+            Ok(0) => Ok(0),
+            Ok(n) => {
+                tracing::warn!(
+                    released = n,
+                    "returned deliveries with expired leases to the queue"
+                );
+                self.wake.all();
+                Ok(n)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "lease release failed");
+                Err(e)
+            }
+        }
+    }
+
+    /// Claims and sends one batch of a channel's due deliveries and records the
+    /// outcomes; `None` when nothing was due.
+    async fn delivery_batch(
+        &self,
+        channel: Channel,
+        stopping: &watch::Receiver<bool>,
+    ) -> Result<Option<Vec<Completion>>> {
+        let lease = chrono::Duration::milliseconds(self.delivery.lease_ms as i64);
+        let now = self.clock.now();
+        let lease_until = now + lease;
+        let batch = match self
+            .store
+            .claim(channel, self.lane(channel).batch, now, lease_until)
+            .await
+        {
+            Ok(batch) if batch.is_empty() => return Ok(None),
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(error = %e, %channel, "claim failed; will retry");
+                return Err(e);
+            }
+        };
+        self.process(channel, batch, lease_until, stopping)
+            .await
+            .map(Some)
+    }
+
+    /// Sends due subscription confirmations, one batch; `None` when none was due.
+    /// They are few (one per resident who fills in the form) and wait for
+    /// housekeeping's tick, but go through the same lanes, rate limits, leases and
+    /// retry rules as alerts.
+    async fn confirm_batch(
+        &self,
+        stopping: &watch::Receiver<bool>,
+    ) -> Result<Option<Vec<Completion>>> {
+        let now = self.clock.now();
         let lease = chrono::Duration::milliseconds(self.delivery.lease_ms as i64);
         let lease_until = now + lease;
         let claimed = match self.store.claim_confirmations(50, now, lease_until).await {
-            Ok(c) if c.is_empty() => return,
+            Ok(c) if c.is_empty() => return Ok(None),
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming confirmations failed; will retry");
-                return;
+                return Err(e);
             }
         };
         let gate = Gate::new(self.delivery.lease_ms, stopping);
@@ -338,7 +420,9 @@ impl Dispatcher {
             .await
         {
             tracing::error!(error = %e, "recording confirmations failed; leases will expire and they will be retried");
+            return Err(e);
         }
+        Ok(Some(results))
     }
 
     async fn send_confirmation(
@@ -427,7 +511,7 @@ impl Dispatcher {
         batch: Vec<ClaimedDelivery>,
         lease_until: DateTime<Utc>,
         stopping: &watch::Receiver<bool>,
-    ) {
+    ) -> Result<Vec<Completion>> {
         let gate = Gate::new(self.delivery.lease_ms, stopping);
         let now = self.clock.now();
         let mut outages: HashMap<i64, Option<Outage>> = HashMap::new();
@@ -440,7 +524,7 @@ impl Dispatcher {
                     Err(e) => {
                         // Leave the batch to its leases; it will be retried.
                         tracing::warn!(error = %e, "cannot load outage; batch left to lease expiry");
-                        return;
+                        return Err(e);
                     }
                 }
             }
@@ -450,7 +534,7 @@ impl Dispatcher {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot check sent revisions; batch left to lease expiry");
-                return;
+                return Err(e);
             }
         };
         let lane = self.lane(channel);
@@ -488,13 +572,15 @@ impl Dispatcher {
         // waited for, for as long as the lease leaves before others may take over.
         let give_up = std::time::Instant::now() + Duration::from_millis(self.delivery.lease_ms / 2);
         let mut wait = Duration::from_millis(50);
-        for attempt in 1.. {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             match self
                 .store
                 .complete(&results, lease_until, self.clock.now())
                 .await
             {
-                Ok(()) => return,
+                Ok(()) => return Ok(results),
                 Err(e) if std::time::Instant::now() + wait < give_up => {
                     tracing::warn!(error = %e, attempt, "recording outcomes failed; retrying");
                     tokio::time::sleep(wait).await;
@@ -502,12 +588,16 @@ impl Dispatcher {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "recording outcomes failed; leases will expire and the batch will be retried");
-                    return;
+                    return Err(e);
                 }
             }
         }
     }
 
+    /// Carries out [`decide`]'s answer for one claimed delivery: a deferral or a
+    /// drop becomes its completion at once; a send is rendered from the outage's
+    /// current state, passes the gate, goes to the provider, and the provider's
+    /// answer becomes sent, a retry (with backoff) or dead.
     async fn deliver(
         &self,
         d: ClaimedDelivery,
@@ -521,71 +611,22 @@ impl Dispatcher {
             failure,
             reason,
         };
-        if now > d.expires_at {
-            return failed(Failure::Expired, "expired before it could be sent".into());
-        }
-        // A message the resident asked for is sent even after an opt-out from alerts.
-        if d.opted_out && d.kind != DeliveryKind::Requested {
-            return failed(Failure::Suppressed, "contact opted out".into());
-        }
-        let Some(outage) = outage else {
-            return failed(Failure::Dead, "outage not found".into());
-        };
-        if matches!(
-            d.kind,
-            DeliveryKind::Declared | DeliveryKind::Updated | DeliveryKind::Requested
-        ) && !outage.status.is_open()
-        {
-            return failed(
-                Failure::Superseded,
-                format!("outage {} before this message was sent", outage.status),
-            );
-        }
-        match d.kind {
-            // One message per state: a declaration rendered after the ETR changed
-            // already carried the update this delivery was queued for.
-            DeliveryKind::Updated if told.revision.is_some_and(|r| r >= outage.revision) => {
-                return failed(
-                    Failure::Superseded,
-                    format!(
-                        "revision {} was already sent to this contact",
-                        outage.revision
-                    ),
-                );
-            }
-            // Whatever follows the first message waits while that is on its way.
-            DeliveryKind::Updated
-            | DeliveryKind::Restored
-            | DeliveryKind::Cancelled
-            | DeliveryKind::Withdrawn
-                if told.revision.is_none() && told.in_flight =>
-            {
+        let outage = match (
+            decide(Claim::from(&d), outage.map(OutageState::from), told, now),
+            outage,
+        ) {
+            (Decision::Send, Some(outage)) => outage,
+            (Decision::Defer { until, reason }, _) => {
                 return Completion::Retry {
                     id: d.id,
-                    at: now + chrono::Duration::seconds(1),
-                    error: "waiting for this contact's first message to finish".into(),
-                };
+                    at: until,
+                    error: reason.to_string(),
+                }
             }
-            // An update is news only to those who had the first message. If theirs
-            // is still queued (it was claimed when the change came, then released or
-            // retried), it renders the newest state itself.
-            DeliveryKind::Updated if told.revision.is_none() => {
-                return failed(
-                    Failure::Superseded,
-                    "the contact's first message, not yet sent, carries this update".into(),
-                );
-            }
-            // "It's over" only to those who heard it began.
-            DeliveryKind::Restored | DeliveryKind::Cancelled | DeliveryKind::Withdrawn
-                if told.revision.is_none() =>
-            {
-                return failed(
-                    Failure::Superseded,
-                    "the contact was never told about this outage".into(),
-                );
-            }
-            _ => {}
-        }
+            (Decision::Drop { failure, reason }, _) => return failed(failure, reason.to_string()),
+            // `decide` drops a delivery whose outage is gone; this arm only says so to the compiler.
+            (Decision::Send, None) => return failed(Failure::Dead, Skip::OutageGone.to_string()),
+        };
         let ctx = RenderContext {
             tz: self.tz,
             public_url: &self.public_url,
@@ -671,5 +712,96 @@ impl Dispatcher {
                 failed(Failure::Dead, format!("permanent failure: {error}"))
             }
         }
+    }
+}
+
+/// How many claimed messages ended each way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcomes {
+    pub sent: u64,
+    /// Back to the queue for a later attempt (transient failure or deferral).
+    pub retried: u64,
+    /// Back to the queue unsent, the attempt not counted (see `Gate`).
+    pub released: u64,
+    pub expired: u64,
+    pub suppressed: u64,
+    pub superseded: u64,
+    pub dead: u64,
+    /// The earliest retry scheduled: when the next drain will find work.
+    pub next_retry: Option<DateTime<Utc>>,
+}
+
+impl Outcomes {
+    fn count(&mut self, results: &[Completion]) {
+        for r in results {
+            match r {
+                Completion::Sent { .. } => self.sent += 1,
+                Completion::Retry { at, .. } => {
+                    self.retried += 1;
+                    self.next_retry = Some(self.next_retry.map_or(*at, |t| t.min(*at)));
+                }
+                Completion::Release { .. } => self.released += 1,
+                Completion::Failed { failure, .. } => match failure {
+                    Failure::Expired => self.expired += 1,
+                    Failure::Suppressed => self.suppressed += 1,
+                    Failure::Superseded => self.superseded += 1,
+                    Failure::Dead => self.dead += 1,
+                },
+            }
+        }
+    }
+
+    /// Every claimed message, however it ended.
+    pub fn total(&self) -> u64 {
+        self.sent
+            + self.retried
+            + self.released
+            + self.expired
+            + self.suppressed
+            + self.superseded
+            + self.dead
+    }
+}
+
+/// What [`Dispatcher::run_until_idle`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Deliveries whose lease had run out, returned to the queue.
+    pub leases_released: u64,
+    /// Planned outages started.
+    pub outages_started: Vec<i64>,
+    pub confirmations: Outcomes,
+    pub email: Outcomes,
+    pub sms: Outcomes,
+    /// Rounds of claims (confirmations, e-mail, SMS) that found work.
+    pub rounds: u32,
+}
+
+impl DrainReport {
+    fn channel_mut(&mut self, channel: Channel) -> &mut Outcomes {
+        match channel {
+            Channel::Email => &mut self.email,
+            Channel::Sms => &mut self.sms,
+        }
+    }
+
+    pub fn channel(&self, channel: Channel) -> &Outcomes {
+        match channel {
+            Channel::Email => &self.email,
+            Channel::Sms => &self.sms,
+        }
+    }
+
+    /// Messages sent (alerts on both channels and confirmations).
+    pub fn sent(&self) -> u64 {
+        self.email.sent + self.sms.sent + self.confirmations.sent
+    }
+
+    /// The earliest retry left for a later drain, if any.
+    pub fn next_retry(&self) -> Option<DateTime<Utc>> {
+        [&self.confirmations, &self.email, &self.sms]
+            .iter()
+            .filter_map(|o| o.next_retry)
+            .min()
     }
 }

@@ -12,7 +12,6 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use super::ivr::{CachedAnswer, CallerIds};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::dispatch::worker::Wake;
 use crate::dispatch::Dispatcher;
 use crate::error::Result;
 use crate::geo::AddressIndex;
@@ -21,6 +20,7 @@ use crate::published::{Published, TagCache, View};
 use crate::register::Register;
 use crate::search::AddressSearch;
 use crate::store::Store;
+use crate::wake::Wake;
 
 pub struct AppState {
     /// The published version and its view tag, re-read at most every 250 ms.

@@ -1,11 +1,25 @@
 //! `TestApp`: Herald on port 0 with a fresh database (SQLite in a temporary
-//! directory, or a PostgreSQL database of its own: see [`super::db`]), a real SMTP sink and an SMS gateway stub, plus helpers named after
-//! what a dispatcher or resident does.
+//! directory, or a PostgreSQL database of its own: see [`super::db`]), a real SMTP
+//! sink and an SMS gateway stub, plus helpers named after what a dispatcher or
+//! resident does.
+//!
+//! By default the app runs on a [`ManualClock`] set to [`START`] and without
+//! background workers: time moves only when a test calls [`TestApp::advance`], and
+//! messages go out only when it calls [`TestApp::drain`], which runs everything due
+//! until the queue is idle. So a planned start, a passed ETR, a retry's backoff, an
+//! expiry or a lease running out happen exactly when the test says, and "nothing
+//! more was sent" is a fact after a drain rather than a hope after a sleep. Tests
+//! about processes (workers crashing, stopping, scaling out) use
+//! [`TestApp::spawn_live`]: the system clock and running workers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, TimeZone, Utc};
 use herald::app::Server;
+use herald::clock::{ManualClock, SystemClock};
 use herald::config::{Config, EmailTransport, SmsProvider, SmtpTls};
+use herald::dispatch::{Dispatcher, DrainReport};
 use herald::domain::DeliveryState;
 use serde_json::{json, Value};
 
@@ -21,6 +35,17 @@ pub struct TestApp {
     pub sms: SmsGateway,
     pub config: Config,
     pub dir: tempfile::TempDir,
+    /// `None` for a live app (system clock).
+    clock: Option<Arc<ManualClock>>,
+    /// Built on the first drain and kept: one SMTP pool, one set of rate limiters.
+    dispatcher: tokio::sync::OnceCell<Arc<Dispatcher>>,
+}
+
+/// Where every manual clock starts: Monday 23 November 2026, 09:00 in Budapest.
+/// Fixed, so "today", "tomorrow" and the local date in view tags read the same on
+/// every run, whatever the time of day the suite runs at.
+pub fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()
 }
 
 /// Fast retries and leases so failure paths finish in seconds.
@@ -50,28 +75,48 @@ pub fn test_config(dir: &std::path::Path, smtp: &SmtpSink, sms: &SmsGateway) -> 
 }
 
 impl TestApp {
+    /// A manual-clock app without workers (see the module docs).
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// [`TestApp::spawn`] with the configuration adjusted.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let clock = ManualClock::new(start());
+        Self::start(Some(clock), |c| {
+            c.run_workers = false;
+            adjust(c);
+        })
+        .await
+    }
+
+    /// The system clock and, unless `adjust` turns them off, running workers: for
+    /// tests about worker processes, where waiting is for other tasks, not for time.
+    pub async fn spawn_live(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::start(None, adjust).await
+    }
+
+    async fn start(clock: Option<Arc<ManualClock>>, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let smtp = SmtpSink::start().await;
         let sms = SmsGateway::start().await;
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(dir.path(), &smtp, &sms);
         config.database_url = super::db::fresh_database().await;
         adjust(&mut config);
-        let server = Server::start(config.clone()).await.expect("server starts");
+        let shared: herald::clock::SharedClock = match &clock {
+            Some(manual) => manual.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let server = Server::start_with_clock(config.clone(), shared)
+            .await
+            .expect("server starts");
         let base = format!("http://{}", server.addr);
         let token = herald::auth::new_api_token();
+        let now = server.state.clock.now();
         server
             .state
             .store
-            .create_token(
-                "test",
-                &herald::auth::hash_token(&token),
-                chrono::Utc::now(),
-            )
+            .create_token("test", &herald::auth::hash_token(&token), now)
             .await
             .expect("token");
         TestApp {
@@ -83,7 +128,65 @@ impl TestApp {
             sms,
             config,
             dir,
+            clock,
+            dispatcher: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The app's manual clock. Panics for a live app.
+    pub fn clock(&self) -> &ManualClock {
+        self.clock
+            .as_deref()
+            .expect("a live app runs on the system clock")
+    }
+
+    /// Now, as the app sees it.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state().clock.now()
+    }
+
+    /// Moves the manual clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.clock()
+            .advance(chrono::Duration::from_std(by).expect("a sane duration"));
+    }
+
+    /// Runs the workers' work until nothing is due at the app's `now`
+    /// ([`Dispatcher::run_until_idle`]) and returns what it did. Every message it
+    /// sent has reached the SMTP sink or the SMS stub when it returns.
+    pub async fn drain(&self) -> DrainReport {
+        let dispatcher = self
+            .dispatcher
+            .get_or_init(|| async { self.state().dispatcher().await.expect("dispatcher") })
+            .await;
+        let report = dispatcher.run_until_idle().await.expect("drain");
+        // A started planned outage changed the published version, as another
+        // node's change would; read it now rather than after `RECHECK`.
+        if !report.outages_started.is_empty() {
+            self.state().published.touch();
+        }
+        report
+    }
+
+    /// [`TestApp::advance`], then [`TestApp::drain`].
+    pub async fn advance_and_drain(&self, by: Duration) -> DrainReport {
+        self.advance(by);
+        self.drain().await
+    }
+
+    /// A water outage over `area` with an ETR three hours from the app's now.
+    pub fn water_outage(&self, area: Value) -> Value {
+        water_outage_at(self.now(), area)
+    }
+
+    /// Tomorrow (by the app's clock) at `h:m` in Budapest, as RFC 3339.
+    pub fn tomorrow_at(&self, h: u32, m: u32) -> String {
+        let tz = chrono_tz::Europe::Budapest;
+        let day = (self.now().with_timezone(&tz) + chrono::Duration::days(1)).date_naive();
+        tz.from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap())
+            .single()
+            .unwrap()
+            .to_rfc3339()
     }
 
     pub fn state(&self) -> &herald::app::AppState {
@@ -148,7 +251,8 @@ impl TestApp {
         v
     }
 
-    /// Waits until no delivery is pending or in flight.
+    /// Waits until no delivery is pending or in flight, for live workers (a
+    /// manual-clock app uses [`TestApp::drain`]).
     pub async fn wait_until_idle(&self, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -259,11 +363,12 @@ impl Town {
     }
 }
 
-pub fn water_outage(area: Value) -> Value {
+/// A water outage over `area` with an ETR three hours after `now`.
+pub fn water_outage_at(now: DateTime<Utc>, area: Value) -> Value {
     json!({
         "utility": "water",
         "cause": "Burst main",
         "area": area,
-        "etr": (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339(),
+        "etr": (now + chrono::Duration::hours(3)).to_rfc3339(),
     })
 }
