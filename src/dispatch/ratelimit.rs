@@ -12,7 +12,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::store::{Store, TokenRequest};
+use crate::domain::bucket::TokenRequest;
+use crate::store::Store;
 
 /// Unused local tokens expire after this long.
 const LOCAL_TTL: Duration = Duration::from_secs(1);

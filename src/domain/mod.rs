@@ -1,6 +1,7 @@
 //! Pure domain types. Nothing here does I/O; every type validates on construction,
 //! so a value that exists is a value that is allowed.
 
+pub mod bucket;
 pub mod contact;
 pub mod outage;
 pub mod reference;
