@@ -1,17 +1,18 @@
 //! The operator API (`/api/v1`, JSON, `Authorization: Bearer <token>`), used by
 //! dispatchers' tools and outage-management systems.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::params::{self, Params};
 use super::AppState;
 use super::{read_body, JsonBody, State};
 use crate::auth::{hash_token, sha256_hex};
@@ -153,42 +154,53 @@ async fn preview(
     Ok(Json(outages::preview(&state.outages(), &body.value).await?))
 }
 
-fn query_param<T: std::str::FromStr<Err = String>>(
-    q: &HashMap<String, String>,
-    name: &str,
-) -> Result<Option<T>> {
-    q.get(name)
-        .filter(|v| !v.is_empty())
-        .map(|v| v.parse::<T>().map_err(|e| Error::bad_request(name, e)))
-        .transpose()
+/// `limit=`: how many rows, 1 to 10000. Given but empty is an error, as any
+/// other value that is not such a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(i64);
+
+impl Limit {
+    pub fn or(limit: Option<Limit>, default: i64) -> i64 {
+        limit.map_or(default, |l| l.0)
+    }
 }
 
-fn limit(q: &HashMap<String, String>, default: i64) -> Result<i64> {
-    match q.get("limit") {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<i64>()
+impl std::str::FromStr for Limit {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Limit, &'static str> {
+        s.parse::<i64>()
             .ok()
             .filter(|n| (1..=10_000).contains(n))
-            .ok_or_else(|| Error::bad_request("limit", "expected a number from 1 to 10000")),
+            .map(Limit)
+            .ok_or("expected a number from 1 to 10000")
     }
+}
+
+/// `GET /api/v1/outages?reference=&status=&utility=&limit=` (default 100). An
+/// empty `reference`, `status` or `utility` is no filter. Fields are in the order
+/// they are checked.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    #[serde(default, deserialize_with = "params::non_empty")]
+    pub reference: Option<Reference>,
+    #[serde(default, deserialize_with = "params::non_empty")]
+    pub status: Option<OutageStatus>,
+    #[serde(default, deserialize_with = "params::non_empty")]
+    pub utility: Option<Utility>,
+    #[serde(default, deserialize_with = "params::parsed")]
+    pub limit: Option<Limit>,
 }
 
 async fn list(
     axum::extract::State(state): State,
     _op: Operator,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<ListQuery>,
 ) -> Result<Json<Value>> {
-    let reference = q
-        .get("reference")
-        .filter(|r| !r.is_empty())
-        .map(|r| Reference::parse(r).map_err(|e| Error::bad_request("reference", e.to_string())))
-        .transpose()?;
     let filter = OutageFilter {
-        status: query_param::<OutageStatus>(&q, "status")?,
-        utility: query_param::<Utility>(&q, "utility")?,
-        reference,
-        limit: limit(&q, 100)?,
+        status: q.status,
+        utility: q.utility,
+        reference: q.reference,
+        limit: Limit::or(q.limit, 100),
     };
     let outages = state.store.outages(&filter).await?;
     let items: Vec<Value> = outages
@@ -260,36 +272,73 @@ async fn cancel(
     end(&state, &id, OutageStatus::Cancelled).await
 }
 
+/// `GET /api/v1/outages/{id}/deliveries?state=&limit=` (default 1000). An empty
+/// `state` is no filter.
+#[derive(Debug, Deserialize)]
+pub struct DeliveriesQuery {
+    #[serde(default, deserialize_with = "params::non_empty")]
+    pub state: Option<DeliveryState>,
+    #[serde(default, deserialize_with = "params::parsed")]
+    pub limit: Option<Limit>,
+}
+
 async fn deliveries(
     axum::extract::State(state): State,
     _op: Operator,
     Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    // An unknown outage is a 404 whatever the query says: it is checked first.
+    q: Result<Params<DeliveriesQuery>, Error>,
 ) -> Result<Json<Value>> {
     let outage = outages::find(&state.outages(), &id).await?;
-    let state_filter = query_param::<DeliveryState>(&q, "state")?;
+    let Params(q) = q?;
     let rows = state
         .store
-        .deliveries(outage.id, state_filter, limit(&q, 1000)?)
+        .deliveries(outage.id, q.state, Limit::or(q.limit, 1000))
         .await?;
     Ok(Json(json!({ "deliveries": rows })))
 }
 
-fn import_mode(q: &HashMap<String, String>) -> Result<Mode> {
-    match q.get("on_error").map(String::as_str) {
-        None | Some("reject") => Ok(Mode::Strict),
-        Some("skip") => Ok(Mode::Skip),
-        Some(_) => Err(Error::bad_request("on_error", "expected reject or skip")),
+/// `on_error=reject` (the default: one bad row rejects the file) or `skip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    Reject,
+    Skip,
+}
+
+impl std::str::FromStr for OnError {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<OnError, &'static str> {
+        match s {
+            "reject" => Ok(OnError::Reject),
+            "skip" => Ok(OnError::Skip),
+            _ => Err("expected reject or skip"),
+        }
+    }
+}
+
+/// `POST /api/v1/{addresses,contacts}/import?on_error=`; given but empty is an error.
+#[derive(Debug, Deserialize)]
+pub struct ImportQuery {
+    #[serde(default, deserialize_with = "params::parsed")]
+    pub on_error: Option<OnError>,
+}
+
+impl ImportQuery {
+    fn mode(&self) -> Mode {
+        match self.on_error {
+            None | Some(OnError::Reject) => Mode::Strict,
+            Some(OnError::Skip) => Mode::Skip,
+        }
     }
 }
 
 async fn import_addresses(
     axum::extract::State(state): State,
     _op: Operator,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<ImportQuery>,
     request: Request,
 ) -> Result<Json<import::ImportReport>> {
-    let mode = import_mode(&q)?;
+    let mode = q.mode();
     let body = read_body(request, &state).await?;
     let report = import::import_addresses(
         &state.store,
@@ -305,10 +354,10 @@ async fn import_addresses(
 async fn import_contacts(
     axum::extract::State(state): State,
     _op: Operator,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<ImportQuery>,
     request: Request,
 ) -> Result<Json<import::ImportReport>> {
-    let mode = import_mode(&q)?;
+    let mode = q.mode();
     let body = read_body(request, &state).await?;
     let region = state.config.region()?;
     let report = import::import_contacts(
@@ -321,4 +370,71 @@ async fn import_contacts(
     .await?;
     state.published.touch();
     Ok(Json(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T> {
+        params::from_uri(&format!("/api/v1/outages?{q}").parse().unwrap())
+    }
+
+    fn field(e: Error) -> String {
+        match e {
+            Error::BadRequest { field, .. } => field,
+            other => panic!("not a 400: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn limits_are_one_to_ten_thousand() {
+        assert_eq!("1".parse(), Ok(Limit(1)));
+        assert_eq!("10000".parse(), Ok(Limit(10_000)));
+        for bad in ["0", "10001", "-5", "", " 5", "5.0", "lots"] {
+            assert!(bad.parse::<Limit>().is_err(), "{bad}");
+        }
+        assert_eq!(Limit::or(None, 100), 100);
+        assert_eq!(Limit::or(Some(Limit(7)), 100), 7);
+    }
+
+    #[test]
+    fn list_filters() {
+        let q: ListQuery = query("status=active&utility=&limit=20&page=2").unwrap();
+        assert_eq!(q.status, Some(OutageStatus::Active));
+        assert_eq!(
+            (q.utility, q.reference, q.limit),
+            (None, None, Some(Limit(20)))
+        );
+        for (bad, expected) in [
+            ("status=open", "status"),
+            ("utility=wind", "utility"),
+            ("reference=AB-12", "reference"),
+            ("limit=", "limit"),
+        ] {
+            assert_eq!(
+                field(query::<ListQuery>(bad).unwrap_err()),
+                expected,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn delivery_and_import_parameters() {
+        let q: DeliveriesQuery = query("state=dead&limit=3").unwrap();
+        assert_eq!(
+            (q.state, q.limit),
+            (Some(DeliveryState::Dead), Some(Limit(3)))
+        );
+        assert_eq!(
+            field(query::<DeliveriesQuery>("state=gone").unwrap_err()),
+            "state"
+        );
+        let mode = |q: &str| query::<ImportQuery>(q).map(|q| q.mode());
+        assert!(matches!(mode(""), Ok(Mode::Strict)));
+        assert!(matches!(mode("on_error=reject"), Ok(Mode::Strict)));
+        assert!(matches!(mode("on_error=skip"), Ok(Mode::Skip)));
+        assert_eq!(field(mode("on_error=").unwrap_err()), "on_error");
+    }
 }

@@ -10,14 +10,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::Query;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use serde::Deserialize;
 
+use super::params::{self, Params};
 use super::AppState;
-use super::State;
+use super::{conditional, State};
 use crate::auth::sha256_hex;
 use crate::domain::{Language, Phone, Reference};
 use crate::error::{Error, Result};
@@ -56,7 +57,7 @@ fn cache_headers(response: &mut Response, tag: &str, changed_at: chrono::DateTim
 async fn feed(axum::extract::State(state): State, headers: HeaderMap) -> Result<Response> {
     let published = state.view().await?;
     let tag = format!("\"feed-v{}\"", published.tag);
-    if matches_etag(&headers, &tag) {
+    if conditional::not_modified(&headers, &tag) {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
         cache_headers(&mut r, &tag, published.changed_at);
         return Ok(r);
@@ -148,18 +149,9 @@ impl Format {
     }
 
     /// `format=` wins; otherwise the first type in `Accept` we can produce.
-    fn negotiate(q: &HashMap<String, String>, headers: &HeaderMap) -> Result<Format> {
-        if let Some(f) = q.get("format") {
-            return match f.as_str() {
-                "json" => Ok(Format::Json),
-                "ssml" => Ok(Format::Ssml),
-                "vxml" | "voicexml" => Ok(Format::Vxml),
-                "text" | "txt" => Ok(Format::Text),
-                _ => Err(Error::bad_request(
-                    "format",
-                    "expected json, ssml, vxml or text",
-                )),
-            };
+    fn negotiate(format: Option<Format>, headers: &HeaderMap) -> Format {
+        if let Some(f) = format {
+            return f;
         }
         let accept = headers
             .get(header::ACCEPT)
@@ -168,91 +160,177 @@ impl Format {
         for part in accept.split(',') {
             let media = part.split(';').next().unwrap_or("").trim();
             match media {
-                "application/ssml+xml" => return Ok(Format::Ssml),
-                "application/voicexml+xml" => return Ok(Format::Vxml),
-                "text/plain" => return Ok(Format::Text),
-                "application/json" => return Ok(Format::Json),
+                "application/ssml+xml" => return Format::Ssml,
+                "application/voicexml+xml" => return Format::Vxml,
+                "text/plain" => return Format::Text,
+                "application/json" => return Format::Json,
                 _ => {}
             }
         }
-        Ok(Format::Json)
+        Format::Json
     }
 }
 
-/// The one place the query names, in a canonical form (also used for the ETag).
-fn place(q: &HashMap<String, String>, state: &AppState) -> Result<(Place, String)> {
-    let given = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+impl std::str::FromStr for Format {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Format, &'static str> {
+        match s {
+            "json" => Ok(Format::Json),
+            "ssml" => Ok(Format::Ssml),
+            "vxml" | "voicexml" => Ok(Format::Vxml),
+            "text" | "txt" => Ok(Format::Text),
+            _ => Err("expected json, ssml, vxml or text"),
+        }
+    }
+}
+
+/// `GET /ivr/v1/status?format=&phone=&postcode=&address_id=&reference=&lat=&lon=`
+/// (and `lang=`, see [`LangQuery`]). `format` given but empty is an error.
+///
+/// The place parameters are kept as given (trimmed; blank is absent) and read by
+/// [`StatusQuery::lookup`] in order of precedence, so one that is not used is
+/// never validated: `?phone=…&reference=junk` answers for the phone, as always.
+#[derive(Debug, Deserialize)]
+pub struct StatusQuery {
+    #[serde(default, deserialize_with = "params::parsed")]
+    format: Option<Format>,
+    #[serde(default, deserialize_with = "params::non_blank")]
+    phone: Option<String>,
+    #[serde(default, deserialize_with = "params::non_blank")]
+    postcode: Option<String>,
+    #[serde(default, deserialize_with = "params::non_blank")]
+    address_id: Option<String>,
+    #[serde(default, deserialize_with = "params::non_blank")]
+    reference: Option<String>,
+    #[serde(default, deserialize_with = "params::non_blank")]
+    lat: Option<String>,
+    #[serde(default, deserialize_with = "params::non_blank")]
+    lon: Option<String>,
+}
+
+/// What the caller asked about, validated; a phone number is resolved later
+/// (through the caller-id cache), since an unreadable one is not an error.
+#[derive(Debug, Clone, PartialEq)]
+enum Lookup {
+    Phone(String),
+    Postcode(String),
+    Address(String),
+    Reference(Reference),
+    Point { lon: f64, lat: f64 },
+}
+
+impl StatusQuery {
+    /// The one place the query names: the first of phone, postcode, address_id,
+    /// reference, lat and lon.
+    fn lookup(&self) -> Result<Lookup> {
+        if let Some(phone) = &self.phone {
+            return Ok(Lookup::Phone(phone.clone()));
+        }
+        if let Some(pc) = &self.postcode {
+            let pc: String = pc.chars().filter(|c| !c.is_whitespace()).collect();
+            if pc.is_empty()
+                || pc.len() > 12
+                || !pc.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return Err(Error::bad_request(
+                    "postcode",
+                    "expected a postcode such as 1114 or 80-244",
+                ));
+            }
+            return Ok(Lookup::Postcode(pc));
+        }
+        if let Some(id) = &self.address_id {
+            return Ok(Lookup::Address(id.clone()));
+        }
+        if let Some(r) = &self.reference {
+            return Reference::parse(r)
+                .map(Lookup::Reference)
+                .map_err(|e| Error::bad_request("reference", e.to_string()));
+        }
+        match (&self.lat, &self.lon) {
+            (Some(lat), Some(lon)) => {
+                let parse = |v: &str, field: &str, limit: f64| {
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite() && x.abs() <= limit)
+                        .ok_or_else(|| {
+                            Error::bad_request(field, format!("expected a number within ±{limit}"))
+                        })
+                };
+                let (lat, lon) = (parse(lat, "lat", 90.0)?, parse(lon, "lon", 180.0)?);
+                Ok(Lookup::Point { lon, lat })
+            }
+            (Some(_), None) => Err(Error::bad_request("lon", "lat needs lon")),
+            (None, Some(_)) => Err(Error::bad_request("lat", "lon needs lat")),
+            (None, None) => Err(Error::bad_request(
+                "query",
+                "give one of phone, postcode, address_id, reference, or lat and lon",
+            )),
+        }
+    }
+}
+
+/// `lang=` on the IVR's endpoints: hu, pl or en (also `hu-HU`…); empty is absent.
+/// Its own struct because both endpoints check it last, after the place or the
+/// phone, and take it as `Result<Params<LangQuery>, Error>` to do so.
+#[derive(Debug, Deserialize)]
+pub struct LangQuery {
+    #[serde(default, deserialize_with = "params::non_empty")]
+    lang: Option<IvrLanguage>,
+}
+
+/// A [`Language`] with the IVR's message for a bad one.
+#[derive(Debug, Clone, Copy)]
+struct IvrLanguage(Language);
+
+impl std::str::FromStr for IvrLanguage {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<IvrLanguage, &'static str> {
+        s.parse()
+            .map(IvrLanguage)
+            .map_err(|_| "expected hu, pl or en")
+    }
+}
+
+/// The place to answer for and its canonical form (also part of the ETag).
+fn place(lookup: Lookup, state: &AppState) -> Result<(Place, String)> {
     let region = state.config.region()?;
-    if let Some(phone) = given("phone") {
+    Ok(match lookup {
         // An unreadable caller id ("anonymous", a short code) is an unknown caller,
         // not an error: the IVR must still have something to say.
-        return Ok(match state.caller_ids.parse(phone, region) {
+        Lookup::Phone(phone) => match state.caller_ids.parse(&phone, region) {
             Some(p) => {
                 let key = format!("phone={}", p.as_str());
                 (Place::Phone(p), key)
             }
             None => (Place::UnknownCaller, "phone=?".into()),
-        });
-    }
-    if let Some(pc) = given("postcode") {
-        let pc: String = pc.chars().filter(|c| !c.is_whitespace()).collect();
-        if pc.is_empty()
-            || pc.len() > 12
-            || !pc.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            return Err(Error::bad_request(
-                "postcode",
-                "expected a postcode such as 1114 or 80-244",
-            ));
+        },
+        Lookup::Postcode(pc) => {
+            let key = format!("postcode={pc}");
+            (Place::Postcode(pc), key)
         }
-        let key = format!("postcode={pc}");
-        return Ok((Place::Postcode(pc), key));
-    }
-    if let Some(id) = given("address_id") {
-        return Ok((Place::Address(id.to_string()), format!("address_id={id}")));
-    }
-    if let Some(r) = given("reference") {
-        let r = Reference::parse(r).map_err(|e| Error::bad_request("reference", e.to_string()))?;
-        let key = format!("reference={r}");
-        return Ok((Place::Reference(r), key));
-    }
-    match (given("lat"), given("lon")) {
-        (Some(lat), Some(lon)) => {
-            let parse = |v: &str, field: &str, limit: f64| {
-                v.parse::<f64>()
-                    .ok()
-                    .filter(|x| x.is_finite() && x.abs() <= limit)
-                    .ok_or_else(|| {
-                        Error::bad_request(field, format!("expected a number within ±{limit}"))
-                    })
-            };
-            let (lat, lon) = (parse(lat, "lat", 90.0)?, parse(lon, "lon", 180.0)?);
-            Ok((Place::Point { lon, lat }, format!("point={lon},{lat}")))
+        Lookup::Address(id) => {
+            let key = format!("address_id={id}");
+            (Place::Address(id), key)
         }
-        (Some(_), None) => Err(Error::bad_request("lon", "lat needs lon")),
-        (None, Some(_)) => Err(Error::bad_request("lat", "lon needs lat")),
-        (None, None) => Err(Error::bad_request(
-            "query",
-            "give one of phone, postcode, address_id, reference, or lat and lon",
-        )),
-    }
+        Lookup::Reference(r) => {
+            let key = format!("reference={r}");
+            (Place::Reference(r), key)
+        }
+        Lookup::Point { lon, lat } => (Place::Point { lon, lat }, format!("point={lon},{lat}")),
+    })
 }
 
-fn language(
-    q: &HashMap<String, String>,
-    headers: &HeaderMap,
-    state: &AppState,
-) -> Result<Language> {
-    if let Some(l) = q.get("lang").filter(|l| !l.is_empty()) {
-        return l
-            .parse()
-            .map_err(|_| Error::bad_request("lang", "expected hu, pl or en"));
+/// `lang=`, else `Accept-Language`, else the configured default.
+fn language(q: &LangQuery, headers: &HeaderMap, state: &AppState) -> Language {
+    if let Some(IvrLanguage(l)) = q.lang {
+        return l;
     }
-    Ok(headers
+    headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .and_then(crate::domain::contact::negotiate)
-        .unwrap_or(state.config.default_language))
+        .unwrap_or(state.config.default_language)
 }
 
 fn locale(lang: Language) -> &'static str {
@@ -366,29 +444,21 @@ pub struct CachedAnswer {
     language: Language,
 }
 
-fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| {
-            let t = t.trim();
-            t == "*" || t == etag
-        })
-}
-
 async fn status_handler(
     axum::extract::State(state): State,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<StatusQuery>,
+    // Checked after the place, as it always was.
+    lang: Result<Params<LangQuery>, Error>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let format = Format::negotiate(&q, &headers)?;
-    let (place, query) = place(&q, &state)?;
-    let lang = language(&q, &headers, &state)?;
+    let format = Format::negotiate(q.format, &headers);
+    let (place, query) = place(q.lookup()?, &state)?;
+    let lang = language(&lang?.0, &headers, &state);
     let published = state.view().await?;
     let tag = etag(&published.tag, &query, lang, format);
-    let mut response = if matches_etag(&headers, &tag) {
+    // Every valid query has an answer (if only "we could not find…"), so a
+    // representation always exists and `*` may match.
+    let mut response = if conditional::not_modified(&headers, &tag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let cached = match state.ivr_answers.get(&published.tag, &tag) {
@@ -444,20 +514,25 @@ async fn answer(
     })
 }
 
+/// `GET|POST /ivr/v1/sms?phone=` (required; and `lang=`, see [`LangQuery`]). The
+/// number is read with the configured region, so in the handler.
+#[derive(Debug, Deserialize)]
+pub struct SmsQuery {
+    phone: String,
+}
+
 /// "Press 2": queue the current status as an SMS to the caller's registered number.
 async fn request_sms(
     axum::extract::State(state): State,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<SmsQuery>,
+    // Checked after the phone number, as it always was.
+    lang: Result<Params<LangQuery>, Error>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let region = state.config.region()?;
-    let phone = q
-        .get("phone")
-        .ok_or_else(|| Error::bad_request("phone", "required"))
-        .and_then(|p| {
-            Phone::parse(p, region).map_err(|e| Error::bad_request("phone", e.to_string()))
-        })?;
-    let lang = language(&q, &headers, &state)?;
+    let phone =
+        Phone::parse(&q.phone, region).map_err(|e| Error::bad_request("phone", e.to_string()))?;
+    let lang = language(&lang?.0, &headers, &state);
     let now = state.clock.now();
     let expires = now + chrono::Duration::minutes(state.config.delivery.ttl_minutes as i64);
     let queued = state
@@ -481,4 +556,113 @@ async fn request_sms(
         HeaderValue::from_static("application/voicexml+xml; charset=utf-8"),
     );
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query<T: serde::de::DeserializeOwned>(q: &str) -> Result<T> {
+        params::from_uri(&format!("/ivr/v1/status?{q}").parse().unwrap())
+    }
+
+    fn lookup(q: &str) -> Result<Lookup> {
+        query::<StatusQuery>(q)?.lookup()
+    }
+
+    fn field(e: Error) -> String {
+        match e {
+            Error::BadRequest { field, .. } => field,
+            other => panic!("not a 400: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_first_place_given_wins_and_the_rest_is_not_read() {
+        assert_eq!(
+            lookup("reference=junk&lat=x&postcode=%201111%20&phone=+anonymous+").unwrap(),
+            Lookup::Phone("anonymous".into())
+        );
+        assert_eq!(
+            lookup("phone=&postcode=11%2014&lat=x").unwrap(),
+            Lookup::Postcode("1114".into())
+        );
+        assert_eq!(
+            lookup("postcode=%20&address_id=T7&reference=junk").unwrap(),
+            Lookup::Address("T7".into())
+        );
+        assert_eq!(
+            lookup("lat=47.5&lon=19.04").unwrap(),
+            Lookup::Point {
+                lon: 19.04,
+                lat: 47.5
+            }
+        );
+    }
+
+    #[test]
+    fn bad_places_name_their_parameter() {
+        for (q, expected) in [
+            ("", "query"),
+            ("phone=%20&postcode=", "query"),
+            ("postcode=1114!", "postcode"),
+            ("reference=PW-1234", "reference"),
+            ("lat=90.5&lon=0", "lat"),
+            ("lat=0&lon=-180.5", "lon"),
+            ("lat=0&lon=inf", "lon"),
+            ("lat=0", "lon"),
+            ("lon=0", "lat"),
+        ] {
+            assert_eq!(field(lookup(q).unwrap_err()), expected, "{q}");
+        }
+    }
+
+    #[test]
+    fn format_and_language() {
+        let q: StatusQuery = query("format=voicexml").unwrap();
+        assert_eq!(Format::negotiate(q.format, &HeaderMap::new()), Format::Vxml);
+        let q: StatusQuery = query("x=1").unwrap();
+        let mut accept = HeaderMap::new();
+        accept.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html, text/plain;q=0.5"),
+        );
+        assert_eq!(Format::negotiate(q.format, &accept), Format::Text);
+        assert_eq!(
+            field(query::<StatusQuery>("format=").unwrap_err()),
+            "format"
+        );
+        assert_eq!(
+            field(query::<StatusQuery>("format=JSON").unwrap_err()),
+            "format"
+        );
+
+        let l: LangQuery = query("lang=pl-PL").unwrap();
+        assert!(matches!(l.lang, Some(IvrLanguage(Language::Pl))));
+        let l: LangQuery = query("lang=").unwrap();
+        assert!(l.lang.is_none());
+        match query::<LangQuery>("lang=de").unwrap_err() {
+            Error::BadRequest { field, message } => {
+                assert_eq!(
+                    (field.as_str(), message.as_str()),
+                    ("lang", "expected hu, pl or en")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_sms_request_needs_a_phone() {
+        match query::<SmsQuery>("lang=en").unwrap_err() {
+            Error::BadRequest { field, message } => {
+                assert_eq!((field.as_str(), message.as_str()), ("phone", "required"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            query::<SmsQuery>("phone=%2B36301000000").unwrap().phone,
+            "+36301000000"
+        );
+    }
 }

@@ -1,11 +1,17 @@
 //! HTTP: the operator API (`/api/v1`), public pages (outage page, unsubscribe),
 //! health and metrics. Handlers are thin: they read the request, call `outages` or
 //! the store, and shape the answer.
+//!
+//! Request parameters are typed structs read by [`params::Params`] (query) and
+//! [`params::FormParams`] (form body), whose errors name the parameter; every
+//! `304 Not Modified` is decided by [`conditional::not_modified`].
 
 pub mod api;
+pub mod conditional;
 pub mod health;
 pub mod ivr;
 pub mod map;
+pub mod params;
 pub mod public;
 mod state;
 pub mod subscribe;

@@ -14,13 +14,16 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 
+use super::conditional::{self, Condition};
+use super::params::{self, Params};
 use super::AppState;
 use super::State;
 use crate::auth::sha256_hex;
@@ -44,13 +47,23 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 const COOKIE: &str = "herald_lang";
 
-/// The visitor's language, and whether to remember a new choice.
+/// `?lang=` on every page: hu, pl or en (also `hu-HU`…). A value that is not one
+/// is ignored, never refused: a visitor with a mangled link still gets the page,
+/// in the language the cookie or the browser asks for.
+#[derive(Debug, Default, Deserialize)]
+pub struct LangChoice {
+    #[serde(default, deserialize_with = "params::lenient")]
+    pub lang: Option<Language>,
+}
+
+/// The visitor's language, and whether to remember a new choice (`chosen`, from
+/// `?lang=`).
 pub(super) fn page_language(
     state: &AppState,
     headers: &HeaderMap,
-    query: &HashMap<String, String>,
+    chosen: Option<Language>,
 ) -> (Language, bool) {
-    if let Some(l) = query.get("lang").and_then(|l| l.parse::<Language>().ok()) {
+    if let Some(l) = chosen {
         return (l, true);
     }
     let cookie = headers
@@ -195,56 +208,62 @@ pub(super) fn html_response(status: StatusCode, body: Bytes) -> Response {
 
 /// Serves a cacheable page: 304 when the visitor has it, the cached body when
 /// another visitor caused it to be rendered for this version, else renders it.
+///
+/// `here` is the page's path and the parameters that select its content (for
+/// the search page `q`), without `lang`; it keys the cache and the ETag and is
+/// where the language switcher points. Parameters the page does not read are not
+/// part of it: `/?utm_source=x` is the page `/`, one render and one ETag.
+///
+/// Only a page that exists (200) carries an ETag, so a visitor who sends this
+/// version's tag for this key has seen it exist, and gets the 304 without a
+/// render, cached or not. `If-None-Match: *` has no such proof: it is a 304 only
+/// once the page is known to exist (RFC 9110 §13.2.1: a 404 ignores preconditions).
 async fn cached_page<F, Fut>(
     state: &AppState,
     headers: &HeaderMap,
-    query: &HashMap<String, String>,
-    path: &str,
+    chosen: Option<Language>,
+    here: String,
     render_page: F,
 ) -> Result<Response>
 where
     F: FnOnce(Words) -> Fut,
     Fut: std::future::Future<Output = Result<(StatusCode, Bytes)>>,
 {
-    let (lang, remember) = page_language(state, headers, query);
+    let (lang, remember) = page_language(state, headers, chosen);
     let view = state.view().await?;
-    let mut rest: Vec<(&String, &String)> =
-        query.iter().filter(|(k, _)| k.as_str() != "lang").collect();
-    rest.sort();
-    let here = if rest.is_empty() {
-        path.to_string()
-    } else {
-        let q: Vec<String> = rest
-            .iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
-            .collect();
-        format!("{path}?{}", q.join("&"))
-    };
     let key = format!("{}|{here}", lang.as_str());
     let etag = format!("\"p{}-{}\"", view.tag, &sha256_hex(key.as_bytes())[..12]);
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut response = if not_modified {
+    let condition = conditional::if_none_match(headers, &etag);
+    let mut response = if condition == Condition::Tag {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if let Some(body) = state.pages.get(&view.tag, &key) {
-        html_response(StatusCode::OK, body)
     } else {
-        let words = Words {
-            lang,
-            etag: Some(etag.clone()),
-            here: here.clone(),
+        let (status, body) = match state.pages.get(&view.tag, &key) {
+            Some(body) => (StatusCode::OK, body),
+            None => {
+                let words = Words {
+                    lang,
+                    etag: Some(etag.clone()),
+                    here,
+                };
+                let (status, body) = render_page(words).await?;
+                if status == StatusCode::OK {
+                    state.pages.put(&view.tag, key, body.clone());
+                }
+                (status, body)
+            }
         };
-        let (status, body) = render_page(words).await?;
-        if status == StatusCode::OK {
-            state.pages.put(&view.tag, key, body.clone());
+        if status == StatusCode::OK && condition == Condition::Any {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            html_response(status, body)
         }
-        html_response(status, body)
     };
+    let exists = matches!(response.status(), StatusCode::OK | StatusCode::NOT_MODIFIED);
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
+    if exists {
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            h.insert(header::ETAG, v);
+        }
     }
     h.insert(
         header::CACHE_CONTROL,
@@ -335,11 +354,11 @@ async fn groups(
 
 async fn home(
     axum::extract::State(state): State,
-    Query(q): Query<HashMap<String, String>>,
+    Params(choice): Params<LangChoice>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let st = Arc::clone(&state);
-    cached_page(&state, &headers, &q, "/", |w| async move {
+    cached_page(&state, &headers, choice.lang, "/".into(), |w| async move {
         let now = st.clock.now();
         let open = st.store.open_outages().await?;
         let (planned, active): (Vec<Outage>, Vec<Outage>) = open
@@ -374,37 +393,43 @@ struct PlannedPage {
 
 async fn planned(
     axum::extract::State(state): State,
-    Query(q): Query<HashMap<String, String>>,
+    Params(choice): Params<LangChoice>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let st = Arc::clone(&state);
-    cached_page(&state, &headers, &q, "/planned", |w| async move {
-        let now = st.clock.now();
-        let mut scheduled: Vec<Outage> = st
-            .store
-            .open_outages()
-            .await?
-            .into_iter()
-            .filter(|o| o.status == OutageStatus::Scheduled)
-            .collect();
-        scheduled.sort_by_key(|o| o.starts_at);
-        let mut days: Vec<Day> = Vec::new();
-        for (i, o) in scheduled.iter().enumerate() {
-            let date = o
-                .starts_at
-                .map(|t| i18n::date(w.lang, st.tz, t))
-                .unwrap_or_default();
-            let c = card(&w, &st, o, i, now);
-            match days.last_mut() {
-                Some(d) if d.date == date => d.cards.push(c),
-                _ => days.push(Day {
-                    date,
-                    cards: vec![c],
-                }),
+    cached_page(
+        &state,
+        &headers,
+        choice.lang,
+        "/planned".into(),
+        |w| async move {
+            let now = st.clock.now();
+            let mut scheduled: Vec<Outage> = st
+                .store
+                .open_outages()
+                .await?
+                .into_iter()
+                .filter(|o| o.status == OutageStatus::Scheduled)
+                .collect();
+            scheduled.sort_by_key(|o| o.starts_at);
+            let mut days: Vec<Day> = Vec::new();
+            for (i, o) in scheduled.iter().enumerate() {
+                let date = o
+                    .starts_at
+                    .map(|t| i18n::date(w.lang, st.tz, t))
+                    .unwrap_or_default();
+                let c = card(&w, &st, o, i, now);
+                match days.last_mut() {
+                    Some(d) if d.date == date => d.cards.push(c),
+                    _ => days.push(Day {
+                        date,
+                        cards: vec![c],
+                    }),
+                }
             }
-        }
-        Ok((StatusCode::OK, render(PlannedPage { w, days })?))
-    })
+            Ok((StatusCode::OK, render(PlannedPage { w, days })?))
+        },
+    )
     .await
 }
 
@@ -430,15 +455,30 @@ struct SearchPage {
     results: Vec<SearchResult>,
 }
 
+/// `GET /search?q=` (and `lang=`, see [`LangChoice`]): free text, an address or a
+/// reference.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    pub q: Option<String>,
+}
+
+impl SearchQuery {
+    /// What is searched for: trimmed, at most 200 characters.
+    pub fn text(&self) -> String {
+        self.q
+            .as_deref()
+            .map(|s| s.trim().chars().take(200).collect())
+            .unwrap_or_default()
+    }
+}
+
 async fn search(
     axum::extract::State(state): State,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<SearchQuery>,
+    Params(choice): Params<LangChoice>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let text = q
-        .get("q")
-        .map(|s| s.trim().chars().take(200).collect::<String>())
-        .unwrap_or_default();
+    let text = q.text();
     // A reference goes straight to its outage.
     if crate::domain::reference::looks_like_reference(&text) {
         if let Ok(r) = Reference::parse(&text) {
@@ -447,8 +487,13 @@ async fn search(
             }
         }
     }
+    // The page is the query as typed (so the switcher keeps it exactly).
+    let here = match &q.q {
+        Some(raw) => format!("/search?q={}", urlencode(raw)),
+        None => "/search".into(),
+    };
     let st = Arc::clone(&state);
-    cached_page(&state, &headers, &q, "/search", |w| async move {
+    cached_page(&state, &headers, choice.lang, here, |w| async move {
         let now = st.clock.now();
         let mut results = Vec::new();
         if !text.is_empty() {
@@ -541,7 +586,7 @@ pub(super) struct MessagePage {
 
 /// The 404 page in the visitor's language.
 pub(super) fn not_found_page(state: &AppState, headers: &HeaderMap) -> Result<Response> {
-    let (status, body) = not_found(page_language(state, headers, &HashMap::new()).0)?;
+    let (status, body) = not_found(page_language(state, headers, None).0)?;
     Ok(html_response(status, body))
 }
 
@@ -562,12 +607,12 @@ pub(super) fn not_found(lang: Language) -> Result<(StatusCode, Bytes)> {
 async fn outage_page(
     axum::extract::State(state): State,
     Path(reference): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Params(choice): Params<LangChoice>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let st = Arc::clone(&state);
     let path = format!("/o/{reference}");
-    cached_page(&state, &headers, &q, &path, |w| async move {
+    cached_page(&state, &headers, choice.lang, path, |w| async move {
         let Ok(reference) = Reference::parse(&reference) else {
             return not_found(w.lang);
         };

@@ -9,18 +9,20 @@
 //! else's number gets nothing sent beyond one confirmation, and at most
 //! `PER_DAY` of those per destination.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::Router;
+use serde::Deserialize;
 
+use super::params::{self, FormParams, Params};
 use super::public::{
-    html_response, not_found, not_found_page, page, page_language, render, MessagePage, Words,
+    html_response, not_found, not_found_page, page, page_language, render, LangChoice, MessagePage,
+    SearchQuery, Words,
 };
 use super::AppState;
 use super::State;
@@ -91,8 +93,8 @@ fn label(a: &AddressRow) -> String {
     )
 }
 
-async fn address(state: &AppState, raw: Option<&String>) -> Result<Option<AddressRow>> {
-    let Some(id) = raw.and_then(|v| v.trim().parse::<i64>().ok()) else {
+async fn address(state: &AppState, id: Option<i64>) -> Result<Option<AddressRow>> {
+    let Some(id) = id else {
         return Ok(None);
     };
     Ok(state
@@ -120,17 +122,25 @@ fn words(lang: Language, here: String) -> Words {
     w
 }
 
+/// `GET /subscribe?address=` (and `q=` as on the search page, `lang=`, see
+/// [`SearchQuery`] and [`LangChoice`]): the address chosen from a search result.
+/// One that is not a number is no choice: the form then asks for the address.
+#[derive(Debug, Deserialize)]
+pub struct FormQuery {
+    #[serde(default, deserialize_with = "params::lenient")]
+    pub address: Option<i64>,
+}
+
 async fn form_page(
     axum::extract::State(state): State,
-    Query(q): Query<HashMap<String, String>>,
+    Params(q): Params<FormQuery>,
+    Params(search): Params<SearchQuery>,
+    Params(choice): Params<LangChoice>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let (lang, _) = page_language(&state, &headers, &q);
-    let chosen = address(&state, q.get("address")).await?;
-    let query = q
-        .get("q")
-        .map(|s| s.trim().chars().take(200).collect::<String>())
-        .unwrap_or_default();
+    let (lang, _) = page_language(&state, &headers, choice.lang);
+    let chosen = address(&state, q.address).await?;
+    let query = search.text();
     let choices = if chosen.is_none() && !query.is_empty() {
         state
             .address_search()
@@ -170,27 +180,46 @@ async fn form_page(
     Ok(html_response(StatusCode::OK, body))
 }
 
+/// `POST /subscribe`, the form's fields. None of them is refused with a 4xx of
+/// its own: what does not parse is absent, and the form comes back (422) with
+/// the problem shown next to the field, in the language the form was shown in
+/// (`ui`).
+#[derive(Debug, Deserialize)]
+pub struct SubscribeForm {
+    #[serde(default, deserialize_with = "params::lenient")]
+    pub ui: Option<Language>,
+    #[serde(default, deserialize_with = "params::lenient")]
+    pub address: Option<i64>,
+    #[serde(default, deserialize_with = "params::lenient")]
+    pub channel: Option<Channel>,
+    /// Kept as typed (trimmed): how it is read depends on the channel, and a
+    /// bad one is shown again for correcting.
+    #[serde(default, deserialize_with = "params::trimmed")]
+    pub destination: String,
+    #[serde(default, deserialize_with = "params::lenient")]
+    pub language: Option<Language>,
+}
+
 async fn submit(
     axum::extract::State(state): State,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    FormParams(form): FormParams<SubscribeForm>,
 ) -> Result<Response> {
-    let field = |k: &str| form.get(k).map(|v| v.trim()).unwrap_or_default();
     // Errors come back in the language the form was shown in.
-    let lang = match field("ui").parse::<Language>() {
-        Ok(l) => l,
-        Err(_) => page_language(&state, &headers, &HashMap::new()).0,
+    let lang = match form.ui {
+        Some(l) => l,
+        None => page_language(&state, &headers, None).0,
     };
     let w = Words::new(lang);
     let mut errors = Vec::new();
-    let chosen = address(&state, form.get("address")).await?;
+    let chosen = address(&state, form.address).await?;
     if chosen.is_none() {
         errors.push(FieldError {
             field: "address",
             message: w.t("page-error-address"),
         });
     }
-    let channel = field("channel").parse::<Channel>().ok();
+    let channel = form.channel;
     if channel.is_none() {
         errors.push(FieldError {
             field: "channel",
@@ -198,7 +227,7 @@ async fn submit(
         });
     }
     let destination = channel.and_then(|c| {
-        let parsed = Destination::parse(c, field("destination"), state.config.region().ok()?);
+        let parsed = Destination::parse(c, &form.destination, state.config.region().ok()?);
         if parsed.is_err() {
             errors.push(FieldError {
                 field: "destination",
@@ -210,7 +239,7 @@ async fn submit(
         }
         parsed.ok()
     });
-    let language = field("language").parse::<Language>().ok();
+    let language = form.language;
     if language.is_none() {
         errors.push(FieldError {
             field: "language",
@@ -236,8 +265,10 @@ async fn submit(
             }),
             query: String::new(),
             choices: Vec::new(),
-            channel: field("channel").to_string(),
-            destination: field("destination").chars().take(200).collect(),
+            // The template only checks for "sms": an unreadable channel shows
+            // as email, the default, as the raw text always did.
+            channel: channel.map_or("", Channel::as_str).to_string(),
+            destination: form.destination.chars().take(200).collect(),
             errors,
             w,
         })?;
