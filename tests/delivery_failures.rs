@@ -374,3 +374,81 @@ async fn a_stopping_worker_releases_what_it_has_not_sent() {
     );
     assert_eq!(app.sms.count(), 50);
 }
+
+/// Issue 10, item 4: a follow-up that waits for the contact's first message
+/// (which another worker is still sending) does not spend its attempts waiting,
+/// so after any number of waits one transient provider error still leaves it
+/// retries, and the resident hears "restored".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_up_waits_for_the_first_message_without_spending_attempts() {
+    use herald::domain::Channel;
+    use herald::store::Completion;
+
+    let app = TestApp::spawn().await;
+    let max_attempts = app.config.delivery.max_attempts as i64;
+    app.import_town(&Town).await;
+    // Address 0 has an e-mail and an SMS contact.
+    let id = app.declare(&app.water_outage(Town::rect(0, 0, 0, 0))).await["id"]
+        .as_i64()
+        .unwrap();
+    // "Another worker" claims the SMS declaration and is slow to send it.
+    let store = &app.state().store;
+    let lease_until = app.now() + chrono::Duration::minutes(10);
+    let held = store
+        .claim(Channel::Sms, 1, app.now(), lease_until)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    let (s, v) = app
+        .post_json(&format!("/api/v1/outages/{id}/restore"), &Value::Null)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // The "restored" SMS waits for the declaration, round after round: more
+    // rounds than it has attempts.
+    for round in 0..max_attempts + 2 {
+        let r = app.advance_and_drain(Duration::from_secs(1)).await;
+        assert_eq!((r.sms.deferred, r.sms.sent), (1, 0), "round {round}: {r:?}");
+    }
+    let restored = |v: &Value| -> Value {
+        v["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["kind"] == "restored" && d["channel"] == "sms")
+            .cloned()
+            .expect("a restored SMS")
+    };
+    let (_, v) = app
+        .get_json(&format!("/api/v1/outages/{id}/deliveries"))
+        .await;
+    let waiting = restored(&v);
+    assert_eq!(waiting["state"], "pending", "{waiting}");
+    assert_eq!(waiting["attempts"], 0, "waiting spent attempts: {waiting}");
+    // The slow worker finishes the declaration; the gateway then fails once.
+    store
+        .complete(
+            &[Completion::Sent {
+                id: held[0].id,
+                sent_revision: 1,
+                provider_message_id: None,
+                segments: Some(1),
+            }],
+            lease_until,
+            app.now(),
+        )
+        .await
+        .unwrap();
+    app.sms.fail_next(1, 503);
+    let r = app.advance_and_drain(Duration::from_secs(1)).await;
+    assert_eq!((r.sms.retried, r.sms.sent), (1, 0), "{r:?}");
+    let backoff_cap = Duration::from_millis(app.config.delivery.retry_max_ms);
+    let r = app.advance_and_drain(backoff_cap).await;
+    assert_eq!(r.sms.sent, 1, "{r:?}");
+    let (_, v) = app
+        .get_json(&format!("/api/v1/outages/{id}/deliveries"))
+        .await;
+    let sent = restored(&v);
+    assert_eq!(sent["state"], "sent", "{sent}");
+    assert_eq!(sent["attempts"], 2, "one failure, one success: {sent}");
+    assert_eq!(app.sms.messages_to(&Town::phone(0)).len(), 1);
+}

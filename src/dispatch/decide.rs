@@ -112,7 +112,8 @@ impl fmt::Display for Skip {
 pub enum Decision {
     /// Render the outage's current state and send it.
     Send,
-    /// Back to the queue until `until`; the attempt counts like any retry.
+    /// Back to the queue until `until`; waiting is no failure, so the attempt is
+    /// not counted.
     Defer { until: DateTime<Utc>, reason: Skip },
     /// Never sent: the delivery ends in `failure`'s state.
     Drop { failure: Failure, reason: Skip },

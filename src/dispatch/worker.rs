@@ -416,7 +416,7 @@ impl Dispatcher {
             .await;
         if let Err(e) = self
             .store
-            .complete_confirmations(&results, lease_until)
+            .complete_confirmations(&results, lease_until, self.clock.now())
             .await
         {
             tracing::error!(error = %e, "recording confirmations failed; leases will expire and they will be retried");
@@ -563,6 +563,7 @@ impl Dispatcher {
                 Completion::Retry { .. } => "retry",
                 Completion::Failed { failure, .. } => failure.state().as_str(),
                 Completion::Release { .. } => "released",
+                Completion::Defer { .. } => "deferred",
             };
             metrics::counter!("herald_delivery_attempts_total", "channel" => channel.as_str(), "outcome" => outcome)
                 .increment(1);
@@ -617,10 +618,10 @@ impl Dispatcher {
         ) {
             (Decision::Send, Some(outage)) => outage,
             (Decision::Defer { until, reason }, _) => {
-                return Completion::Retry {
+                return Completion::Defer {
                     id: d.id,
-                    at: until,
-                    error: reason.to_string(),
+                    until,
+                    reason: reason.to_string(),
                 }
             }
             (Decision::Drop { failure, reason }, _) => return failed(failure, reason.to_string()),
@@ -719,8 +720,11 @@ impl Dispatcher {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcomes {
     pub sent: u64,
-    /// Back to the queue for a later attempt (transient failure or deferral).
+    /// Back to the queue for a later attempt after a transient failure.
     pub retried: u64,
+    /// Back to the queue until another message to the contact has landed, the
+    /// attempt not counted.
+    pub deferred: u64,
     /// Back to the queue unsent, the attempt not counted (see `Gate`).
     pub released: u64,
     pub expired: u64,
@@ -741,6 +745,10 @@ impl Outcomes {
                     self.next_retry = Some(self.next_retry.map_or(*at, |t| t.min(*at)));
                 }
                 Completion::Release { .. } => self.released += 1,
+                Completion::Defer { until, .. } => {
+                    self.deferred += 1;
+                    self.next_retry = Some(self.next_retry.map_or(*until, |t| t.min(*until)));
+                }
                 Completion::Failed { failure, .. } => match failure {
                     Failure::Expired => self.expired += 1,
                     Failure::Suppressed => self.suppressed += 1,
@@ -755,6 +763,7 @@ impl Outcomes {
     pub fn total(&self) -> u64 {
         self.sent
             + self.retried
+            + self.deferred
             + self.released
             + self.expired
             + self.suppressed

@@ -297,6 +297,26 @@ pub enum Completion {
     /// Not attempted after all (the lease was running out, or the worker is
     /// stopping): back to the queue at once, the attempt not counted.
     Release { id: i64, reason: String },
+    /// Not attempted yet, on purpose: another message to the same contact must
+    /// land first. Back to the queue until `until`; waiting is no failure, so
+    /// the attempt is not counted (a follow-up can wait as long as it takes).
+    Defer {
+        id: i64,
+        until: DateTime<Utc>,
+        reason: String,
+    },
+}
+
+impl Completion {
+    /// For the statements that put a claim back unsent (release, defer): when it
+    /// is due again, and why it waits.
+    pub(crate) fn unsent(&self, now: DateTime<Utc>) -> Option<(i64, DateTime<Utc>, &str)> {
+        match self {
+            Completion::Release { id, reason } => Some((*id, now, reason)),
+            Completion::Defer { id, until, reason } => Some((*id, *until, reason)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -588,6 +608,7 @@ pub trait Database: Send + Sync {
         &self,
         results: &[Completion],
         lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<()>;
     async fn subscription(&self, token: &str) -> Result<Option<SubscriptionView>>;
     /// Makes the requester a contact (clearing any opt-out: this is their own

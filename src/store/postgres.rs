@@ -26,6 +26,7 @@ use super::rows::{self, NewsRow};
 use super::shared::finish_import;
 use super::sql::{kinds_sql, Announce, Arg, Backend, Bound, ClaimBatch, Dialect, Sql, Tx};
 use super::*;
+use crate::clock::{from_ms, to_ms};
 
 /// Notified when deliveries or confirmations are queued.
 pub const CHANNEL_WORK: &str = "herald_work";
@@ -273,7 +274,7 @@ impl Backend for Postgres {
     }
 
     async fn complete(tx: &mut Tx<Self>, done: &[Completion], lease: i64, now: i64) -> Result<()> {
-        let by = Outcomes::split(done);
+        let by = Outcomes::split(done, now);
         // One statement per kind of outcome, the rows as arrays. The claim's lease
         // is its fencing token: a worker whose lease ran out and was taken over
         // by another changes nothing.
@@ -318,11 +319,12 @@ impl Backend for Postgres {
         .await?;
         sqlx::query(
             "UPDATE deliveries d SET state = 'pending', lease_until = NULL, \
-             attempts = d.attempts - 1, next_attempt_at = $3, last_error = u.reason, updated_at = \
-             $3 FROM UNNEST($1::int8[], $2::text[]) AS u(id, reason) \
-             WHERE d.id = u.id AND d.state = 'sending' AND d.lease_until = $4",
+             attempts = d.attempts - 1, next_attempt_at = u.at, last_error = u.reason, \
+             updated_at = $4 FROM UNNEST($1::int8[], $2::int8[], $3::text[]) AS u(id, at, reason) \
+             WHERE d.id = u.id AND d.state = 'sending' AND d.lease_until = $5",
         )
         .bind(&by.released.id)
+        .bind(&by.released.at)
         .bind(&by.released.reason)
         .bind(now)
         .bind(lease)
@@ -444,11 +446,12 @@ struct FailedColumns {
 #[derive(Default)]
 struct ReleasedColumns {
     id: Vec<i64>,
+    at: Vec<i64>,
     reason: Vec<String>,
 }
 
 impl Outcomes {
-    fn split(results: &[Completion]) -> Outcomes {
+    fn split(results: &[Completion], now: i64) -> Outcomes {
         let mut o = Outcomes::default();
         for r in results {
             match r {
@@ -465,7 +468,7 @@ impl Outcomes {
                 }
                 Completion::Retry { id, at, error } => {
                     o.retry.id.push(*id);
-                    o.retry.at.push(crate::clock::to_ms(*at));
+                    o.retry.at.push(to_ms(*at));
                     o.retry.error.push(error.clone());
                 }
                 Completion::Failed {
@@ -477,9 +480,11 @@ impl Outcomes {
                     o.failed.state.push(failure.state().as_str());
                     o.failed.reason.push(reason.clone());
                 }
-                Completion::Release { id, reason } => {
-                    o.released.id.push(*id);
-                    o.released.reason.push(reason.clone());
+                Completion::Release { .. } | Completion::Defer { .. } => {
+                    let (id, at, reason) = r.unsent(from_ms(now)).expect("unsent");
+                    o.released.id.push(id);
+                    o.released.at.push(to_ms(at));
+                    o.released.reason.push(reason.to_string());
                 }
             }
         }

@@ -524,7 +524,7 @@ impl<B: Backend> Database for SqlStore<B> {
         B::complete(&mut tx, results, to_ms(lease_until), to_ms(now)).await?;
         if results
             .iter()
-            .any(|r| matches!(r, Completion::Retry { .. } | Completion::Release { .. }))
+            .any(|r| !matches!(r, Completion::Sent { .. } | Completion::Failed { .. }))
         {
             B::announce(&mut tx, Announce::Work).await?;
         }
@@ -814,6 +814,7 @@ impl<B: Backend> Database for SqlStore<B> {
         &self,
         results: &[Completion],
         lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<()> {
         let lease = to_ms(lease_until);
         let mut tx = self.0.begin_write().await?;
@@ -851,14 +852,19 @@ impl<B: Backend> Database for SqlStore<B> {
                     _ => "dead",
                 })
                 .bind(reason.as_str()),
-                Completion::Release { id, reason } => Sql::new(
-                    "UPDATE subscriptions SET state = 'pending', lease_until = NULL, \
-                     attempts = attempts - 1, last_error = $3 \
-                     WHERE id = $1 AND state = 'sending' AND lease_until = $2",
-                )
-                .bind(*id)
-                .bind(lease)
-                .bind(reason.as_str()),
+                // Put back unsent: due again at once (release) or later (defer).
+                Completion::Release { .. } | Completion::Defer { .. } => {
+                    let (id, at, reason) = result.unsent(now).expect("unsent");
+                    Sql::new(
+                        "UPDATE subscriptions SET state = 'pending', lease_until = NULL, \
+                         attempts = attempts - 1, next_attempt_at = $3, last_error = $4 \
+                         WHERE id = $1 AND state = 'sending' AND lease_until = $2",
+                    )
+                    .bind(id)
+                    .bind(lease)
+                    .bind(to_ms(at))
+                    .bind(reason)
+                }
             };
             q.execute(&mut tx).await?;
         }

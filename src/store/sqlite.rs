@@ -23,6 +23,7 @@ use super::rows;
 use super::shared::finish_import;
 use super::sql::{kinds_sql, Announce, Arg, Backend, Bound, ClaimBatch, Dialect, Sql, Tx};
 use super::*;
+use crate::clock::{from_ms, to_ms};
 use crate::domain::token::random_token;
 
 pub(super) struct Sqlite {
@@ -324,7 +325,7 @@ impl Backend for Sqlite {
                 .bind(*id)
                 .bind(lease)
                 .bind(now)
-                .bind(crate::clock::to_ms(*at))
+                .bind(to_ms(*at))
                 .bind(error.as_str()),
                 Completion::Failed {
                     id,
@@ -339,15 +340,19 @@ impl Backend for Sqlite {
                 .bind(now)
                 .bind(failure.state().as_str())
                 .bind(reason.as_str()),
-                Completion::Release { id, reason } => Sql::new(
-                    "UPDATE deliveries SET state = 'pending', lease_until = NULL, \
-                     attempts = attempts - 1, next_attempt_at = $3, last_error = $4, \
-                     updated_at = $3 WHERE id = $1 AND state = 'sending' AND lease_until = $2",
-                )
-                .bind(*id)
-                .bind(lease)
-                .bind(now)
-                .bind(reason.as_str()),
+                Completion::Release { .. } | Completion::Defer { .. } => {
+                    let (id, at, reason) = result.unsent(from_ms(now)).expect("unsent");
+                    Sql::new(
+                        "UPDATE deliveries SET state = 'pending', lease_until = NULL, \
+                         attempts = attempts - 1, next_attempt_at = $4, last_error = $5, \
+                         updated_at = $3 WHERE id = $1 AND state = 'sending' AND lease_until = $2",
+                    )
+                    .bind(id)
+                    .bind(lease)
+                    .bind(now)
+                    .bind(to_ms(at))
+                    .bind(reason)
+                }
             };
             q.execute(tx).await?;
         }
