@@ -498,3 +498,59 @@ async fn planned_work_is_announced_starts_on_time_and_can_be_cancelled() {
         .await;
     assert_eq!(s, 409, "a cancelled outage no longer changes");
 }
+
+/// Issue 10, item 3: stop means stop. A resident who opts out while their SMS
+/// is already claimed (it waits in the batch behind a slow provider call) gets
+/// nothing: the worker reads consent again just before the provider call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opt_out_stops_a_message_already_claimed() {
+    let app = TestApp::spawn_with(|c| c.sms.concurrency = 1).await;
+    app.import_town(&Town).await;
+    // Addresses 0..=2: SMS contacts at 0 and 2, claimed in one batch.
+    let id = app.declare(&app.water_outage(Town::rect(0, 2, 0, 0))).await["id"]
+        .as_i64()
+        .unwrap();
+    let slow = app.sms.hold_next();
+    let phones = [Town::phone(0), Town::phone(2)];
+    let (report, waiting) = tokio::join!(app.drain(), async {
+        // The first SMS is at the provider, the other one claimed behind it.
+        let first = slow.arrived(Duration::from_secs(30)).await;
+        let waiting = phones.iter().find(|p| **p != first).unwrap().clone();
+        let token: String =
+            sqlx::query_scalar("SELECT unsubscribe_token FROM contacts WHERE destination = $1")
+                .bind(&waiting)
+                .fetch_one(&mut app.db().await)
+                .await
+                .unwrap();
+        let r = app
+            .http
+            .post(app.url(&format!("/unsubscribe/{token}")))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        slow.release();
+        waiting
+    });
+    assert_eq!(
+        (report.sms.sent, report.sms.suppressed),
+        (1, 1),
+        "{report:?}"
+    );
+    assert!(app.sms.messages_to(&waiting).is_empty());
+    // It never reached the gateway at all.
+    assert!(app.sms.request_times_to(&waiting).is_empty());
+    let (_, v) = app
+        .get_json(&format!("/api/v1/outages/{id}/deliveries?state=suppressed"))
+        .await;
+    let suppressed: Vec<&Value> = v["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["destination"] == waiting.as_str())
+        .collect();
+    assert_eq!(suppressed.len(), 1, "{v}");
+    assert_eq!(suppressed[0]["last_error"], "contact opted out");
+}

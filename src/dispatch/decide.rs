@@ -119,6 +119,13 @@ pub enum Decision {
     Drop { failure: Failure, reason: Skip },
 }
 
+/// Whether an opt-out stops this kind of message (all but `requested`, which
+/// the resident asked for). The worker applies it twice: here, with the state
+/// read at claim time, and again just before the provider call.
+pub fn heeds_opt_out(kind: DeliveryKind) -> bool {
+    kind != DeliveryKind::Requested
+}
+
 /// Decides a claimed delivery (see the module docs for the table).
 pub fn decide(
     claim: Claim,
@@ -131,7 +138,7 @@ pub fn decide(
     if now > claim.expires_at {
         return drop(Failure::Expired, Skip::Expired);
     }
-    if claim.opted_out && claim.kind != Requested {
+    if claim.opted_out && heeds_opt_out(claim.kind) {
         return drop(Failure::Suppressed, Skip::OptedOut);
     }
     let Some(outage) = outage else {

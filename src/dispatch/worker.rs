@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::decide::{decide, Claim, Decision, OutageState, Skip};
+use super::decide::{decide, heeds_opt_out, Claim, Decision, OutageState, Skip};
 use super::ratelimit::SharedLimiter;
 use super::retry;
 use crate::channels::email::{build_message, EmailSender, OutgoingEmail};
@@ -595,6 +595,38 @@ impl Dispatcher {
         }
     }
 
+    /// The last look before a claimed message is handed to the provider: the
+    /// gate (rate limit, half the lease, stopping), then consent, read now
+    /// rather than at claim time. A resident who opts out while their message
+    /// waits in a batch (a slow provider, a rate limit) gets nothing more.
+    async fn last_check(
+        &self,
+        d: &ClaimedDelivery,
+        lane: &Lane,
+        gate: &Gate,
+    ) -> Option<Completion> {
+        if let Some(released) = gate.pass(lane, d.id).await {
+            return Some(released);
+        }
+        if !heeds_opt_out(d.kind) {
+            return None;
+        }
+        match self.store.consents(d.contact_id).await {
+            Ok(true) => None,
+            Ok(false) => Some(Completion::Failed {
+                id: d.id,
+                failure: Failure::Suppressed,
+                reason: Skip::OptedOut.to_string(),
+            }),
+            // Unsure of consent, send nothing: back to the queue, the attempt
+            // not counted.
+            Err(e) => Some(Completion::Release {
+                id: d.id,
+                reason: format!("released unsent: consent could not be checked: {e}"),
+            }),
+        }
+    }
+
     /// Carries out [`decide`]'s answer for one claimed delivery: a deferral or a
     /// drop becomes its completion at once; a send is rendered from the outage's
     /// current state, passes the gate, goes to the provider, and the provider's
@@ -662,8 +694,8 @@ impl Dispatcher {
                     Ok(m) => m,
                     Err(e) => return failed(Failure::Dead, e),
                 };
-                if let Some(released) = gate.pass(lane, d.id).await {
-                    return released;
+                if let Some(stopped) = self.last_check(&d, lane, gate).await {
+                    return stopped;
                 }
                 (self.email.send(&message).await, None)
             }
@@ -681,8 +713,8 @@ impl Dispatcher {
                     segments: encoding.segments,
                     delivery_id: Some(d.id),
                 };
-                if let Some(released) = gate.pass(lane, d.id).await {
-                    return released;
+                if let Some(stopped) = self.last_check(&d, lane, gate).await {
+                    return stopped;
                 }
                 (self.sms.send(&sms).await, Some(encoding.segments as i64))
             }

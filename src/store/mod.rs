@@ -589,6 +589,10 @@ pub trait Database: Send + Sync {
     async fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>>;
     /// Opts the contact out and suppresses its pending messages. Idempotent.
     async fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Whether the contact has not opted out (false for an unknown contact):
+    /// the check a worker makes immediately before handing a message to the
+    /// provider, so an opt-out stops even a message already claimed.
+    async fn consents(&self, contact_id: i64) -> Result<bool>;
     /// Records a status-page subscription request (at most `per_day` per destination).
     async fn subscribe(
         &self,

@@ -729,6 +729,15 @@ impl<B: Backend> Database for SqlStore<B> {
         Ok(true)
     }
 
+    async fn consents(&self, contact_id: i64) -> Result<bool> {
+        let row: Option<(bool,)> =
+            Sql::new("SELECT opted_out_at IS NULL FROM contacts WHERE id = $1")
+                .bind(contact_id)
+                .fetch_optional(&mut self.0.read().await?)
+                .await?;
+        Ok(row.is_some_and(|r| r.0))
+    }
+
     async fn subscribe(
         &self,
         s: &NewSubscription,

@@ -47,6 +47,41 @@ struct Shared {
     requests: Mutex<Vec<(String, Instant)>>,
     faults: Mutex<Faults>,
     arrived: Notify,
+    /// The next request waits here until the test releases it.
+    hold: Mutex<Option<HeldRequest>>,
+}
+
+/// A request the gateway keeps waiting (a slow provider, at the test's command).
+#[derive(Clone, Default)]
+pub struct HeldRequest {
+    arrived: Arc<Notify>,
+    release: Arc<Notify>,
+    to: Arc<Mutex<Option<String>>>,
+}
+
+impl HeldRequest {
+    /// Waits for the held request to arrive; returns its receiver.
+    pub async fn arrived(&self, timeout: Duration) -> String {
+        tokio::time::timeout(timeout, self.arrived.notified())
+            .await
+            .expect("the held SMS request never arrived");
+        self.to.lock().unwrap().clone().unwrap_or_default()
+    }
+
+    /// Lets the held request be answered.
+    pub fn release(&self) {
+        self.release.notify_one();
+    }
+}
+
+/// Keeps the request waiting if the test asked for it.
+async fn held(shared: &Shared, to: Option<&String>) {
+    let hold = shared.hold.lock().unwrap().take();
+    if let Some(h) = hold {
+        *h.to.lock().unwrap() = to.cloned();
+        h.arrived.notify_one();
+        h.release.notified().await;
+    }
 }
 
 #[derive(Clone)]
@@ -116,6 +151,13 @@ impl SmsGateway {
             timeout,
         )
         .await
+    }
+
+    /// The next request is kept waiting until [`HeldRequest::release`].
+    pub fn hold_next(&self) -> HeldRequest {
+        let h = HeldRequest::default();
+        *self.shared.hold.lock().unwrap() = Some(h.clone());
+        h
     }
 
     /// The next `n` requests get 429 (Twilio) or 503 (Kannel) with `Retry-After`.
@@ -214,6 +256,7 @@ async fn kannel_get(
     State(shared): State<Arc<Shared>>,
     Query(p): Query<HashMap<String, String>>,
 ) -> Response {
+    held(&shared, p.get("to")).await;
     kannel(&shared, &p)
 }
 
@@ -221,6 +264,7 @@ async fn kannel_post(
     State(shared): State<Arc<Shared>>,
     Form(p): Form<HashMap<String, String>>,
 ) -> Response {
+    held(&shared, p.get("to")).await;
     kannel(&shared, &p)
 }
 
@@ -251,6 +295,7 @@ async fn twilio(
     headers: HeaderMap,
     Form(p): Form<HashMap<String, String>>,
 ) -> Response {
+    held(&shared, p.get("To")).await;
     if sid != TWILIO_AUTH.0 || !basic_auth_ok(&headers) {
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
