@@ -396,16 +396,7 @@ async fn opted_out_contact_gets_nothing_even_after_reimport() {
         .trim_start_matches('<')
         .trim_end_matches('>')
         .to_string();
-    // RFC 8058 one-click, as a mail client does it.
-    let r = app
-        .http
-        .post(&url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("List-Unsubscribe=One-Click")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    app.one_click_unsubscribe(&url).await;
     // The page a resident would see on GET now says they are unsubscribed.
     let page = app
         .http
@@ -522,15 +513,8 @@ async fn an_opt_out_stops_a_message_already_claimed() {
                 .fetch_one(&mut app.db().await)
                 .await
                 .unwrap();
-        let r = app
-            .http
-            .post(app.url(&format!("/unsubscribe/{token}")))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body("List-Unsubscribe=One-Click")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        app.one_click_unsubscribe(&app.url(&format!("/unsubscribe/{token}")))
+            .await;
         slow.release();
         waiting
     });

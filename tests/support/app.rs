@@ -233,6 +233,20 @@ impl TestApp {
         self.send(self.http.post(self.url(path)).body(body)).await
     }
 
+    /// Unsubscribes as a mail client does (RFC 8058 one-click POST to the
+    /// message's `List-Unsubscribe` URL).
+    pub async fn one_click_unsubscribe(&self, url: &str) {
+        let r = self
+            .http
+            .post(url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .expect("unsubscribe request");
+        assert_eq!(r.status(), 200, "one-click unsubscribe");
+    }
+
     /// Imports the test town (see [`Town`]) through the API.
     pub async fn import_town(&self, town: &Town) {
         let (s, v) = self
