@@ -452,3 +452,51 @@ async fn a_follow_up_waits_for_the_first_message_without_spending_attempts() {
     assert_eq!(sent["attempts"], 2, "one failure, one success: {sent}");
     assert_eq!(app.sms.messages_to(&Town::phone(0)).len(), 1);
 }
+
+/// Issue 10, item 5 (in part): an unreachable Kannel gateway is a transient
+/// failure whose recorded error names no URL, so neither its password nor the
+/// message (both in Kannel's query string) reaches the database or the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_gateway_leaves_no_credentials_in_errors() {
+    const PASSWORD: &str = "kannel-pw-s3cr3t";
+    // A loopback port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let app = TestApp::spawn_with(|c| {
+        c.sms.kannel.url = url.clone();
+        c.sms.kannel.password = PASSWORD.into();
+    })
+    .await;
+    app.import_town(&Town).await;
+    let id = app.declare(&app.water_outage(Town::rect(0, 0, 0, 0))).await["id"]
+        .as_i64()
+        .unwrap();
+    let r = app.drain().await;
+    assert_eq!((r.sms.retried, r.sms.sent), (1, 0), "{r:?}");
+    let (_, v) = app
+        .get_json(&format!("/api/v1/outages/{id}/deliveries?state=pending"))
+        .await;
+    let body = v.to_string();
+    let sms = v["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["channel"] == "sms")
+        .cloned()
+        .expect("the SMS waits for a retry");
+    let error = sms["last_error"].as_str().unwrap();
+    assert!(error.starts_with("SMS gateway unreachable"), "{error}");
+    for secret in [PASSWORD, "sendsms", "password="] {
+        assert!(!body.contains(secret), "the API shows {secret:?}: {body}");
+    }
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT last_error FROM deliveries WHERE last_error IS NOT NULL")
+            .fetch_all(&mut app.db().await)
+            .await
+            .unwrap();
+    assert!(!stored.is_empty());
+    for e in &stored {
+        assert!(!e.contains(PASSWORD) && !e.contains("sendsms"), "{e}");
+    }
+}

@@ -158,9 +158,11 @@ async fn classify(
 ) -> SendOutcome {
     let response = match response {
         Ok(r) => r,
+        // Without the URL: Kannel's carries the password (and the message) in
+        // its query string, and this text is stored, logged and served by the API.
         Err(e) => {
             return SendOutcome::Transient {
-                error: format!("SMS gateway unreachable: {e}"),
+                error: format!("SMS gateway unreachable: {}", e.without_url()),
                 retry_after: None,
             }
         }
