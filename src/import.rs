@@ -187,6 +187,9 @@ fn validate_address(line: u64, f: AddressFields<'_>) -> std::result::Result<NewA
         let v = value.trim();
         if v.is_empty() {
             Err(row_error(line, field, "is empty"))
+        } else if v.chars().any(char::is_control) {
+            // They would end up in every SSML/VoiceXML answer and SMS about it.
+            Err(row_error(line, field, "contains control characters"))
         } else if v.chars().count() > max {
             Err(row_error(
                 line,

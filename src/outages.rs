@@ -93,6 +93,11 @@ fn cause(obj: &Map<String, Value>) -> Result<Option<String>> {
     if cause.chars().count() > MAX_CAUSE {
         return invalid("cause", format!("longer than {MAX_CAUSE} characters"));
     }
+    // A control character would make every SSML/VoiceXML answer about the
+    // outage invalid XML, and means nothing in an SMS or on a page.
+    if cause.chars().any(char::is_control) {
+        return invalid("cause", "contains control characters");
+    }
     Ok(Some(cause.to_string()))
 }
 
@@ -118,6 +123,12 @@ fn messages(obj: &Map<String, Value>) -> Result<Option<Messages>> {
         let text = text.trim();
         if text.chars().count() > MAX_MESSAGE {
             return invalid(&field, format!("longer than {MAX_MESSAGE} characters"));
+        }
+        if text.chars().any(|c| c.is_control() && c != '\n') {
+            return invalid(
+                &field,
+                "contains control characters (only line breaks are allowed)",
+            );
         }
         if !text.is_empty() {
             out.insert(language, text.to_string());

@@ -83,6 +83,10 @@ fn cases() -> Vec<Case> {
         j("utility missing", without("utility"), "utility"),
         j("empty cause", with("cause", json!("   ")), "cause"),
         j("cause too long", with("cause", json!("x".repeat(501))), "cause"),
+        // Control characters would make every SSML/VoiceXML answer invalid XML.
+        j("NUL byte in the cause", with("cause", json!("Burst\u{0}main")), "cause"),
+        j("escape sequence in the cause", with("cause", json!("Burst \u{1b}[31mmain")), "cause"),
+        j("control character in a message", with("message", json!({"en": "Water\u{7}off"})), "message.en"),
         j("unknown field", with("colour", json!("red")), "colour"),
         j("planned without start", with("kind", json!("planned")), "starts_at"),
         j("unknown kind", with("kind", json!("surprise")), "kind"),
@@ -97,6 +101,8 @@ fn cases() -> Vec<Case> {
         csv("address without street", "/api/v1/addresses/import", &format!("{addr_header}X1,Fő utca,1,1011,Budapest,19.0,47.0\nX2,,2,1011,Budapest,19.0,47.0\n"), "street"),
         csv("contact with bad phone", "/api/v1/contacts/import", &format!("{contact_header}T1,sms,06 30 12,hu\n"), "destination"),
         csv("contact with letters for phone", "/api/v1/contacts/import", &format!("{contact_header}T1,sms,call me,hu\n"), "destination"),
+        csv("contact with a 5,000-digit phone", "/api/v1/contacts/import", &format!("{contact_header}T1,sms,{},hu\n", "3".repeat(5_000)), "destination"),
+        csv("address with a control character", "/api/v1/addresses/import", &format!("{addr_header}X1,Fő\u{8}utca,1,1011,Budapest,19.0,47.0\n"), "street"),
         csv("contact with bad email", "/api/v1/contacts/import", &format!("{contact_header}T1,email,anna@,hu\n"), "destination"),
         csv("contact with unknown channel", "/api/v1/contacts/import", &format!("{contact_header}T1,fax,+3612345678,hu\n"), "channel"),
         csv("contact with unknown language", "/api/v1/contacts/import", &format!("{contact_header}T1,email,a@b.example,de\n"), "language"),
@@ -216,6 +222,11 @@ fn param_cases(outage_id: i64) -> Vec<ParamCase> {
         post("/api/v1/contacts/import?on_error=Skip", "on_error"),
         // The IVR.
         get("/ivr/v1/status", "query"),
+        get(
+            &format!("/ivr/v1/status?phone={}", "3".repeat(5_000)),
+            "phone",
+        ),
+        get(&format!("/ivr/v1/sms?phone={}", "3".repeat(5_000)), "phone"),
         get("/ivr/v1/status?postcode=1111&format=pdf", "format"),
         get("/ivr/v1/status?postcode=1111&format=", "format"),
         get("/ivr/v1/status?postcode=11%2F14", "postcode"),

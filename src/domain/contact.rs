@@ -124,6 +124,10 @@ pub fn parse_region(code: &str) -> Result<Region, ContactError> {
         .map_err(|_| ContactError(format!("'{code}' is not an ISO 3166 region code")))
 }
 
+/// The longest input read as a phone number: 15 digits with room for spaces,
+/// dashes, brackets and a `tel:` or `00` prefix.
+pub const MAX_PHONE_INPUT: usize = 32;
+
 /// A phone number in E.164.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Phone(String);
@@ -131,6 +135,13 @@ pub struct Phone(String);
 impl Phone {
     pub fn parse(input: &str, default_region: Region) -> Result<Phone, ContactError> {
         let raw = input.trim();
+        // No number is longer (E.164: 15 digits) even with spaces and a prefix;
+        // refused before any parse, and without echoing what was sent.
+        if raw.chars().count() > MAX_PHONE_INPUT {
+            return Err(ContactError(format!(
+                "is longer than any phone number ({MAX_PHONE_INPUT} characters at most)"
+            )));
+        }
         let raw = raw.strip_prefix("tel:").unwrap_or(raw);
         let bad = || ContactError(format!("'{input}' is not a valid phone number"));
         if raw.is_empty()

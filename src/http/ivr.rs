@@ -20,6 +20,7 @@ use super::params::{self, Params};
 use super::AppState;
 use super::{conditional, State};
 use crate::auth::sha256_hex;
+use crate::domain::contact::MAX_PHONE_INPUT;
 use crate::domain::{Language, Phone, Reference};
 use crate::error::{Error, Result};
 use crate::i18n;
@@ -224,6 +225,15 @@ impl StatusQuery {
     /// reference, lat and lon.
     fn lookup(&self) -> Result<Lookup> {
         if let Some(phone) = &self.phone {
+            // A caller id the platform could not read ("anonymous") is an
+            // unknown caller; a string longer than any number is no caller id
+            // at all, and is refused before it reaches a cache or a parser.
+            if phone.chars().count() > MAX_PHONE_INPUT {
+                return Err(Error::bad_request(
+                    "phone",
+                    format!("longer than any phone number ({MAX_PHONE_INPUT} characters at most)"),
+                ));
+            }
             return Ok(Lookup::Phone(phone.clone()));
         }
         if let Some(pc) = &self.postcode {
