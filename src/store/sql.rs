@@ -138,9 +138,17 @@ impl<'a> Sql<'a> {
             .collect::<sqlx::Result<_>>()?)
     }
 
+    /// The first row, if any (sqlx stops reading there).
+    async fn row<E: Exec>(self, on: &mut E) -> Result<Option<<E::Db as sqlx::Database>::Row>> {
+        let args = arguments::<E::Db>(self.args)?;
+        Ok(sqlx::query_with(&self.text, args)
+            .fetch_optional(E::Db::executor(on.connection()))
+            .await?)
+    }
+
     pub async fn fetch_optional<R: Record>(self, on: &mut impl Exec) -> Result<Option<R>> {
-        let rows = self.rows(on).await?;
-        Ok(rows.first().map(|r| r.decode()).transpose()?)
+        let row = self.row(on).await?;
+        Ok(row.as_ref().map(|r| r.decode()).transpose()?)
     }
 
     pub async fn fetch_one<R: Record>(self, on: &mut impl Exec) -> Result<R> {
@@ -157,7 +165,7 @@ impl<'a> Sql<'a> {
     }
 
     pub async fn map_optional<T: FromCols>(self, on: &mut impl Exec) -> Result<Option<T>> {
-        Ok(self.map_all(on).await?.into_iter().next())
+        self.row(on).await?.as_ref().map(T::from_cols).transpose()
     }
 }
 
