@@ -39,6 +39,24 @@ const NEW_DELIVERY: &str = "INSERT INTO deliveries (outage_id, revision, kind, c
                             channel, state, urgent, attempts, next_attempt_at, expires_at, \
                             created_at, updated_at)";
 
+impl Fanout<'_> {
+    /// A statement that queues `kind` for the contacts its `from` selects as `c`,
+    /// with this change's parameters bound: $1 outage, $2 revision, $3 kind,
+    /// $4 urgent, $5 now, $6 expiry; the statement's own start at $7.
+    fn queue(&self, kind: DeliveryKind, from: &str) -> Sql<'_> {
+        Sql::new(format!(
+            "{NEW_DELIVERY} SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $5, $6, $5, \
+             $5 FROM {from}"
+        ))
+        .bind(self.outage_id)
+        .bind(self.revision)
+        .bind(kind.as_str())
+        .bind(self.urgent)
+        .bind(self.now)
+        .bind(self.expires_at)
+    }
+}
+
 #[async_trait]
 impl<B: Backend> Database for SqlStore<B> {
     fn backend_name(&self) -> &'static str {
@@ -1077,20 +1095,11 @@ async fn enqueue_news<B: Backend>(
     addresses: &[i64],
     kind: DeliveryKind,
 ) -> Result<()> {
-    Sql::new(format!(
-        "{NEW_DELIVERY} SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $5, $6, $5, $5 \
-         FROM contacts c WHERE {} AND c.opted_out_at IS NULL",
+    let from = format!(
+        "contacts c WHERE {} AND c.opted_out_at IS NULL",
         B::any("c.address_id", 7)
-    ))
-    .bind(f.outage_id)
-    .bind(f.revision)
-    .bind(kind.as_str())
-    .bind(f.urgent)
-    .bind(f.now)
-    .bind(f.expires_at)
-    .bind(addresses)
-    .execute(tx)
-    .await?;
+    );
+    f.queue(kind, &from).bind(addresses).execute(tx).await?;
     Ok(())
 }
 
@@ -1110,20 +1119,14 @@ async fn enqueue_to_told<B: Backend>(
             rows::in_area("contacts", "c", "address_id")
         ),
     };
-    let mut q = Sql::new(format!(
-        "{NEW_DELIVERY} SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $5, $6, $5, $5 \
-         FROM {scope} AND c.opted_out_at IS NULL \
+    let from = format!(
+        "{scope} AND c.opted_out_at IS NULL \
          AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
          AND d.kind IN {news} AND d.state IN ('sending', 'sent')) \
          ON CONFLICT DO NOTHING",
         news = kinds_sql(DeliveryKind::NEWS),
-    ))
-    .bind(f.outage_id)
-    .bind(f.revision)
-    .bind(kind.as_str())
-    .bind(f.urgent)
-    .bind(f.now)
-    .bind(f.expires_at);
+    );
+    let mut q = f.queue(kind, &from);
     if let Some(addresses) = f.addresses {
         q = q.bind(addresses);
     }
@@ -1135,9 +1138,8 @@ async fn enqueue_to_told<B: Backend>(
 /// outage. Contacts whose first message is still pending get nothing new: that
 /// message renders the newest state when it goes out (one message, not two).
 async fn enqueue_update(tx: &mut impl Exec, f: &Fanout<'_>) -> Result<()> {
-    Sql::new(format!(
-        "{NEW_DELIVERY} SELECT $1, $2, 'updated', c.id, c.channel, 'pending', $3, 0, $4, $5, \
-         $4, $4 FROM {area} WHERE c.opted_out_at IS NULL \
+    let from = format!(
+        "{area} WHERE c.opted_out_at IS NULL \
          AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 AND d.contact_id = c.id \
          AND d.kind IN {news} AND d.state IN ('sending', 'sent')) \
          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 \
@@ -1145,14 +1147,8 @@ async fn enqueue_update(tx: &mut impl Exec, f: &Fanout<'_>) -> Result<()> {
          ON CONFLICT DO NOTHING",
         area = rows::in_area("contacts", "c", "address_id"),
         news = kinds_sql(DeliveryKind::NEWS),
-    ))
-    .bind(f.outage_id)
-    .bind(f.revision)
-    .bind(f.urgent)
-    .bind(f.now)
-    .bind(f.expires_at)
-    .execute(tx)
-    .await?;
+    );
+    f.queue(DeliveryKind::Updated, &from).execute(tx).await?;
     Ok(())
 }
 
