@@ -107,7 +107,7 @@ async fn run(
         now,
     )
     .await?;
-    state.address_index().await?;
+    state.register.address_index().await?;
 
     let body = json!({
         "utility": "power",

@@ -117,7 +117,7 @@ impl Server {
         let run_workers = config.run_workers;
         let state = AppState::new(config, clock).await?;
         // Build the index now rather than on the first declaration.
-        state.address_index().await?;
+        state.register.address_index().await?;
         state.follow_other_processes().await?;
         let workers = if run_workers {
             Some(state.dispatcher().await?.start())

@@ -41,13 +41,12 @@ use crate::channels::render::{
 use crate::channels::sms::{OutgoingSms, SmsSender};
 use crate::channels::SendOutcome;
 use crate::clock::SharedClock;
-use crate::config::UnicodePolicy;
-use crate::config::{Config, DeliveryConfig};
+use crate::config::{Config, DeliveryConfig, UnicodePolicy};
 use crate::domain::{Channel, Outage};
 use crate::error::Result;
 use crate::outages;
 use crate::store::{ClaimedDelivery, Completion, Failure, NewsSent, PendingConfirmation, Store};
-pub use crate::wake::Wake;
+use crate::wake::Wake;
 
 struct Lane {
     concurrency: usize,

@@ -497,7 +497,7 @@ async fn search(
         let now = st.clock.now();
         let mut results = Vec::new();
         if !text.is_empty() {
-            let found = st.address_search().await?.search(&text, 10);
+            let found = st.register.address_search().await?.search(&text, 10);
             let ids: Vec<i64> = found.iter().map(|f| f.id).collect();
             let hits = if ids.is_empty() {
                 Vec::new()

@@ -14,11 +14,9 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::error::Result;
-use crate::geo::AddressIndex;
 use crate::outages;
 use crate::published::{Published, TagCache, View};
 use crate::register::Register;
-use crate::search::AddressSearch;
 use crate::store::Store;
 use crate::wake::Wake;
 
@@ -47,16 +45,6 @@ impl AppState {
         self.published
             .view(&self.store, self.tz, self.clock.now())
             .await
-    }
-
-    /// The geo index over the current address register.
-    pub async fn address_index(&self) -> Result<Arc<AddressIndex>> {
-        self.register.address_index().await
-    }
-
-    /// The address search index over the current register.
-    pub async fn address_search(&self) -> Result<Arc<AddressSearch>> {
-        self.register.address_search().await
     }
 
     /// What the outage operations need.

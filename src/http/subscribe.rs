@@ -143,6 +143,7 @@ async fn form_page(
     let query = search.text();
     let choices = if chosen.is_none() && !query.is_empty() {
         state
+            .register
             .address_search()
             .await?
             .search(&query, 10)
