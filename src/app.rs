@@ -46,12 +46,17 @@ impl AppState {
     pub async fn new(config: Config, clock: SharedClock) -> anyhow::Result<Arc<AppState>> {
         let store = Store::open(&config).await?;
         store.migrate().await?;
+        let link_key = store
+            .server_key("ivr-links", &crate::domain::token::random_token(32))
+            .await?;
         Ok(Arc::new(AppState {
             published: Published::default(),
             feed_cache: TagCache::new(1),
             pages: TagCache::new(CACHE_ENTRIES),
             ivr_answers: TagCache::new(CACHE_ENTRIES),
             caller_ids: Default::default(),
+            credentials: Default::default(),
+            link_key: crate::auth::LinkKey::new(&link_key),
             tz: config.tz()?,
             config: Arc::new(config),
             register: Register::new(store.clone()),

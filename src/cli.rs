@@ -6,9 +6,11 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use crate::app::{shutdown_signal, AppState, Server};
+use crate::auth::Role;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, EmailTransport, SmsProvider};
 use crate::import::{self, ImportReport, Mode};
+use crate::store::NewToken;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -79,7 +81,41 @@ pub enum ImportWhat {
 #[derive(Subcommand, Debug)]
 pub enum TokenAction {
     /// Create a token; it is printed once and only its hash is stored.
-    Create { name: String },
+    Create {
+        name: String,
+        /// `operator`: the operator API; `ivr`: the phone platform (answers by
+        /// a caller's number and "press 2"), nothing else.
+        #[arg(long, default_value = "operator")]
+        role: Role,
+        /// Stop working after this long: e.g. `90d`, `12h`, `30m`, `3600s`.
+        #[arg(long, value_parser = parse_duration)]
+        expires_in: Option<chrono::Duration>,
+    },
+    /// Every token: name, role, created, last used, expiry (never the secret).
+    List,
+    /// Revoke the token(s) with this name; every node refuses them within a second.
+    Revoke { name: String },
+}
+
+/// `90d`, `12h`, `30m`, `45s`, `2w`: a whole number and one unit.
+fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: i64 = number
+        .parse()
+        .ok()
+        .filter(|n| *n > 0 && *n <= 100_000)
+        .ok_or_else(|| format!("'{s}': expected a positive whole number and a unit, e.g. 90d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("'{s}': the unit must be s, m, h, d or w")),
+    };
+    Ok(chrono::Duration::seconds(n * seconds))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -120,14 +156,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print_report(&report);
             Ok(())
         }
-        Command::Token {
-            action: TokenAction::Create { name },
-        } => {
+        Command::Token { action } => {
             let state = AppState::new(config, Arc::new(SystemClock)).await?;
-            let token = create_token(&state, &name).await?;
-            eprintln!("token '{name}' created; it is shown only once:");
-            println!("{token}");
-            Ok(())
+            tokens(&state, action).await
         }
         Command::Demo { fixtures } => {
             config.data_dir = config.data_dir.join("demo");
@@ -163,13 +194,78 @@ fn print_report(r: &ImportReport) {
     }
 }
 
-async fn create_token(state: &AppState, name: &str) -> anyhow::Result<String> {
+async fn create_token(
+    state: &AppState,
+    name: &str,
+    role: Role,
+    expires_in: Option<chrono::Duration>,
+) -> anyhow::Result<String> {
+    if name.trim().is_empty() || name.chars().any(char::is_control) || name.len() > 100 {
+        anyhow::bail!("a token name is 1 to 100 printable characters");
+    }
     let token = crate::auth::new_api_token();
+    let now = SystemClock.now();
     state
         .store
-        .create_token(name, &crate::auth::hash_token(&token), SystemClock.now())
+        .create_token(&NewToken {
+            name,
+            token_hash: &crate::auth::hash_token(&token),
+            role,
+            expires_at: expires_in.map(|d| now + d),
+            now,
+        })
         .await?;
     Ok(token)
+}
+
+async fn tokens(state: &AppState, action: TokenAction) -> anyhow::Result<()> {
+    match action {
+        TokenAction::Create {
+            name,
+            role,
+            expires_in,
+        } => {
+            let token = create_token(state, &name, role, expires_in).await?;
+            eprintln!("{role} token '{name}' created; it is shown only once:");
+            println!("{token}");
+        }
+        TokenAction::List => {
+            let now = SystemClock.now();
+            let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "-".into())
+            };
+            println!(
+                "{:<24} {:<8} {:<16} {:<16} {:<16} STATE",
+                "NAME", "ROLE", "CREATED (UTC)", "LAST USED", "EXPIRES"
+            );
+            for t in state.store.tokens().await? {
+                let status = if t.revoked_at.is_some() {
+                    "revoked"
+                } else if t.expires_at.is_some_and(|e| e <= now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<24} {:<8} {:<16} {:<16} {:<16} {status}",
+                    t.name,
+                    t.role.as_str(),
+                    when(Some(t.created_at)),
+                    when(t.last_used_at),
+                    when(t.expires_at),
+                );
+            }
+        }
+        TokenAction::Revoke { name } => {
+            let n = state.store.revoke_token(&name, SystemClock.now()).await?;
+            if n == 0 {
+                anyhow::bail!("no token named '{name}' is in use");
+            }
+            println!("revoked {n} token(s) named '{name}'");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -216,8 +312,10 @@ async fn demo(config: Config, fixtures: &Path) -> anyhow::Result<()> {
         now,
     )
     .await?;
-    let token = create_token(&state, "demo").await?;
+    let token = create_token(&state, "demo", Role::Operator, None).await?;
     std::fs::write(dir.join("token.txt"), format!("{token}\n"))?;
+    let ivr_token = create_token(&state, "demo-ivr", Role::Ivr, None).await?;
+    std::fs::write(dir.join("ivr-token.txt"), format!("{ivr_token}\n"))?;
     drop(state);
 
     let server = Server::start(config).await?;
@@ -231,6 +329,8 @@ async fn demo(config: Config, fixtures: &Path) -> anyhow::Result<()> {
          \n  health:      {base}/healthz   metrics: {base}/metrics\
          \n  outboxes:    {}/outbox/email/*.eml and {}/outbox/sms.jsonl\
          \n  token:       {token}  (also in {}/token.txt)\
+         \n  IVR token:   {ivr_token}  (also in {}/ivr-token.txt; for answers by caller number:\
+         \n               curl -H 'Authorization: Bearer {ivr_token}' '{base}/ivr/v1/status?phone=%2B36201733909')\
          \n\nDeclare the sample outage:\n\
          \n  curl -s -X POST {base}/api/v1/outages \\\
          \n    -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\
@@ -239,6 +339,7 @@ async fn demo(config: Config, fixtures: &Path) -> anyhow::Result<()> {
          \nPress Ctrl-C to stop.\n",
         addresses.inserted,
         contacts.inserted,
+        dir.display(),
         dir.display(),
         dir.display(),
         dir.display(),

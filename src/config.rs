@@ -11,13 +11,90 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+/// A configuration value that is a credential (a password, a token, a URL
+/// that may carry one). It prints as `[redacted]` in `Debug` and `Display`, so
+/// no log line or error message can show it by accident; [`Secret::expose`]
+/// is the one way to read it, where it is used.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_string())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Secret {
+        Secret(s)
+    }
+}
+
+/// `url` with any password (in the user info or a `password=` parameter)
+/// replaced, for messages and logs: `postgres://herald:***@db/herald`.
+pub fn redact_url(url: &str) -> String {
+    let Some(mut parsed) = reqwest::Url::parse(url)
+        .ok()
+        .filter(|u| !u.cannot_be_a_base())
+    else {
+        // Not a URL we can read: show only its scheme.
+        return match url.split_once(':') {
+            Some((scheme, _)) if scheme.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                format!("{scheme}:[redacted]")
+            }
+            _ => "[redacted]".into(),
+        };
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = ["password", "pass", "secret", "token", "sslpassword"]
+                    .contains(&k.to_ascii_lowercase().as_str());
+                (
+                    k.into_owned(),
+                    if secret { "***".into() } else { v.into_owned() },
+                )
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// Address the HTTP server listens on.
     pub bind: String,
     /// `sqlite://…` (default: `$data_dir/herald.db`) or `postgres://…`.
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
     /// Where the SQLite database and the local outboxes live.
     pub data_dir: PathBuf,
     /// Base URL residents see in messages (links to the outage page, unsubscribe).
@@ -39,6 +116,16 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     pub email: EmailConfig,
     pub sms: SmsConfig,
+    pub ivr: IvrConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IvrConfig {
+    /// Whether the answer for a caller's number speaks their street address
+    /// (off: it names the settlement and the outage, so a wrongly routed or
+    /// overheard call gives away no address).
+    pub speak_address: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,7 +199,7 @@ pub struct SmtpConfig {
     /// Accept self-signed certificates (test relays only).
     pub tls_accept_invalid_certs: bool,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Connections kept open to the relay.
     pub pool_size: usize,
     pub timeout_ms: u64,
@@ -148,7 +235,7 @@ pub struct KannelConfig {
     /// Base URL of smsbox's sendsms interface, e.g. `http://127.0.0.1:13013`.
     pub url: String,
     pub username: String,
-    pub password: String,
+    pub password: Secret,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,7 +244,7 @@ pub struct TwilioConfig {
     /// API base, `https://api.twilio.com` for Twilio itself.
     pub url: String,
     pub account_sid: String,
-    pub auth_token: String,
+    pub auth_token: Secret,
 }
 
 impl Default for Config {
@@ -177,6 +264,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             email: EmailConfig::default(),
             sms: SmsConfig::default(),
+            ivr: IvrConfig::default(),
         }
     }
 }
@@ -247,6 +335,27 @@ impl Default for SmsConfig {
     }
 }
 
+impl KannelConfig {
+    /// Whether Kannel's example `sendsms-user` (the built-in default, fine for
+    /// a local test gateway) is used with a gateway elsewhere on the network.
+    pub fn demo_credentials_off_loopback(&self) -> bool {
+        let demo = KannelConfig::default();
+        let loopback = reqwest::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| {
+                let host = u.host_str()?.trim_matches(['[', ']']).to_string();
+                Some(
+                    host.eq_ignore_ascii_case("localhost")
+                        || host
+                            .parse::<std::net::IpAddr>()
+                            .is_ok_and(|ip| ip.is_loopback()),
+                )
+            })
+            .unwrap_or(false);
+        self.username == demo.username && self.password == demo.password && !loopback
+    }
+}
+
 impl Default for KannelConfig {
     fn default() -> Self {
         KannelConfig {
@@ -262,7 +371,7 @@ impl Default for TwilioConfig {
         TwilioConfig {
             url: "https://api.twilio.com".into(),
             account_sid: String::new(),
-            auth_token: String::new(),
+            auth_token: Secret::default(),
         }
     }
 }
@@ -319,9 +428,12 @@ impl Config {
             .map_err(|e| crate::error::Error::Internal(anyhow::anyhow!("default_region: {e}")))
     }
 
+    /// The database URL, credentials included: for opening the database only.
+    /// Anything shown to a person goes through [`redact_url`].
     pub fn database_url(&self) -> String {
         self.database_url
-            .clone()
+            .as_ref()
+            .map(|s| s.expose().to_string())
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("herald.db").display()))
     }
 
@@ -350,4 +462,54 @@ pub enum UnicodePolicy {
     Always,
     /// Always transliterate to GSM-7.
     Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let mut c = Config {
+            database_url: Some("postgres://herald:pg-s3cret@db:5432/herald".into()),
+            ..Config::default()
+        };
+        c.sms.kannel.password = "kannel-s3cret".into();
+        c.sms.twilio.auth_token = "twilio-s3cret".into();
+        c.email.smtp.password = Some("smtp-s3cret".into());
+        let shown = format!("{c:?}");
+        for secret in ["pg-s3cret", "kannel-s3cret", "twilio-s3cret", "smtp-s3cret"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("[redacted]"));
+        assert!(c.database_url().contains("pg-s3cret"), "still usable");
+    }
+
+    #[test]
+    fn kannel_demo_credentials_are_flagged_off_this_machine() {
+        let mut k = KannelConfig::default();
+        assert!(!k.demo_credentials_off_loopback());
+        for url in ["http://localhost:13013", "http://[::1]:13013"] {
+            k.url = url.into();
+            assert!(!k.demo_credentials_off_loopback(), "{url}");
+        }
+        k.url = "http://sms-gw.utility.example:13013".into();
+        assert!(k.demo_credentials_off_loopback());
+        k.password = "real".into();
+        assert!(!k.demo_credentials_off_loopback());
+    }
+
+    #[test]
+    fn urls_lose_their_passwords() {
+        assert_eq!(
+            redact_url("postgres://herald:pg-s3cret@db:5432/herald"),
+            "postgres://herald:***@db:5432/herald"
+        );
+        assert_eq!(
+            redact_url("postgres://db/herald?user=h&password=x&sslmode=require"),
+            "postgres://db/herald?user=h&password=***&sslmode=require"
+        );
+        assert_eq!(redact_url("sqlite://./herald.db"), "sqlite://./herald.db");
+        assert_eq!(redact_url("mysql:x:y@@"), "mysql:[redacted]");
+    }
 }

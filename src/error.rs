@@ -20,6 +20,9 @@ pub enum Error {
     BadRequest { field: String, message: String },
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// A valid credential that does not allow this request (403).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0} not found")]
     NotFound(String),
     /// The request conflicts with the current state (409), e.g. restoring a cancelled outage.
@@ -55,6 +58,7 @@ impl Error {
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -65,7 +69,7 @@ impl Error {
     fn field(&self) -> Option<&str> {
         match self {
             Error::Invalid { field, .. } | Error::BadRequest { field, .. } => Some(field),
-            Error::Unauthorized => Some("Authorization"),
+            Error::Unauthorized | Error::Forbidden(_) => Some("Authorization"),
             Error::PayloadTooLarge(_) => Some("body"),
             _ => None,
         }

@@ -162,13 +162,15 @@ fn line(
 }
 
 /// The answer for `place`; `lang` is the caller's language unless the place
-/// itself tells it (a known phone speaks its contact's language).
+/// itself tells it (a known phone speaks its contact's language). For a phone,
+/// the place spoken is the caller's settlement unless `speak_address`.
 pub async fn answer(
     store: &Store,
     tz: Tz,
     now: DateTime<Utc>,
     place: &Place,
     lang: Language,
+    speak_address: bool,
 ) -> Result<Answer> {
     let (addresses, lang) = match place {
         Place::Phone(p) => {
@@ -212,6 +214,16 @@ pub async fn answer(
                         &i18n::args([("postcode", spelled)]),
                     )
                 }
+                Place::Phone(_) if !speak_address => rows
+                    .first()
+                    .map(|a| {
+                        i18n::t_args(
+                            lang,
+                            "ivr-place-caller",
+                            &i18n::args([("settlement", a.settlement.clone())]),
+                        )
+                    })
+                    .unwrap_or_default(),
                 _ => rows.first().map(place_of).unwrap_or_default(),
             };
             let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();

@@ -88,6 +88,62 @@ async fn migrate_import_and_token_from_the_command_line() {
     assert!(ok, "{err}");
     assert!(token.trim().starts_with("hrld_"), "{token}");
     assert!(err.contains("shown only once"), "{err}");
+    let (ok, ivr, err) = herald(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "phones",
+            "--role",
+            "ivr",
+            "--expires-in",
+            "30d",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = herald(dir.path(), &["token", "create", "phones"]);
+    assert!(!ok && err.contains("in use"), "a name in use: {err}");
+    let (ok, _, err) = herald(dir.path(), &["token", "create", "x", "--role", "admin"]);
+    assert!(!ok && err.contains("operator or ivr"), "{err}");
+    let (ok, _, err) = herald(
+        dir.path(),
+        &["token", "create", "x", "--expires-in", "soon"],
+    );
+    assert!(!ok && err.contains("unit"), "{err}");
+    let (ok, list, err) = herald(dir.path(), &["token", "list"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("LAST USED"),
+        "{list}"
+    );
+    let phones = lines
+        .iter()
+        .find(|l| l.starts_with("phones"))
+        .expect("listed");
+    assert!(
+        phones.contains("ivr") && phones.ends_with("active"),
+        "{phones}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ops ") && l.contains("operator")),
+        "{list}"
+    );
+    for secret in [token.trim(), ivr.trim()] {
+        assert!(!list.contains(&secret[5..]), "the list shows no secret");
+    }
+    let (ok, out, err) = herald(dir.path(), &["token", "revoke", "phones"]);
+    assert!(ok && out.contains("revoked 1"), "{out}{err}");
+    let (ok, _, err) = herald(dir.path(), &["token", "revoke", "phones"]);
+    assert!(!ok && err.contains("no token named 'phones'"), "{err}");
+    let (_, list, _) = herald(dir.path(), &["token", "list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("phones") && l.ends_with("revoked")),
+        "{list}"
+    );
 
     // A bad configuration value is refused with its name.
     let out = Command::new(env!("CARGO_BIN_EXE_herald"))

@@ -453,12 +453,14 @@ async fn a_follow_up_waits_for_the_first_message_without_spending_attempts() {
     assert_eq!(app.sms.messages_to(&Town::phone(0)).len(), 1);
 }
 
-/// Issue 10, item 5 (in part): an unreachable Kannel gateway is a transient
-/// failure whose recorded error names no URL, so neither its password nor the
-/// message (both in Kannel's query string) reaches the database or the API.
+/// Issue 10, item 5: an unreachable Kannel gateway is a transient failure
+/// whose recorded error names no URL, so neither its password nor the message
+/// (both in Kannel's query string) reaches the database, the API or the logs
+/// (captured at debug level for every crate).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_gateway_leaves_no_credentials_in_errors() {
     const PASSWORD: &str = "kannel-pw-s3cr3t";
+    support::logs::capture();
     // A loopback port nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
@@ -499,4 +501,30 @@ async fn an_unreachable_gateway_leaves_no_credentials_in_errors() {
     for e in &stored {
         assert!(!e.contains(PASSWORD) && !e.contains("sendsms"), "{e}");
     }
+    let logs = support::logs::captured();
+    assert!(
+        logs.contains("SMS gateway unreachable"),
+        "the failure was logged: {logs}"
+    );
+    assert!(!logs.contains(PASSWORD), "a log line shows the password");
+}
+
+/// The example Kannel credentials are fine for a gateway on this machine; with
+/// one elsewhere they are a mistake worth a warning at start-up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kannel_example_credentials_off_this_machine_are_warned_about() {
+    support::logs::capture();
+    let app = TestApp::spawn_with(|c| {
+        c.sms.kannel.url = "http://sms-gw.utility.invalid:13013".into();
+    })
+    .await;
+    app.drain().await;
+    let logs = support::logs::captured();
+    assert!(
+        logs.contains("WARN")
+            && logs.contains("example credentials (tester/foobar)")
+            && logs.contains("sms-gw.utility.invalid"),
+        "{logs}"
+    );
+    assert!(!logs.contains("foobar@"), "{logs}");
 }

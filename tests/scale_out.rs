@@ -18,7 +18,7 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Another node on the app's database and providers.
 async fn node(app: &TestApp, adjust: impl FnOnce(&mut Config)) -> Server {
     let mut config = app.config.clone();
-    config.database_url = Some(app.config.database_url());
+    config.database_url = Some(app.config.database_url().into());
     adjust(&mut config);
     Server::start(config).await.expect("second node starts")
 }

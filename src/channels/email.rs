@@ -161,7 +161,7 @@ impl SmtpPool {
             ),
         };
         let credentials = match (&config.username, &config.password) {
-            (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.clone())),
+            (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.expose().to_string())),
             _ => None,
         };
         Ok(SmtpPool {

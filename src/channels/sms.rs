@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use super::sms_text::Encoding;
 use super::{parse_retry_after, SendOutcome};
-use crate::config::{SmsConfig, SmsProvider};
+use crate::config::{redact_url, SmsConfig, SmsProvider};
 
 /// One outgoing SMS, already fitted to its encoding.
 #[derive(Debug, Serialize)]
@@ -69,10 +69,20 @@ impl SmsSender {
                     file: Mutex::new(file),
                 }
             }
-            SmsProvider::Kannel => SmsSender::Kannel {
-                client: client()?,
-                config: config.clone(),
-            },
+            SmsProvider::Kannel => {
+                if config.kannel.demo_credentials_off_loopback() {
+                    tracing::warn!(
+                        gateway = %crate::config::redact_url(&config.kannel.url),
+                        "sms.kannel uses Kannel's example credentials (tester/foobar) with a \
+                         gateway that is not on this machine: set sms.kannel.username and \
+                         sms.kannel.password to the gateway's sendsms-user"
+                    );
+                }
+                SmsSender::Kannel {
+                    client: client()?,
+                    config: config.clone(),
+                }
+            }
             SmsProvider::Twilio => {
                 anyhow::ensure!(
                     !config.twilio.account_sid.is_empty(),
@@ -89,8 +99,12 @@ impl SmsSender {
     pub fn describe(&self) -> String {
         match self {
             SmsSender::File { path, .. } => format!("file outbox {}", path.display()),
-            SmsSender::Kannel { config, .. } => format!("Kannel {}", config.kannel.url),
-            SmsSender::Twilio { config, .. } => format!("Twilio-style API {}", config.twilio.url),
+            SmsSender::Kannel { config, .. } => {
+                format!("Kannel {}", redact_url(&config.kannel.url))
+            }
+            SmsSender::Twilio { config, .. } => {
+                format!("Twilio-style API {}", redact_url(&config.twilio.url))
+            }
         }
     }
 
@@ -121,7 +135,7 @@ impl SmsSender {
                     ))
                     .query(&[
                         ("username", config.kannel.username.as_str()),
-                        ("password", config.kannel.password.as_str()),
+                        ("password", config.kannel.password.expose()),
                         ("from", sms.from),
                         ("to", sms.to),
                         ("text", sms.text),
@@ -138,7 +152,7 @@ impl SmsSender {
                         t.url.trim_end_matches('/'),
                         t.account_sid
                     ))
-                    .basic_auth(&t.account_sid, Some(&t.auth_token))
+                    .basic_auth(&t.account_sid, Some(t.auth_token.expose()))
                     .form(&[("To", sms.to), ("From", sms.from), ("Body", sms.text)]);
                 classify(request.send().await, Protocol::Twilio).await
             }

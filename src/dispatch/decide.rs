@@ -13,7 +13,7 @@
 //! | claim                           | outage / told                               | decision                                  |
 //! |---------------------------------|---------------------------------------------|-------------------------------------------|
 //! | `now` after `expires_at`        | any                                         | drop, expired                             |
-//! | opted out, not `requested`      | any                                         | drop, suppressed                          |
+//! | opted out                       | any                                         | drop, suppressed                          |
 //! | any                             | outage missing                              | drop, dead                                |
 //! | declared, updated, requested    | outage restored or cancelled                | drop, superseded ("outage … before …")    |
 //! | updated                         | told this revision or a newer one           | drop, superseded (revision already sent)  |
@@ -22,8 +22,9 @@
 //! | restored, cancelled, withdrawn  | never told, nothing in flight               | drop, superseded (never told)             |
 //! | anything else                   |                                             | send                                      |
 //!
-//! A `requested` message (the resident asked for it, e.g. pressing 2 in the phone
-//! menu) is sent even after an opt-out from alerts.
+//! An opt-out stops every kind, `requested` too: "press 2" is only offered to
+//! contacts who have not opted out, and one who opts out after asking gets
+//! nothing more.
 
 use std::fmt;
 
@@ -119,13 +120,6 @@ pub enum Decision {
     Drop { failure: Failure, reason: Skip },
 }
 
-/// Whether an opt-out stops this kind of message (all but `requested`, which
-/// the resident asked for). The worker applies it twice: here, with the state
-/// read at claim time, and again just before the provider call.
-pub fn heeds_opt_out(kind: DeliveryKind) -> bool {
-    kind != DeliveryKind::Requested
-}
-
 /// Decides a claimed delivery (see the module docs for the table).
 pub fn decide(
     claim: Claim,
@@ -138,7 +132,7 @@ pub fn decide(
     if now > claim.expires_at {
         return drop(Failure::Expired, Skip::Expired);
     }
-    if claim.opted_out && heeds_opt_out(claim.kind) {
+    if claim.opted_out {
         return drop(Failure::Suppressed, Skip::OptedOut);
     }
     let Some(outage) = outage else {
@@ -301,8 +295,8 @@ mod tests {
             |_| dropped(Failure::Expired, Skip::Expired),
         ),
         (
-            "opted out (not requested)",
-            |c| c.opted_out && c.kind != Requested,
+            "opted out",
+            |c| c.opted_out,
             |_| dropped(Failure::Suppressed, Skip::OptedOut),
         ),
         (
@@ -406,8 +400,8 @@ mod tests {
                 told(Some(1), true),
             ),
             case(Withdrawn, false, active, told(Some(REVISION), false)),
-            // Asked for by the resident: sent despite an opt-out.
-            case(Requested, true, active, told(None, false)),
+            // Asked for by the resident ("press 2"), never told before.
+            case(Requested, false, active, told(None, false)),
         ] {
             assert_eq!(c.decide(), Decision::Send, "{c:?}");
         }

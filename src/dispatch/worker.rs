@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::decide::{decide, heeds_opt_out, Claim, Decision, OutageState, Skip};
+use super::decide::{decide, Claim, Decision, OutageState, Skip};
 use super::ratelimit::SharedLimiter;
 use super::retry;
 use crate::channels::email::{build_message, EmailSender, OutgoingEmail};
@@ -606,9 +606,6 @@ impl Dispatcher {
     ) -> Option<Completion> {
         if let Some(released) = gate.pass(lane, d.id).await {
             return Some(released);
-        }
-        if !heeds_opt_out(d.kind) {
-            return None;
         }
         match self.store.consents(d.contact_id).await {
             Ok(true) => None,

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path, Request};
-use axum::http::request::Parts;
+use axum::extract::{Path, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,10 +11,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::credentials::Operator;
 use super::params::{self, Params};
 use super::AppState;
 use super::{read_body, JsonBody, State};
-use crate::auth::{hash_token, sha256_hex};
+use crate::auth::sha256_hex;
 use crate::channels::render::outage_url;
 use crate::domain::{DeliveryState, Outage, OutageStatus, Reference, Utility};
 use crate::error::{Error, Result};
@@ -33,31 +33,6 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/outages/{id}/deliveries", get(deliveries))
         .route("/api/v1/addresses/import", post(import_addresses))
         .route("/api/v1/contacts/import", post(import_contacts))
-}
-
-/// An authenticated operator (the id of their token).
-pub struct Operator(pub i64);
-
-impl FromRequestParts<Arc<AppState>> for Operator {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Operator> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(Error::Unauthorized)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(Error::Unauthorized)?;
-        state
-            .store
-            .token_id(&hash_token(token))
-            .await?
-            .map(Operator)
-            .ok_or(Error::Unauthorized)
-    }
 }
 
 /// The outage as the API shows it. The area is left out of lists (it can be large).

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::params::{self, Params};
 use super::AppState;
 use super::{conditional, State};
-use crate::auth::sha256_hex;
+use crate::auth::{sha256_hex, Role};
 use crate::domain::contact::MAX_PHONE_INPUT;
 use crate::domain::{Language, Phone, Reference};
 use crate::error::{Error, Result};
@@ -33,15 +33,32 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/ivr/v1/feed", get(feed))
 }
 
+/// Who may keep a copy of an answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    /// Any cache: the answer holds nothing personal.
+    Public,
+    /// Only the client that asked (an answer by a caller's number).
+    Caller,
+}
+
 /// Sets the validators every IVR answer carries.
-fn cache_headers(response: &mut Response, tag: &str, changed_at: chrono::DateTime<chrono::Utc>) {
+fn cache_headers(
+    response: &mut Response,
+    tag: &str,
+    changed_at: chrono::DateTime<chrono::Utc>,
+    audience: Audience,
+) {
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(tag) {
         h.insert(header::ETAG, v);
     }
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=5"),
+        HeaderValue::from_static(match audience {
+            Audience::Public => "public, max-age=5",
+            Audience::Caller => "private, max-age=5",
+        }),
     );
     h.insert(
         header::VARY,
@@ -60,7 +77,7 @@ async fn feed(axum::extract::State(state): State, headers: HeaderMap) -> Result<
     let tag = format!("\"feed-v{}\"", published.tag);
     if conditional::not_modified(&headers, &tag) {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
-        cache_headers(&mut r, &tag, published.changed_at);
+        cache_headers(&mut r, &tag, published.changed_at, Audience::Public);
         return Ok(r);
     }
     let body = match state.feed_cache.get(&published.tag, "") {
@@ -78,7 +95,7 @@ async fn feed(axum::extract::State(state): State, headers: HeaderMap) -> Result<
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    cache_headers(&mut r, &tag, published.changed_at);
+    cache_headers(&mut r, &tag, published.changed_at, Audience::Public);
     Ok(r)
 }
 
@@ -462,7 +479,18 @@ async fn status_handler(
     headers: HeaderMap,
 ) -> Result<Response> {
     let format = Format::negotiate(q.format, &headers);
-    let (place, query) = place(q.lookup()?, &state)?;
+    let lookup = q.lookup()?;
+    // A number is personal data: who lives where. Only the phone platform (or
+    // an operator) may ask by number; every other place is public and says
+    // nothing about contacts.
+    let audience = match lookup {
+        Lookup::Phone(_) => {
+            state.credentials.check(&state, &headers, Role::Ivr).await?;
+            Audience::Caller
+        }
+        _ => Audience::Public,
+    };
+    let (place, query) = place(lookup, &state)?;
     let lang = language(&lang?.0, &headers, &state);
     let published = state.view().await?;
     let tag = etag(&published.tag, &query, lang, format);
@@ -493,7 +521,7 @@ async fn status_handler(
         );
         r
     };
-    cache_headers(&mut response, &tag, published.changed_at);
+    cache_headers(&mut response, &tag, published.changed_at, audience);
     Ok(response)
 }
 
@@ -506,13 +534,24 @@ async fn answer(
     query: &str,
     version: i64,
 ) -> Result<CachedAnswer> {
-    let answer = status::answer(&state.store, state.tz, state.clock.now(), place, lang).await?;
+    let answer = status::answer(
+        &state.store,
+        state.tz,
+        state.clock.now(),
+        place,
+        lang,
+        state.config.ivr.speak_address,
+    )
+    .await?;
+    // The link carries its own credential: the VoiceXML browser that follows
+    // it sends none of ours.
     let sms_url = match (place, answer.affected) {
         (Place::Phone(p), true) => Some(format!(
-            "{}/ivr/v1/sms?phone={}&lang={}",
+            "{}/ivr/v1/sms?phone={}&lang={}&sig={}",
             state.config.public_url(),
             p.as_str().replace('+', "%2B"),
-            answer.language.as_str()
+            answer.language.as_str(),
+            state.link_key.sign(SMS_LINK, p.as_str()),
         )),
         _ => None,
     };
@@ -524,14 +563,22 @@ async fn answer(
     })
 }
 
-/// `GET|POST /ivr/v1/sms?phone=` (required; and `lang=`, see [`LangQuery`]). The
+/// What the "press 2" link's signature is for (see [`crate::auth::LinkKey`]).
+const SMS_LINK: &str = "ivr-sms";
+
+/// `GET|POST /ivr/v1/sms?phone=` (required; and `lang=`, see [`LangQuery`]),
+/// with an `ivr` token or the `sig=` of the link an IVR answer offered. The
 /// number is read with the configured region, so in the handler.
 #[derive(Debug, Deserialize)]
 pub struct SmsQuery {
     phone: String,
+    #[serde(default, deserialize_with = "params::non_blank")]
+    sig: Option<String>,
 }
 
-/// "Press 2": queue the current status as an SMS to the caller's registered number.
+/// "Press 2": queue the current status as an SMS to the caller's registered
+/// number: only a contact who has not opted out, once per outage and number.
+/// The answer is the same whether or not anything was queued.
 async fn request_sms(
     axum::extract::State(state): State,
     Params(q): Params<SmsQuery>,
@@ -539,9 +586,22 @@ async fn request_sms(
     lang: Result<Params<LangQuery>, Error>,
     headers: HeaderMap,
 ) -> Result<Response> {
+    if q.phone.chars().count() > MAX_PHONE_INPUT {
+        return Err(Error::bad_request(
+            "phone",
+            format!("longer than any phone number ({MAX_PHONE_INPUT} characters at most)"),
+        ));
+    }
     let region = state.config.region()?;
     let phone =
         Phone::parse(&q.phone, region).map_err(|e| Error::bad_request("phone", e.to_string()))?;
+    let signed = q
+        .sig
+        .as_deref()
+        .is_some_and(|sig| state.link_key.verify(SMS_LINK, phone.as_str(), sig));
+    if !signed {
+        state.credentials.check(&state, &headers, Role::Ivr).await?;
+    }
     let lang = language(&lang?.0, &headers, &state);
     let now = state.clock.now();
     let expires = now + chrono::Duration::minutes(state.config.delivery.ttl_minutes as i64);

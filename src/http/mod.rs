@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod conditional;
+pub mod credentials;
 pub mod health;
 pub mod ivr;
 pub mod map;

@@ -9,7 +9,9 @@ use axum::body::Bytes;
 use chrono_tz::Tz;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use super::credentials::Credentials;
 use super::ivr::{CachedAnswer, CallerIds};
+use crate::auth::LinkKey;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
@@ -30,6 +32,10 @@ pub struct AppState {
     /// IVR answers of the current view, by query, language and format.
     pub ivr_answers: TagCache<CachedAnswer>,
     pub caller_ids: CallerIds,
+    /// Bearer tokens read recently.
+    pub credentials: Credentials,
+    /// Signs the "press 2" links in IVR answers.
+    pub link_key: LinkKey,
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: SharedClock,

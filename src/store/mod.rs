@@ -28,6 +28,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::auth::Role;
 use crate::config::Config;
 use crate::domain::bucket::{Grant, TokenRequest};
 use crate::domain::{
@@ -122,6 +123,35 @@ impl ImportCounts {
 pub struct ContactImport {
     pub counts: ImportCounts,
     pub unknown_address: Vec<usize>,
+}
+
+/// A token to store (the secret itself never reaches the database).
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub name: &'a str,
+    pub token_hash: &'a str,
+    pub role: Role,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
+}
+
+/// What a presented token grants, read on every (uncached) authentication.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenGrant {
+    pub id: i64,
+    pub role: Role,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A token as `herald token list` shows it: never the secret or its hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// Everything needed to write a new outage and its fan-out in one transaction.
@@ -512,9 +542,21 @@ pub trait Database: Send + Sync {
     async fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts>;
     async fn addresses_where(&self, by: AddressQuery<'_>, limit: i64) -> Result<Vec<AddressRow>>;
 
-    // Operator tokens.
-    async fn create_token(&self, name: &str, token_hash: &str, now: DateTime<Utc>) -> Result<i64>;
-    async fn token_id(&self, token_hash: &str) -> Result<Option<i64>>;
+    // API tokens.
+    /// Stores a token; a conflict if a token of that name is still in use
+    /// (names are what `revoke` takes).
+    async fn create_token(&self, token: &NewToken<'_>) -> Result<i64>;
+    /// The grant of a token that has not been revoked (expiry is the caller's
+    /// to check, against its clock).
+    async fn token_grant(&self, token_hash: &str) -> Result<Option<TokenGrant>>;
+    /// Every token, newest first.
+    async fn tokens(&self) -> Result<Vec<TokenInfo>>;
+    /// Revokes the tokens named `name` still in use; how many.
+    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<u64>;
+    async fn token_used(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
+    /// The deployment's secret named `name`: `candidate` if this is the first
+    /// node to ask, otherwise the one stored before.
+    async fn server_key(&self, name: &str, candidate: &str) -> Result<String>;
 
     // Outages.
     /// Writes the outage, its first revision, its affected addresses and its
@@ -577,7 +619,8 @@ pub trait Database: Send + Sync {
     /// For each (outage, contact): what news (declared/updated) it has had.
     async fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<HashMap<(i64, i64), NewsSent>>;
     /// Queues the current state of every open outage at the addresses of SMS
-    /// contacts with this number, as a `requested` message; returns how many.
+    /// contacts with this number who have not opted out, as a `requested`
+    /// message, at most once per outage and number; returns how many.
     async fn request_status_sms(
         &self,
         phone: &str,
@@ -643,7 +686,10 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Arc::new(SqlStore(Postgres::open(&url, &config.database).await?))
         } else {
-            anyhow::bail!("database_url must start with sqlite:// or postgres:// (got '{url}')")
+            anyhow::bail!(
+                "database_url must start with sqlite:// or postgres:// (got '{}')",
+                crate::config::redact_url(&url)
+            )
         };
         Ok(Store(db))
     }

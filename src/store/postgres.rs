@@ -42,7 +42,13 @@ impl Postgres {
         url: &str,
         config: &crate::config::DatabaseConfig,
     ) -> anyhow::Result<Postgres> {
-        let options = PgConnectOptions::from_str(url)?
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "database_url '{}' is not usable: {e}",
+                    crate::config::redact_url(url)
+                )
+            })?
             .application_name("herald")
             // Herald's statements are short and indexed. The planner's guess for
             // a join over an area's id runs is far too high (it cannot know the

@@ -250,6 +250,31 @@ impl FromCols for (Channel, DeliveryState, i64) {
     }
 }
 
+/// id, role, expires_at.
+impl FromCols for TokenGrant {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(TokenGrant {
+            id: r.int(0),
+            role: parse(r.text(1), "token role")?,
+            expires_at: r.opt_int(2).map(from_ms),
+        })
+    }
+}
+
+/// name, role, created_at, last_used_at, expires_at, revoked_at.
+impl FromCols for TokenInfo {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(TokenInfo {
+            name: r.text(0).to_string(),
+            role: parse(r.text(1), "token role")?,
+            created_at: from_ms(r.int(2)),
+            last_used_at: r.opt_int(3).map(from_ms),
+            expires_at: r.opt_int(4).map(from_ms),
+            revoked_at: r.opt_int(5).map(from_ms),
+        })
+    }
+}
+
 /// id, channel, destination, language, opted out, address line.
 impl FromCols for ContactSummary {
     fn from_cols(r: &impl Cols) -> Result<Self> {

@@ -160,28 +160,94 @@ impl<B: Backend> Database for SqlStore<B> {
         rows::channel_counts(&rows)
     }
 
-    async fn create_token(&self, name: &str, token_hash: &str, now: DateTime<Utc>) -> Result<i64> {
+    async fn create_token(&self, token: &NewToken<'_>) -> Result<i64> {
+        let now = to_ms(token.now);
         let mut tx = self.0.begin_write().await?;
-        let (id,): (i64,) = Sql::new(
-            "INSERT INTO api_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) \
-             RETURNING id",
+        let in_use: Option<(i64,)> = Sql::new(
+            "SELECT id FROM api_tokens WHERE name = $1 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2)",
         )
-        .bind(name)
-        .bind(token_hash)
-        .bind(to_ms(now))
+        .bind(token.name)
+        .bind(now)
+        .fetch_optional(&mut tx)
+        .await?;
+        if in_use.is_some() {
+            return Err(Error::Conflict(format!(
+                "a token named '{}' is in use; revoke it first or choose another name",
+                token.name
+            )));
+        }
+        let (id,): (i64,) = Sql::new(
+            "INSERT INTO api_tokens (name, token_hash, role, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(token.name)
+        .bind(token.token_hash)
+        .bind(token.role.as_str())
+        .bind(token.expires_at.map(to_ms))
+        .bind(now)
         .fetch_one(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(id)
     }
 
-    async fn token_id(&self, token_hash: &str) -> Result<Option<i64>> {
-        let id: Option<(i64,)> =
-            Sql::new("SELECT id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
-                .bind(token_hash)
-                .fetch_optional(&mut self.0.read().await?)
-                .await?;
-        Ok(id.map(|r| r.0))
+    async fn token_grant(&self, token_hash: &str) -> Result<Option<TokenGrant>> {
+        Sql::new(
+            "SELECT id, role, expires_at FROM api_tokens \
+             WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .map_optional(&mut self.0.read().await?)
+        .await
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenInfo>> {
+        Sql::new(
+            "SELECT name, role, created_at, last_used_at, expires_at, revoked_at \
+             FROM api_tokens ORDER BY created_at DESC, id DESC",
+        )
+        .map_all(&mut self.0.read().await?)
+        .await
+    }
+
+    async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.0.begin_write().await?;
+        let n = Sql::new(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
+        )
+        .bind(name)
+        .bind(to_ms(now))
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn token_used(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.0.begin_write().await?;
+        Sql::new("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(to_ms(now))
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn server_key(&self, name: &str, candidate: &str) -> Result<String> {
+        let mut tx = self.0.begin_write().await?;
+        Sql::new("INSERT INTO server_keys (name, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .bind(candidate)
+            .execute(&mut tx)
+            .await?;
+        let (secret,): (String,) = Sql::new("SELECT secret FROM server_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(secret)
     }
 
     async fn declare(
@@ -681,13 +747,18 @@ impl<B: Backend> Database for SqlStore<B> {
         expires_at: DateTime<Utc>,
     ) -> Result<u64> {
         let mut tx = self.0.begin_write().await?;
-        // Unique per (outage, revision, kind, contact): pressing 2 twice for the
-        // same state sends one message.
+        // Once per outage and number, whatever the revision and however many
+        // addresses the number is registered at (the lowest contact id stands
+        // for the number); never to a contact who opted out.
         let queued = Sql::new(format!(
-            "{NEW_DELIVERY} SELECT o.id, o.revision, 'requested', c.id, 'sms', 'pending', \
+            "{NEW_DELIVERY} SELECT o.id, o.revision, 'requested', MIN(c.id), 'sms', 'pending', \
              TRUE, 0, $2, $3, $2, $2 FROM contacts c JOIN outages o ON {} \
-             WHERE c.destination = $1 AND c.channel = 'sms' \
-             AND o.status IN ('scheduled', 'active') ON CONFLICT DO NOTHING",
+             WHERE c.destination = $1 AND c.channel = 'sms' AND c.opted_out_at IS NULL \
+             AND o.status IN ('scheduled', 'active') \
+             AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN contacts asked \
+             ON asked.id = d.contact_id WHERE d.outage_id = o.id AND d.kind = 'requested' \
+             AND asked.destination = $1 AND asked.channel = 'sms') \
+             GROUP BY o.id, o.revision ON CONFLICT DO NOTHING",
             rows::covers("o.id", "c.address_id")
         ))
         .bind(phone)

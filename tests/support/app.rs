@@ -17,10 +17,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use herald::app::Server;
+use herald::auth::Role;
 use herald::clock::{ManualClock, SystemClock};
 use herald::config::{Config, EmailTransport, SmsProvider, SmtpTls};
 use herald::dispatch::{Dispatcher, DrainReport};
 use herald::domain::DeliveryState;
+use herald::store::NewToken;
 use serde_json::{json, Value};
 
 use super::sms_gateway::SmsGateway;
@@ -29,7 +31,10 @@ use super::smtp_sink::SmtpSink;
 pub struct TestApp {
     pub server: Option<Server>,
     pub base: String,
+    /// An operator token.
     pub token: String,
+    /// An `ivr` token: what the phone platform presents.
+    pub ivr_token: String,
     pub http: reqwest::Client,
     pub smtp: SmtpSink,
     pub sms: SmsGateway,
@@ -46,6 +51,28 @@ pub struct TestApp {
 /// every run, whatever the time of day the suite runs at.
 pub fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()
+}
+
+/// Creates a token as `herald token create NAME --role … [--expires-in …]` does.
+pub async fn new_token(
+    state: &herald::app::AppState,
+    name: &str,
+    role: Role,
+    expires_at: Option<DateTime<Utc>>,
+) -> String {
+    let token = herald::auth::new_api_token();
+    state
+        .store
+        .create_token(&NewToken {
+            name,
+            token_hash: &herald::auth::hash_token(&token),
+            role,
+            expires_at,
+            now: state.clock.now(),
+        })
+        .await
+        .expect("token");
+    token
 }
 
 /// Fast retries and leases so failure paths finish in seconds.
@@ -101,7 +128,7 @@ impl TestApp {
         let sms = SmsGateway::start().await;
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(dir.path(), &smtp, &sms);
-        config.database_url = super::db::fresh_database().await;
+        config.database_url = super::db::fresh_database().await.map(Into::into);
         adjust(&mut config);
         let shared: herald::clock::SharedClock = match &clock {
             Some(manual) => manual.clone(),
@@ -111,18 +138,13 @@ impl TestApp {
             .await
             .expect("server starts");
         let base = format!("http://{}", server.addr);
-        let token = herald::auth::new_api_token();
-        let now = server.state.clock.now();
-        server
-            .state
-            .store
-            .create_token("test", &herald::auth::hash_token(&token), now)
-            .await
-            .expect("token");
+        let token = new_token(&server.state, "test", Role::Operator, None).await;
+        let ivr_token = new_token(&server.state, "test-ivr", Role::Ivr, None).await;
         TestApp {
             server: Some(server),
             base,
             token,
+            ivr_token,
             http: reqwest::Client::new(),
             smtp,
             sms,

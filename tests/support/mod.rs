@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod db;
+pub mod logs;
 pub mod sms_gateway;
 pub mod smtp_sink;
 

@@ -118,6 +118,7 @@ ivr-unknown = We could not find an address for this number.
 ivr-hint = To hear about a particular address, please enter its postcode.
 ivr-place-postcode = postcode { $postcode }
 ivr-place-here = your location
+ivr-place-caller = your address in { $settlement }
 ivr-menu-repeat = To hear this again, press 1.
 ivr-menu-sms = To get it by SMS on this number, press 2.
 ivr-sms-sent = We will send you a text message shortly. Goodbye.

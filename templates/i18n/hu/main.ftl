@@ -116,6 +116,7 @@ ivr-unknown = Ehhez a telefonszámhoz nem találtunk címet.
 ivr-hint = Ha egy adott címről szeretne hallani, kérjük, adja meg az irányítószámát.
 ivr-place-postcode = { $postcode } irányítószám
 ivr-place-here = az Ön környéke
+ivr-place-caller = az Ön címe ({ $settlement })
 ivr-menu-repeat = Az ismétléshez nyomja meg az egyes gombot.
 ivr-menu-sms = Ha SMS-ben is kéri erre a számra, nyomja meg a kettes gombot.
 ivr-sms-sent = Hamarosan SMS-t küldünk. Viszonthallásra.
