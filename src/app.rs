@@ -46,8 +46,8 @@ impl AppState {
     pub async fn new(config: Config, clock: SharedClock) -> anyhow::Result<Arc<AppState>> {
         let store = Store::open(&config).await?;
         store.migrate().await?;
-        let link_key = store
-            .server_key("ivr-links", &crate::domain::token::random_token(32))
+        let server_key = store
+            .server_key("signing", &crate::domain::token::random_token(32))
             .await?;
         Ok(Arc::new(AppState {
             published: Published::default(),
@@ -56,7 +56,8 @@ impl AppState {
             ivr_answers: TagCache::new(CACHE_ENTRIES),
             caller_ids: Default::default(),
             credentials: Default::default(),
-            link_key: crate::auth::LinkKey::new(&link_key),
+            server_key: crate::auth::ServerKey::new(&server_key),
+            trusted_proxies: config.proxies()?,
             tz: config.tz()?,
             config: Arc::new(config),
             register: Register::new(store.clone()),
@@ -64,6 +65,7 @@ impl AppState {
             clock,
             wake: Arc::new(Wake::default()),
             metrics: metrics_handle(),
+            delivery_counts: Default::default(),
         }))
     }
 
@@ -130,14 +132,16 @@ impl Server {
             None
         };
         let router = crate::http::router(Arc::clone(&state));
-        let (shutdown, mut rx) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                })
-                .await
-        });
+        let limits = crate::http::listener::Limits {
+            header_read_timeout: std::time::Duration::from_millis(
+                state.config.http.header_read_timeout_ms,
+            ),
+            max_connections: state.config.http.max_connections,
+            max_connections_per_client: state.config.http.max_connections_per_client,
+            trusted_proxies: state.trusted_proxies.clone(),
+        };
+        let (shutdown, rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(crate::http::listener::serve(listener, router, limits, rx));
         Ok(Server {
             addr,
             state,

@@ -63,16 +63,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Signs links Herald hands to an authenticated client so that following the
-/// link later needs no credential of its own: the "press 2" URL inside a
-/// VoiceXML answer, which a VoiceXML browser fetches without our bearer header.
-/// The key is shared by every node (see `Database::server_key`).
+/// The deployment's keyed hash, shared by every node (see
+/// `Database::server_key`), domain-separated by a purpose string. It signs
+/// links Herald hands to an authenticated client so that following them later
+/// needs no credential of its own (the "press 2" URL inside a VoiceXML answer,
+/// which a VoiceXML browser fetches without our bearer header), and turns
+/// client addresses into keys for per-client limits without storing them.
 #[derive(Clone)]
-pub struct LinkKey(Vec<u8>);
+pub struct ServerKey(Vec<u8>);
 
-impl LinkKey {
-    pub fn new(secret: &str) -> LinkKey {
-        LinkKey(secret.as_bytes().to_vec())
+impl ServerKey {
+    pub fn new(secret: &str) -> ServerKey {
+        ServerKey(secret.as_bytes().to_vec())
     }
 
     fn mac(&self, purpose: &str, subject: &str) -> Hmac<Sha256> {
@@ -88,7 +90,7 @@ impl LinkKey {
         hex::encode(&self.mac(purpose, subject).finalize().into_bytes()[..16])
     }
 
-    /// Constant-time check of a signature made by [`LinkKey::sign`].
+    /// Constant-time check of a signature made by [`ServerKey::sign`].
     pub fn verify(&self, purpose: &str, subject: &str, signature: &str) -> bool {
         match hex::decode(signature) {
             Ok(bytes) if bytes.len() == 16 => self
@@ -115,13 +117,13 @@ mod tests {
 
     #[test]
     fn links_verify_only_with_their_key_purpose_and_subject() {
-        let key = LinkKey::new("k1");
+        let key = ServerKey::new("k1");
         let sig = key.sign("sms", "+36201234567");
         assert_eq!(sig.len(), 32);
         assert!(key.verify("sms", "+36201234567", &sig));
         assert!(!key.verify("sms", "+36201234568", &sig));
         assert!(!key.verify("other", "+36201234567", &sig));
-        assert!(!LinkKey::new("k2").verify("sms", "+36201234567", &sig));
+        assert!(!ServerKey::new("k2").verify("sms", "+36201234567", &sig));
         assert!(!key.verify("sms", "+36201234567", &sig[..30]));
         assert!(!key.verify("sms", "+36201234567", "zz"));
     }

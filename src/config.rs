@@ -117,6 +117,80 @@ pub struct Config {
     pub email: EmailConfig,
     pub sms: SmsConfig,
     pub ivr: IvrConfig,
+    pub subscribe: SubscribeConfig,
+    pub http: HttpConfig,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed:
+    /// behind them, the client is the last address they did not add. Empty:
+    /// the client is whoever connected.
+    pub trusted_proxies: Vec<String>,
+}
+
+/// The listener's limits, for a server that faces the internet itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// A client must send a request's headers within this time (slowloris).
+    pub header_read_timeout_ms: u64,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// Open connections from one address at most (trusted proxies exempt).
+    pub max_connections_per_client: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            header_read_timeout_ms: 10_000,
+            max_connections: 8_192,
+            max_connections_per_client: 256,
+        }
+    }
+}
+
+/// Limits on the public sign-up form, which anyone can post and which sends
+/// a message (and, by SMS, costs money) each time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SubscribeConfig {
+    /// Countries (ISO 3166 codes) whose phone numbers may sign up for SMS;
+    /// empty: the `default_region`'s.
+    pub countries: Vec<String>,
+    /// Confirmation requests per destination (one phone, one inbox however
+    /// spelled) in 24 hours.
+    pub per_destination_per_day: u32,
+    /// Sign-ups from one client address (an IPv6 client: its /64) per hour
+    /// and per 24 hours.
+    pub per_client_per_hour: u32,
+    pub per_client_per_day: u32,
+    /// Confirmation SMS for all clients together per hour; beyond it, sign-ups
+    /// by SMS are refused (429) while sign-ups by e-mail go on.
+    pub sms_confirmations_per_hour: u32,
+    /// Confirmations sent per second per channel, from their own rate bucket:
+    /// they never take an outage alert's place in the provider's limit (the
+    /// provider must allow this on top of `email`/`sms.rate_per_sec`).
+    pub confirmations_per_sec: u32,
+}
+
+impl Default for SubscribeConfig {
+    fn default() -> Self {
+        SubscribeConfig {
+            countries: Vec::new(),
+            per_destination_per_day: 3,
+            per_client_per_hour: 5,
+            per_client_per_day: 20,
+            sms_confirmations_per_hour: 100,
+            confirmations_per_sec: 5,
+        }
+    }
+}
+
+/// Reads a proxy entry: an address (`10.0.0.7`, `::1`) or a block (`10.0.0.0/8`).
+pub fn parse_proxy(entry: &str) -> anyhow::Result<ipnet::IpNet> {
+    let entry = entry.trim();
+    entry
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| anyhow::anyhow!("trusted_proxies: '{entry}' is not an address or CIDR block"))
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -265,6 +339,9 @@ impl Default for Config {
             email: EmailConfig::default(),
             sms: SmsConfig::default(),
             ivr: IvrConfig::default(),
+            subscribe: SubscribeConfig::default(),
+            http: HttpConfig::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -413,7 +490,37 @@ impl Config {
             self.sms.concurrency >= 1,
             "sms.concurrency must be at least 1"
         );
+        anyhow::ensure!(
+            self.http.max_connections >= 1 && self.http.max_connections_per_client >= 1,
+            "http.max_connections and http.max_connections_per_client must be at least 1"
+        );
+        anyhow::ensure!(
+            self.http.header_read_timeout_ms >= 1,
+            "http.header_read_timeout_ms must be at least 1"
+        );
+        self.subscribe_countries()?;
+        self.proxies()?;
         Ok(())
+    }
+
+    /// `subscribe.countries`, read; the default region's country when empty.
+    pub fn subscribe_countries(&self) -> anyhow::Result<Vec<crate::domain::contact::Region>> {
+        let parse = |c: &str| {
+            crate::domain::contact::parse_region(c)
+                .map_err(|e| anyhow::anyhow!("subscribe.countries: {e}"))
+        };
+        if self.subscribe.countries.is_empty() {
+            return Ok(vec![parse(&self.default_region)?]);
+        }
+        self.subscribe.countries.iter().map(|c| parse(c)).collect()
+    }
+
+    /// `trusted_proxies`, read.
+    pub fn proxies(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| parse_proxy(p))
+            .collect()
     }
 
     pub fn tz(&self) -> anyhow::Result<chrono_tz::Tz> {

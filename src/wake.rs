@@ -13,12 +13,19 @@ use crate::domain::Channel;
 pub struct Wake {
     email: Notify,
     sms: Notify,
+    confirmations: Notify,
 }
 
 impl Wake {
     pub fn all(&self) {
         self.email.notify_one();
         self.sms.notify_one();
+        self.confirmations.notify_one();
+    }
+
+    /// The sign-up confirmations' loop (both channels).
+    pub fn confirmations(&self) -> &Notify {
+        &self.confirmations
     }
 
     pub fn channel(&self, channel: Channel) -> &Notify {

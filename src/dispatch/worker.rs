@@ -56,14 +56,16 @@ struct Lane {
 }
 
 impl Lane {
+    /// `bucket` names the shared rate limit: a channel's alerts, or its
+    /// confirmations, which have a bucket of their own.
     fn new(
         store: &Store,
-        channel: Channel,
+        bucket: &'static str,
         rate_per_sec: u32,
         concurrency: usize,
         delivery: &DeliveryConfig,
     ) -> Lane {
-        let limiter = SharedLimiter::new(store.clone(), channel.as_str(), rate_per_sec);
+        let limiter = SharedLimiter::new(store.clone(), bucket, rate_per_sec);
         // Under a rate limit, claim about two seconds' worth: outcomes are then
         // recorded every few seconds, other workers share the rest of the queue,
         // and a crash leaves little in flight. (Unsent claims are released at
@@ -147,6 +149,8 @@ pub struct Dispatcher {
     unicode: UnicodePolicy,
     email_lane: Lane,
     sms_lane: Lane,
+    /// Confirmations by e-mail and by SMS.
+    confirm_lanes: [Lane; 2],
     wake: Arc<Wake>,
 }
 
@@ -191,18 +195,25 @@ impl Dispatcher {
         tracing::info!(email = %email.describe(), sms = %sms.describe(), "delivery channels");
         let email_lane = Lane::new(
             &store,
-            Channel::Email,
+            "email",
             config.email.rate_per_sec,
             config.email.concurrency,
             &config.delivery,
         );
         let sms_lane = Lane::new(
             &store,
-            Channel::Sms,
+            "sms",
             config.sms.rate_per_sec,
             config.sms.concurrency,
             &config.delivery,
         );
+        // Sign-up confirmations: their own buckets and a loop of their own, so
+        // a flood of sign-ups cannot take an alert's place or its time.
+        let confirm = config.subscribe.confirmations_per_sec;
+        let confirm_lanes = [
+            Lane::new(&store, "confirm-email", confirm, 4, &config.delivery),
+            Lane::new(&store, "confirm-sms", confirm, 4, &config.delivery),
+        ];
         Ok(Arc::new(Dispatcher {
             store,
             clock,
@@ -217,6 +228,7 @@ impl Dispatcher {
             unicode: config.sms.unicode,
             email_lane,
             sms_lane,
+            confirm_lanes,
             wake,
         }))
     }
@@ -232,6 +244,11 @@ impl Dispatcher {
                 async move { this.claim_loop(channel, rx).await },
             ));
         }
+        let this = Arc::clone(self);
+        let confirm_rx = rx.clone();
+        tasks.push(tokio::spawn(
+            async move { this.confirm_loop(confirm_rx).await },
+        ));
         let this = Arc::clone(self);
         tasks.push(tokio::spawn(
             async move { this.housekeeping_loop(rx).await },
@@ -318,6 +335,23 @@ impl Dispatcher {
         }
     }
 
+    async fn confirm_loop(&self, mut shutdown: watch::Receiver<bool>) {
+        let poll = Duration::from_millis(self.delivery.poll_interval_ms.max(200));
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            if let Ok(Some(_)) = self.confirm_batch(&shutdown).await {
+                continue;
+            }
+            tokio::select! {
+                _ = self.wake.confirmations().notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
     async fn housekeeping_loop(&self, mut shutdown: watch::Receiver<bool>) {
         let every = Duration::from_millis(self.delivery.poll_interval_ms.max(200));
         loop {
@@ -327,7 +361,6 @@ impl Dispatcher {
             // Each step logs its own failure; one failing does not hold up the others.
             let now = self.clock.now();
             let _ = self.release_expired_leases(now).await;
-            let _ = self.confirm_batch(&shutdown).await;
             if let Err(e) = outages::start_due(&self.store, now).await {
                 tracing::warn!(error = %e, "starting planned outages failed");
             }
@@ -385,9 +418,8 @@ impl Dispatcher {
     }
 
     /// Sends due subscription confirmations, one batch; `None` when none was due.
-    /// They are few (one per resident who fills in the form) and wait for
-    /// housekeeping's tick, but go through the same lanes, rate limits, leases and
-    /// retry rules as alerts.
+    /// They follow the same leases and retry rules as alerts, but in lanes of
+    /// their own (`confirm_lanes`), with their own rate buckets.
     async fn confirm_batch(
         &self,
         stopping: &watch::Receiver<bool>,
@@ -395,7 +427,17 @@ impl Dispatcher {
         let now = self.clock.now();
         let lease = chrono::Duration::milliseconds(self.delivery.lease_ms as i64);
         let lease_until = now + lease;
-        let claimed = match self.store.claim_confirmations(50, now, lease_until).await {
+        let batch = self
+            .confirm_lanes
+            .iter()
+            .map(|l| l.batch)
+            .min()
+            .unwrap_or(1);
+        let claimed = match self
+            .store
+            .claim_confirmations(batch, now, lease_until)
+            .await
+        {
             Ok(c) if c.is_empty() => return Ok(None),
             Ok(c) => c,
             Err(e) => {
@@ -442,7 +484,10 @@ impl Dispatcher {
             &c.address,
             &c.token,
         );
-        let lane = self.lane(c.channel);
+        let lane = match c.channel {
+            Channel::Email => &self.confirm_lanes[0],
+            Channel::Sms => &self.confirm_lanes[1],
+        };
         let outcome = match c.channel {
             Channel::Email => {
                 let content = match render_confirm_email(&view) {

@@ -171,6 +171,13 @@ impl Phone {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The country the number belongs to (for a number valid in one region).
+    pub fn region(&self) -> Option<Region> {
+        phonenumber::parse(None, &self.0)
+            .ok()
+            .and_then(|n| n.country().id())
+    }
 }
 
 /// An e-mail address; the domain is lower-cased, the local part kept as written.
@@ -250,11 +257,58 @@ impl Destination {
             Destination::Sms(p) => p.as_str(),
         }
     }
+
+    /// What limits per destination count by: the inbox or phone a message
+    /// reaches, however it was spelled. A phone number is its E.164 form; an
+    /// address is lower-cased whole (the domain is case-insensitive by the
+    /// RFCs, the local part by every provider people use) and loses a
+    /// `+tag`, which most providers deliver to the same inbox.
+    pub fn limit_key(&self) -> String {
+        match self {
+            Destination::Sms(p) => p.as_str().to_string(),
+            Destination::Email(e) => {
+                let lower = e.as_str().to_lowercase();
+                match lower.rsplit_once('@') {
+                    Some((local, domain)) => {
+                        let local = local.split_once('+').map_or(local, |(base, _)| base);
+                        let local = if local.is_empty() { "+" } else { local };
+                        format!("{local}@{domain}")
+                    }
+                    None => lower,
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limit_keys_ignore_case_and_tags() {
+        let key = |s: &str| {
+            Destination::parse(Channel::Email, s, Region::HU)
+                .unwrap()
+                .limit_key()
+        };
+        assert_eq!(key("Victim@X.org"), "victim@x.org");
+        assert_eq!(key("vIctim@x.ORG"), "victim@x.org");
+        assert_eq!(key("victim+herald@x.org"), "victim@x.org");
+        assert_eq!(key("+only@x.org"), "+@x.org");
+        let phone = Destination::parse(Channel::Sms, "06 30 123 4567", Region::HU).unwrap();
+        assert_eq!(phone.limit_key(), "+36301234567");
+    }
+
+    #[test]
+    fn a_number_knows_its_country() {
+        let hu = Phone::parse("06 30 123 4567", Region::HU).unwrap();
+        assert_eq!(hu.region(), Some(Region::HU));
+        let pl = Phone::parse("+48 512 345 678", Region::HU).unwrap();
+        assert_eq!(pl.region(), Some(Region::PL));
+        let uk = Phone::parse("+44 7400 123456", Region::HU).unwrap();
+        assert_eq!(uk.region(), Some(Region::GB));
+    }
 
     #[test]
     fn phones_normalise_to_e164() {

@@ -35,9 +35,27 @@ async fn readyz(axum::extract::State(state): State) -> impl IntoResponse {
     )
 }
 
+/// How often a scrape may re-count the deliveries table.
+const COUNTS_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn metrics(axum::extract::State(state): State) -> impl IntoResponse {
-    // Delivery states are read from the database at scrape time, so they count the
-    // work of every worker process, not just this one.
+    // Delivery states are read from the database, so they count the work of
+    // every worker process, not just this one; but at most every few seconds,
+    // whoever scrapes how often: the count is a scan of the deliveries table.
+    // One scrape at a time re-counts; the others serve the last count.
+    if let Ok(mut counted) = state.delivery_counts.try_lock() {
+        if counted.is_none_or(|at| at.elapsed() >= COUNTS_FRESH) {
+            refresh_delivery_gauges(&state).await;
+            *counted = Some(std::time::Instant::now());
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+async fn refresh_delivery_gauges(state: &AppState) {
     if let Ok(totals) = state.store.delivery_totals().await {
         for channel in [Channel::Email, Channel::Sms] {
             let mut depth = 0;
@@ -55,8 +73,4 @@ async fn metrics(axum::extract::State(state): State) -> impl IntoResponse {
             metrics::gauge!("herald_queue_depth", "channel" => channel.as_str()).set(depth as f64);
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
 }

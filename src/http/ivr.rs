@@ -551,7 +551,7 @@ async fn answer(
             state.config.public_url(),
             p.as_str().replace('+', "%2B"),
             answer.language.as_str(),
-            state.link_key.sign(SMS_LINK, p.as_str()),
+            state.server_key.sign(SMS_LINK, p.as_str()),
         )),
         _ => None,
     };
@@ -563,7 +563,7 @@ async fn answer(
     })
 }
 
-/// What the "press 2" link's signature is for (see [`crate::auth::LinkKey`]).
+/// What the "press 2" link's signature is for (see [`crate::auth::ServerKey`]).
 const SMS_LINK: &str = "ivr-sms";
 
 /// `GET|POST /ivr/v1/sms?phone=` (required; and `lang=`, see [`LangQuery`]),
@@ -598,7 +598,7 @@ async fn request_sms(
     let signed = q
         .sig
         .as_deref()
-        .is_some_and(|sig| state.link_key.verify(SMS_LINK, phone.as_str(), sig));
+        .is_some_and(|sig| state.server_key.verify(SMS_LINK, phone.as_str(), sig));
     if !signed {
         state.credentials.check(&state, &headers, Role::Ivr).await?;
     }

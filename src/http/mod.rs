@@ -7,10 +7,12 @@
 //! `304 Not Modified` is decided by [`conditional::not_modified`].
 
 pub mod api;
+pub mod client;
 pub mod conditional;
 pub mod credentials;
 pub mod health;
 pub mod ivr;
+pub mod listener;
 pub mod map;
 pub mod params;
 pub mod public;

@@ -11,7 +11,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::credentials::Credentials;
 use super::ivr::{CachedAnswer, CallerIds};
-use crate::auth::LinkKey;
+use crate::auth::ServerKey;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
@@ -34,8 +34,10 @@ pub struct AppState {
     pub caller_ids: CallerIds,
     /// Bearer tokens read recently.
     pub credentials: Credentials,
-    /// Signs the "press 2" links in IVR answers.
-    pub link_key: LinkKey,
+    /// Signs the "press 2" links in IVR answers; hashes client addresses.
+    pub server_key: ServerKey,
+    /// `trusted_proxies`, read (see [`super::client`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: SharedClock,
@@ -43,6 +45,8 @@ pub struct AppState {
     pub wake: Arc<Wake>,
     pub tz: Tz,
     pub metrics: PrometheusHandle,
+    /// When `/metrics` last counted the deliveries (see `health`).
+    pub delivery_counts: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl AppState {

@@ -5,9 +5,16 @@
 //! request whose confirmation link goes out by the chosen channel; the link's page
 //! (`GET /subscribe/confirm/{token}`) asks once more and its button
 //! (`POST`) makes the resident a contact. The GET never changes anything, so mail
-//! scanners that open links cannot subscribe anybody. A stranger typing somebody
-//! else's number gets nothing sent beyond one confirmation, and at most
-//! `PER_DAY` of those per destination.
+//! scanners that open links cannot subscribe anybody.
+//!
+//! The form is public and every post sends a message, so it is limited
+//! (`[subscribe]`): SMS only to numbers of the configured countries; so many
+//! confirmations per destination a day (an inbox counted however it is
+//! spelled); so many sign-ups per client address an hour and a day; and a
+//! budget of confirmation SMS per hour for everybody, after which sign-ups by
+//! SMS are refused while sign-ups by e-mail go on. A refusal is a 429 with
+//! `Retry-After`. Confirmations have their own rate bucket in the workers, so
+//! a flood of sign-ups never delays an outage alert.
 
 use std::sync::Arc;
 
@@ -19,6 +26,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
+use super::client::ClientAddr;
 use super::params::{self, FormParams, Params};
 use super::public::{
     html_response, not_found, not_found_page, page, page_language, render, LangChoice, MessagePage,
@@ -30,7 +38,9 @@ use crate::domain::contact::Destination;
 use crate::domain::{Channel, Language};
 use crate::error::Result;
 use crate::i18n;
-use crate::store::{AddressQuery, AddressRow, Confirmation, NewSubscription, Subscribed};
+use crate::store::{
+    AddressQuery, AddressRow, Confirmation, NewSubscription, SignUpLimit, SignUpLimits, Subscribed,
+};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -41,8 +51,6 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
 }
 
-/// Confirmation requests per destination in 24 hours.
-const PER_DAY: i64 = 3;
 /// How long a confirmation link works.
 const LINK_HOURS: i64 = 24;
 
@@ -203,6 +211,7 @@ pub struct SubscribeForm {
 
 async fn submit(
     axum::extract::State(state): State,
+    client: ClientAddr,
     headers: HeaderMap,
     FormParams(form): FormParams<SubscribeForm>,
 ) -> Result<Response> {
@@ -227,18 +236,32 @@ async fn submit(
             message: w.t("page-error-channel"),
         });
     }
+    let countries = state.config.subscribe_countries()?;
     let destination = channel.and_then(|c| {
         let parsed = Destination::parse(c, &form.destination, state.config.region().ok()?);
-        if parsed.is_err() {
-            errors.push(FieldError {
-                field: "destination",
-                message: w.t(match c {
-                    Channel::Email => "page-error-email",
-                    Channel::Sms => "page-error-phone",
-                }),
-            });
-        }
-        parsed.ok()
+        let message = match &parsed {
+            Err(_) => w.t(match c {
+                Channel::Email => "page-error-email",
+                Channel::Sms => "page-error-phone",
+            }),
+            // SMS abroad costs more and is where SMS pumping makes its money.
+            Ok(Destination::Sms(phone))
+                if !phone.region().is_some_and(|r| countries.contains(&r)) =>
+            {
+                let names: Vec<String> = countries.iter().map(|r| format!("{r:?}")).collect();
+                i18n::t_args(
+                    lang,
+                    "page-error-phone-country",
+                    &i18n::args([("countries", names.join(", "))]),
+                )
+            }
+            Ok(_) => return parsed.ok(),
+        };
+        errors.push(FieldError {
+            field: "destination",
+            message,
+        });
+        None
     });
     let language = form.language;
     if language.is_none() {
@@ -282,14 +305,22 @@ async fn submit(
         destination: destination.as_str().to_string(),
         language,
         token: crate::auth::random_token(20),
+        destination_key: destination.limit_key(),
+        client_key: state.server_key.sign("sign-up client", &client.limit_key()),
     };
+    let limits = &state.config.subscribe;
     let outcome = state
         .store
         .subscribe(
             &request,
             now,
             now + chrono::Duration::hours(LINK_HOURS),
-            PER_DAY,
+            &SignUpLimits {
+                per_destination_per_day: limits.per_destination_per_day,
+                per_client_per_hour: limits.per_client_per_hour,
+                per_client_per_day: limits.per_client_per_day,
+                sms_per_hour: limits.sms_confirmations_per_hour,
+            },
         )
         .await?;
     // The answer is in the language the alerts will be in: the one just chosen.
@@ -298,23 +329,37 @@ async fn submit(
         ("destination", request.destination.clone()),
         ("address", label(a)),
     ]);
-    let (status, title, text) = match outcome {
+    let (title, text, retry_after) = match outcome {
         Subscribed::Created(id) => {
             tracing::info!(subscription_id = id, %channel, "subscription requested");
             state.wake.all();
             (
-                StatusCode::OK,
                 w.t("page-subscribe-sent-title"),
                 i18n::t_args(language, "page-subscribe-sent", &args),
+                None,
             )
         }
-        Subscribed::TooMany => (
-            StatusCode::TOO_MANY_REQUESTS,
-            w.t("page-subscribe-title"),
-            i18n::t_args(language, "page-subscribe-too-many", &args),
-        ),
+        Subscribed::Limited { limit, retry_at } => {
+            let seconds = (retry_at - now).num_seconds().max(1);
+            let minutes = i18n::args([("minutes", ((seconds + 59) / 60).to_string())]);
+            tracing::info!(?limit, seconds, %channel, "sign-up refused by a limit");
+            let text = match limit {
+                SignUpLimit::Destination => {
+                    i18n::t_args(language, "page-subscribe-too-many", &args)
+                }
+                SignUpLimit::Client => i18n::t_args(language, "page-subscribe-slow-down", &minutes),
+                SignUpLimit::SmsBudget => {
+                    i18n::t_args(language, "page-subscribe-sms-busy", &minutes)
+                }
+            };
+            (w.t("page-subscribe-title"), text, Some(seconds))
+        }
     };
-    page(
+    let status = match retry_after {
+        None => StatusCode::OK,
+        Some(_) => StatusCode::TOO_MANY_REQUESTS,
+    };
+    let mut response = page(
         status,
         MessagePage {
             w,
@@ -323,7 +368,14 @@ async fn submit(
             form_action: None,
             button: String::new(),
         },
-    )
+    )?;
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(seconds),
+        );
+    }
+    Ok(response)
 }
 
 fn message(w: Words, title: String, text: String) -> MessagePage {

@@ -419,13 +419,43 @@ pub struct NewSubscription {
     pub language: Language,
     /// The secret in the confirmation link.
     pub token: String,
+    /// What per-destination limits count by (`Destination::limit_key`).
+    pub destination_key: String,
+    /// Who asked: a keyed hash of the client's address (its /64 for IPv6), so
+    /// per-client limits work without storing anyone's IP address.
+    pub client_key: String,
+}
+
+/// The sign-up form's limits (`[subscribe]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignUpLimits {
+    pub per_destination_per_day: u32,
+    pub per_client_per_hour: u32,
+    pub per_client_per_day: u32,
+    /// Confirmation SMS per hour for everybody together.
+    pub sms_per_hour: u32,
+}
+
+/// Which limit refused a sign-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUpLimit {
+    /// This destination has had its confirmations for the day.
+    Destination,
+    /// This client has signed up too often this hour or day.
+    Client,
+    /// The hour's confirmation SMS for everybody are spent.
+    SmsBudget,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subscribed {
     Created(i64),
-    /// This destination has had too many requests in the last 24 hours.
-    TooMany,
+    /// Refused by `limit` until `retry_at`, when the oldest request it counts
+    /// leaves its window.
+    Limited {
+        limit: SignUpLimit,
+        retry_at: DateTime<Utc>,
+    },
 }
 
 /// A confirmation message to send, claimed under a lease like a delivery.
@@ -636,13 +666,15 @@ pub trait Database: Send + Sync {
     /// the check a worker makes immediately before handing a message to the
     /// provider, so an opt-out stops even a message already claimed.
     async fn consents(&self, contact_id: i64) -> Result<bool>;
-    /// Records a status-page subscription request (at most `per_day` per destination).
+    /// Records a status-page subscription request unless one of `limits`
+    /// refuses it. Sign-ups are serialised across nodes, so the limits are
+    /// exact however many arrive at once.
     async fn subscribe(
         &self,
         s: &NewSubscription,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
-        per_day: i64,
+        limits: &SignUpLimits,
     ) -> Result<Subscribed>;
     /// Claims due confirmation messages; the claim is committed on return.
     async fn claim_confirmations(

@@ -832,28 +832,74 @@ impl<B: Backend> Database for SqlStore<B> {
         s: &NewSubscription,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
-        per_day: i64,
+        limits: &SignUpLimits,
     ) -> Result<Subscribed> {
+        const HOUR: i64 = 3_600_000;
+        const DAY: i64 = 24 * HOUR;
         let now = to_ms(now);
         let mut tx = self.0.begin_write().await?;
-        // Requests for one destination queue here, so the daily limit holds
-        // even when they arrive at several nodes at once.
-        B::lock_key(&mut tx, &s.destination, 0).await?;
-        // A form anyone can post must not become a way to flood somebody's phone.
-        let (recent,): (i64,) = Sql::new(
-            "SELECT COUNT(*) FROM subscriptions WHERE destination = $1 AND created_at > $2",
-        )
-        .bind(&s.destination)
-        .bind(now - 86_400_000)
-        .fetch_one(&mut tx)
-        .await?;
-        if recent >= per_day {
-            return Ok(Subscribed::TooMany);
+        // Sign-ups queue here, one at a time across every node, so no limit
+        // can be overrun by requests arriving together. They are rare enough
+        // (a person filling in a form) for that to cost nothing.
+        B::lock_key(&mut tx, "subscribe", 0).await?;
+        // A form anyone can post must not become a way to flood somebody's
+        // phone, nor to run up the utility's SMS bill.
+        let sms = s.channel == Channel::Sms;
+        let checks = [
+            (
+                SignUpLimit::Client,
+                "client_key = $1",
+                Some(&s.client_key),
+                HOUR,
+                limits.per_client_per_hour,
+            ),
+            (
+                SignUpLimit::Client,
+                "client_key = $1",
+                Some(&s.client_key),
+                DAY,
+                limits.per_client_per_day,
+            ),
+            (
+                SignUpLimit::SmsBudget,
+                "channel = 'sms'",
+                None,
+                HOUR,
+                if sms { limits.sms_per_hour } else { u32::MAX },
+            ),
+            (
+                SignUpLimit::Destination,
+                "destination_key = $1",
+                Some(&s.destination_key),
+                DAY,
+                limits.per_destination_per_day,
+            ),
+        ];
+        for (limit, condition, key, window, max) in checks {
+            if max == u32::MAX {
+                continue;
+            }
+            let since = if key.is_some() { "$2" } else { "$1" };
+            let mut count = Sql::new(format!(
+                "SELECT COUNT(*), MIN(created_at) FROM subscriptions \
+                 WHERE {condition} AND created_at > {since}"
+            ));
+            if let Some(key) = key {
+                count = count.bind(key);
+            }
+            let (n, oldest): (i64, Option<i64>) =
+                count.bind(now - window).fetch_one(&mut tx).await?;
+            if n >= i64::from(max) {
+                return Ok(Subscribed::Limited {
+                    limit,
+                    retry_at: from_ms(oldest.unwrap_or(now) + window),
+                });
+            }
         }
         let (id,): (i64,) = Sql::new(
             "INSERT INTO subscriptions (token, address_id, channel, destination, language, \
-             state, next_attempt_at, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $6) RETURNING id",
+             state, next_attempt_at, expires_at, created_at, destination_key, client_key) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $6, $8, $9) RETURNING id",
         )
         .bind(&s.token)
         .bind(s.address_id)
@@ -862,6 +908,8 @@ impl<B: Backend> Database for SqlStore<B> {
         .bind(s.language.as_str())
         .bind(now)
         .bind(to_ms(expires_at))
+        .bind(&s.destination_key)
+        .bind(&s.client_key)
         .fetch_one(&mut tx)
         .await?;
         B::announce(&mut tx, Announce::Work).await?;

@@ -142,6 +142,11 @@ impl SmsGateway {
             .collect()
     }
 
+    /// Notified whenever a message arrives (for [`super::wait_for`]).
+    pub fn arrivals(&self) -> &Notify {
+        &self.shared.arrived
+    }
+
     pub async fn wait_for_count(&self, n: usize, timeout: Duration) -> Result<(), String> {
         super::wait_for(
             "SMS gateway",
