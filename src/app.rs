@@ -17,8 +17,11 @@ use crate::register::Register;
 use crate::store::{Change, Store};
 use crate::wake::Wake;
 
-/// Rendered pages (or IVR answers) kept per view; more are rendered but not kept.
-const CACHE_ENTRIES: usize = 10_000;
+/// Bytes of rendered pages, and of IVR answers, kept per view; beyond, answers
+/// are rendered but not kept. The feed is one body per view, however large.
+const PAGE_CACHE_BYTES: usize = 64 << 20;
+const IVR_CACHE_BYTES: usize = 32 << 20;
+const FEED_CACHE_BYTES: usize = 256 << 20;
 
 /// The process-wide Prometheus recorder (metrics has one global recorder).
 pub fn metrics_handle() -> PrometheusHandle {
@@ -51,9 +54,9 @@ impl AppState {
             .await?;
         Ok(Arc::new(AppState {
             published: Published::default(),
-            feed_cache: TagCache::new(1),
-            pages: TagCache::new(CACHE_ENTRIES),
-            ivr_answers: TagCache::new(CACHE_ENTRIES),
+            feed_cache: TagCache::new(FEED_CACHE_BYTES),
+            pages: TagCache::new(PAGE_CACHE_BYTES),
+            ivr_answers: TagCache::new(IVR_CACHE_BYTES),
             caller_ids: Default::default(),
             credentials: Default::default(),
             server_key: crate::auth::ServerKey::new(&server_key),

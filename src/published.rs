@@ -128,37 +128,74 @@ impl Published {
     }
 }
 
-/// Rendered bodies of one view, by key (language, URL, format…). A new view
-/// empties it; beyond `limit` entries, bodies are rendered but not kept, so a
-/// crawler walking every address cannot grow it without bound.
-pub struct TagCache<V> {
-    inner: std::sync::Mutex<(String, std::collections::HashMap<String, V>)>,
-    limit: usize,
+/// How much memory a cached value holds, for [`TagCache`]'s budget.
+pub trait Weigh {
+    fn weight(&self) -> usize;
 }
 
-impl<V: Clone> TagCache<V> {
-    pub fn new(limit: usize) -> TagCache<V> {
+impl Weigh for axum::body::Bytes {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
+/// What an entry costs beyond its key and value (map slot, allocations).
+const ENTRY_OVERHEAD: usize = 64;
+
+struct Entries<V> {
+    tag: String,
+    map: std::collections::HashMap<String, V>,
+    bytes: usize,
+}
+
+/// Rendered bodies of one view, by key (language, URL, format…). A new view
+/// empties it; once its entries weigh `budget` bytes (keys, bodies and
+/// overhead), bodies are rendered but not kept, so a crawler walking every
+/// address cannot grow it without bound, however large each answer is.
+pub struct TagCache<V> {
+    inner: std::sync::Mutex<Entries<V>>,
+    budget: usize,
+}
+
+impl<V: Clone + Weigh> TagCache<V> {
+    pub fn new(budget: usize) -> TagCache<V> {
         TagCache {
-            inner: std::sync::Mutex::new((String::new(), Default::default())),
-            limit,
+            inner: std::sync::Mutex::new(Entries {
+                tag: String::new(),
+                map: Default::default(),
+                bytes: 0,
+            }),
+            budget,
         }
     }
 
     pub fn get(&self, tag: &str, key: &str) -> Option<V> {
         let cache = self.inner.lock().expect("cache lock");
-        (cache.0 == tag)
-            .then(|| cache.1.get(key).cloned())
+        (cache.tag == tag)
+            .then(|| cache.map.get(key).cloned())
             .flatten()
     }
 
     pub fn put(&self, tag: &str, key: String, value: V) {
         let mut cache = self.inner.lock().expect("cache lock");
-        if cache.0 != tag {
-            *cache = (tag.to_string(), Default::default());
+        if cache.tag != tag {
+            *cache = Entries {
+                tag: tag.to_string(),
+                map: Default::default(),
+                bytes: 0,
+            };
         }
-        if cache.1.len() < self.limit {
-            cache.1.insert(key, value);
+        let weight = key.len() + value.weight() + ENTRY_OVERHEAD;
+        if cache.bytes + weight <= self.budget && !cache.map.contains_key(&key) {
+            cache.bytes += weight;
+            cache.map.insert(key, value);
         }
+    }
+
+    /// Entries kept for the current view, and what they weigh.
+    pub fn usage(&self) -> (usize, usize) {
+        let cache = self.inner.lock().expect("cache lock");
+        (cache.map.len(), cache.bytes)
     }
 }
 
@@ -166,14 +203,24 @@ impl<V: Clone> TagCache<V> {
 mod tests {
     use super::*;
 
+    impl Weigh for u32 {
+        fn weight(&self) -> usize {
+            100
+        }
+    }
+
     #[test]
-    fn tag_cache_keeps_one_view_and_respects_its_limit() {
-        let c: TagCache<u32> = TagCache::new(2);
+    fn tag_cache_keeps_one_view_within_its_byte_budget() {
+        // Two entries of 1 + 100 + 64 bytes fit in 400; a third does not.
+        let c: TagCache<u32> = TagCache::new(400);
         c.put("1.0.20261123", "a".into(), 1);
         c.put("1.0.20261123", "b".into(), 2);
         c.put("1.0.20261123", "c".into(), 3);
+        assert_eq!(c.usage(), (2, 330));
+        c.put("1.0.20261123", "a".into(), 7);
+        assert_eq!(c.usage(), (2, 330), "a key is counted once");
         assert_eq!(c.get("1.0.20261123", "a"), Some(1));
-        assert_eq!(c.get("1.0.20261123", "c"), None, "over the limit");
+        assert_eq!(c.get("1.0.20261123", "c"), None, "over the budget");
         assert_eq!(c.get("1.1.20261123", "a"), None, "another view");
         c.put("1.1.20261123", "a".into(), 9);
         assert_eq!(c.get("1.0.20261123", "a"), None, "the old view is gone");

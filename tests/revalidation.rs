@@ -95,3 +95,31 @@ async fn a_page_that_does_not_exist_is_never_not_modified() {
         assert!(r.headers().contains_key("etag"));
     }
 }
+
+/// Parameters a page or answer does not read change nothing: `/?x=1` … `/?x=5000`
+/// are the page `/`, one render kept and one ETag (issue 10, item 6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_parameters_share_one_cache_entry_and_one_etag() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
+    for (base, cache) in [
+        ("/?", "pages"),
+        ("/ivr/v1/status?postcode=1111&", "ivr_answers"),
+    ] {
+        let plain = get(&app, base.trim_end_matches(['?', '&']), &[]).await;
+        let tag = plain.headers()["etag"].to_str().unwrap().to_string();
+        let usage = || match cache {
+            "pages" => app.state().pages.usage(),
+            _ => app.state().ivr_answers.usage(),
+        };
+        let before = usage();
+        for n in 0..5_000 {
+            let r = get(&app, &format!("{base}x={n}&utm_source=s{n}"), &[]).await;
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.headers()["etag"].to_str().unwrap(), tag, "x={n}");
+        }
+        assert_eq!(usage(), before, "{cache}: still one entry for the page");
+        assert_eq!(before.0, 1, "{cache}: {before:?}");
+    }
+}

@@ -471,6 +471,12 @@ pub struct CachedAnswer {
     language: Language,
 }
 
+impl crate::published::Weigh for CachedAnswer {
+    fn weight(&self) -> usize {
+        self.body.len()
+    }
+}
+
 async fn status_handler(
     axum::extract::State(state): State,
     Params(q): Params<StatusQuery>,
