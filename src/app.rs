@@ -12,7 +12,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::dispatch::WorkerHandle;
 pub use crate::http::AppState;
-use crate::published::{Published, TagCache};
+use crate::published::{PlaceLists, Published, TagCache};
 use crate::register::Register;
 use crate::store::{Change, Store};
 use crate::wake::Wake;
@@ -22,6 +22,8 @@ use crate::wake::Wake;
 const PAGE_CACHE_BYTES: usize = 64 << 20;
 const IVR_CACHE_BYTES: usize = 32 << 20;
 const FEED_CACHE_BYTES: usize = 256 << 20;
+/// Bytes of outages' place lists kept per published version.
+const PLACE_LIST_BYTES: usize = 64 << 20;
 
 /// The process-wide Prometheus recorder (metrics has one global recorder).
 pub fn metrics_handle() -> PrometheusHandle {
@@ -58,6 +60,7 @@ impl AppState {
             pages: TagCache::new(PAGE_CACHE_BYTES),
             ivr_answers: TagCache::new(IVR_CACHE_BYTES),
             caller_ids: Default::default(),
+            places: PlaceLists::new(PLACE_LIST_BYTES),
             credentials: Default::default(),
             server_key: crate::auth::ServerKey::new(&server_key),
             trusted_proxies: config.proxies()?,

@@ -128,6 +128,55 @@ impl Published {
     }
 }
 
+/// Where an outage is: its (settlement, postcode, street) triples, sorted.
+pub type Places = Arc<Vec<(String, String, String)>>;
+
+/// Each outage's place list, read once per published version (every change
+/// to an outage's area and every address import moves the version) instead of
+/// a DISTINCT over all its addresses for every page, feed and answer that
+/// names it. Bounded by bytes like [`TagCache`]: beyond the budget, lists are
+/// read but not kept.
+pub struct PlaceLists {
+    inner: std::sync::Mutex<(i64, std::collections::HashMap<i64, Places>, usize)>,
+    budget: usize,
+}
+
+impl PlaceLists {
+    pub fn new(budget: usize) -> PlaceLists {
+        PlaceLists {
+            inner: std::sync::Mutex::new((i64::MIN, Default::default(), 0)),
+            budget,
+        }
+    }
+
+    /// The places of `outage_id` as of published `version`.
+    pub async fn get(&self, store: &Store, version: i64, outage_id: i64) -> Result<Places> {
+        {
+            let lists = self.inner.lock().expect("places lock");
+            if lists.0 == version {
+                if let Some(p) = lists.1.get(&outage_id) {
+                    return Ok(Arc::clone(p));
+                }
+            }
+        }
+        let places: Places = Arc::new(store.outage_places(outage_id).await?);
+        let weight: usize = places
+            .iter()
+            .map(|(a, b, c)| a.len() + b.len() + c.len() + 3 * 24)
+            .sum::<usize>()
+            + ENTRY_OVERHEAD;
+        let mut lists = self.inner.lock().expect("places lock");
+        if lists.0 < version {
+            *lists = (version, Default::default(), 0);
+        }
+        if lists.0 == version && lists.2 + weight <= self.budget {
+            lists.2 += weight;
+            lists.1.insert(outage_id, Arc::clone(&places));
+        }
+        Ok(places)
+    }
+}
+
 /// How much memory a cached value holds, for [`TagCache`]'s budget.
 pub trait Weigh {
     fn weight(&self) -> usize;

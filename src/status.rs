@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::domain::{Etr, Language, Outage, OutageKind, OutageStatus, Phone, Reference};
 use crate::error::Result;
 use crate::i18n;
+use crate::published::PlaceLists;
 use crate::store::{AddressQuery, AddressRow, Store};
 
 /// What the caller asked about.
@@ -161,17 +162,23 @@ fn line(
     }
 }
 
+/// What an answer is built from and how.
+pub struct Ask<'a> {
+    pub store: &'a Store,
+    /// Outages' place lists, for the published `version` answered from.
+    pub places: &'a PlaceLists,
+    pub version: i64,
+    pub tz: Tz,
+    pub now: DateTime<Utc>,
+    /// For a phone, speak the caller's street address, not only the settlement.
+    pub speak_address: bool,
+}
+
 /// The answer for `place`; `lang` is the caller's language unless the place
 /// itself tells it (a known phone speaks its contact's language). For a phone,
 /// the place spoken is the caller's settlement unless `speak_address`.
-pub async fn answer(
-    store: &Store,
-    tz: Tz,
-    now: DateTime<Utc>,
-    place: &Place,
-    lang: Language,
-    speak_address: bool,
-) -> Result<Answer> {
+pub async fn answer(ask: &Ask<'_>, place: &Place, lang: Language) -> Result<Answer> {
+    let (store, tz, now, speak_address) = (ask.store, ask.tz, ask.now, ask.speak_address);
     let (addresses, lang) = match place {
         Place::Phone(p) => {
             let rows = store
@@ -248,7 +255,7 @@ pub async fn answer(
         }
         (Place::Reference(r), None) => match store.outage_by_reference(r).await? {
             Some(o) => {
-                let places = store.outage_places(o.id).await?;
+                let places = ask.places.get(store, ask.version, o.id).await?;
                 let mut settlements: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
                 settlements.dedup();
                 let label = settlements.join(", ");

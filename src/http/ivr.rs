@@ -103,7 +103,7 @@ async fn build_feed(state: &AppState, version: i64) -> Result<axum::body::Bytes>
     let now = state.clock.now();
     let mut items = Vec::new();
     for o in state.store.open_outages().await? {
-        let places = state.store.outage_places(o.id).await?;
+        let places = state.places.get(&state.store, version, o.id).await?;
         let mut settlements: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
         settlements.dedup();
         let mut postcodes: Vec<&str> = places.iter().map(|p| p.1.as_str()).collect();
@@ -540,15 +540,15 @@ async fn answer(
     query: &str,
     version: i64,
 ) -> Result<CachedAnswer> {
-    let answer = status::answer(
-        &state.store,
-        state.tz,
-        state.clock.now(),
-        place,
-        lang,
-        state.config.ivr.speak_address,
-    )
-    .await?;
+    let ask = status::Ask {
+        store: &state.store,
+        places: &state.places,
+        version,
+        tz: state.tz,
+        now: state.clock.now(),
+        speak_address: state.config.ivr.speak_address,
+    };
+    let answer = status::answer(&ask, place, lang).await?;
     // The link carries its own credential: the VoiceXML browser that follows
     // it sends none of ours.
     let sms_url = match (place, answer.affected) {

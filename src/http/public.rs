@@ -326,8 +326,8 @@ async fn groups(
 ) -> Result<Vec<Group>> {
     let mut by: BTreeMap<(String, String), Vec<&Outage>> = BTreeMap::new();
     for o in outages {
-        let places = state.store.outage_places(o.id).await?;
-        let mut settlements: Vec<String> = places.into_iter().map(|p| p.0).collect();
+        let places = state.outage_places(o.id).await?;
+        let mut settlements: Vec<String> = places.iter().map(|p| p.0.clone()).collect();
         settlements.dedup();
         if settlements.is_empty() {
             settlements.push("—".into());
@@ -620,7 +620,7 @@ async fn outage_page(
             return not_found(w.lang);
         };
         let (lang, tz, now) = (w.lang, st.tz, st.clock.now());
-        let places = st.store.outage_places(o.id).await?;
+        let places = st.outage_places(o.id).await?;
         let mut settlements: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
         settlements.dedup();
         let mut streets: Vec<&str> = places.iter().map(|p| p.2.as_str()).collect();

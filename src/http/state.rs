@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::error::Result;
 use crate::outages;
-use crate::published::{Published, TagCache, View};
+use crate::published::{PlaceLists, Places, Published, TagCache, View};
 use crate::register::Register;
 use crate::store::Store;
 use crate::wake::Wake;
@@ -32,6 +32,8 @@ pub struct AppState {
     /// IVR answers of the current view, by query, language and format.
     pub ivr_answers: TagCache<CachedAnswer>,
     pub caller_ids: CallerIds,
+    /// Outages' place lists of the current published version.
+    pub places: PlaceLists,
     /// Bearer tokens read recently.
     pub credentials: Credentials,
     /// Signs the "press 2" links in IVR answers; hashes client addresses.
@@ -55,6 +57,12 @@ impl AppState {
         self.published
             .view(&self.store, self.tz, self.clock.now())
             .await
+    }
+
+    /// Where an outage is, as of the current published version.
+    pub async fn outage_places(&self, outage_id: i64) -> Result<Places> {
+        let version = self.view().await?.version;
+        self.places.get(&self.store, version, outage_id).await
     }
 
     /// What the outage operations need.
