@@ -13,6 +13,8 @@ use std::collections::HashMap;
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::domain::Address;
+
 /// Lower-case, accents stripped, punctuation to spaces.
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -105,10 +107,7 @@ struct Street {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub id: i64,
-    pub street: String,
-    pub house_number: String,
-    pub postcode: String,
-    pub settlement: String,
+    pub address: Address,
 }
 
 pub struct AddressSearch {
@@ -121,10 +120,11 @@ impl AddressSearch {
     pub fn build(addresses: impl IntoIterator<Item = SearchAddress>) -> AddressSearch {
         let mut by_street: HashMap<(String, String, String), Vec<(String, i64)>> = HashMap::new();
         for a in addresses {
+            let [street, house_number, postcode, settlement] = a.address.columns();
             by_street
-                .entry((a.settlement, a.street, a.postcode))
+                .entry((settlement.into(), street.into(), postcode.into()))
                 .or_default()
-                .push((a.house_number, a.id));
+                .push((house_number.into(), a.id));
         }
         let mut streets: Vec<Street> = by_street
             .into_iter()
@@ -208,10 +208,12 @@ impl AddressSearch {
             for (number, id) in houses {
                 out.push(Found {
                     id: *id,
-                    street: s.street.clone(),
-                    house_number: number.clone(),
-                    postcode: s.postcode.clone(),
-                    settlement: s.settlement.clone(),
+                    address: Address::stored(
+                        s.street.clone(),
+                        number.clone(),
+                        s.postcode.clone(),
+                        s.settlement.clone(),
+                    ),
                 });
                 if out.len() >= limit {
                     return out;
@@ -240,10 +242,7 @@ mod tests {
         ];
         AddressSearch::build(rows.iter().map(|(id, street, n, pc, town)| SearchAddress {
             id: *id,
-            street: street.to_string(),
-            house_number: n.to_string(),
-            postcode: pc.to_string(),
-            settlement: town.to_string(),
+            address: Address::new(street, n, pc, town).unwrap(),
         }))
     }
 

@@ -31,8 +31,8 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::domain::bucket::{Grant, TokenRequest};
 use crate::domain::{
-    ChangeKind, Channel, DeliveryKind, DeliveryState, Language, Outage, OutageField, OutageKind,
-    OutageStatus, Reference, Urgency, Utility,
+    Address, ChangeKind, Channel, DeliveryKind, DeliveryState, Language, Outage, OutageField,
+    OutageKind, OutageStatus, Reference, Urgency, Utility,
 };
 use crate::error::Result;
 
@@ -51,13 +51,10 @@ pub struct IndexPoint {
 }
 
 /// An address as the search index needs it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct SearchAddress {
     pub id: i64,
-    pub street: String,
-    pub house_number: String,
-    pub postcode: String,
-    pub settlement: String,
+    pub address: Address,
 }
 
 /// A table an import writes in bulk.
@@ -80,10 +77,7 @@ impl BulkTable {
 #[derive(Debug, Clone)]
 pub struct NewAddress {
     pub external_id: String,
-    pub street: String,
-    pub house_number: String,
-    pub postcode: String,
-    pub settlement: String,
+    pub address: Address,
     pub lon: f64,
     pub lat: f64,
     pub utilities: u8,
@@ -234,10 +228,7 @@ pub struct ClaimedDelivery {
     pub language: Language,
     pub opted_out: bool,
     pub unsubscribe_token: String,
-    pub street: String,
-    pub house_number: String,
-    pub postcode: String,
-    pub settlement: String,
+    pub address: Address,
 }
 
 /// The news a contact has had about an outage, checked just before sending.
@@ -344,7 +335,7 @@ pub struct ContactSummary {
     pub destination: String,
     pub language: Language,
     pub opted_out: bool,
-    pub address: String,
+    pub address: Address,
 }
 
 /// The version of everything residents and the IVR can see.
@@ -368,10 +359,8 @@ pub enum AddressQuery<'a> {
 pub struct AddressRow {
     pub id: i64,
     pub external_id: String,
-    pub street: String,
-    pub house_number: String,
-    pub postcode: String,
-    pub settlement: String,
+    #[serde(flatten)]
+    pub address: Address,
     pub lon: f64,
     pub lat: f64,
     /// For destination queries: the language of the matching contact.
@@ -406,7 +395,7 @@ pub struct PendingConfirmation {
     pub channel: Channel,
     pub destination: String,
     pub language: Language,
-    pub address: String,
+    pub address: Address,
     pub attempts: i64,
     pub expires_at: DateTime<Utc>,
 }
@@ -417,7 +406,7 @@ pub struct SubscriptionView {
     pub channel: Channel,
     pub destination: String,
     pub language: Language,
-    pub address: String,
+    pub address: Address,
     pub confirmed: bool,
     pub expires_at: DateTime<Utc>,
 }
