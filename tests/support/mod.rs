@@ -6,6 +6,7 @@ pub mod app;
 pub mod db;
 pub mod sms_gateway;
 pub mod smtp_sink;
+pub mod xml;
 
 /// Waits until `count()` reaches `n`, waking on `arrived` (a stub's "message
 /// received" notification) rather than polling.
