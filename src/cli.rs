@@ -63,7 +63,8 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum ImportWhat {
-    /// CSV `external_id,street,house_number,postcode,settlement,lon,lat[,utilities]` or GeoJSON points.
+    /// CSV `external_id,street,house_number,postcode,settlement,lon,lat[,utilities]` or GeoJSON points;
+    /// `street` and `postcode` may be empty.
     Addresses {
         file: PathBuf,
         /// Import nothing if any row is bad (default: skip bad rows and report them).

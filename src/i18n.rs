@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader};
 
-use crate::domain::Language;
+use crate::domain::{Address, AddressForm, Language};
 
 fluent_templates::static_loader! {
     static LOCALES = {
@@ -55,6 +55,31 @@ pub fn t(lang: Language, key: &str) -> String {
 
 pub fn t_args(lang: Language, key: &str, args: &Args) -> String {
     LOCALES.lookup_with_args(langid(lang), key, args)
+}
+
+/// How `address` reads in `lang`: the one place an address becomes text, for
+/// every message, page and spoken sentence. Only the parts the address has are
+/// written, so a place without streets reads "Wola 12" and an address without a
+/// postcode has no empty gap where it would be.
+pub fn address(lang: Language, address: &Address, form: AddressForm) -> String {
+    let key = match (address.street(), form, address.postcode()) {
+        (Some(_), AddressForm::Short, _) => "address-street-short",
+        (Some(_), AddressForm::Postal, Some(_)) => "address-street-postal",
+        (Some(_), _, _) => "address-street",
+        (None, AddressForm::Postal, Some(_)) => "address-village-postal",
+        (None, _, _) => "address-village",
+    };
+    let [street, number, postcode, settlement] = address.columns().map(String::from);
+    t_args(
+        lang,
+        key,
+        &args([
+            ("street", street),
+            ("number", number),
+            ("postcode", postcode),
+            ("settlement", settlement),
+        ]),
+    )
 }
 
 /// "today at 18:30", "holnap 9:05-kor", "23 listopada o 18:30": an instant as
@@ -231,6 +256,10 @@ mod tests {
             ("address", "a".into()),
             ("destination", "d".into()),
             ("count", "3".into()),
+            ("street", "s".into()),
+            ("number", "1".into()),
+            ("postcode", "1".into()),
+            ("settlement", "s".into()),
         ]);
         for lang in Language::ALL {
             for key in &en {
@@ -238,5 +267,41 @@ mod tests {
                 assert!(!text.is_empty() && text != *key, "{key} in {lang}");
             }
         }
+    }
+
+    #[test]
+    fn addresses_read_with_only_the_parts_they_have() {
+        use AddressForm::*;
+        let street = Address::new("Bartók Béla út", "12/A", "1114", "Budapest").unwrap();
+        let no_postcode = Address::new("Petőfi Sándor utca", "3-5", "", "Kisfalu").unwrap();
+        let village = Address::new("", "12", "", "Wola Zaradzyńska").unwrap();
+        let village_pc = Address::new("", "hrsz. 0123/4", "6065", "Lakitelek").unwrap();
+        let read = |lang, a: &Address, form| address(lang, a, form);
+        for lang in Language::ALL {
+            assert_eq!(read(lang, &street, Short), "Bartók Béla út 12/A");
+            assert_eq!(read(lang, &street, Full), "Bartók Béla út 12/A, Budapest");
+            assert_eq!(
+                read(lang, &street, Postal),
+                "Bartók Béla út 12/A, 1114 Budapest"
+            );
+            for form in [Full, Postal] {
+                assert_eq!(
+                    read(lang, &no_postcode, form),
+                    "Petőfi Sándor utca 3-5, Kisfalu"
+                );
+            }
+            for form in [Short, Full, Postal] {
+                assert_eq!(read(lang, &village, form), "Wola Zaradzyńska 12");
+            }
+            assert_eq!(read(lang, &village_pc, Full), "Lakitelek hrsz. 0123/4");
+        }
+        assert_eq!(
+            read(Language::Hu, &village_pc, Postal),
+            "6065 Lakitelek hrsz. 0123/4"
+        );
+        assert_eq!(
+            read(Language::Pl, &village_pc, Postal),
+            "Lakitelek hrsz. 0123/4, 6065"
+        );
     }
 }

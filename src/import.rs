@@ -12,8 +12,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::address::{register_text, AddressError};
 use crate::domain::contact::{Destination, Language};
-use crate::domain::{Channel, Utility};
+use crate::domain::{Address, Channel, Utility};
 use crate::error::{Error, Result};
 use crate::store::{BulkTable, ImportCounts, NewAddress, NewContact, Store};
 
@@ -183,23 +184,12 @@ struct AddressFields<'a> {
 }
 
 fn validate_address(line: u64, f: AddressFields<'_>) -> std::result::Result<NewAddress, RowError> {
-    let text = |field: &str, value: &str, max: usize| {
-        let v = value.trim();
-        if v.is_empty() {
-            Err(row_error(line, field, "is empty"))
-        } else if v.chars().any(char::is_control) {
-            // They would end up in every SSML/VoiceXML answer and SMS about it.
-            Err(row_error(line, field, "contains control characters"))
-        } else if v.chars().count() > max {
-            Err(row_error(
-                line,
-                field,
-                format!("longer than {max} characters"),
-            ))
-        } else {
-            Ok(v.to_string())
-        }
-    };
+    let refused = |e: AddressError| row_error(line, e.field, e.reason);
+    let external_id = register_text("external_id", f.external_id, 100, true).map_err(refused)?;
+    // The street and the postcode may be empty: a village without streets is
+    // addressed by settlement and house number, and many registers have no postcodes.
+    let address =
+        Address::new(f.street, f.house_number, f.postcode, f.settlement).map_err(refused)?;
     let coordinate = |field: &str, value: std::result::Result<f64, String>, limit: f64| {
         let v = value.map_err(|e| row_error(line, field, e))?;
         if !v.is_finite() || v.abs() > limit {
@@ -212,11 +202,8 @@ fn validate_address(line: u64, f: AddressFields<'_>) -> std::result::Result<NewA
         Ok(v)
     };
     Ok(NewAddress {
-        external_id: text("external_id", f.external_id, 100)?,
-        street: text("street", f.street, 200)?,
-        house_number: text("house_number", f.house_number, 30)?,
-        postcode: text("postcode", f.postcode, 20)?,
-        settlement: text("settlement", f.settlement, 100)?,
+        external_id,
+        address,
         lon: coordinate("lon", f.lon, 180.0)?,
         lat: coordinate("lat", f.lat, 90.0)?,
         utilities: Utility::parse_mask(f.utilities).map_err(|e| row_error(line, "utilities", e))?,
@@ -517,17 +504,58 @@ mod tests {
     fn csv_rows_are_validated_with_line_numbers() {
         let data = "external_id,street,house_number,postcode,settlement,lon,lat,utilities\n\
                     A1,Fő utca,1,1011,Budapest,19.04,47.49,power;water\n\
-                    A2,,2,1011,Budapest,19.04,47.49,\n\
+                    A2,Fő utca,2,1011,,19.04,47.49,\n\
                     A3,Fő utca,3,1011,Budapest,190,47.49,\n\
                     A4,Fő utca,4,1011,Budapest,x,47.49,\n\
-                    A5,Fő utca,5,1011,Budapest,19.04,47.49,steam\n";
+                    A5,Fő utca,5,1011,Budapest,19.04,47.49,steam\n\
+                    A6,Fő utca,,1011,Budapest,19.04,47.49,\n\
+                    ,Fő utca,7,1011,Budapest,19.04,47.49,\n";
         let rows: Vec<_> = csv_addresses(data.as_bytes()).unwrap().collect();
         assert_eq!(rows[0].as_ref().unwrap().utilities, 0b11);
         let errs: Vec<_> = rows.into_iter().filter_map(|r| r.err()).collect();
         let fields: Vec<(u64, &str)> = errs.iter().map(|e| (e.line, e.field.as_str())).collect();
         assert_eq!(
             fields,
-            vec![(3, "street"), (4, "lon"), (5, "lon"), (6, "utilities")]
+            vec![
+                (3, "settlement"),
+                (4, "lon"),
+                (5, "lon"),
+                (6, "utilities"),
+                (7, "house_number"),
+                (8, "external_id")
+            ]
+        );
+    }
+
+    #[test]
+    fn streets_and_postcodes_may_be_empty_and_house_numbers_stay_as_written() {
+        let data = "external_id,street,house_number,postcode,settlement,lon,lat\n\
+                    W1,,12/A,,Wola Zaradzyńska,20.71,50.60\n\
+                    W2,,3-5,26-020,Wola Zaradzyńska,20.71,50.60\n\
+                    K1,Petőfi Sándor utca,hrsz. 0123/4,,Kisfalu,19.70,46.60\n\
+                    K2,utca,7,,Kisfalu,19.70,46.60\n";
+        let rows: Vec<NewAddress> = csv_addresses(data.as_bytes())
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let parts: Vec<(Option<&str>, &str, Option<&str>)> = rows
+            .iter()
+            .map(|a| {
+                (
+                    a.address.street(),
+                    a.address.house_number(),
+                    a.address.postcode(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                (None, "12/A", None),
+                (None, "3-5", Some("26-020")),
+                (Some("Petőfi Sándor utca"), "hrsz. 0123/4", None),
+                (None, "7", None),
+            ]
         );
     }
 
@@ -547,8 +575,8 @@ mod tests {
             {"type":"Feature","geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]},"properties":{}}]}"#.as_bytes();
         assert!(is_json(data));
         let rows: Vec<_> = geojson_addresses(data).unwrap().collect();
-        let a = rows[0].as_ref().unwrap();
-        assert_eq!((a.house_number.as_str(), a.street.as_str()), ("5", "Długa"));
+        let a = &rows[0].as_ref().unwrap().address;
+        assert_eq!((a.house_number(), a.street()), ("5", Some("Długa")));
         assert_eq!(rows[1].as_ref().unwrap_err().field, "geometry");
     }
 

@@ -1,28 +1,43 @@
 //! "Am I affected?" address search, forgiving the way people type addresses:
 //! any case, with or without accents, abbreviated street types and given names,
 //! any word order — "Kossuth Lajos utca 12, Budapest", "kossuth l. u. 12",
-//! "ul. Długa 5 Gdańsk", "dluga 5".
+//! "ul. Długa 5 Gdańsk", "dluga 5"; and places without streets, by settlement and
+//! house number — "Wola Zaradzyńska 12", "wola zaradzynska 12 gmina chmielnik".
 //!
-//! Addresses are grouped by (settlement, street). A query's words must all match
-//! words of one street entry (its street name, settlement or postcode; a single
-//! letter matches a word it begins, abbreviations match their full form) and at
-//! least one must match the street's own name; a number must then match one of the
-//! street's house numbers.
+//! Addresses are grouped by (settlement, street, postcode). A query's words must
+//! all match words of one entry (its name, settlement or postcode; a single letter
+//! matches a word it begins, abbreviations match their full form) and at least one
+//! must match the entry's name: the street's, or for a place without streets the
+//! settlement's. Its numbers are the entry's postcode or one of its house numbers.
+//! Words naming the administrative unit around a place ("gmina Chmielnik", "Pest
+//! megye") narrow the results when they match and are ignored when they do not:
+//! registers rarely carry them.
 
 use std::collections::HashMap;
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Lower-case, accents stripped, punctuation to spaces.
+use crate::domain::Address;
+
+/// Lower-case, accents stripped, punctuation to spaces; `/` is kept, and so is a
+/// `-` between digits (a range of houses "3-5", a postcode "80-827").
 pub fn fold(s: &str) -> String {
+    let chars: Vec<char> = s
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .collect();
+    let digit = |i: Option<usize>| {
+        i.and_then(|i| chars.get(i))
+            .is_some_and(char::is_ascii_digit)
+    };
     let mut out = String::with_capacity(s.len());
-    for c in s.nfd() {
+    for (i, &c) in chars.iter().enumerate() {
         match c {
             'ł' | 'Ł' => out.push('l'),
             'ß' => out.push_str("ss"),
             'ø' | 'Ø' => out.push('o'),
             'đ' | 'Đ' => out.push('d'),
-            c if unicode_normalization::char::is_combining_mark(c) => {}
+            '-' if digit(i.checked_sub(1)) && digit(Some(i + 1)) => out.push('-'),
             c if c.is_alphanumeric() || c == '/' => out.extend(c.to_lowercase()),
             _ => out.push(' '),
         }
@@ -51,9 +66,31 @@ fn canonical(word: &str) -> &str {
     }
 }
 
-/// Words people add or leave out without changing the place.
+/// Words people add or leave out without changing the place (and the words
+/// before a Hungarian lot or farmstead number: "hrsz. 0123/4", "tanya 412").
 fn optional(word: &str) -> bool {
-    matches!(word, "ulica" | "utca" | "street" | "hrsz" | "nr" | "no")
+    matches!(
+        word,
+        "ulica" | "utca" | "street" | "hrsz" | "tanya" | "nr" | "no"
+    )
+}
+
+/// Where the name of an administrative unit stands next to the word for it.
+#[derive(Clone, Copy)]
+enum Unit {
+    /// "gmina Chmielnik", "powiat kielecki": the name follows.
+    NameAfter,
+    /// "Pest megye", "Kecskeméti járás": the name precedes.
+    NameBefore,
+}
+
+fn unit(word: &str) -> Option<Unit> {
+    match word {
+        "gmina" | "gminy" | "gm" | "powiat" | "pow" | "wojewodztwo" | "woj" | "municipality"
+        | "commune" => Some(Unit::NameAfter),
+        "megye" | "jaras" | "county" | "district" => Some(Unit::NameBefore),
+        _ => None,
+    }
 }
 
 fn words(s: &str) -> Vec<String> {
@@ -63,21 +100,50 @@ fn words(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// "12/A", "12 a", "12a" → "12a"; "43-47" stays a range.
+fn is_number(word: &str) -> bool {
+    word.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// A number shaped as a postcode ("80-827", or five or six digits), and so
+/// more likely one than a house number.
+fn looks_like_postcode(word: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    match word.split_once('-') {
+        Some((a, b)) => digits(a, 2) && digits(b, 3),
+        None => (5..=6).contains(&word.len()) && digits(word, word.len()),
+    }
+}
+
+/// "12/A", "12 a", "12a" → "12a"; "hrsz. 0123/4" → "0123/4" (a `/` between
+/// digits stays, so 12/3 is not house 123); "43-47" stays a range.
 fn house_key(s: &str) -> String {
-    s.nfd()
-        .filter(|c| c.is_alphanumeric() || *c == '-')
-        .flat_map(char::to_lowercase)
+    let joined: Vec<char> = words(s)
+        .iter()
+        .filter(|w| !optional(w))
+        .flat_map(|w| w.chars())
+        .collect();
+    let digit = |i: Option<usize>| {
+        i.and_then(|i| joined.get(i))
+            .is_some_and(char::is_ascii_digit)
+    };
+    joined
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| {
+            c.is_alphanumeric()
+                || c == '-'
+                || (c == '/' && digit(i.checked_sub(1)) && digit(Some(i + 1)))
+        })
+        .map(|(_, &c)| c)
         .collect()
 }
 
 fn house_matches(query: &str, house: &str) -> bool {
-    let h = house_key(house);
-    if h == query {
+    if house == query {
         return true;
     }
     // A range "43-47" holds the numbers between.
-    if let (Some((a, b)), Ok(q)) = (h.split_once('-'), query.parse::<u32>()) {
+    if let (Some((a, b)), Ok(q)) = (house.split_once('-'), query.parse::<u32>()) {
         if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
             return (a..=b).contains(&q);
         }
@@ -91,24 +157,64 @@ fn word_matches(query: &str, candidate: &str) -> bool {
     candidate.starts_with(query)
 }
 
+/// One street of a settlement, or a settlement's houses without a street.
 struct Street {
     settlement: String,
+    /// Empty for houses without a street.
     street: String,
     postcode: String,
+    /// The street's words; a place without streets is named by its settlement.
     name_words: Vec<String>,
+    /// Where it is: the settlement's and the postcode's words (for a place
+    /// without streets, whose name is its settlement, the postcode's).
     place_words: Vec<String>,
-    /// (house number as written, address id)
-    houses: Vec<(String, i64)>,
+    /// (house number as written, its [`house_key`], address id)
+    houses: Vec<(String, String, i64)>,
+}
+
+impl Street {
+    /// What the query's numbers ask of this entry: `None` if they cannot be
+    /// read here, else the house number's key, if they name one.
+    fn house<'q>(&self, numbers: &[&'q str]) -> Option<Option<&'q str>> {
+        let (mut houses, mut postcodes) = (Vec::new(), Vec::new());
+        for &n in numbers {
+            if self.place_words.iter().any(|w| w == n) {
+                continue; // its postcode
+            }
+            if looks_like_postcode(n) {
+                postcodes.push(n);
+            } else {
+                houses.push(n);
+            }
+        }
+        if houses.is_empty() {
+            // "98-100" is a range of houses as well as a Polish postcode.
+            houses = postcodes;
+        } else if !postcodes.is_empty() && !self.postcode.is_empty() {
+            return None; // another postcode
+        } // (a register without postcodes cannot check a typed one: it passes)
+        if houses.len() > 1 && self.postcode.is_empty() {
+            // "Kisfalu 12 6065": without a postcode to match, a four-digit one
+            // typed after the house number reads as a postcode.
+            let first = houses[0];
+            houses.retain(|n| !(n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit())));
+            if houses.is_empty() {
+                houses.push(first);
+            }
+        }
+        match houses[..] {
+            [] => Some(None),
+            [house] => Some(Some(house)),
+            _ => None,
+        }
+    }
 }
 
 /// One address found by a search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub id: i64,
-    pub street: String,
-    pub house_number: String,
-    pub postcode: String,
-    pub settlement: String,
+    pub address: Address,
 }
 
 pub struct AddressSearch {
@@ -117,34 +223,18 @@ pub struct AddressSearch {
 
 pub use crate::store::SearchAddress;
 
-impl AddressSearch {
-    pub fn build(addresses: impl IntoIterator<Item = SearchAddress>) -> AddressSearch {
-        let mut by_street: HashMap<(String, String, String), Vec<(String, i64)>> = HashMap::new();
-        for a in addresses {
-            by_street
-                .entry((a.settlement, a.street, a.postcode))
-                .or_default()
-                .push((a.house_number, a.id));
-        }
-        let mut streets: Vec<Street> = by_street
-            .into_iter()
-            .map(|((settlement, street, postcode), houses)| Street {
-                name_words: words(&street),
-                place_words: words(&format!("{settlement} {postcode}")),
-                settlement,
-                street,
-                postcode,
-                houses,
-            })
-            .collect();
-        streets.sort_by(|a, b| {
-            (&a.settlement, &a.street, &a.postcode).cmp(&(&b.settlement, &b.street, &b.postcode))
-        });
-        AddressSearch { streets }
-    }
+/// A query read into its parts.
+struct Query {
+    /// Words every match must have.
+    required: Vec<String>,
+    /// Names of administrative units: they rank, they do not filter.
+    units: Vec<String>,
+    /// House numbers and postcodes, as [`house_key`]s.
+    numbers: Vec<String>,
+}
 
-    /// Up to `limit` addresses matching `query`.
-    pub fn search(&self, query: &str, limit: usize) -> Vec<Found> {
+impl Query {
+    fn parse(query: &str) -> Query {
         // "12 a" is house number 12/A, not a word of the street.
         let mut all: Vec<String> = Vec::new();
         for w in words(query) {
@@ -158,60 +248,132 @@ impl AddressSearch {
                 _ => all.push(w),
             }
         }
-        let (numbers, text): (Vec<&String>, Vec<&String>) = all
-            .iter()
-            .partition(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()));
-        // A postcode looks like a number too: keep 4–6 digit groups as place words.
-        let house = numbers
-            .iter()
-            .find(|n| n.len() <= 4 || n.chars().any(|c| !c.is_ascii_digit()))
-            .map(|n| house_key(n));
-        let text: Vec<&str> = text
-            .iter()
-            .map(|w| w.as_str())
-            .filter(|w| !optional(w))
-            .chain(
-                numbers
-                    .iter()
-                    .filter(|n| Some(house_key(n)) != house)
-                    .map(|n| n.as_str()),
-            )
+        let mut numbers = Vec::new();
+        // (word, names a unit)
+        let mut text: Vec<(String, bool)> = Vec::new();
+        // Where the words since the last number or unit word begin, and whether
+        // they follow a unit word that names what comes after it.
+        let (mut segment, mut unit_name) = (0, false);
+        for w in all {
+            if is_number(&w) {
+                numbers.push(house_key(&w));
+                (segment, unit_name) = (text.len(), false);
+                continue;
+            }
+            match unit(&w) {
+                Some(Unit::NameAfter) => {
+                    (segment, unit_name) = (text.len(), true);
+                    continue;
+                }
+                Some(Unit::NameBefore) => {
+                    for t in &mut text[segment..] {
+                        t.1 = true;
+                    }
+                    (segment, unit_name) = (text.len(), false);
+                    continue;
+                }
+                None if optional(&w) => continue,
+                None => text.push((w, unit_name)),
+            }
+        }
+        let (units, required): (Vec<_>, Vec<_>) = text.into_iter().partition(|t| t.1);
+        Query {
+            required: required.into_iter().map(|t| t.0).collect(),
+            units: units.into_iter().map(|t| t.0).collect(),
+            numbers,
+        }
+    }
+}
+
+impl AddressSearch {
+    pub fn build(addresses: impl IntoIterator<Item = SearchAddress>) -> AddressSearch {
+        type Key = (String, String, String);
+        let mut by_street: HashMap<Key, Vec<(String, String, i64)>> = HashMap::new();
+        for a in addresses {
+            let [street, house_number, postcode, settlement] = a.address.columns();
+            by_street
+                .entry((settlement.into(), street.into(), postcode.into()))
+                .or_default()
+                .push((house_number.into(), house_key(house_number), a.id));
+        }
+        let mut streets: Vec<Street> = by_street
+            .into_iter()
+            .map(|((settlement, street, postcode), houses)| {
+                let (name_words, place_words) = if street.is_empty() {
+                    (words(&settlement), words(&postcode))
+                } else {
+                    (words(&street), words(&format!("{settlement} {postcode}")))
+                };
+                Street {
+                    name_words,
+                    place_words,
+                    settlement,
+                    street,
+                    postcode,
+                    houses,
+                }
+            })
             .collect();
-        if text.is_empty() {
+        streets.sort_by(|a, b| {
+            (&a.settlement, &a.street, &a.postcode).cmp(&(&b.settlement, &b.street, &b.postcode))
+        });
+        AddressSearch { streets }
+    }
+
+    /// Up to `limit` addresses matching `query`.
+    pub fn search(&self, query: &str, limit: usize) -> Vec<Found> {
+        let q = Query::parse(query);
+        if q.required.is_empty() && q.units.is_empty() {
             return Vec::new();
         }
-        let mut out = Vec::new();
+        let numbers: Vec<&str> = q.numbers.iter().map(String::as_str).collect();
+        // (entry, house key, unit words it matches)
+        let mut candidates: Vec<(&Street, Option<&str>, usize)> = Vec::new();
         for s in &self.streets {
+            let Some(house) = s.house(&numbers) else {
+                continue;
+            };
             let mut on_name = false;
-            let all_match = text.iter().all(|q| {
-                if s.name_words.iter().any(|w| word_matches(q, w)) {
-                    on_name |= q.chars().count() > 1;
+            let mut matches = |word: &String| {
+                if s.name_words.iter().any(|w| word_matches(word, w)) {
+                    on_name |= word.chars().count() > 1;
                     true
                 } else {
                     s.place_words
                         .iter()
-                        .any(|w| w == q || (q.len() >= 3 && w.starts_with(q)))
+                        .any(|w| w == word || (word.len() >= 3 && w.starts_with(word.as_str())))
                 }
-            });
-            if !all_match || !on_name {
+            };
+            if !q.required.iter().all(&mut matches) {
                 continue;
             }
-            let mut houses: Vec<&(String, i64)> = match &house {
+            let units = q.units.iter().filter(|u| matches(u)).count();
+            if on_name {
+                candidates.push((s, house, units));
+            }
+        }
+        // Unit names that match narrow the results; when none do, they are ignored.
+        let best = candidates.iter().map(|c| c.2).max().unwrap_or(0);
+        let mut out = Vec::new();
+        for (s, house, _) in candidates.into_iter().filter(|c| c.2 == best) {
+            let mut houses: Vec<&(String, String, i64)> = match house {
                 Some(h) => s
                     .houses
                     .iter()
-                    .filter(|(n, _)| house_matches(h, n))
+                    .filter(|(_, key, _)| house_matches(h, key))
                     .collect(),
                 None => s.houses.iter().collect(),
             };
-            houses.sort_by_key(|(n, _)| (n.len(), n.clone()));
-            for (number, id) in houses {
+            houses.sort_by_key(|(n, _, _)| (n.len(), n.clone()));
+            for (number, _, id) in houses {
                 out.push(Found {
                     id: *id,
-                    street: s.street.clone(),
-                    house_number: number.clone(),
-                    postcode: s.postcode.clone(),
-                    settlement: s.settlement.clone(),
+                    address: Address::stored(
+                        s.street.clone(),
+                        number.clone(),
+                        s.postcode.clone(),
+                        s.settlement.clone(),
+                    ),
                 });
                 if out.len() >= limit {
                     return out;
@@ -237,13 +399,22 @@ mod tests {
             (7, "Móricz Zsigmond körtér", "3", "1114", "Budapest"),
             (8, "Kossuth Lajos utca", "12", "6000", "Kecskemét"),
             (9, "Piłsudskiego", "5", "00-001", "Łódź"),
+            // Places without streets, and registers without postcodes.
+            (10, "", "12", "", "Wola"),
+            (11, "", "12/A", "", "Wola"),
+            (12, "", "3-5", "", "Wola"),
+            (13, "", "12", "", "Wola Zaradzyńska"),
+            (14, "Polna", "12", "", "Wola"),
+            (15, "", "hrsz. 0123/4", "", "Kisfalu"),
+            (16, "Petőfi Sándor utca", "7", "", "Kisfalu"),
+            (17, "", "4", "26-020", "Zalesie"),
+            (18, "", "12/3", "", "Wola"),
+            (19, "", "123", "", "Wola"),
+            (20, "", "98-100", "", "Wola"),
         ];
         AddressSearch::build(rows.iter().map(|(id, street, n, pc, town)| SearchAddress {
             id: *id,
-            street: street.to_string(),
-            house_number: n.to_string(),
-            postcode: pc.to_string(),
-            settlement: town.to_string(),
+            address: Address::new(street, n, pc, town).unwrap(),
         }))
     }
 
@@ -262,12 +433,15 @@ mod tests {
             ("budapest kossuth lajos 12", vec![1]),
             ("Kossuth Lajos utca 12", vec![1, 8]),
             ("kossuth 12 1119", vec![1]),
+            ("kossuth 1119 12", vec![1]),
             ("ul. Długa 5 Gdańsk", vec![5]),
             ("dluga 5", vec![5]),
             ("DŁUGA 5, GDANSK", vec![5]),
+            ("Długa 5, 80-827 Gdańsk", vec![5]),
             ("al. Grunwaldzka 110", vec![6]),
             ("grunwaldzka 110 gdansk", vec![6]),
             ("Bartok Bela ut 45", vec![3]),
+            ("Bartók Béla út 43-47", vec![3]),
             ("bartók béla út 12/a", vec![4]),
             ("bartok b. 12 a", vec![4]),
             ("moricz zsigmond krt 3", vec![]), // körút is not körtér
@@ -280,14 +454,66 @@ mod tests {
     }
 
     #[test]
+    fn places_without_streets_by_settlement_and_number() {
+        for (q, want) in [
+            ("Wola 12", vec![10, 13]),
+            ("wola zaradzynska 12", vec![13]),
+            ("Wola 12/A", vec![11]),
+            ("wola 12 a", vec![11]),
+            ("wola 4", vec![12]), // inside 3-5
+            ("Wola 3-5", vec![12]),
+            ("wola 12/3", vec![18]),
+            ("wola 123", vec![19]),
+            ("Polna 12 Wola", vec![14]),
+            ("Kisfalu hrsz. 0123/4", vec![15]),
+            ("kisfalu 0123/4", vec![15]),
+            ("0123/4 hrsz kisfalu", vec![15]),
+            ("Petőfi Sándor utca 7, Kisfalu", vec![16]),
+            // A postcode the register does not have cannot be checked: it passes.
+            ("Kisfalu 0123/4 6065", vec![15]),
+            ("Wola Zaradzyńska 12, 26-020", vec![13]),
+            ("Zalesie 4, 26-020", vec![17]),
+            ("Zalesie 4", vec![17]),
+            // A range of houses may look like a Polish postcode.
+            ("Wola 98-100", vec![20]),
+            ("wola 99", vec![20]),
+        ] {
+            assert_eq!(ids(q), want, "{q}");
+        }
+        for q in ["Zalesie 4, 80-827", "wola 199", "polna 13", "zalesie"] {
+            let want: Vec<i64> = if q == "zalesie" { vec![17] } else { vec![] };
+            assert_eq!(ids(q), want, "{q}");
+        }
+    }
+
+    #[test]
+    fn unit_names_narrow_when_they_match_and_are_ignored_when_not() {
+        for (q, want) in [
+            ("wola 12 gmina x", vec![10, 13]),
+            ("Wola 12, gm. Nowa Wieś", vec![10, 13]),
+            ("gmina Chmielnik, Wola Zaradzyńska 12", vec![13]),
+            ("kisfalu hrsz 0123/4 Bács-Kiskun megye", vec![15]),
+            ("Kossuth Lajos utca 12, gmina Budapest", vec![1]),
+            ("Kossuth Lajos utca 12 Bács-Kiskun megye", vec![1, 8]),
+        ] {
+            assert_eq!(ids(q), want, "{q}");
+        }
+        assert_eq!(ids("gmina wola"), vec![10, 11, 12, 13, 18, 19, 20]);
+        assert_eq!(ids("gmina x 12"), Vec::<i64>::new());
+    }
+
+    #[test]
     fn wrong_places_do_not_match() {
         for q in [
             "Kossuth Lajos utca 99",
             "kossuth 12 gdansk",
+            "kossuth 12 1234",
+            "Długa 5, 80-828",
             "dluga 7",
             "Petőfi utca 12",
             "utca 12",
             "12",
+            "budapest 12",
             "",
         ] {
             assert_eq!(ids(q), Vec::<i64>::new(), "{q}");
@@ -297,5 +523,14 @@ mod tests {
     #[test]
     fn street_without_number_lists_its_houses() {
         assert_eq!(ids("kossuth lajos utca budapest"), vec![1, 2]);
+    }
+
+    #[test]
+    fn found_addresses_keep_their_parts() {
+        let found = index().search("kisfalu 0123/4", 10);
+        assert_eq!(
+            found[0].address,
+            Address::new("", "hrsz. 0123/4", "", "Kisfalu").unwrap()
+        );
     }
 }

@@ -11,11 +11,13 @@ use chrono_tz::Tz;
 use geo::Intersects;
 use serde::Serialize;
 
-use crate::domain::{Etr, Language, Outage, OutageKind, OutageStatus, Phone, Reference};
+use crate::domain::{
+    AddressForm, Etr, Language, Outage, OutageKind, OutageStatus, Phone, Reference,
+};
 use crate::error::Result;
 use crate::i18n;
 use crate::published::PlaceLists;
-use crate::store::{AddressQuery, AddressRow, Store};
+use crate::store::{AddressQuery, Store};
 
 /// What the caller asked about.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,10 +76,6 @@ pub struct Answer {
 
 /// How many addresses a postcode query considers at most.
 const POSTCODE_LIMIT: i64 = 100_000;
-
-fn place_of(a: &AddressRow) -> String {
-    format!("{} {}, {}", a.street, a.house_number, a.settlement)
-}
 
 pub fn etr_state(o: &Outage, now: DateTime<Utc>) -> EtrState {
     match o.etr {
@@ -227,11 +225,14 @@ pub async fn answer(ask: &Ask<'_>, place: &Place, lang: Language) -> Result<Answ
                         i18n::t_args(
                             lang,
                             "ivr-place-caller",
-                            &i18n::args([("settlement", a.settlement.clone())]),
+                            &i18n::args([("settlement", a.address.settlement().to_string())]),
                         )
                     })
                     .unwrap_or_default(),
-                _ => rows.first().map(place_of).unwrap_or_default(),
+                _ => rows
+                    .first()
+                    .map(|a| i18n::address(lang, &a.address, AddressForm::Full))
+                    .unwrap_or_default(),
             };
             let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
             let hits = if ids.is_empty() {

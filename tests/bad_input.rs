@@ -98,7 +98,9 @@ fn cases() -> Vec<Case> {
         Case { what: "preview with bad area", path: "/api/v1/outages/preview", body: Body::Json(with("area", json!({"type": "Polygon", "coordinates": []}))), status: 422, field: "area" },
         csv("addresses CSV without lat column", "/api/v1/addresses/import", "external_id,street,house_number,postcode,settlement,lon\nX1,Fő utca,1,1011,Budapest,19.0\n", "header"),
         csv("address with bad longitude", "/api/v1/addresses/import", &format!("{addr_header}X1,Fő utca,1,1011,Budapest,east,47.0\n"), "lon"),
-        csv("address without street", "/api/v1/addresses/import", &format!("{addr_header}X1,Fő utca,1,1011,Budapest,19.0,47.0\nX2,,2,1011,Budapest,19.0,47.0\n"), "street"),
+        // A street or a postcode may be empty (a village without streets); a settlement may not.
+        csv("address without settlement", "/api/v1/addresses/import", &format!("{addr_header}X1,Fő utca,1,1011,Budapest,19.0,47.0\nX2,Fő utca,2,1011,,19.0,47.0\n"), "settlement"),
+        csv("address without house number", "/api/v1/addresses/import", &format!("{addr_header}X1,,,,Wola,19.0,47.0\n"), "house_number"),
         csv("contact with bad phone", "/api/v1/contacts/import", &format!("{contact_header}T1,sms,06 30 12,hu\n"), "destination"),
         csv("contact with letters for phone", "/api/v1/contacts/import", &format!("{contact_header}T1,sms,call me,hu\n"), "destination"),
         csv("contact with a 5,000-digit phone", "/api/v1/contacts/import", &format!("{contact_header}T1,sms,{},hu\n", "3".repeat(5_000)), "destination"),

@@ -195,3 +195,36 @@ async fn migrate_is_safe_from_several_nodes_at_once() {
             .unwrap();
     assert_eq!(number, "3");
 }
+
+/// A real rural register: thousands of places without postcodes, most of them in
+/// villages without streets, house numbers as registers write them (`12/A`,
+/// `3-5`, `hrsz. 0123/4`). Every row imports; none is rejected.
+#[tokio::test]
+async fn a_register_without_postcodes_or_streets_imports_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = support::db::fresh_database().await;
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/villages.csv");
+    let rows = std::fs::read_to_string(file).unwrap().lines().count() - 1;
+    assert!(rows > 8_000, "{rows}");
+    let (ok, out, err) = herald_on(db.as_deref(), dir.path(), &["import", "addresses", file]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "{rows} rows: {rows} inserted, 0 updated, 0 unchanged, 0 rejected"
+        )),
+        "{out}"
+    );
+    // Strict mode agrees, and a re-import changes nothing.
+    let (ok, out, err) = herald_on(
+        db.as_deref(),
+        dir.path(),
+        &["import", "addresses", "--strict", file],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "0 inserted, 0 updated, {rows} unchanged, 0 rejected"
+        )),
+        "{out}"
+    );
+}

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 
 use super::sms_text::{fit, SmsEncoding};
 use crate::config::UnicodePolicy;
-use crate::domain::{DeliveryKind, Etr, Language, Outage, OutageKind};
+use crate::domain::{Address, AddressForm, DeliveryKind, Etr, Language, Outage, OutageKind};
 use crate::i18n::{self, Args};
 
 /// Everything a template may show, already localised.
@@ -20,7 +20,8 @@ pub struct MessageView {
     pub language: Language,
     pub lang: &'static str,
     pub title: String,
-    /// "Bartók Béla út 12, Budapest" (e-mail) or "Bartók Béla út 12" (SMS).
+    /// "Bartók Béla út 12, Budapest" (e-mail) or "Bartók Béla út 12" (SMS); a
+    /// place without streets: "Wola 12" (see [`i18n::address`]).
     pub place: String,
     pub cause: String,
     pub etr: String,
@@ -45,9 +46,7 @@ impl MessageView {
 /// Where a message is going, as far as its words are concerned.
 pub struct Recipient<'a> {
     pub language: Language,
-    pub street: &'a str,
-    pub house_number: &'a str,
-    pub settlement: &'a str,
+    pub address: &'a Address,
     pub unsubscribe_token: &'a str,
 }
 
@@ -87,11 +86,12 @@ impl MessageView {
             "utility-name",
             &i18n::args([("utility", utility.clone())]),
         );
-        let place = if short_place {
-            format!("{} {}", to.street, to.house_number)
+        let form = if short_place {
+            AddressForm::Short
         } else {
-            format!("{} {}, {}", to.street, to.house_number, to.settlement)
+            AddressForm::Full
         };
+        let place = i18n::address(lang, to.address, form);
         let etr = match outage.etr {
             Etr::At(t) => i18n::when(lang, ctx.tz, t, ctx.now),
             Etr::Unknown => i18n::t(lang, "etr-unknown"),
@@ -199,20 +199,22 @@ impl ConfirmView {
         public_url: &str,
         language: Language,
         channel: crate::domain::Channel,
-        address: &str,
+        address: &Address,
         token: &str,
     ) -> ConfirmView {
         let url = format!("{public_url}/subscribe/confirm/{token}");
+        // With the postcode: the resident checks it is the place they chose.
+        let address = i18n::address(language, address, AddressForm::Postal);
         let channel_name = i18n::t(language, &format!("channel-{channel}"));
         ConfirmView {
             language,
             lang: language.as_str(),
-            address: address.to_string(),
             args: i18n::args([
-                ("address", address.to_string()),
+                ("address", address.clone()),
                 ("url", url.clone()),
                 ("channel", channel_name),
             ]),
+            address,
             url,
         }
     }
@@ -350,11 +352,12 @@ mod tests {
     }
 
     fn to(language: Language) -> Recipient<'static> {
+        use std::sync::LazyLock;
+        static ADDRESS: LazyLock<Address> =
+            LazyLock::new(|| Address::new("Bartók Béla út", "12/A", "1114", "Budapest").unwrap());
         Recipient {
             language,
-            street: "Bartók Béla út",
-            house_number: "12/A",
-            settlement: "Budapest",
+            address: &ADDRESS,
             unsubscribe_token: "tok",
         }
     }

@@ -708,9 +708,7 @@ impl Dispatcher {
         };
         let recipient = Recipient {
             language: d.language,
-            street: &d.street,
-            house_number: &d.house_number,
-            settlement: &d.settlement,
+            address: &d.address,
             unsubscribe_token: &d.unsubscribe_token,
         };
         let lane = self.lane(d.channel);

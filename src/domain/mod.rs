@@ -1,6 +1,7 @@
 //! Pure domain types. Nothing here does I/O; every type validates on construction,
 //! so a value that exists is a value that is allowed.
 
+pub mod address;
 pub mod bucket;
 pub mod contact;
 pub mod outage;
@@ -8,6 +9,7 @@ pub mod reference;
 pub mod runs;
 pub mod token;
 
+pub use address::{Address, AddressForm};
 pub use contact::{Channel, Email, Language, Phone};
 pub use outage::{
     ChangeKind, DeliveryKind, DeliveryState, Etr, Outage, OutageField, OutageKind, OutageStatus,

@@ -106,7 +106,12 @@ async fn build_feed(state: &AppState, version: i64) -> Result<axum::body::Bytes>
         let places = state.places.get(&state.store, version, o.id).await?;
         let mut settlements: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
         settlements.dedup();
-        let mut postcodes: Vec<&str> = places.iter().map(|p| p.1.as_str()).collect();
+        // Addresses without a postcode add none.
+        let mut postcodes: Vec<&str> = places
+            .iter()
+            .map(|p| p.1.as_str())
+            .filter(|p| !p.is_empty())
+            .collect();
         postcodes.sort_unstable();
         postcodes.dedup();
         let streets: Vec<serde_json::Value> = places

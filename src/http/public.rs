@@ -27,7 +27,7 @@ use super::params::{self, Params};
 use super::AppState;
 use super::State;
 use crate::auth::sha256_hex;
-use crate::domain::{Etr, Language, Outage, OutageStatus, Reference};
+use crate::domain::{AddressForm, Etr, Language, Outage, OutageStatus, Reference};
 use crate::error::{Error, Result};
 use crate::i18n;
 use crate::store::ContactSummary;
@@ -527,10 +527,7 @@ async fn search(
                     .collect();
                 results.push(SearchResult {
                     id: f.id,
-                    address: format!(
-                        "{} {}, {} {}",
-                        f.street, f.house_number, f.postcode, f.settlement
-                    ),
+                    address: i18n::address(w.lang, &f.address, AddressForm::Postal),
                     outages: lines,
                 });
             }
@@ -623,10 +620,7 @@ async fn outage_page(
         let places = st.outage_places(o.id).await?;
         let mut settlements: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
         settlements.dedup();
-        let mut streets: Vec<&str> = places.iter().map(|p| p.2.as_str()).collect();
-        streets.sort_unstable();
-        streets.dedup();
-        let place_text = format!("{}: {}", settlements.join(", "), streets.join(", "));
+        let place_text = streets_by_settlement(&places);
         let points = st.store.outage_points(o.id, 5_000).await?;
         let (map, scale) = super::map::outage_map(&w, &o.area, &points)?;
         let history = st
@@ -675,6 +669,29 @@ async fn outage_page(
     .await
 }
 
+/// Where an outage is, from its distinct (settlement, postcode, street) places
+/// sorted by settlement: "Budapest: Bartók Béla út, Kossuth Lajos utca; Wola".
+/// A settlement without streets is named alone, never followed by an empty list.
+fn streets_by_settlement(places: &[(String, String, String)]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for chunk in places.chunk_by(|a, b| a.0 == b.0) {
+        let mut streets: Vec<&str> = chunk
+            .iter()
+            .map(|p| p.2.as_str())
+            .filter(|s| !s.is_empty())
+            .collect();
+        streets.sort_unstable();
+        streets.dedup();
+        let settlement = &chunk[0].0;
+        parts.push(if streets.is_empty() {
+            settlement.clone()
+        } else {
+            format!("{settlement}: {}", streets.join(", "))
+        });
+    }
+    parts.join("; ")
+}
+
 async fn refresh_js() -> Response {
     let mut r = include_str!("../../static/refresh.js").into_response();
     let h = r.headers_mut();
@@ -721,7 +738,10 @@ async fn unsubscribe_page(
         contact.language,
         "page-unsubscribe-question",
         &i18n::args([
-            ("address", contact.address.clone()),
+            (
+                "address",
+                i18n::address(contact.language, &contact.address, AddressForm::Full),
+            ),
             ("destination", contact.destination.clone()),
         ]),
     );
@@ -750,4 +770,28 @@ async fn unsubscribe(
     state.store.opt_out(&token, state.clock.now()).await?;
     tracing::info!(contact_id = contact.id, "contact opted out");
     page(StatusCode::OK, unsubscribed(&contact))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_name_settlements_without_streets_alone() {
+        let place = |s: &str, p: &str, st: &str| (s.to_string(), p.to_string(), st.to_string());
+        let places = [
+            place("Budapest", "1114", "Bartók Béla út"),
+            place("Budapest", "1119", "Kossuth Lajos utca"),
+            place("Budapest", "1114", "Bartók Béla út"),
+            place("Kisfalu", "", ""),
+            place("Kisfalu", "", "Petőfi Sándor utca"),
+            place("Wola Zaradzyńska", "", ""),
+        ];
+        assert_eq!(
+            streets_by_settlement(&places),
+            "Budapest: Bartók Béla út, Kossuth Lajos utca; Kisfalu: Petőfi Sándor utca; \
+             Wola Zaradzyńska"
+        );
+        assert_eq!(streets_by_settlement(&[]), "");
+    }
 }

@@ -35,7 +35,7 @@ use super::public::{
 use super::AppState;
 use super::State;
 use crate::domain::contact::Destination;
-use crate::domain::{Channel, Language};
+use crate::domain::{Address, AddressForm, Channel, Language};
 use crate::error::Result;
 use crate::i18n;
 use crate::store::{
@@ -94,11 +94,9 @@ impl SubscribePage {
     }
 }
 
-fn label(a: &AddressRow) -> String {
-    format!(
-        "{} {}, {} {}",
-        a.street, a.house_number, a.postcode, a.settlement
-    )
+/// An address as the form offers it: with its postcode, where there is one.
+fn label(lang: Language, a: &Address) -> String {
+    i18n::address(lang, a, AddressForm::Postal)
 }
 
 async fn address(state: &AppState, id: Option<i64>) -> Result<Option<AddressRow>> {
@@ -158,10 +156,7 @@ async fn form_page(
             .into_iter()
             .map(|f| Choice {
                 id: f.id,
-                label: format!(
-                    "{} {}, {} {}",
-                    f.street, f.house_number, f.postcode, f.settlement
-                ),
+                label: label(lang, &f.address),
             })
             .collect()
     } else {
@@ -177,7 +172,7 @@ async fn form_page(
         languages: languages(lang),
         address: chosen.as_ref().map(|a| Choice {
             id: a.id,
-            label: label(a),
+            label: label(lang, &a.address),
         }),
         query,
         choices,
@@ -285,7 +280,7 @@ async fn submit(
             languages: languages(language.unwrap_or(lang)),
             address: chosen.as_ref().map(|a| Choice {
                 id: a.id,
-                label: label(a),
+                label: label(lang, &a.address),
             }),
             query: String::new(),
             choices: Vec::new(),
@@ -327,7 +322,7 @@ async fn submit(
     let w = Words::new(language);
     let args = i18n::args([
         ("destination", request.destination.clone()),
-        ("address", label(a)),
+        ("address", label(language, &a.address)),
     ]);
     let (title, text, retry_after) = match outcome {
         Subscribed::Created(id) => {
@@ -409,7 +404,10 @@ async fn confirm_page(
     let text = i18n::t_args(
         s.language,
         "page-confirm-question",
-        &i18n::args([("address", s.address), ("destination", s.destination)]),
+        &i18n::args([
+            ("address", label(s.language, &s.address)),
+            ("destination", s.destination),
+        ]),
     );
     let button = w.t("page-confirm-button");
     page(
@@ -447,7 +445,10 @@ async fn confirm(
             let mut text = i18n::t_args(
                 s.language,
                 "page-confirmed",
-                &i18n::args([("address", s.address), ("destination", s.destination)]),
+                &i18n::args([
+                    ("address", label(s.language, &s.address)),
+                    ("destination", s.destination),
+                ]),
             );
             if queued > 0 {
                 state.wake.all();

@@ -32,8 +32,8 @@ use crate::auth::Role;
 use crate::config::Config;
 use crate::domain::bucket::{Grant, TokenRequest};
 use crate::domain::{
-    ChangeKind, Channel, DeliveryKind, DeliveryState, Language, Outage, OutageField, OutageKind,
-    OutageStatus, Reference, Urgency, Utility,
+    Address, ChangeKind, Channel, DeliveryKind, DeliveryState, Language, Outage, OutageField,
+    OutageKind, OutageStatus, Reference, Urgency, Utility,
 };
 use crate::error::Result;
 
@@ -52,13 +52,10 @@ pub struct IndexPoint {
 }
 
 /// An address as the search index needs it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct SearchAddress {
     pub id: i64,
-    pub street: String,
-    pub house_number: String,
-    pub postcode: String,
-    pub settlement: String,
+    pub address: Address,
 }
 
 /// A table an import writes in bulk.
@@ -81,10 +78,7 @@ impl BulkTable {
 #[derive(Debug, Clone)]
 pub struct NewAddress {
     pub external_id: String,
-    pub street: String,
-    pub house_number: String,
-    pub postcode: String,
-    pub settlement: String,
+    pub address: Address,
     pub lon: f64,
     pub lat: f64,
     pub utilities: u8,
@@ -264,10 +258,7 @@ pub struct ClaimedDelivery {
     pub language: Language,
     pub opted_out: bool,
     pub unsubscribe_token: String,
-    pub street: String,
-    pub house_number: String,
-    pub postcode: String,
-    pub settlement: String,
+    pub address: Address,
 }
 
 /// The news a contact has had about an outage, checked just before sending.
@@ -374,7 +365,7 @@ pub struct ContactSummary {
     pub destination: String,
     pub language: Language,
     pub opted_out: bool,
-    pub address: String,
+    pub address: Address,
 }
 
 /// The version of everything residents and the IVR can see.
@@ -398,10 +389,8 @@ pub enum AddressQuery<'a> {
 pub struct AddressRow {
     pub id: i64,
     pub external_id: String,
-    pub street: String,
-    pub house_number: String,
-    pub postcode: String,
-    pub settlement: String,
+    #[serde(flatten)]
+    pub address: Address,
     pub lon: f64,
     pub lat: f64,
     /// For destination queries: the language of the matching contact.
@@ -466,7 +455,7 @@ pub struct PendingConfirmation {
     pub channel: Channel,
     pub destination: String,
     pub language: Language,
-    pub address: String,
+    pub address: Address,
     pub attempts: i64,
     pub expires_at: DateTime<Utc>,
 }
@@ -477,7 +466,7 @@ pub struct SubscriptionView {
     pub channel: Channel,
     pub destination: String,
     pub language: Language,
-    pub address: String,
+    pub address: Address,
     pub confirmed: bool,
     pub expires_at: DateTime<Utc>,
 }

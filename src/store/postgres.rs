@@ -168,10 +168,11 @@ impl Backend for Postgres {
              RETURNING xmax = 0",
         )
         .bind(col(|a| &a.external_id))
-        .bind(col(|a| &a.street))
-        .bind(col(|a| &a.house_number))
-        .bind(col(|a| &a.postcode))
-        .bind(col(|a| &a.settlement))
+        // An absent street or postcode is stored empty.
+        .bind(col(|a| a.address.street().unwrap_or("")))
+        .bind(col(|a| a.address.house_number()))
+        .bind(col(|a| a.address.postcode().unwrap_or("")))
+        .bind(col(|a| a.address.settlement()))
         .bind(rows.iter().map(|a| a.lon).collect::<Vec<_>>())
         .bind(rows.iter().map(|a| a.lat).collect::<Vec<_>>())
         .bind(rows.iter().map(|a| a.utilities as i64).collect::<Vec<_>>())

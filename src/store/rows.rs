@@ -26,6 +26,27 @@ pub(super) trait Cols {
     fn opt_text(&self, i: usize) -> Option<&str>;
     fn float(&self, i: usize) -> f64;
     fn flag(&self, i: usize) -> bool;
+    /// The four columns of [`ADDRESS_COLUMNS`] from `i` on.
+    fn address(&self, i: usize) -> Address {
+        Address::stored(
+            self.text(i).to_string(),
+            self.text(i + 1).to_string(),
+            self.text(i + 2).to_string(),
+            self.text(i + 3).to_string(),
+        )
+    }
+}
+
+/// An address's parts, in the order [`Cols::address`] reads them, from
+/// `addresses` aliased `a`.
+pub(super) const ADDRESS_COLUMNS: &str = "a.street, a.house_number, a.postcode, a.settlement";
+
+/// [`ADDRESS_COLUMNS`] of the address whose id is `id`, as scalar subqueries: for
+/// an `UPDATE … RETURNING`, which cannot join (SQLite's may name only its table).
+pub(super) fn address_columns_of(id: &str) -> String {
+    ["street", "house_number", "postcode", "settlement"]
+        .map(|c| format!("(SELECT a.{c} FROM addresses a WHERE a.id = {id})"))
+        .join(", ")
 }
 
 macro_rules! impl_cols {
@@ -192,7 +213,8 @@ pub(super) const DELIVERY_COLUMNS: &str =
      d.attempts, d.next_attempt_at, d.sent_revision, d.provider_message_id, d.segments, \
      d.last_error, d.updated_at";
 
-/// Deliveries `d` joined with contacts `c` and addresses `a`, for [`claimed`].
+/// Deliveries `d` joined with contacts `c` and addresses `a` (the last four are
+/// [`ADDRESS_COLUMNS`]), for [`claimed`].
 pub(super) const CLAIMED_COLUMNS: &str =
     "d.id, d.outage_id, d.revision, d.kind, d.channel, d.attempts, d.expires_at, \
      c.id, c.destination, c.language, c.opted_out_at IS NOT NULL, c.unsubscribe_token, \
@@ -213,25 +235,28 @@ impl FromCols for ClaimedDelivery {
             language: parse(r.text(9), "language")?,
             opted_out: r.flag(10),
             unsubscribe_token: r.text(11).to_string(),
-            street: r.text(12).to_string(),
-            house_number: r.text(13).to_string(),
-            postcode: r.text(14).to_string(),
-            settlement: r.text(15).to_string(),
+            address: r.address(12),
         })
     }
 }
 
-/// id, external_id, street, house_number, postcode, settlement, lon, lat,
-/// contact language (or NULL).
+/// id, [`ADDRESS_COLUMNS`].
+impl FromCols for SearchAddress {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(SearchAddress {
+            id: r.int(0),
+            address: r.address(1),
+        })
+    }
+}
+
+/// id, external_id, [`ADDRESS_COLUMNS`], lon, lat, contact language (or NULL).
 impl FromCols for AddressRow {
     fn from_cols(r: &impl Cols) -> Result<Self> {
         Ok(AddressRow {
             id: r.int(0),
             external_id: r.text(1).to_string(),
-            street: r.text(2).to_string(),
-            house_number: r.text(3).to_string(),
-            postcode: r.text(4).to_string(),
-            settlement: r.text(5).to_string(),
+            address: r.address(2),
             lon: r.float(6),
             lat: r.float(7),
             contact_language: r.opt_text(8).map(|l| parse(l, "language")).transpose()?,
@@ -275,7 +300,7 @@ impl FromCols for TokenInfo {
     }
 }
 
-/// id, channel, destination, language, opted out, address line.
+/// id, channel, destination, language, opted out, [`ADDRESS_COLUMNS`].
 impl FromCols for ContactSummary {
     fn from_cols(r: &impl Cols) -> Result<Self> {
         Ok(ContactSummary {
@@ -284,12 +309,12 @@ impl FromCols for ContactSummary {
             destination: r.text(2).to_string(),
             language: parse(r.text(3), "language")?,
             opted_out: r.flag(4),
-            address: r.text(5).to_string(),
+            address: r.address(5),
         })
     }
 }
 
-/// id, token, channel, destination, language, attempts, expires_at, address line.
+/// id, token, channel, destination, language, attempts, expires_at, [`ADDRESS_COLUMNS`].
 impl FromCols for PendingConfirmation {
     fn from_cols(r: &impl Cols) -> Result<Self> {
         Ok(PendingConfirmation {
@@ -300,12 +325,12 @@ impl FromCols for PendingConfirmation {
             language: parse(r.text(4), "language")?,
             attempts: r.int(5),
             expires_at: from_ms(r.int(6)),
-            address: r.text(7).to_string(),
+            address: r.address(7),
         })
     }
 }
 
-/// channel, destination, language, confirmed, expires_at, address line.
+/// channel, destination, language, confirmed, expires_at, [`ADDRESS_COLUMNS`].
 impl FromCols for SubscriptionView {
     fn from_cols(r: &impl Cols) -> Result<Self> {
         Ok(SubscriptionView {
@@ -314,7 +339,7 @@ impl FromCols for SubscriptionView {
             language: parse(r.text(2), "language")?,
             confirmed: r.flag(3),
             expires_at: from_ms(r.int(4)),
-            address: r.text(5).to_string(),
+            address: r.address(5),
         })
     }
 }

@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 
-use super::rows::{self, OutageRow, OUTAGE_COLUMNS};
+use super::rows::{self, OutageRow, ADDRESS_COLUMNS, OUTAGE_COLUMNS};
 use super::sql::{kinds_sql, Announce, Backend, ClaimBatch, Exec, Sql, Tx};
 use super::*;
 use crate::clock::{from_ms, to_ms};
@@ -143,8 +143,8 @@ impl<B: Backend> Database for SqlStore<B> {
     }
 
     async fn search_addresses(&self) -> Result<Vec<SearchAddress>> {
-        Sql::new("SELECT id, street, house_number, postcode, settlement FROM addresses")
-            .fetch_all(&mut self.0.read().await?)
+        Sql::new(format!("SELECT a.id, {ADDRESS_COLUMNS} FROM addresses a"))
+            .map_all(&mut self.0.read().await?)
             .await
     }
 
@@ -677,8 +677,8 @@ impl<B: Backend> Database for SqlStore<B> {
             AddressQuery::Id(id) => ("a.id = CAST($1 AS BIGINT)", id.to_string()),
         };
         Sql::new(format!(
-            "SELECT a.id, a.external_id, a.street, a.house_number, a.postcode, \
-             a.settlement, a.lon, a.lat, (SELECT c.language FROM contacts c \
+            "SELECT a.id, a.external_id, {ADDRESS_COLUMNS}, a.lon, a.lat, \
+             (SELECT c.language FROM contacts c \
              WHERE c.address_id = a.id AND c.destination = $1 LIMIT 1) \
              FROM addresses a WHERE {condition} ORDER BY a.id LIMIT $2"
         ))
@@ -780,13 +780,12 @@ impl<B: Backend> Database for SqlStore<B> {
     }
 
     async fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>> {
-        Sql::new(
+        Sql::new(format!(
             "SELECT c.id, c.channel, c.destination, c.language, \
-             c.opted_out_at IS NOT NULL, \
-             a.street || ' ' || a.house_number || ', ' || a.settlement \
+             c.opted_out_at IS NOT NULL, {ADDRESS_COLUMNS} \
              FROM contacts c JOIN addresses a ON a.id = c.address_id \
              WHERE c.unsubscribe_token = $1",
-        )
+        ))
         .bind(token)
         .map_optional(&mut self.0.read().await?)
         .await
@@ -939,10 +938,9 @@ impl<B: Backend> Database for SqlStore<B> {
              lease_until = $2 WHERE id IN (SELECT id FROM subscriptions \
              WHERE state = 'pending' AND next_attempt_at <= $1 \
              ORDER BY next_attempt_at LIMIT $3{}) \
-             RETURNING id, token, channel, destination, language, attempts, expires_at, \
-             (SELECT a.street || ' ' || a.house_number || ', ' || a.postcode || ' ' || \
-             a.settlement FROM addresses a WHERE a.id = subscriptions.address_id)",
-            B::SKIP_LOCKED
+             RETURNING id, token, channel, destination, language, attempts, expires_at, {}",
+            B::SKIP_LOCKED,
+            rows::address_columns_of("subscriptions.address_id")
         ))
         .bind(now)
         .bind(to_ms(lease_until))
@@ -1018,13 +1016,12 @@ impl<B: Backend> Database for SqlStore<B> {
     }
 
     async fn subscription(&self, token: &str) -> Result<Option<SubscriptionView>> {
-        Sql::new(
+        Sql::new(format!(
             "SELECT s.channel, s.destination, s.language, s.confirmed_at IS NOT NULL, \
-             s.expires_at, \
-             a.street || ' ' || a.house_number || ', ' || a.postcode || ' ' || \
-             a.settlement FROM subscriptions s JOIN addresses a ON a.id = s.address_id \
+             s.expires_at, {ADDRESS_COLUMNS} \
+             FROM subscriptions s JOIN addresses a ON a.id = s.address_id \
              WHERE s.token = $1",
-        )
+        ))
         .bind(token)
         .map_optional(&mut self.0.read().await?)
         .await

@@ -159,12 +159,13 @@ impl Backend for Sqlite {
         let batch: Vec<serde_json::Value> = last_of_each(rows, NewAddress::external_id)
             .into_iter()
             .map(|a| {
+                let [street, house_number, postcode, settlement] = a.address.columns();
                 serde_json::json!([
                     a.external_id,
-                    a.street,
-                    a.house_number,
-                    a.postcode,
-                    a.settlement,
+                    street,
+                    house_number,
+                    postcode,
+                    settlement,
                     a.lon,
                     a.lat,
                     a.utilities

@@ -7,6 +7,7 @@ pub mod db;
 pub mod logs;
 pub mod sms_gateway;
 pub mod smtp_sink;
+pub mod xml;
 
 /// Waits until `count()` reaches `n`, waking on `arrived` (a stub's "message
 /// received" notification) rather than polling.

@@ -49,6 +49,15 @@ planned-title = { $utility ->
    *[sewer] Planned sewerage work
 }
 
+## Addresses: the one way an address reads (src/i18n.rs `address`). A place
+## without streets is named by its settlement and house number; house numbers are
+## as the register writes them (12/A, 3-5, hrsz. 0123/4).
+address-street-short = { $street } { $number }
+address-street = { $street } { $number }, { $settlement }
+address-street-postal = { $street } { $number }, { $postcode } { $settlement }
+address-village = { $settlement } { $number }
+address-village-postal = { $settlement } { $number }, { $postcode }
+
 ## Labels
 label-address = Address
 label-cause = Cause

@@ -47,6 +47,14 @@ planned-title = { $utility ->
    *[sewer] Tervezett csatornamunka
 }
 
+## Címek: egy cím egyetlen olvasata (src/i18n.rs `address`). Utcanév nélküli
+## helyen a település és a házszám (vagy helyrajzi szám) a cím.
+address-street-short = { $street } { $number }
+address-street = { $street } { $number }, { $settlement }
+address-street-postal = { $street } { $number }, { $postcode } { $settlement }
+address-village = { $settlement } { $number }
+address-village-postal = { $postcode } { $settlement } { $number }
+
 ## Címkék
 label-address = Cím
 label-cause = Ok

@@ -47,6 +47,14 @@ planned-title = { $utility ->
    *[sewer] Planowane prace kanalizacyjne
 }
 
+## Adresy: jedyny sposób zapisu adresu (src/i18n.rs `address`). Miejscowość
+## bez ulic: nazwa miejscowości i numer domu.
+address-street-short = { $street } { $number }
+address-street = { $street } { $number }, { $settlement }
+address-street-postal = { $street } { $number }, { $postcode } { $settlement }
+address-village = { $settlement } { $number }
+address-village-postal = { $settlement } { $number }, { $postcode }
+
 ## Etykiety
 label-address = Adres
 label-cause = Przyczyna
