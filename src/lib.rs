@@ -9,7 +9,8 @@
 //!   state and the router, runs the server and the workers).
 //! - The drivers: `http` (operator API, public status pages, IVR feed,
 //!   subscribe/unsubscribe, health and metrics; handlers parse requests and call
-//!   the operations) and `dispatch` (the workers that claim, decide, render, send
+//!   the operations; the listener with its connection limits, bearer
+//!   credentials and client addresses) and `dispatch` (the workers that claim, decide, render, send
 //!   and record deliveries, with shared rate limits and the retry policy; their
 //!   housekeeping starts planned work through `outages`).
 //! - Operations: `outages` (declare, update, restore, cancel, start planned work),
@@ -23,8 +24,8 @@
 //! - `store`: persistence, the `Database` contract and all SQL; the delivery
 //!   guarantees.
 //! - Foundations: `domain` (validated types, no I/O), `config`, `clock` (the one
-//!   source of "now"), `error` (one error type, mapped to HTTP), `auth` (operator
-//!   tokens), `wake` (wake-ups for idle workers), `synthetic` (generated registers
+//!   source of "now"), `error` (one error type, mapped to HTTP), `auth` (API tokens
+//!   and their roles, the deployment's signing key), `wake` (wake-ups for idle workers), `synthetic` (generated registers
 //!   for benchmarks).
 
 pub mod app;
