@@ -129,8 +129,13 @@ impl Server {
         }
         let run_workers = config.run_workers;
         let state = AppState::new(config, clock).await?;
-        // Build the index now rather than on the first declaration.
+        // Build the in-memory register now rather than on the first request:
+        // a node added for a storm answers its first caller from memory.
         state.register.address_index().await?;
+        let view = state.view().await?;
+        state.register.book(view.addresses_version).await?;
+        state.register.callers(view.contacts_version).await?;
+        state.register.search(view.addresses_version).await?;
         state.follow_other_processes().await?;
         let workers = if run_workers {
             Some(state.dispatcher().await?.start())

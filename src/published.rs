@@ -12,6 +12,13 @@
 //! The version itself is re-read at most every [`RECHECK`] (one query for all
 //! requests, single-flight), so a change made by another node shows within that
 //! time; changes made through this process are seen at once ([`Published::touch`]).
+//!
+//! With the version come the open outages themselves, their address-id runs
+//! and their parsed areas ([`OpenOutages`]), read once when the version moves:
+//! which outages cover an address, a postcode or a point is then answered from
+//! memory, and so is every IVR answer. The register's and the contacts'
+//! versions come with it too, so the in-memory address book and caller map
+//! (`crate::register`) know when to rebuild without a read of their own.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -19,28 +26,112 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 
-use crate::domain::Etr;
+use geo::{Intersects, MultiPolygon};
+
+use crate::domain::{runs, Etr, Outage, Reference};
 use crate::error::Result;
+use crate::register::AddressBook;
 use crate::store::Store;
 
 /// How long a read of the published version is trusted.
 pub const RECHECK: Duration = Duration::from_millis(250);
 
 /// The published state as one request sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct View {
     pub version: i64,
     pub changed_at: DateTime<Utc>,
     /// Changes whenever anything shown may read differently (see the module docs).
     pub tag: String,
+    /// The register's version (see `crate::register`).
+    pub addresses_version: i64,
+    /// The contacts' version: answers by caller number depend on it too.
+    pub contacts_version: i64,
+    /// The open outages of this version.
+    pub open: Arc<OpenOutages>,
+}
+
+/// An open outage with what answering about it needs.
+#[derive(Debug)]
+pub struct OpenOutage {
+    pub outage: Outage,
+    /// The addresses it covers, as ascending, disjoint id runs.
+    pub runs: Vec<(i64, i64)>,
+    /// Its area, parsed (for questions by point).
+    area: Option<MultiPolygon<f64>>,
+}
+
+/// The open outages of one published version, by id.
+#[derive(Debug, Default)]
+pub struct OpenOutages {
+    list: Vec<OpenOutage>,
+}
+
+impl OpenOutages {
+    /// `outages` by id, `runs` as (outage, first, last) by outage then first.
+    pub fn new(mut outages: Vec<Outage>, runs: &[(i64, i64, i64)]) -> OpenOutages {
+        outages.sort_by_key(|o| o.id);
+        let list = outages
+            .into_iter()
+            .map(|outage| {
+                let start = runs.partition_point(|r| r.0 < outage.id);
+                let end = runs.partition_point(|r| r.0 <= outage.id);
+                let area = crate::geo::parse_area(&outage.area, usize::MAX).ok();
+                OpenOutage {
+                    runs: runs[start..end].iter().map(|r| (r.1, r.2)).collect(),
+                    area,
+                    outage,
+                }
+            })
+            .collect();
+        OpenOutages { list }
+    }
+
+    pub fn all(&self) -> &[OpenOutage] {
+        &self.list
+    }
+
+    pub fn by_id(&self, id: i64) -> Option<&OpenOutage> {
+        self.list
+            .binary_search_by_key(&id, |o| o.outage.id)
+            .ok()
+            .map(|i| &self.list[i])
+    }
+
+    pub fn by_reference(&self, reference: &Reference) -> Option<&OpenOutage> {
+        self.list.iter().find(|o| &o.outage.reference == reference)
+    }
+
+    /// The outages covering any of `ids` (ascending), each with how many, by id.
+    pub fn covering(&self, ids: &[i64]) -> Vec<(&OpenOutage, usize)> {
+        self.list
+            .iter()
+            .filter_map(|o| {
+                let n = runs::count_covered(&o.runs, ids);
+                (n > 0).then_some((o, n))
+            })
+            .collect()
+    }
+
+    /// The outages whose area contains the point.
+    pub fn at_point(&self, lon: f64, lat: f64) -> Vec<&OpenOutage> {
+        let point = geo::Point::new(lon, lat);
+        self.list
+            .iter()
+            .filter(|o| o.area.as_ref().is_some_and(|a| a.intersects(&point)))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Snapshot {
     version: i64,
     changed_at: DateTime<Utc>,
+    addresses_version: i64,
+    contacts_version: i64,
     /// ETRs and planned starts of open outages, sorted.
     deadlines: Vec<DateTime<Utc>>,
+    open: Arc<OpenOutages>,
     read_at: Instant,
 }
 
@@ -84,6 +175,9 @@ impl Published {
         Ok(View {
             version: snapshot.version,
             changed_at: snapshot.changed_at,
+            addresses_version: snapshot.addresses_version,
+            contacts_version: snapshot.contacts_version,
+            open: Arc::clone(&snapshot.open),
             tag: format!(
                 "{}.{passed}.{}{:02}{:02}",
                 snapshot.version,
@@ -97,13 +191,13 @@ impl Published {
     async fn reload(&self, store: &Store) -> Result<Arc<Snapshot>> {
         let published = store.published().await?;
         let previous = self.snapshot.read().expect("published lock").clone();
-        let deadlines = match previous {
+        let (deadlines, open) = match previous {
             // Same version: the open outages, and so their deadlines, are unchanged.
-            Some(s) if s.version == published.version => s.deadlines.clone(),
+            Some(s) if s.version == published.version => (s.deadlines.clone(), Arc::clone(&s.open)),
             _ => {
-                let mut d: Vec<DateTime<Utc>> = store
-                    .open_outages()
-                    .await?
+                let outages = store.open_outages().await?;
+                let runs = store.open_outage_runs().await?;
+                let mut d: Vec<DateTime<Utc>> = outages
                     .iter()
                     .flat_map(|o| {
                         let etr = match o.etr {
@@ -114,13 +208,19 @@ impl Published {
                     })
                     .collect();
                 d.sort_unstable();
-                d
+                let open = tokio::task::spawn_blocking(move || OpenOutages::new(outages, &runs))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("open outages: {e}"))?;
+                (d, Arc::new(open))
             }
         };
         let snapshot = Arc::new(Snapshot {
             version: published.version,
             changed_at: published.changed_at,
+            addresses_version: published.addresses_version,
+            contacts_version: published.contacts_version,
             deadlines,
+            open,
             read_at: Instant::now(),
         });
         *self.snapshot.write().expect("published lock") = Some(snapshot.clone());
@@ -131,11 +231,12 @@ impl Published {
 /// Where an outage is: its (settlement, postcode, street) triples, sorted.
 pub type Places = Arc<Vec<(String, String, String)>>;
 
-/// Each outage's place list, read once per published version (every change
+/// Each outage's place list, made once per published version (every change
 /// to an outage's area and every address import moves the version) instead of
 /// a DISTINCT over all its addresses for every page, feed and answer that
-/// names it. Bounded by bytes like [`TagCache`]: beyond the budget, lists are
-/// read but not kept.
+/// names it: from memory (the address book and the view's runs) for an open
+/// outage, from the database for one that has ended. Bounded by bytes like
+/// [`TagCache`]: beyond the budget, lists are made but not kept.
 pub struct PlaceLists {
     inner: std::sync::Mutex<(i64, std::collections::HashMap<i64, Places>, usize)>,
     budget: usize,
@@ -149,8 +250,15 @@ impl PlaceLists {
         }
     }
 
-    /// The places of `outage_id` as of published `version`.
-    pub async fn get(&self, store: &Store, version: i64, outage_id: i64) -> Result<Places> {
+    /// The places of `outage_id` as of `view`.
+    pub async fn get(
+        &self,
+        store: &Store,
+        view: &View,
+        book: &AddressBook,
+        outage_id: i64,
+    ) -> Result<Places> {
+        let version = view.version;
         {
             let lists = self.inner.lock().expect("places lock");
             if lists.0 == version {
@@ -159,7 +267,10 @@ impl PlaceLists {
                 }
             }
         }
-        let places: Places = Arc::new(store.outage_places(outage_id).await?);
+        let places: Places = Arc::new(match view.open.by_id(outage_id) {
+            Some(open) => book.places(&open.runs),
+            None => store.outage_places(outage_id).await?,
+        });
         let weight: usize = places
             .iter()
             .map(|(a, b, c)| a.len() + b.len() + c.len() + 3 * 24)

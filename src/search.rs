@@ -414,6 +414,7 @@ mod tests {
         ];
         AddressSearch::build(rows.iter().map(|(id, street, n, pc, town)| SearchAddress {
             id: *id,
+            external_id: format!("S{id}"),
             address: Address::new(street, n, pc, town).unwrap(),
         }))
     }

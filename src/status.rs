@@ -8,7 +8,6 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use geo::Intersects;
 use serde::Serialize;
 
 use crate::domain::{
@@ -16,8 +15,10 @@ use crate::domain::{
 };
 use crate::error::Result;
 use crate::i18n;
-use crate::published::PlaceLists;
-use crate::store::{AddressQuery, Store};
+use crate::published::{PlaceLists, View};
+use crate::register::book::Slot;
+use crate::register::{AddressBook, CallerMap};
+use crate::store::Store;
 
 /// What the caller asked about.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,10 +73,14 @@ pub struct Answer {
     pub sentence: String,
     /// For an unknown caller: what they can do instead.
     pub hint: Option<String>,
+    /// A caller who may be offered the status by SMS: affected, and a contact
+    /// who has not opted out.
+    #[serde(skip)]
+    pub may_text: bool,
 }
 
 /// How many addresses a postcode query considers at most.
-const POSTCODE_LIMIT: i64 = 100_000;
+const POSTCODE_LIMIT: usize = 100_000;
 
 pub fn etr_state(o: &Outage, now: DateTime<Utc>) -> EtrState {
     match o.etr {
@@ -160,12 +165,16 @@ fn line(
     }
 }
 
-/// What an answer is built from and how.
+/// What an answer is built from: the published view and the in-memory
+/// register, so no answer about an open outage reads the database. Only a
+/// reference to an outage that has ended is looked up in the store.
 pub struct Ask<'a> {
     pub store: &'a Store,
-    /// Outages' place lists, for the published `version` answered from.
+    pub view: &'a View,
+    pub book: &'a AddressBook,
+    pub callers: &'a CallerMap,
+    /// Outages' place lists, for the view.
     pub places: &'a PlaceLists,
-    pub version: i64,
     pub tz: Tz,
     pub now: DateTime<Utc>,
     /// For a phone, speak the caller's street address, not only the settlement.
@@ -176,41 +185,45 @@ pub struct Ask<'a> {
 /// itself tells it (a known phone speaks its contact's language). For a phone,
 /// the place spoken is the caller's settlement unless `speak_address`.
 pub async fn answer(ask: &Ask<'_>, place: &Place, lang: Language) -> Result<Answer> {
-    let (store, tz, now, speak_address) = (ask.store, ask.tz, ask.now, ask.speak_address);
-    let (addresses, lang) = match place {
+    let (book, tz, now) = (ask.book, ask.tz, ask.now);
+    let mut may_text = false;
+    let (slots, lang): (Option<Vec<Slot>>, Language) = match place {
         Place::Phone(p) => {
-            let rows = store
-                .addresses_where(AddressQuery::Destination(p.as_str()), 50)
-                .await?;
-            let lang = rows.iter().find_map(|a| a.contact_language).unwrap_or(lang);
-            (Some(rows), lang)
+            let entries = ask.callers.lookup(p.as_str());
+            // Calling is a request: an opted-out contact hears the status too,
+            // but is offered no SMS.
+            may_text = entries.iter().any(|c| !c.opted_out);
+            let slots = entries
+                .iter()
+                .filter_map(|c| book.slot(c.address_id))
+                .take(50)
+                .collect();
+            let lang = entries.first().map_or(lang, |c| c.language);
+            (Some(slots), lang)
         }
         Place::Postcode(pc) => (
             Some(
-                store
-                    .addresses_where(AddressQuery::Postcode(pc), POSTCODE_LIMIT)
-                    .await?,
+                book.postcode(pc)
+                    .iter()
+                    .take(POSTCODE_LIMIT)
+                    .copied()
+                    .collect(),
             ),
             lang,
         ),
         Place::Address(id) => {
-            let mut rows = store
-                .addresses_where(AddressQuery::ExternalId(id), 1)
-                .await?;
-            if rows.is_empty() {
-                if let Ok(n) = id.parse::<i64>() {
-                    rows = store.addresses_where(AddressQuery::Id(n), 1).await?;
-                }
-            }
-            (Some(rows), lang)
+            let slot = book
+                .by_external_id(id)
+                .or_else(|| id.parse::<i64>().ok().and_then(|n| book.slot(n)));
+            (Some(slot.into_iter().collect()), lang)
         }
         Place::Reference(_) | Place::Point { .. } | Place::UnknownCaller => (None, lang),
     };
     let mut lines = Vec::new();
-    let (known, place_text) = match (place, addresses) {
-        (_, Some(rows)) => {
-            let label = match place {
-                Place::Postcode(pc) => {
+    let (known, place_text) = match (place, slots) {
+        (_, Some(slots)) => {
+            let label = match (place, slots.first()) {
+                (Place::Postcode(pc), _) => {
                     // Digits one by one, so speech engines do not read "eleven fourteen".
                     let spelled = pc.chars().map(String::from).collect::<Vec<_>>().join(" ");
                     i18n::t_args(
@@ -219,64 +232,45 @@ pub async fn answer(ask: &Ask<'_>, place: &Place, lang: Language) -> Result<Answ
                         &i18n::args([("postcode", spelled)]),
                     )
                 }
-                Place::Phone(_) if !speak_address => rows
-                    .first()
-                    .map(|a| {
-                        i18n::t_args(
-                            lang,
-                            "ivr-place-caller",
-                            &i18n::args([("settlement", a.address.settlement().to_string())]),
-                        )
-                    })
-                    .unwrap_or_default(),
-                _ => rows
-                    .first()
-                    .map(|a| i18n::address(lang, &a.address, AddressForm::Full))
-                    .unwrap_or_default(),
+                (Place::Phone(_), Some(&slot)) if !ask.speak_address => i18n::t_args(
+                    lang,
+                    "ivr-place-caller",
+                    &i18n::args([("settlement", book.settlement(slot).to_string())]),
+                ),
+                (_, Some(&slot)) => i18n::address(lang, &book.address(slot), AddressForm::Full),
+                (_, None) => String::new(),
             };
-            let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
-            let hits = if ids.is_empty() {
-                Vec::new()
-            } else {
-                store.open_outages_at(&ids).await?
-            };
-            let mut by_outage: Vec<(i64, usize)> = Vec::new();
-            for (outage_id, _) in hits {
-                match by_outage.last_mut() {
-                    Some((id, n)) if *id == outage_id => *n += 1,
-                    _ => by_outage.push((outage_id, 1)),
-                }
+            let mut ids: Vec<i64> = slots.iter().map(|s| book.id(*s)).collect();
+            ids.sort_unstable();
+            for (o, here) in ask.view.open.covering(&ids) {
+                lines.push(line(tz, &o.outage, &label, here, lang, now));
             }
-            for (outage_id, here) in by_outage {
-                if let Some(o) = store.outage(outage_id).await? {
-                    lines.push(line(tz, &o, &label, here, lang, now));
-                }
-            }
-            (!rows.is_empty(), label)
+            (!slots.is_empty(), label)
         }
-        (Place::Reference(r), None) => match store.outage_by_reference(r).await? {
-            Some(o) => {
-                let places = ask.places.get(store, ask.version, o.id).await?;
-                let mut settlements: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
-                settlements.dedup();
-                let label = settlements.join(", ");
-                if o.status.is_open() {
-                    lines.push(line(tz, &o, &label, 0, lang, now));
+        (Place::Reference(r), None) => {
+            let open = ask.view.open.by_reference(r);
+            let ended = match open {
+                Some(_) => None,
+                None => ask.store.outage_by_reference(r).await?,
+            };
+            match open.map(|o| &o.outage).or(ended.as_ref()) {
+                Some(o) => {
+                    let places = ask.places.get(ask.store, ask.view, book, o.id).await?;
+                    let mut settlements: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
+                    settlements.dedup();
+                    let label = settlements.join(", ");
+                    if o.status.is_open() {
+                        lines.push(line(tz, o, &label, 0, lang, now));
+                    }
+                    (true, label)
                 }
-                (true, label)
+                None => (false, r.to_string()),
             }
-            None => (false, r.to_string()),
-        },
+        }
         (Place::Point { lon, lat }, None) => {
             let label = i18n::t(lang, "ivr-place-here");
-            let point = geo::Point::new(*lon, *lat);
-            for o in store.open_outages().await? {
-                let inside = crate::geo::parse_area(&o.area, usize::MAX)
-                    .map(|area| area.intersects(&point))
-                    .unwrap_or(false);
-                if inside {
-                    lines.push(line(tz, &o, &label, 0, lang, now));
-                }
+            for o in ask.view.open.at_point(*lon, *lat) {
+                lines.push(line(tz, &o.outage, &label, 0, lang, now));
             }
             (true, label)
         }
@@ -308,6 +302,7 @@ pub async fn answer(ask: &Ask<'_>, place: &Place, lang: Language) -> Result<Answ
     Ok(Answer {
         language: lang,
         known,
+        may_text: may_text && !lines.is_empty(),
         affected: !lines.is_empty(),
         place: place_text,
         outages: lines,

@@ -388,6 +388,7 @@ fn every_village_address_is_found_by_how_it_reads() {
     let rows = villages();
     let search = AddressSearch::build(rows.iter().enumerate().map(|(i, r)| SearchAddress {
         id: i as i64,
+        external_id: r.external_id.clone(),
         address: r.address.clone(),
     }));
     for (i, r) in rows.iter().enumerate() {

@@ -84,9 +84,44 @@ pub fn covered(runs: &[(i64, i64, i64)], address_ids: &[i64]) -> Vec<(i64, i64)>
     out
 }
 
+/// How many of `ids` (ascending) one outage's `runs` (ascending, disjoint)
+/// cover: one pass over each, and none at all when the ranges do not meet.
+pub fn count_covered(runs: &[(i64, i64)], ids: &[i64]) -> usize {
+    let (Some(first), Some(last)) = (runs.first(), runs.last()) else {
+        return 0;
+    };
+    let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else {
+        return 0;
+    };
+    if hi < first.0 || lo > last.1 {
+        return 0;
+    }
+    let mut n = 0;
+    let mut run = runs.iter().peekable();
+    for &id in &ids[ids.partition_point(|i| *i < first.0)..] {
+        while run.next_if(|r| r.1 < id).is_some() {}
+        match run.peek() {
+            Some(r) if r.0 <= id => n += 1,
+            Some(_) => {}
+            None => break,
+        }
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_covered_ids() {
+        let runs = [(10, 12), (20, 20), (30, 40)];
+        assert_eq!(count_covered(&runs, &[5, 11, 12, 13, 20, 35, 41]), 4);
+        assert_eq!(count_covered(&runs, &[1, 2]), 0);
+        assert_eq!(count_covered(&runs, &[50]), 0);
+        assert_eq!(count_covered(&[], &[1]), 0);
+        assert_eq!(count_covered(&runs, &[]), 0);
+    }
 
     #[test]
     fn addresses_covered_by_each_outage() {

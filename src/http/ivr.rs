@@ -24,6 +24,7 @@ use crate::domain::contact::MAX_PHONE_INPUT;
 use crate::domain::{Language, Phone, Reference};
 use crate::error::{Error, Result};
 use crate::i18n;
+use crate::published::View;
 use crate::status::{self, Answer, Place};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -83,7 +84,7 @@ async fn feed(axum::extract::State(state): State, headers: HeaderMap) -> Result<
     let body = match state.feed_cache.get(&published.tag, "") {
         Some(body) => body,
         None => {
-            let body = build_feed(&state, published.version).await?;
+            let body = build_feed(&state, &published).await?;
             state
                 .feed_cache
                 .put(&published.tag, String::new(), body.clone());
@@ -99,11 +100,13 @@ async fn feed(axum::extract::State(state): State, headers: HeaderMap) -> Result<
     Ok(r)
 }
 
-async fn build_feed(state: &AppState, version: i64) -> Result<axum::body::Bytes> {
+async fn build_feed(state: &AppState, view: &View) -> Result<axum::body::Bytes> {
     let now = state.clock.now();
+    let book = state.register.book(view.addresses_version).await?;
     let mut items = Vec::new();
-    for o in state.store.open_outages().await? {
-        let places = state.places.get(&state.store, version, o.id).await?;
+    for open in view.open.all() {
+        let o = &open.outage;
+        let places = state.places.get(&state.store, view, &book, o.id).await?;
         let mut settlements: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
         settlements.dedup();
         // Addresses without a postcode add none.
@@ -124,7 +127,7 @@ async fn build_feed(state: &AppState, version: i64) -> Result<axum::body::Bytes>
         let sentences: serde_json::Map<String, serde_json::Value> = Language::ALL
             .iter()
             .map(|l| {
-                let s = status::sentence(state.tz, &o, &label, *l, now);
+                let s = status::sentence(state.tz, o, &label, *l, now);
                 (l.as_str().to_string(), serde_json::Value::String(s))
             })
             .collect();
@@ -135,7 +138,7 @@ async fn build_feed(state: &AppState, version: i64) -> Result<axum::body::Bytes>
             "status": o.status,
             "cause": o.cause,
             "etr": o.etr.as_option(),
-            "etr_state": status::etr_state(&o, now),
+            "etr_state": status::etr_state(o, now),
             "starts_at": o.starts_at,
             "updated_at": o.updated_at,
             "affected_addresses": o.affected_addresses,
@@ -146,7 +149,7 @@ async fn build_feed(state: &AppState, version: i64) -> Result<axum::body::Bytes>
         }));
     }
     let body = serde_json::json!({
-        "version": version,
+        "version": view.version,
         "generated_at": now,
         "outages": items,
     });
@@ -504,7 +507,13 @@ async fn status_handler(
     let (place, query) = place(lookup, &state)?;
     let lang = language(&lang?.0, &headers, &state);
     let published = state.view().await?;
-    let tag = etag(&published.tag, &query, lang, format);
+    // An answer by number also depends on the contacts (a new registration,
+    // an opt-out withdrawing the SMS offer): their version is part of its tag.
+    let scope = match place {
+        Place::Phone(_) => format!("{query}|contacts {}", published.contacts_version),
+        _ => query.clone(),
+    };
+    let tag = etag(&published.tag, &scope, lang, format);
     // Every valid query has an answer (if only "we could not find…"), so a
     // representation always exists and `*` may match.
     let mut response = if conditional::not_modified(&headers, &tag) {
@@ -513,7 +522,7 @@ async fn status_handler(
         let cached = match state.ivr_answers.get(&published.tag, &tag) {
             Some(c) => c,
             None => {
-                let c = answer(&state, &place, lang, format, &query, published.version).await?;
+                let c = answer(&state, &place, lang, format, &query, &published).await?;
                 state
                     .ivr_answers
                     .put(&published.tag, tag.clone(), c.clone());
@@ -543,12 +552,16 @@ async fn answer(
     lang: Language,
     format: Format,
     query: &str,
-    version: i64,
+    view: &View,
 ) -> Result<CachedAnswer> {
+    let book = state.register.book(view.addresses_version).await?;
+    let callers = state.register.callers(view.contacts_version).await?;
     let ask = status::Ask {
         store: &state.store,
+        view,
+        book: &book,
+        callers: &callers,
         places: &state.places,
-        version,
         tz: state.tz,
         now: state.clock.now(),
         speak_address: state.config.ivr.speak_address,
@@ -556,7 +569,7 @@ async fn answer(
     let answer = status::answer(&ask, place, lang).await?;
     // The link carries its own credential: the VoiceXML browser that follows
     // it sends none of ours.
-    let sms_url = match (place, answer.affected) {
+    let sms_url = match (place, answer.may_text) {
         (Place::Phone(p), true) => Some(format!(
             "{}/ivr/v1/sms?phone={}&lang={}&sig={}",
             state.config.public_url(),
@@ -566,7 +579,7 @@ async fn answer(
         )),
         _ => None,
     };
-    let body = render(format, &answer, query, version, sms_url)?;
+    let body = render(format, &answer, query, view.version, sms_url)?;
     Ok(CachedAnswer {
         body: body.into(),
         content_type: format.content_type(),

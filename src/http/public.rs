@@ -9,7 +9,7 @@
 //! per published version and carry an ETag, so storms of visitors cost one render
 //! per change and a tiny script can poll cheaply for updates.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askama::Template;
@@ -479,10 +479,13 @@ async fn search(
     headers: HeaderMap,
 ) -> Result<Response> {
     let text = q.text();
+    let view = state.view().await?;
     // A reference goes straight to its outage.
     if crate::domain::reference::looks_like_reference(&text) {
         if let Ok(r) = Reference::parse(&text) {
-            if state.store.outage_by_reference(&r).await?.is_some() {
+            let exists = view.open.by_reference(&r).is_some()
+                || state.store.outage_by_reference(&r).await?.is_some();
+            if exists {
                 return Ok(Redirect::to(&format!("/o/{r}")).into_response());
             }
         }
@@ -497,26 +500,19 @@ async fn search(
         let now = st.clock.now();
         let mut results = Vec::new();
         if !text.is_empty() {
-            let found = st.register.address_search().await?.search(&text, 10);
-            let ids: Vec<i64> = found.iter().map(|f| f.id).collect();
-            let hits = if ids.is_empty() {
-                Vec::new()
-            } else {
-                st.store.open_outages_at(&ids).await?
-            };
-            let mut outages: HashMap<i64, Outage> = HashMap::new();
-            for (outage_id, _) in &hits {
-                if !outages.contains_key(outage_id) {
-                    if let Some(o) = st.store.outage(*outage_id).await? {
-                        outages.insert(*outage_id, o);
-                    }
-                }
-            }
+            // "Am I affected?" from memory: the search index and the view's
+            // open outages.
+            let found = st
+                .register
+                .search(view.addresses_version)
+                .await?
+                .search(&text, 10);
             for f in found {
-                let lines = hits
-                    .iter()
-                    .filter(|(_, a)| *a == f.id)
-                    .filter_map(|(o, _)| outages.get(o))
+                let lines = view
+                    .open
+                    .covering(&[f.id])
+                    .into_iter()
+                    .map(|(open, _)| &open.outage)
                     .map(|o| ResultLine {
                         reference: o.reference.to_string(),
                         title: title(&w, o),

@@ -61,8 +61,9 @@ impl AppState {
 
     /// Where an outage is, as of the current published version.
     pub async fn outage_places(&self, outage_id: i64) -> Result<Places> {
-        let version = self.view().await?.version;
-        self.places.get(&self.store, version, outage_id).await
+        let view = self.view().await?;
+        let book = self.register.book(view.addresses_version).await?;
+        self.places.get(&self.store, &view, &book, outage_id).await
     }
 
     /// What the outage operations need.

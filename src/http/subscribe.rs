@@ -150,7 +150,7 @@ async fn form_page(
     let choices = if chosen.is_none() && !query.is_empty() {
         state
             .register
-            .address_search()
+            .search(state.view().await?.addresses_version)
             .await?
             .search(&query, 10)
             .into_iter()

@@ -51,11 +51,23 @@ pub struct IndexPoint {
     pub utilities: u8,
 }
 
-/// An address as the search index needs it.
+/// An address as the in-memory register needs it (the search index, the
+/// address book), in id order.
 #[derive(Debug, Clone)]
 pub struct SearchAddress {
     pub id: i64,
+    pub external_id: String,
     pub address: Address,
+}
+
+/// An SMS contact as the caller map needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallerRow {
+    /// E.164.
+    pub destination: String,
+    pub address_id: i64,
+    pub language: Language,
+    pub opted_out: bool,
 }
 
 /// A table an import writes in bulk.
@@ -373,6 +385,10 @@ pub struct ContactSummary {
 pub struct Published {
     pub version: i64,
     pub changed_at: DateTime<Utc>,
+    /// Moves on every address import (the in-memory register follows it).
+    pub addresses_version: i64,
+    /// Moves when contacts change as a caller lookup sees them.
+    pub contacts_version: i64,
 }
 
 /// How to find service addresses for a status query.
@@ -555,8 +571,13 @@ pub trait Database: Send + Sync {
     /// Bumped on every address import; nodes rebuild their index when it moves.
     async fn addresses_version(&self) -> Result<i64>;
     async fn index_points(&self) -> Result<Vec<IndexPoint>>;
-    /// Every address, for the search index.
+    /// Every address, in id order, for the search index and the address book.
     async fn search_addresses(&self) -> Result<Vec<SearchAddress>>;
+    /// Every SMS contact, for the caller map.
+    async fn callers(&self) -> Result<Vec<CallerRow>>;
+    /// (outage id, first address id, last address id) of every open outage's
+    /// id runs, by outage then first id.
+    async fn open_outage_runs(&self) -> Result<Vec<(i64, i64, i64)>>;
     /// Contacts (not opted out) at the addresses, per channel.
     async fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts>;
     async fn addresses_where(&self, by: AddressQuery<'_>, limit: i64) -> Result<Vec<AddressRow>>;

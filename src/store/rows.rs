@@ -245,7 +245,8 @@ impl FromCols for SearchAddress {
     fn from_cols(r: &impl Cols) -> Result<Self> {
         Ok(SearchAddress {
             id: r.int(0),
-            address: r.address(1),
+            external_id: r.text(1).to_string(),
+            address: r.address(2),
         })
     }
 }

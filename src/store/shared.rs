@@ -143,9 +143,11 @@ impl<B: Backend> Database for SqlStore<B> {
     }
 
     async fn search_addresses(&self) -> Result<Vec<SearchAddress>> {
-        Sql::new(format!("SELECT a.id, {ADDRESS_COLUMNS} FROM addresses a"))
-            .map_all(&mut self.0.read().await?)
-            .await
+        Sql::new(format!(
+            "SELECT a.id, a.external_id, {ADDRESS_COLUMNS} FROM addresses a ORDER BY a.id"
+        ))
+        .map_all(&mut self.0.read().await?)
+        .await
     }
 
     async fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts> {
@@ -655,7 +657,8 @@ impl<B: Backend> Database for SqlStore<B> {
 
     async fn published(&self) -> Result<Published> {
         let rows: Vec<(String, i64)> = Sql::new(
-            "SELECT key, value FROM meta WHERE key IN ('outages_version', 'outages_changed_at')",
+            "SELECT key, value FROM meta WHERE key IN \
+             ('outages_version', 'outages_changed_at', 'addresses_version', 'contacts_version')",
         )
         .fetch_all(&mut self.0.read().await?)
         .await?;
@@ -663,7 +666,38 @@ impl<B: Backend> Database for SqlStore<B> {
         Ok(Published {
             version: get("outages_version"),
             changed_at: from_ms(get("outages_changed_at")),
+            addresses_version: get("addresses_version"),
+            contacts_version: get("contacts_version"),
         })
+    }
+
+    async fn callers(&self) -> Result<Vec<CallerRow>> {
+        let rows: Vec<(String, i64, String, bool)> = Sql::new(
+            "SELECT destination, address_id, language, opted_out_at IS NOT NULL \
+             FROM contacts WHERE channel = 'sms'",
+        )
+        .fetch_all(&mut self.0.read().await?)
+        .await?;
+        rows.into_iter()
+            .map(|(destination, address_id, language, opted_out)| {
+                Ok(CallerRow {
+                    destination,
+                    address_id,
+                    language: rows::parse(&language, "language")?,
+                    opted_out,
+                })
+            })
+            .collect()
+    }
+
+    async fn open_outage_runs(&self) -> Result<Vec<(i64, i64, i64)>> {
+        Sql::new(
+            "SELECT r.outage_id, r.first_id, r.last_id FROM outage_ranges r \
+             JOIN outages o ON o.id = r.outage_id \
+             WHERE o.status IN ('scheduled', 'active') ORDER BY r.outage_id, r.first_id",
+        )
+        .fetch_all(&mut self.0.read().await?)
+        .await
     }
 
     async fn addresses_where(&self, by: AddressQuery<'_>, limit: i64) -> Result<Vec<AddressRow>> {
@@ -813,6 +847,9 @@ impl<B: Backend> Database for SqlStore<B> {
         .bind(now)
         .execute(&mut tx)
         .await?;
+        // Callers' "press 2" offer follows consent.
+        contacts_changed::<B>(&mut tx).await?;
+        B::announce(&mut tx, Announce::Published).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -1097,6 +1134,7 @@ impl<B: Backend> Database for SqlStore<B> {
         .bind(to_ms(delivery_expires_at))
         .execute(&mut tx)
         .await?;
+        contacts_changed::<B>(&mut tx).await?;
         publish::<B>(&mut tx, now).await?;
         if queued > 0 {
             B::announce(&mut tx, Announce::Work).await?;
@@ -1132,14 +1170,25 @@ pub(super) async fn finish_import<B: Backend>(
     now: i64,
 ) -> Result<()> {
     if counts.inserted + counts.updated > 0 {
-        if table == BulkTable::Addresses {
-            Sql::new("UPDATE meta SET value = value + 1 WHERE key = 'addresses_version'")
-                .execute(&mut tx)
-                .await?;
+        match table {
+            BulkTable::Addresses => {
+                Sql::new("UPDATE meta SET value = value + 1 WHERE key = 'addresses_version'")
+                    .execute(&mut tx)
+                    .await?;
+            }
+            BulkTable::Contacts => contacts_changed::<B>(&mut tx).await?,
         }
         publish::<B>(&mut tx, now).await?;
     }
     Ok(tx.commit().await?)
+}
+
+/// Tells every node to rebuild its caller map (see `meta.contacts_version`).
+async fn contacts_changed<B: Backend>(tx: &mut Tx<B>) -> Result<()> {
+    Sql::new("UPDATE meta SET value = value + 1 WHERE key = 'contacts_version'")
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 /// Marks the published state as changed (in the same transaction as the

@@ -1,9 +1,17 @@
-//! The in-memory structures derived from the address register — the geo index
-//! (which addresses an area covers) and the search index ("am I affected?") —
-//! kept for the register's current version and rebuilt when an import, in this
-//! process or any other, moves it.
+//! The in-memory structures derived from the address register and the
+//! contacts — the geo index (which addresses an area covers), the search index
+//! ("am I affected?"), the address book (addresses by id, external id and
+//! postcode) and the caller map (a number's addresses and language) — kept for
+//! the current versions and rebuilt when an import, an opt-out or a
+//! subscription, in this process or any other, moves them.
+
+pub mod book;
+pub mod callers;
 
 use std::sync::{Arc, RwLock};
+
+pub use book::AddressBook;
+pub use callers::CallerMap;
 
 use crate::error::Result;
 use crate::geo::AddressIndex;
@@ -62,6 +70,8 @@ pub struct Register {
     store: Store,
     index: Versioned<AddressIndex>,
     search: Versioned<AddressSearch>,
+    book: Versioned<AddressBook>,
+    callers: Versioned<CallerMap>,
 }
 
 impl Register {
@@ -70,7 +80,52 @@ impl Register {
             store,
             index: Versioned::new(),
             search: Versioned::new(),
+            book: Versioned::new(),
+            callers: Versioned::new(),
         }
+    }
+
+    /// The address book for the register's `version` (as the published view
+    /// read it: no database read unless the version moved).
+    pub async fn book(&self, version: i64) -> Result<Arc<AddressBook>> {
+        self.book
+            .get(version, async {
+                let started = std::time::Instant::now();
+                let rows = self.store.search_addresses().await?;
+                let book = tokio::task::spawn_blocking(move || AddressBook::build(rows))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("address book build: {e}"))?;
+                tracing::info!(
+                    addresses = book.len(),
+                    version,
+                    mib = book.bytes() >> 20,
+                    ms = started.elapsed().as_millis() as u64,
+                    "address book built"
+                );
+                Ok(book)
+            })
+            .await
+    }
+
+    /// The caller map for the contacts' `version`.
+    pub async fn callers(&self, version: i64) -> Result<Arc<CallerMap>> {
+        self.callers
+            .get(version, async {
+                let started = std::time::Instant::now();
+                let rows = self.store.callers().await?;
+                let map = tokio::task::spawn_blocking(move || CallerMap::build(rows))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("caller map build: {e}"))?;
+                tracing::info!(
+                    numbers = map.len(),
+                    version,
+                    mib = map.bytes() >> 20,
+                    ms = started.elapsed().as_millis() as u64,
+                    "caller map built"
+                );
+                Ok(map)
+            })
+            .await
     }
 
     /// The geo index over the current address register.
@@ -94,9 +149,8 @@ impl Register {
             .await
     }
 
-    /// The address search index over the current register.
-    pub async fn address_search(&self) -> Result<Arc<AddressSearch>> {
-        let version = self.store.addresses_version().await?;
+    /// The address search index for the register's `version`.
+    pub async fn search(&self, version: i64) -> Result<Arc<AddressSearch>> {
         self.search
             .get(version, async {
                 let rows = self.store.search_addresses().await?;

@@ -1,0 +1,285 @@
+//! The address register in memory, compactly: every address by id, by external
+//! id and by postcode, so the IVR and the status page answer "which addresses"
+//! without the database.
+//!
+//! Columns, not structs: the strings that repeat (streets, postcodes,
+//! settlements, house numbers) are interned once and each address holds four
+//! `u32`s; external ids (unique) live in one arena. At 2,000,000 addresses that
+//! is about 75 MiB where a `Vec` of four `String`s each would be over 250 MiB.
+
+use std::collections::HashMap;
+
+use crate::domain::Address;
+use crate::store::SearchAddress;
+
+/// Interned strings: each distinct text stored once.
+#[derive(Default)]
+struct Strings {
+    texts: Vec<Box<str>>,
+    index: HashMap<Box<str>, u32>,
+}
+
+impl Strings {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.texts.len() as u32;
+        self.texts.push(s.into());
+        self.index.insert(s.into(), i);
+        i
+    }
+
+    fn get(&self, i: u32) -> &str {
+        &self.texts[i as usize]
+    }
+
+    /// Drops the build-time lookup table (only `get` is needed after).
+    fn freeze(&mut self) {
+        self.index = HashMap::new();
+    }
+
+    fn bytes(&self) -> usize {
+        self.texts.iter().map(|t| t.len() + 16).sum::<usize>()
+    }
+}
+
+/// One address's parts, as indexes into the interned strings.
+#[derive(Clone, Copy)]
+struct Parts {
+    street: u32,
+    house: u32,
+    postcode: u32,
+    settlement: u32,
+}
+
+/// A position in the book (0..len), not a database id.
+pub type Slot = u32;
+
+pub struct AddressBook {
+    /// Database ids, ascending; a slot is a position here.
+    ids: Vec<i64>,
+    parts: Vec<Parts>,
+    strings: Strings,
+    /// External ids, concatenated; slot `i` is `external[ends[i-1]..ends[i]]`.
+    external: String,
+    external_ends: Vec<u32>,
+    /// Slots sorted by external id, for lookups by it.
+    by_external: Vec<Slot>,
+    /// Slots by postcode: postcode → `postcode_slots[start..end]`.
+    postcode_ranges: HashMap<Box<str>, (u32, u32)>,
+    postcode_slots: Vec<Slot>,
+}
+
+impl AddressBook {
+    /// Builds the book from the register's rows, in any order.
+    pub fn build(mut rows: Vec<SearchAddress>) -> AddressBook {
+        rows.sort_unstable_by_key(|r| r.id);
+        rows.dedup_by_key(|r| r.id);
+        let mut strings = Strings::default();
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut parts = Vec::with_capacity(rows.len());
+        let mut external = String::new();
+        let mut external_ends = Vec::with_capacity(rows.len());
+        for r in &rows {
+            ids.push(r.id);
+            let a = &r.address;
+            parts.push(Parts {
+                street: strings.intern(a.street().unwrap_or("")),
+                house: strings.intern(a.house_number()),
+                postcode: strings.intern(a.postcode().unwrap_or("")),
+                settlement: strings.intern(a.settlement()),
+            });
+            external.push_str(&r.external_id);
+            external_ends.push(external.len() as u32);
+        }
+        drop(rows);
+        strings.freeze();
+        let mut book = AddressBook {
+            ids,
+            parts,
+            strings,
+            external,
+            external_ends,
+            by_external: Vec::new(),
+            postcode_ranges: HashMap::new(),
+            postcode_slots: Vec::new(),
+        };
+        let mut by_external: Vec<Slot> = (0..book.ids.len() as Slot).collect();
+        by_external.sort_unstable_by(|a, b| book.external_id(*a).cmp(book.external_id(*b)));
+        book.by_external = by_external;
+        let mut by_postcode: Vec<Slot> = (0..book.ids.len() as Slot)
+            .filter(|s| {
+                !book
+                    .strings
+                    .get(book.parts[*s as usize].postcode)
+                    .is_empty()
+            })
+            .collect();
+        // Slots ascend within a postcode (stable sort), so ids do too.
+        by_postcode.sort_by_key(|s| book.parts[*s as usize].postcode);
+        let mut start = 0;
+        while start < by_postcode.len() {
+            let pc = book.parts[by_postcode[start] as usize].postcode;
+            let mut end = start;
+            while end < by_postcode.len() && book.parts[by_postcode[end] as usize].postcode == pc {
+                end += 1;
+            }
+            book.postcode_ranges
+                .insert(book.strings.get(pc).into(), (start as u32, end as u32));
+            start = end;
+        }
+        book.postcode_slots = by_postcode;
+        book
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn id(&self, slot: Slot) -> i64 {
+        self.ids[slot as usize]
+    }
+
+    /// The slot of a database id.
+    pub fn slot(&self, id: i64) -> Option<Slot> {
+        self.ids.binary_search(&id).ok().map(|i| i as Slot)
+    }
+
+    pub fn external_id(&self, slot: Slot) -> &str {
+        let end = self.external_ends[slot as usize] as usize;
+        let start = match slot {
+            0 => 0,
+            s => self.external_ends[s as usize - 1] as usize,
+        };
+        &self.external[start..end]
+    }
+
+    pub fn by_external_id(&self, external_id: &str) -> Option<Slot> {
+        self.by_external
+            .binary_search_by(|s| self.external_id(*s).cmp(external_id))
+            .ok()
+            .map(|i| self.by_external[i])
+    }
+
+    /// The slots of a postcode's addresses, in id order (empty if unknown).
+    /// The postcode is compared as written in the register.
+    pub fn postcode(&self, postcode: &str) -> &[Slot] {
+        match self.postcode_ranges.get(postcode) {
+            Some(&(start, end)) => &self.postcode_slots[start as usize..end as usize],
+            None => &[],
+        }
+    }
+
+    pub fn settlement(&self, slot: Slot) -> &str {
+        self.strings.get(self.parts[slot as usize].settlement)
+    }
+
+    /// (settlement, postcode, street) of a slot; empty strings for absent parts.
+    pub fn place(&self, slot: Slot) -> (&str, &str, &str) {
+        let p = self.parts[slot as usize];
+        (
+            self.strings.get(p.settlement),
+            self.strings.get(p.postcode),
+            self.strings.get(p.street),
+        )
+    }
+
+    pub fn address(&self, slot: Slot) -> Address {
+        let p = self.parts[slot as usize];
+        let s = |i| self.strings.get(i).to_string();
+        Address::stored(s(p.street), s(p.house), s(p.postcode), s(p.settlement))
+    }
+
+    /// The distinct (settlement, postcode, street) of the addresses whose ids
+    /// fall in `runs` (inclusive, ascending), sorted.
+    pub fn places(&self, runs: &[(i64, i64)]) -> Vec<(String, String, String)> {
+        let mut seen: std::collections::BTreeSet<(u32, u32, u32)> = Default::default();
+        let mut out = std::collections::BTreeSet::new();
+        for &(first, last) in runs {
+            let start = self.ids.partition_point(|id| *id < first);
+            let end = self.ids.partition_point(|id| *id <= last);
+            for slot in start..end {
+                let p = self.parts[slot];
+                if seen.insert((p.settlement, p.postcode, p.street)) {
+                    let (a, b, c) = self.place(slot as Slot);
+                    out.insert((a.to_string(), b.to_string(), c.to_string()));
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Heap bytes held, for the memory report.
+    pub fn bytes(&self) -> usize {
+        self.ids.capacity() * 8
+            + self.parts.capacity() * std::mem::size_of::<Parts>()
+            + self.strings.bytes()
+            + self.external.capacity()
+            + self.external_ends.capacity() * 4
+            + self.by_external.capacity() * 4
+            + self.postcode_slots.capacity() * 4
+            + self
+                .postcode_ranges
+                .keys()
+                .map(|k| k.len() + 40)
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, ext: &str, street: &str, n: &str, pc: &str, town: &str) -> SearchAddress {
+        SearchAddress {
+            id,
+            external_id: ext.into(),
+            address: Address::new(street, n, pc, town).unwrap(),
+        }
+    }
+
+    fn book() -> AddressBook {
+        AddressBook::build(vec![
+            row(30, "T2", "Fő utca", "3", "1111", "Budapest"),
+            row(10, "T0", "Fő utca", "1", "1111", "Budapest"),
+            row(20, "T1", "Fő utca", "2", "1112", "Budapest"),
+            row(40, "W1", "", "12/A", "", "Wola"),
+        ])
+    }
+
+    #[test]
+    fn finds_by_id_external_id_and_postcode() {
+        let b = book();
+        assert_eq!(b.len(), 4);
+        let t1 = b.by_external_id("T1").unwrap();
+        assert_eq!((b.id(t1), b.external_id(t1)), (20, "T1"));
+        assert_eq!(b.slot(30), Some(2));
+        assert_eq!(b.slot(31), None);
+        assert_eq!(b.by_external_id("T9"), None);
+        let ids: Vec<i64> = b.postcode("1111").iter().map(|s| b.id(*s)).collect();
+        assert_eq!(ids, vec![10, 30]);
+        assert!(b.postcode("").is_empty() && b.postcode("9999").is_empty());
+        let w = b.slot(40).unwrap();
+        assert_eq!(b.address(w).street(), None);
+        assert_eq!(b.address(w).house_number(), "12/A");
+        assert_eq!(b.place(w), ("Wola", "", ""));
+    }
+
+    #[test]
+    fn places_of_runs_are_distinct_and_sorted() {
+        let b = book();
+        assert_eq!(
+            b.places(&[(10, 20), (40, 40)]),
+            vec![
+                ("Budapest".into(), "1111".into(), "Fő utca".into()),
+                ("Budapest".into(), "1112".into(), "Fő utca".into()),
+                ("Wola".into(), "".into(), "".into()),
+            ]
+        );
+    }
+}
