@@ -370,7 +370,7 @@ pub async fn update(
         fields.push(OutageField::StartsAt);
     }
     let current_area: Option<geo::MultiPolygon<f64>> =
-        crate::geo::parse_area(&current.area, usize::MAX).ok();
+        crate::geo::read_stored_area(&current.area).ok();
     let area_changed = new_area.is_some() && new_area != current_area;
     if area_changed {
         fields.push(OutageField::Area);

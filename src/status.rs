@@ -251,7 +251,7 @@ pub async fn answer(
             let label = i18n::t(lang, "ivr-place-here");
             let point = geo::Point::new(*lon, *lat);
             for o in store.open_outages().await? {
-                let inside = crate::geo::parse_area(&o.area, usize::MAX)
+                let inside = crate::geo::read_stored_area(&o.area)
                     .map(|area| area.intersects(&point))
                     .unwrap_or(false);
                 if inside {
