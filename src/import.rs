@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::contact::{Destination, Language};
-use crate::domain::{Channel, Utility};
+use crate::domain::{text, Channel, Utility};
 use crate::error::{Error, Result};
 use crate::store::{BulkTable, ImportCounts, NewAddress, NewContact, Store};
 
@@ -187,9 +187,13 @@ fn validate_address(line: u64, f: AddressFields<'_>) -> std::result::Result<NewA
         let v = value.trim();
         if v.is_empty() {
             Err(row_error(line, field, "is empty"))
-        } else if v.chars().any(char::is_control) {
+        } else if v.chars().any(text::is_forbidden) {
             // They would end up in every SSML/VoiceXML answer and SMS about it.
-            Err(row_error(line, field, "contains control characters"))
+            Err(row_error(
+                line,
+                field,
+                "contains control characters or U+FFFE/U+FFFF (not text)",
+            ))
         } else if v.chars().count() > max {
             Err(row_error(
                 line,

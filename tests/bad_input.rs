@@ -121,6 +121,9 @@ fn cases() -> Vec<Case> {
         j("NUL byte in the cause", with("cause", json!("Burst\u{0}main")), "cause"),
         j("escape sequence in the cause", with("cause", json!("Burst \u{1b}[31mmain")), "cause"),
         j("control character in a message", with("message", json!({"en": "Water\u{7}off"})), "message.en"),
+        // Nor can XML carry U+FFFE or U+FFFF, which are not control characters.
+        j("U+FFFE in the cause", with("cause", json!("Burst \u{FFFE} main")), "cause"),
+        j("U+FFFF in a message", with("message", json!({"pl": "Brak\u{FFFF}wody"})), "message.pl"),
         j("unknown field", with("colour", json!("red")), "colour"),
         j("planned without start", with("kind", json!("planned")), "starts_at"),
         j("unknown kind", with("kind", json!("surprise")), "kind"),
@@ -137,6 +140,7 @@ fn cases() -> Vec<Case> {
         csv("contact with letters for phone", "/api/v1/contacts/import", &format!("{contact_header}T1,sms,call me,hu\n"), "destination"),
         csv("contact with a 5,000-digit phone", "/api/v1/contacts/import", &format!("{contact_header}T1,sms,{},hu\n", "3".repeat(5_000)), "destination"),
         csv("address with a control character", "/api/v1/addresses/import", &format!("{addr_header}X1,Fő\u{8}utca,1,1011,Budapest,19.0,47.0\n"), "street"),
+        csv("address with U+FFFE", "/api/v1/addresses/import", &format!("{addr_header}X1,Fő utca,1,1011,Buda\u{FFFE}pest,19.0,47.0\n"), "settlement"),
         csv("contact with bad email", "/api/v1/contacts/import", &format!("{contact_header}T1,email,anna@,hu\n"), "destination"),
         csv("contact with unknown channel", "/api/v1/contacts/import", &format!("{contact_header}T1,fax,+3612345678,hu\n"), "channel"),
         csv("contact with unknown language", "/api/v1/contacts/import", &format!("{contact_header}T1,email,a@b.example,de\n"), "language"),
