@@ -11,7 +11,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::outage::{parse_time, Messages};
 use crate::domain::{
-    ChangeKind, Etr, Language, Outage, OutageField, OutageKind, OutageStatus, Urgency, Utility,
+    text, ChangeKind, Etr, Language, Outage, OutageField, OutageKind, OutageStatus, Urgency,
+    Utility,
 };
 use crate::error::{Error, Result};
 use crate::published::Published;
@@ -93,10 +94,12 @@ fn cause(obj: &Map<String, Value>) -> Result<Option<String>> {
     if cause.chars().count() > MAX_CAUSE {
         return invalid("cause", format!("longer than {MAX_CAUSE} characters"));
     }
-    // A control character would make every SSML/VoiceXML answer about the
-    // outage invalid XML, and means nothing in an SMS or on a page.
-    if cause.chars().any(char::is_control) {
-        return invalid("cause", "contains control characters");
+    // See `domain::text`: it would make every IVR answer invalid XML.
+    if cause.chars().any(text::is_forbidden) {
+        return invalid(
+            "cause",
+            "contains control characters or U+FFFE/U+FFFF (not text)",
+        );
     }
     Ok(Some(cause.to_string()))
 }
@@ -124,10 +127,10 @@ fn messages(obj: &Map<String, Value>) -> Result<Option<Messages>> {
         if text.chars().count() > MAX_MESSAGE {
             return invalid(&field, format!("longer than {MAX_MESSAGE} characters"));
         }
-        if text.chars().any(|c| c.is_control() && c != '\n') {
+        if text.chars().any(|c| text::is_forbidden(c) && c != '\n') {
             return invalid(
                 &field,
-                "contains control characters (only line breaks are allowed)",
+                "contains control characters or U+FFFE/U+FFFF (only line breaks are allowed)",
             );
         }
         if !text.is_empty() {
@@ -370,7 +373,7 @@ pub async fn update(
         fields.push(OutageField::StartsAt);
     }
     let current_area: Option<geo::MultiPolygon<f64>> =
-        crate::geo::parse_area(&current.area, usize::MAX).ok();
+        crate::geo::read_stored_area(&current.area).ok();
     let area_changed = new_area.is_some() && new_area != current_area;
     if area_changed {
         fields.push(OutageField::Area);

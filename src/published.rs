@@ -76,7 +76,7 @@ impl OpenOutages {
             .map(|outage| {
                 let start = runs.partition_point(|r| r.0 < outage.id);
                 let end = runs.partition_point(|r| r.0 <= outage.id);
-                let area = crate::geo::parse_area(&outage.area, usize::MAX).ok();
+                let area = crate::geo::read_stored_area(&outage.area).ok();
                 OpenOutage {
                     runs: runs[start..end].iter().map(|r| (r.1, r.2)).collect(),
                     area,

@@ -37,6 +37,35 @@ fn polygon(ring: Value) -> Value {
     json!({"type": "Polygon", "coordinates": [ring]})
 }
 
+/// Issue 10's 2°-wide strip across the antimeridian, which the old code read the
+/// long way round the globe (358° wide, through the Town at latitude 47°).
+fn antimeridian_strip() -> Value {
+    polygon(json!([
+        [179, 46],
+        [-179, 46],
+        [-179, 47],
+        [179, 47],
+        [179, 46]
+    ]))
+}
+
+fn ring(&[x0, y0, x1, y1]: &[f64; 4]) -> Value {
+    json!([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]])
+}
+
+/// A polygon around the Town (18.99..19.02, 46.99..47.02) with these holes.
+fn holed(holes: &[[f64; 4]]) -> Value {
+    let mut rings = vec![ring(&[18.99, 46.99, 19.02, 47.02])];
+    rings.extend(holes.iter().map(ring));
+    json!({"type": "Polygon", "coordinates": rings})
+}
+
+/// A MultiPolygon of these rectangles.
+fn multi(parts: &[[f64; 4]]) -> Value {
+    let parts: Vec<Value> = parts.iter().map(|r| json!([ring(r)])).collect();
+    json!({"type": "MultiPolygon", "coordinates": parts})
+}
+
 fn circle(n: usize) -> Value {
     let mut ring: Vec<Value> = (0..n)
         .map(|k| {
@@ -73,6 +102,11 @@ fn cases() -> Vec<Case> {
         j("non-numeric coordinate", with("area", polygon(json!([[19.0, 47.0], ["x", 47.0], [19.01, 47.01], [19.0, 47.0]]))), "area"),
         j("self-intersecting ring", with("area", polygon(json!([[19.0, 47.0], [19.01, 47.01], [19.01, 47.0], [19.0, 47.01], [19.0, 47.0]]))), "area"),
         j("too many vertices", with("area", circle(2_000)), "area"),
+        // Geometry that is not what the dispatcher meant (see `geometry_the_dispatcher_did_not_mean…`).
+        j("ring across the antimeridian", with("area", antimeridian_strip()), "area.coordinates[0][1]"),
+        j("hole outside its shell", with("area", holed(&[[19.05, 47.05, 19.06, 47.06]])), "area.coordinates[1]"),
+        j("hole crossing its shell", with("area", holed(&[[19.0, 47.0, 19.03, 47.005]])), "area.coordinates[1]"),
+        j("overlapping parts", with("area", multi(&[[18.999, 46.999, 19.002, 47.002], [19.001, 46.999, 19.004, 47.002]])), "area.coordinates[1]"),
         j("point instead of polygon", with("area", json!({"type": "Point", "coordinates": [19.0, 47.0]})), "area"),
         j("line string", with("area", json!({"type": "LineString", "coordinates": [[19.0, 47.0], [19.1, 47.1]]})), "area"),
         j("area missing", without("area"), "area"),
@@ -87,6 +121,9 @@ fn cases() -> Vec<Case> {
         j("NUL byte in the cause", with("cause", json!("Burst\u{0}main")), "cause"),
         j("escape sequence in the cause", with("cause", json!("Burst \u{1b}[31mmain")), "cause"),
         j("control character in a message", with("message", json!({"en": "Water\u{7}off"})), "message.en"),
+        // Nor can XML carry U+FFFE or U+FFFF, which are not control characters.
+        j("U+FFFE in the cause", with("cause", json!("Burst \u{FFFE} main")), "cause"),
+        j("U+FFFF in a message", with("message", json!({"pl": "Brak\u{FFFF}wody"})), "message.pl"),
         j("unknown field", with("colour", json!("red")), "colour"),
         j("planned without start", with("kind", json!("planned")), "starts_at"),
         j("unknown kind", with("kind", json!("surprise")), "kind"),
@@ -105,6 +142,7 @@ fn cases() -> Vec<Case> {
         csv("contact with letters for phone", "/api/v1/contacts/import", &format!("{contact_header}T1,sms,call me,hu\n"), "destination"),
         csv("contact with a 5,000-digit phone", "/api/v1/contacts/import", &format!("{contact_header}T1,sms,{},hu\n", "3".repeat(5_000)), "destination"),
         csv("address with a control character", "/api/v1/addresses/import", &format!("{addr_header}X1,Fő\u{8}utca,1,1011,Budapest,19.0,47.0\n"), "street"),
+        csv("address with U+FFFE", "/api/v1/addresses/import", &format!("{addr_header}X1,Fő utca,1,1011,Buda\u{FFFE}pest,19.0,47.0\n"), "settlement"),
         csv("contact with bad email", "/api/v1/contacts/import", &format!("{contact_header}T1,email,anna@,hu\n"), "destination"),
         csv("contact with unknown channel", "/api/v1/contacts/import", &format!("{contact_header}T1,fax,+3612345678,hu\n"), "channel"),
         csv("contact with unknown language", "/api/v1/contacts/import", &format!("{contact_header}T1,email,a@b.example,de\n"), "language"),
@@ -305,6 +343,136 @@ async fn bad_parameters_get_a_4xx_naming_the_parameter() {
     // Anything a bad request had queued would go out now.
     app.drain().await;
     assert_eq!(app.sms.count(), sms_before, "a bad request sent an SMS");
+}
+
+/// Geometry that is not what the dispatcher meant (issue 10, item 7) is refused
+/// wherever an area is taken (declare, preview, update) with a 422 naming the
+/// ring and saying what to send instead; and what they should send is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn geometry_the_dispatcher_did_not_mean_is_refused() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
+    let id = outage["id"].as_i64().unwrap();
+    app.drain().await;
+    let before = snapshot(&app).await;
+    let refused = [
+        (
+            antimeridian_strip(),
+            "area.coordinates[0][1]",
+            vec![
+                "RFC 7946 §3.1.9",
+                "split the polygon at the antimeridian",
+                "more than 180°",
+            ],
+        ),
+        (
+            json!({"type": "Feature", "properties": {}, "geometry": antimeridian_strip()}),
+            "area.geometry.coordinates[0][1]",
+            vec!["RFC 7946 §3.1.9"],
+        ),
+        (
+            holed(&[[19.05, 47.05, 19.06, 47.06]]),
+            "area.coordinates[1]",
+            vec!["outside its shell area.coordinates[0]"],
+        ),
+        (
+            holed(&[
+                [19.001, 47.001, 19.002, 47.002],
+                [19.0, 47.0, 19.03, 47.005],
+            ]),
+            "area.coordinates[2]",
+            vec!["reaches outside its shell area.coordinates[0]"],
+        ),
+        (
+            holed(&[
+                [19.001, 47.001, 19.003, 47.003],
+                [19.002, 47.002, 19.004, 47.004],
+            ]),
+            "area.coordinates[2]",
+            vec!["overlaps the hole area.coordinates[1]"],
+        ),
+        (
+            multi(&[
+                [18.999, 46.999, 19.002, 47.002],
+                [19.1, 47.1, 19.2, 47.2],
+                [19.001, 46.999, 19.004, 47.002],
+            ]),
+            "area.coordinates[2]",
+            vec!["overlaps the polygon area.coordinates[0]"],
+        ),
+    ];
+    for (area, field, needles) in &refused {
+        let patch = json!({ "area": area });
+        let requests = [
+            (
+                "declare",
+                app.http
+                    .post(app.url("/api/v1/outages"))
+                    .json(&with("area", area.clone())),
+            ),
+            (
+                "preview",
+                app.http
+                    .post(app.url("/api/v1/outages/preview"))
+                    .json(&with("area", area.clone())),
+            ),
+            (
+                "update",
+                app.http
+                    .patch(app.url(&format!("/api/v1/outages/{id}")))
+                    .json(&patch),
+            ),
+        ];
+        for (what, request) in requests {
+            let (status, v) = app.send(request).await;
+            assert_eq!(status, 422, "{what} {field}: {v}");
+            assert_eq!(v["error"]["field"], *field, "{what}: {v}");
+            let message = v["error"]["message"].as_str().unwrap_or_default();
+            for needle in needles {
+                assert!(message.contains(needle), "{what} {field}: {message}");
+            }
+        }
+    }
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "a refused area changed stored data"
+    );
+    app.drain().await;
+
+    // What the dispatcher meant, sent as asked: accepted, and reaching what it should.
+    let accepted = [
+        // The strip split at the antimeridian: nowhere near the Town.
+        (
+            multi(&[[179.0, 46.0, 180.0, 47.0], [-180.0, 46.0, -179.0, 47.0]]),
+            0,
+        ),
+        // Parts sharing an edge (between columns 1 and 2) and touching at a corner.
+        (
+            multi(&[
+                [18.9995, 46.9995, 19.0015, 47.0005],
+                [19.0015, 46.9995, 19.0035, 47.0005],
+                [19.0035, 47.0005, 19.0045, 47.0015],
+            ]),
+            5,
+        ),
+        // A hole sharing two edges with its shell, and an island (a second part) in the hole.
+        (
+            json!({"type": "MultiPolygon", "coordinates": [
+                [ring(&[18.9995, 46.9995, 19.0095, 47.0095]), ring(&[18.9995, 47.0005, 19.0045, 47.0095])],
+                [ring(&[19.0005, 47.0015, 19.0015, 47.0025])],
+            ]}),
+            100 - 5 * 9 + 1,
+        ),
+    ];
+    for (area, reach) in accepted {
+        let (status, v) = app
+            .post_json("/api/v1/outages/preview", &with("area", area.clone()))
+            .await;
+        assert_eq!(status, 200, "{area}: {v}");
+        assert_eq!(v["affected_addresses"], reach, "{area}: {v}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Duration as ChronoDuration;
 use serde_json::{json, Value};
 use support::app::{TestApp, Town};
-use support::xml::assert_valid;
+use support::xml::{assert_all_valid, assert_valid};
 
 /// The phone platform: every request with its `ivr` token.
 struct Ivr<'a>(&'a TestApp);
@@ -498,4 +498,188 @@ async fn cached_answers_follow_changes_made_by_another_node() {
         .await;
     assert_eq!(after.status(), 200, "the old ETag no longer matches");
     assert!(after.text().await.unwrap().contains("Changed on node B"));
+}
+
+/// A CSV field, quoted.
+fn csv(field: &str) -> String {
+    format!("\"{}\"", field.replace('"', "\"\""))
+}
+
+/// `text` repeated (and cut, by characters) to exactly `chars` characters.
+fn up_to(text: &str, chars: usize) -> String {
+    text.chars().cycle().take(chars).collect()
+}
+
+/// The text of an XML document's character data, its markup left in: the five
+/// predefined entities and character references read, in one pass.
+fn unescape(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find(';').expect("an entity ends with ;") + at;
+        let name = &rest[at + 1..end];
+        let c = match name {
+            "lt" => '<',
+            "gt" => '>',
+            "amp" => '&',
+            "quot" => '"',
+            "apos" => '\'',
+            _ => {
+                let code = match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                    Some(hex) => u32::from_str_radix(hex, 16),
+                    None => name
+                        .strip_prefix('#')
+                        .expect("a character reference")
+                        .parse(),
+                };
+                char::from_u32(code.expect("a number")).expect("a character")
+            }
+        };
+        out.push(c);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Operator text that is hostile but allowed (issue 10, item 7: control
+/// characters are refused, everything else must come out safely): XML
+/// metacharacters and entities, a CDATA end, a comment, a processing
+/// instruction, quotes, emoji (outside the BMP), right-to-left text with bidi
+/// controls, combining marks.
+const HOSTILE: &str = "<b>Burst</b> & \"main\" 'pipe' ]]> <![CDATA[x]]> <!-- c --> <?php ?> &amp; &#0; &lt; 💧🔥👩‍🔧 שלום עולם مرحبا \u{202E}desrever\u{202C} \u{200F}ok\u{200E} e\u{301}\u{20AC}";
+
+/// Every SSML and VoiceXML answer (every lookup mode, language and format), and
+/// the "press 2" goodbye, validates against the W3C schemas after outages and
+/// addresses were given hostile but accepted text at the length limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_xml_answer_validates_after_hostile_operator_input() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    // Addresses' texts are spoken ("… at <street> <number>, <settlement>").
+    let street = up_to(&format!("{HOSTILE} "), 200);
+    let settlement = up_to(&format!("]]>&<{HOSTILE}"), 100);
+    let house = up_to("7/B <>&\"' ]]>", 30);
+    let id = "H<1>&\"'";
+    let (s, v) = app
+        .post_body(
+            "/api/v1/addresses/import",
+            format!(
+                "external_id,street,house_number,postcode,settlement,lon,lat\n\
+                 {},{},{},1111,{},19.0002,47.0002\n\
+                 H2,{},{},8888,{},19.0052,47.0052\n",
+                csv(id),
+                csv(&street),
+                csv(&house),
+                csv(&settlement),
+                csv(&street),
+                csv(&house),
+                csv(&settlement),
+            ),
+        )
+        .await;
+    assert_eq!((s, v["inserted"].as_i64()), (200, Some(2)), "{v}");
+    let (s, v) = app
+        .post_body(
+            "/api/v1/contacts/import",
+            format!(
+                "address_external_id,channel,destination,language\n{},sms,+36209876500,en\n",
+                csv(id)
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    // Causes at their limit (500 characters), messages at theirs (1,000), with line breaks.
+    let cause = up_to(&format!("{HOSTILE} "), 500);
+    let message = |lang: &str| up_to(&format!("{lang}: {HOSTILE}\n\n"), 1000);
+    let messages = json!({"hu": message("hu"), "pl": message("pl"), "en": message("en")});
+    let mut water = app.water_outage(Town::rect(0, 1, 0, 0));
+    water["cause"] = json!(cause);
+    water["message"] = messages.clone();
+    let water = app.declare(&water).await;
+    let planned = app
+        .declare(&json!({
+            "utility": "power", "kind": "planned", "cause": up_to(&format!("\u{202E}{HOSTILE}"), 500),
+            "message": messages,
+            "starts_at": app.tomorrow_at(8, 0), "etr": app.tomorrow_at(14, 0),
+            "area": Town::rect(5, 5, 5, 5),
+        }))
+        .await;
+    // A revision with new hostile text, as an update brings.
+    let (s, v) = app
+        .patch_json(
+            &format!("/api/v1/outages/{}", water["id"]),
+            &json!({"cause": up_to(&format!("]]>{HOSTILE}"), 500), "message": {"en": message("update")}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    app.drain().await;
+    let (water, planned) = (
+        water["reference"].as_str().unwrap().to_string(),
+        planned["reference"].as_str().unwrap().to_string(),
+    );
+
+    // The text was taken as given, not cleaned up: the JSON answer carries it.
+    let ivr = Ivr(&app);
+    let v = ivr.json(&format!("reference={water}&lang=en"), &[]).await;
+    assert_eq!(
+        v["outages"][0]["cause"].as_str().unwrap(),
+        up_to(&format!("]]>{HOSTILE}"), 500).trim()
+    );
+
+    let id_q = "H%3C1%3E%26%22%27";
+    let queries = [
+        "phone=%2B36209876500".to_string(), // known, affected, offered the SMS
+        "phone=%2B36301000002".to_string(), // known, not affected
+        "phone=anonymous".to_string(),
+        "postcode=1111".to_string(),
+        "postcode=8888".to_string(),
+        format!("address_id={id_q}"),
+        "address_id=H2".to_string(),
+        format!("reference={water}"),
+        format!("reference={planned}"),
+        "lat=47.0002&lon=19.0002".to_string(),
+        "lat=47.005&lon=19.005".to_string(),
+        "lat=47.05&lon=19.05".to_string(),
+    ];
+    let (mut ssml, mut vxml) = (Vec::new(), Vec::new());
+    for q in &queries {
+        for lang in ["hu", "pl", "en"] {
+            for (format, docs) in [("ssml", &mut ssml), ("vxml", &mut vxml)] {
+                let query = format!("{q}&lang={lang}&format={format}");
+                let r = ivr.get(&query, &[]).await;
+                assert_eq!(r.status(), 200, "{query}");
+                docs.push((query, r.text().await.unwrap()));
+            }
+        }
+    }
+    // The hostile address is spoken, as text.
+    let spoken = ssml
+        .iter()
+        .find(|(q, _)| q.starts_with(&format!("address_id={id_q}&lang=en")))
+        .map(|(_, doc)| unescape(doc))
+        .unwrap();
+    assert!(spoken.contains(street.trim()), "{spoken}");
+    assert!(spoken.contains(settlement.trim()), "{spoken}");
+    assert!(
+        vxml.iter().any(|(_, doc)| doc.contains("dtmf=\"2\"")),
+        "the known affected caller is offered the SMS"
+    );
+    for lang in ["hu", "pl", "en"] {
+        let url = format!("/ivr/v1/sms?phone=%2B36209876500&lang={lang}");
+        let r = app
+            .http
+            .post(app.url(&url))
+            .bearer_auth(&app.ivr_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        vxml.push((url, r.text().await.unwrap()));
+    }
+    assert_eq!(ssml.len(), queries.len() * 3);
+    assert_all_valid(&ssml, "voicexml21/synthesis.xsd");
+    assert_all_valid(&vxml, "voicexml21/vxml.xsd");
 }

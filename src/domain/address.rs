@@ -71,9 +71,9 @@ pub fn register_text(
     let refuse = |reason: String| Err(AddressError { field, reason });
     if v.is_empty() && required {
         refuse("is empty".into())
-    } else if v.chars().any(char::is_control) {
+    } else if v.chars().any(super::text::is_forbidden) {
         // They would end up in every SSML/VoiceXML answer and SMS about it.
-        refuse("contains control characters".into())
+        refuse("contains control characters or U+FFFE/U+FFFF (not text)".into())
     } else if v.chars().count() > max {
         refuse(format!("longer than {max} characters"))
     } else {

@@ -7,6 +7,7 @@ pub mod contact;
 pub mod outage;
 pub mod reference;
 pub mod runs;
+pub mod text;
 pub mod token;
 
 pub use address::{Address, AddressForm};

@@ -4,5 +4,5 @@
 pub mod area;
 pub mod index;
 
-pub use area::{parse_area, AreaError};
+pub use area::{parse_area, read_stored_area, AreaError};
 pub use index::{AddressIndex, IndexPoint};

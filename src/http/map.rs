@@ -33,7 +33,7 @@ pub fn outage_map(
     area: &serde_json::Value,
     points: &[(f64, f64)],
 ) -> Result<(String, String)> {
-    let area = crate::geo::parse_area(area, usize::MAX)
+    let area = crate::geo::read_stored_area(area)
         .map_err(|e| Error::Internal(anyhow::anyhow!("stored area: {e}")))?;
     let bbox = area
         .bounding_rect()

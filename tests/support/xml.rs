@@ -4,12 +4,25 @@ use std::io::Write;
 
 /// Validates `xml` against a schema in tests/schemas with xmllint.
 pub fn assert_valid(xml: &str, schema: &str) {
+    assert_all_valid(&[("the document".to_string(), xml.to_string())], schema);
+}
+
+/// Validates every `(label, xml)` against a schema in tests/schemas, with one
+/// xmllint run for all of them; a failure names the documents it rejects.
+pub fn assert_all_valid(docs: &[(String, String)], schema: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("doc.xml");
-    std::fs::File::create(&path)
-        .unwrap()
-        .write_all(xml.as_bytes())
-        .unwrap();
+    let paths: Vec<_> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, (_, xml))| {
+            let path = dir.path().join(format!("doc{i}.xml"));
+            std::fs::File::create(&path)
+                .unwrap()
+                .write_all(xml.as_bytes())
+                .unwrap();
+            path
+        })
+        .collect();
     let root = env!("CARGO_MANIFEST_DIR");
     let out = std::process::Command::new("xmllint")
         .env(
@@ -18,12 +31,25 @@ pub fn assert_valid(xml: &str, schema: &str) {
         )
         .args(["--nonet", "--noout", "--schema"])
         .arg(format!("{root}/tests/schemas/{schema}"))
-        .arg(&path)
+        .args(&paths)
         .output()
         .expect("xmllint (Debian libxml2-utils) must be installed; scripts/test installs it");
-    assert!(
-        out.status.success(),
-        "{schema} rejects the document:\n{}\n{xml}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let rejected: Vec<String> = docs
+            .iter()
+            .zip(&paths)
+            .filter(|(_, path)| {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                stderr.contains(&format!("{name}:")) || stderr.contains(&format!("{name} fails"))
+            })
+            .map(|((label, xml), _)| format!("{label}:\n{xml}"))
+            .collect();
+        panic!(
+            "{schema} rejects {} of {} documents:\n{stderr}\n{}",
+            rejected.len(),
+            docs.len(),
+            rejected.join("\n\n")
+        );
+    }
 }
