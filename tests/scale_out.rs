@@ -105,6 +105,84 @@ async fn addresses_imported_through_one_node_are_found_by_another() {
     b.stop().await;
 }
 
+/// Node B answers callers from its in-memory caller map; a number imported
+/// through A, and its opt-out, reach B's answers within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_imported_or_opted_out_through_one_node_is_known_to_another() {
+    let app = TestApp::spawn_live(|c| c.run_workers = false).await;
+    app.import_town(&Town).await;
+    app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
+    let b = node(&app, |c| c.run_workers = false).await;
+    let ask_b = |q: &'static str| {
+        let url = format!("http://{}/ivr/v1/status?{q}", b.addr);
+        let token = app.ivr_token.clone();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let newcomer = "phone=%2B36209990001&format=vxml";
+    let before = ask_b(newcomer).await;
+    assert!(!before.contains("dtmf=\"2\""), "unknown: {before}");
+    let (s, v) = app
+        .post_body(
+            "/api/v1/contacts/import",
+            "address_external_id,channel,destination,language\nT1,sms,+36209990001,en\n",
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let imported = Instant::now();
+    loop {
+        let answer = ask_b(newcomer).await;
+        if answer.contains("dtmf=\"2\"") {
+            break;
+        }
+        assert!(
+            imported.elapsed() < Duration::from_secs(1),
+            "B does not know the number 1 s after its import: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Opting out through A withdraws the SMS offer on B; the caller still
+    // hears the status.
+    let token: String = sqlx::query_scalar(
+        "SELECT unsubscribe_token FROM contacts WHERE destination = '+36209990001'",
+    )
+    .fetch_one(&mut app.db().await)
+    .await
+    .unwrap();
+    let r = app
+        .http
+        .post(app.url(&format!("/unsubscribe/{token}")))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let opted_out = Instant::now();
+    loop {
+        let answer = ask_b(newcomer).await;
+        if !answer.contains("dtmf=\"2\"") {
+            assert!(answer.contains("Water outage"), "{answer}");
+            break;
+        }
+        assert!(
+            opted_out.elapsed() < Duration::from_secs(1),
+            "B still offers an SMS 1 s after the opt-out: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    b.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_rate_limit_holds_for_all_workers_together() {
     // 20 SMS/s for the account; two worker nodes each configured with it.
