@@ -13,17 +13,25 @@
 #                                    rates are summed, p99 is the worse node's
 #
 # Setup: a release build; 2,000,000 synthetic addresses (`herald synth`); 50,000
-# of them in the west (lon < 18) get an e-mail and an SMS contact; 49 small
-# outages elsewhere are declared; then a storm outage over the west (≈520,000
-# addresses, 100,000 deliveries) is declared and, while its fan-out runs, wrk
-# (-t1 -c64, as in the issue) measures:
+# of them in the west (lon < 18) get an e-mail and an SMS contact; addresses
+# between lon 18 and 19 (where no outage is declared) get SMS contacts up to
+# BENCH_CONTACTS (1,000,000) in all, so the caller map is full size without
+# adding deliveries; 49 small outages further east are declared; then a storm
+# outage over the west (≈520,000 addresses, 100,000 deliveries) is declared and,
+# while its fan-out runs, wrk (-t1 -c64, as in the issue) measures:
 #   1. IVR status by caller number, one number (answer cached per view);
-#   2. IVR status by caller number, rotating over 50,000 numbers (cold cache);
+#   2. IVR status by caller number, rotating over 50,000 numbers (cold);
 #   3. the same with If-None-Match (the 304 path);
-#   4. an outage page;
-# and the same four once more after the fan-out has finished, for comparison.
-# Prints deliveries still pending after each run, so "during the fan-out" is
-# visible, and the web nodes' peak RSS.
+#   4. IVR status by postcode, rotating over every postcode (cold);
+#   5. IVR status by address, rotating over 50,000 addresses (cold);
+#   6. the status-page search, one repeated query, and rotating over 50,000
+#      addresses as they read ("am I affected?", cold);
+#   7. an outage page;
+# and the same once more after the fan-out has finished, for comparison, with
+# the cold/warm ratios. Before the storm: one uncached answer for the largest
+# postcode (curl's time). Prints deliveries still pending after each run, so
+# "during the fan-out" is visible, and the web nodes' peak RSS with the
+# breakdown of what the in-memory structures hold (`herald_memory_bytes`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -36,6 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 addresses=${BENCH_ADDRESSES:-2000000}
+contacts=${BENCH_CONTACTS:-1000000}
 duration=${BENCH_DURATION:-10s}
 nodes=${BENCH_NODES:-1}
 split=${BENCH_SPLIT:-0}
@@ -67,6 +76,30 @@ awk -F, 'NR>1 && $6 < 18 && ++n % 10 == 0 && k < 50000 {
   k++; printf "%s,email,r%d@storm.example,%s\n%s,sms,+3670%07d,%s\n", $1, k, substr("hupl", 1 + 2*(k%2), 2), $1, k, substr("hupl", 1 + 2*(k%2), 2)
 }' "$work/addresses.csv" | { echo "address_external_id,channel,destination,language"; cat; } > "$work/contacts.csv"
 awk -F, 'NR>1 && $2=="sms" {print $3}' "$work/contacts.csv" > "$work/phones.txt"
+# The rest of the callers, between lon 18 and 19: no outage covers them.
+awk -F, -v want=$((contacts - 100000)) 'NR>1 && $6 >= 18.05 && $6 < 18.95 { band[++n] = $1 }
+  END { if (n == 0) exit; for (k = 0; k < want; k++) printf "%s,sms,+3620%07d,hu\n", band[k % n + 1], k }' \
+  "$work/addresses.csv" >> "$work/contacts.csv"
+# Every postcode, and 50,000 addresses (by id and as they read), to rotate over.
+awk -F, 'NR>1 && $4 != "" {print $4}' "$work/addresses.csv" | sort -u > "$work/postcodes.txt"
+awk -F, 'NR>1 && NR % 40 == 0 {print $1 "\t" $2 " " $3 " " $5}' "$work/addresses.csv" | head -50000 > "$work/places.txt"
+big_postcode=$(awk -F, 'NR>1 && $4 != "" {n[$4]++} END {for (p in n) if (n[p] > m) {m = n[p]; b = p}; print b " " m}' "$work/addresses.csv")
+rotate() { # name, list file, lua expression building the path from `item`
+  cat > "$work/$1.lua" <<LUA
+local items = {}
+for line in io.lines("$2") do items[#items + 1] = line end
+local i = 0
+local function enc(s) return (s:gsub("[^%w%-%.]", function(c) return string.format("%%%02X", c:byte()) end)) end
+request = function()
+  i = i % #items + 1
+  local item = items[i]
+  return wrk.format("GET", $3)
+end
+LUA
+}
+rotate postcodes "$work/postcodes.txt" '"/ivr/v1/status?format=json&postcode=" .. enc(item)'
+rotate addresses "$work/places.txt" '"/ivr/v1/status?format=json&address_id=" .. enc(item:match("^[^\t]*"))'
+rotate searches "$work/places.txt" '"/search?q=" .. enc(item:match("\t(.*)$"))' 
 awk -F, 'NR>1 && $6 > 19 && NR % 40000 == 7 {print $6, $7}' "$work/addresses.csv" | head -49 > "$work/centres.txt"
 cat > "$work/rotate.lua" <<LUA
 local phones = {}
@@ -99,7 +132,9 @@ run() { # label, path, wrk args...
   rm -f "$work"/wrk.*
   printf "  %-44s %10s req/s   p50 %-18s p99 %-18s non-2xx %s   deliveries pending after: %s\n" \
     "$label" "$rps" "${p50# }" "${p99# }" "$non2xx" "$(pending)"
+  last_rps=$rps
 }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}'; }
 
 for backend in ${BENCH_BACKENDS:-sqlite}; do
   use_backend "$backend"
@@ -149,6 +184,19 @@ for backend in ${BENCH_BACKENDS:-sqlite}; do
   echo "49 small outages declared in $(secs "$s" "$(t)") s (outage page: /o/$ref)"
   phone=$(head -1 "$work/phones.txt")
 
+  # The largest postcode, asked once in a view nobody has asked it in yet.
+  big_postcode_answer() {
+    local pc pc_n
+    read -r pc pc_n <<< "$big_postcode"
+    echo "largest postcode ($pc, $pc_n addresses), first answer in this view:" \
+      "$(curl -fs -o /dev/null -w '%{time_total}' "$base/ivr/v1/status?format=json&postcode=$pc") s" \
+      "(then cached: $(curl -fs -o /dev/null -w '%{time_total}' "$base/ivr/v1/status?format=json&postcode=$pc") s)"
+  }
+
+  memory() {
+    curl -fs "$base/metrics" | awk -F'[{}" ]+' '/^herald_memory_bytes/ {printf "%s %.1f MiB  ", $3, $NF / 1048576} END {print ""}'
+  }
+
   suite() {
     # Every node must serve the current view before it is measured (within 1 s,
     # the scale-out promise), and each renders the pages measured once, as the
@@ -161,14 +209,25 @@ for backend in ${BENCH_BACKENDS:-sqlite}; do
     done
     etag=$(curl -fsI -H "$ivr_auth" "$base/ivr/v1/status?phone=${phone/+/%2B}&format=json" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
     run "IVR by phone (one caller)" "/ivr/v1/status?format=json&phone=${phone/+/%2B}" -H "$ivr_auth"
+    local warm=$last_rps
     run "IVR by phone (50,000 callers, rotating)" "/" -s "$work/rotate.lua"
+    local cold=$last_rps
     run "IVR by phone, If-None-Match (304)" "/ivr/v1/status?format=json&phone=${phone/+/%2B}" -H "$ivr_auth" -H "If-None-Match: $etag"
+    run "IVR by postcode ($(wc -l < "$work/postcodes.txt") rotating)" "/" -s "$work/postcodes.lua"
+    run "IVR by address (50,000 rotating)" "/" -s "$work/addresses.lua"
+    run "search, one query" "/search?q=$(head -1 "$work/places.txt" | cut -f2 | sed 's/ /+/g')"
+    local search_warm=$last_rps
+    run "search (50,000 addresses rotating)" "/" -s "$work/searches.lua"
+    local search_cold=$last_rps
     run "outage page /o/$ref" "/o/$ref"
+    echo "  cold/warm: callers $(ratio "$cold" "$warm"), searches $(ratio "$search_cold" "$search_warm")"
+    echo "  memory: $(memory)"
   }
 
   s=$(t)
   storm=$(declare_outage power '[[[15.5,45.0],[18.0,45.0],[18.0,55.5],[15.5,55.5],[15.5,45.0]]]' "Storm damage")
   echo "storm declared in $(secs "$s" "$(t)") s: $storm"
+  big_postcode_answer
   sleep 1
   echo "during the fan-out (wrk -t1, 64 connections over $nodes node(s), -d$duration):"
   suite

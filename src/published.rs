@@ -243,6 +243,11 @@ pub struct PlaceLists {
 }
 
 impl PlaceLists {
+    /// Bytes kept for the current version.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().expect("places lock").2
+    }
+
     pub fn new(budget: usize) -> PlaceLists {
         PlaceLists {
             inner: std::sync::Mutex::new((i64::MIN, Default::default(), 0)),

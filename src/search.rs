@@ -168,8 +168,18 @@ struct Street {
     /// Where it is: the settlement's and the postcode's words (for a place
     /// without streets, whose name is its settlement, the postcode's).
     place_words: Vec<String>,
-    /// (house number as written, its [`house_key`], address id)
-    houses: Vec<(String, String, i64)>,
+    /// The street's houses (2,000,000 of them in a large register, so each
+    /// is three small numbers: its texts are in [`AddressSearch::texts`]).
+    houses: Vec<House>,
+}
+
+/// A house: its number as written and its [`house_key`] (indexes into the
+/// interned texts), and its address id.
+#[derive(Clone, Copy)]
+struct House {
+    number: u32,
+    key: u32,
+    id: i64,
 }
 
 impl Street {
@@ -219,6 +229,9 @@ pub struct Found {
 
 pub struct AddressSearch {
     streets: Vec<Street>,
+    /// House numbers and their keys, each distinct text once ("1" … "300"
+    /// repeat in every street).
+    texts: Vec<Box<str>>,
 }
 
 pub use crate::store::SearchAddress;
@@ -288,13 +301,26 @@ impl Query {
 impl AddressSearch {
     pub fn build(addresses: impl IntoIterator<Item = SearchAddress>) -> AddressSearch {
         type Key = (String, String, String);
-        let mut by_street: HashMap<Key, Vec<(String, String, i64)>> = HashMap::new();
+        let mut by_street: HashMap<Key, Vec<House>> = HashMap::new();
+        let mut texts: Vec<Box<str>> = Vec::new();
+        let mut interned: HashMap<String, u32> = HashMap::new();
+        let mut intern = |s: String| -> u32 {
+            *interned.entry(s).or_insert_with_key(|s| {
+                texts.push(s.as_str().into());
+                texts.len() as u32 - 1
+            })
+        };
         for a in addresses {
             let [street, house_number, postcode, settlement] = a.address.columns();
+            let house = House {
+                number: intern(house_number.to_string()),
+                key: intern(house_key(house_number)),
+                id: a.id,
+            };
             by_street
                 .entry((settlement.into(), street.into(), postcode.into()))
                 .or_default()
-                .push((house_number.into(), house_key(house_number), a.id));
+                .push(house);
         }
         let mut streets: Vec<Street> = by_street
             .into_iter()
@@ -310,14 +336,36 @@ impl AddressSearch {
                     settlement,
                     street,
                     postcode,
-                    houses,
+                    houses: houses.into_boxed_slice().into_vec(),
                 }
             })
             .collect();
         streets.sort_by(|a, b| {
             (&a.settlement, &a.street, &a.postcode).cmp(&(&b.settlement, &b.street, &b.postcode))
         });
-        AddressSearch { streets }
+        AddressSearch { streets, texts }
+    }
+
+    fn text(&self, i: u32) -> &str {
+        &self.texts[i as usize]
+    }
+
+    /// Heap bytes held (approximately), for the memory report.
+    pub fn bytes(&self) -> usize {
+        let words = |w: &[String]| w.iter().map(|s| s.len() + 24).sum::<usize>();
+        self.streets
+            .iter()
+            .map(|s| {
+                std::mem::size_of::<Street>()
+                    + s.settlement.len()
+                    + s.street.len()
+                    + s.postcode.len()
+                    + words(&s.name_words)
+                    + words(&s.place_words)
+                    + s.houses.capacity() * std::mem::size_of::<House>()
+            })
+            .sum::<usize>()
+            + self.texts.iter().map(|t| t.len() + 16).sum::<usize>()
     }
 
     /// Up to `limit` addresses matching `query`.
@@ -356,21 +404,19 @@ impl AddressSearch {
         let best = candidates.iter().map(|c| c.2).max().unwrap_or(0);
         let mut out = Vec::new();
         for (s, house, _) in candidates.into_iter().filter(|c| c.2 == best) {
-            let mut houses: Vec<&(String, String, i64)> = match house {
-                Some(h) => s
-                    .houses
-                    .iter()
-                    .filter(|(_, key, _)| house_matches(h, key))
-                    .collect(),
-                None => s.houses.iter().collect(),
-            };
-            houses.sort_by_key(|(n, _, _)| (n.len(), n.clone()));
-            for (number, _, id) in houses {
+            let mut houses: Vec<(&str, i64)> = s
+                .houses
+                .iter()
+                .filter(|h| house.is_none_or(|want| house_matches(want, self.text(h.key))))
+                .map(|h| (self.text(h.number), h.id))
+                .collect();
+            houses.sort_by_key(|(n, _)| (n.len(), *n));
+            for (number, id) in houses {
                 out.push(Found {
-                    id: *id,
+                    id,
                     address: Address::stored(
                         s.street.clone(),
-                        number.clone(),
+                        number.to_string(),
                         s.postcode.clone(),
                         s.settlement.clone(),
                     ),

@@ -28,6 +28,13 @@ async fn health_metrics_and_outage_page() {
         "herald_geo_lookup_seconds_bucket",
         "herald_http_request_duration_seconds_bucket",
         "herald_delivery_attempts_total",
+        // What the in-memory structures hold.
+        "herald_memory_bytes{part=\"geo_index\"}",
+        "herald_memory_bytes{part=\"address_book\"}",
+        "herald_memory_bytes{part=\"caller_map\"}",
+        "herald_memory_bytes{part=\"search_index\"}",
+        "herald_memory_bytes{part=\"page_cache\"}",
+        "herald_memory_bytes{part=\"ivr_cache\"}",
     ] {
         assert!(
             metrics.contains(needle),

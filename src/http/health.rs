@@ -43,6 +43,14 @@ async fn metrics(axum::extract::State(state): State) -> impl IntoResponse {
     // every worker process, not just this one; but at most every few seconds,
     // whoever scrapes how often: the count is a scan of the deliveries table.
     // One scrape at a time re-counts; the others serve the last count.
+    for (part, bytes) in [
+        ("page_cache", state.pages.usage().1),
+        ("ivr_cache", state.ivr_answers.usage().1),
+        ("feed_cache", state.feed_cache.usage().1),
+        ("place_lists", state.places.bytes()),
+    ] {
+        metrics::gauge!("herald_memory_bytes", "part" => part).set(bytes as f64);
+    }
     if let Ok(mut counted) = state.delivery_counts.try_lock() {
         if counted.is_none_or(|at| at.elapsed() >= COUNTS_FRESH) {
             refresh_delivery_gauges(&state).await;

@@ -65,6 +65,11 @@ impl<T: Send + Sync + 'static> Default for Versioned<T> {
     }
 }
 
+/// Reports what an in-memory structure holds (`herald_memory_bytes{part}`).
+fn memory(part: &'static str, bytes: usize) {
+    metrics::gauge!("herald_memory_bytes", "part" => part).set(bytes as f64);
+}
+
 /// The address register as the operations read it from memory.
 pub struct Register {
     store: Store,
@@ -102,6 +107,7 @@ impl Register {
                     ms = started.elapsed().as_millis() as u64,
                     "address book built"
                 );
+                memory("address_book", book.bytes());
                 Ok(book)
             })
             .await
@@ -123,6 +129,7 @@ impl Register {
                     ms = started.elapsed().as_millis() as u64,
                     "caller map built"
                 );
+                memory("caller_map", map.bytes());
                 Ok(map)
             })
             .await
@@ -141,9 +148,11 @@ impl Register {
                 tracing::info!(
                     addresses = index.len(),
                     version,
+                    mib = index.memory_bytes() >> 20,
                     ms = started.elapsed().as_millis() as u64,
                     "address index built"
                 );
+                memory("geo_index", index.memory_bytes());
                 Ok(index)
             })
             .await
@@ -153,10 +162,19 @@ impl Register {
     pub async fn search(&self, version: i64) -> Result<Arc<AddressSearch>> {
         self.search
             .get(version, async {
+                let started = std::time::Instant::now();
                 let rows = self.store.search_addresses().await?;
-                tokio::task::spawn_blocking(move || AddressSearch::build(rows))
+                let search = tokio::task::spawn_blocking(move || AddressSearch::build(rows))
                     .await
-                    .map_err(|e| anyhow::anyhow!("search index build: {e}").into())
+                    .map_err(|e| anyhow::anyhow!("search index build: {e}"))?;
+                tracing::info!(
+                    version,
+                    mib = search.bytes() >> 20,
+                    ms = started.elapsed().as_millis() as u64,
+                    "search index built"
+                );
+                memory("search_index", search.bytes());
+                Ok(search)
             })
             .await
     }
