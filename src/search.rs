@@ -229,6 +229,11 @@ pub struct Found {
 
 pub struct AddressSearch {
     streets: Vec<Street>,
+    /// Every distinct word of every entry (name and place words), sorted, with
+    /// the entries (indexes into `streets`, ascending) it belongs to. A query
+    /// word can only match an entry that has a word it begins, so a search
+    /// looks at the entries of its most selective word, not at all of them.
+    words: Vec<(Box<str>, Vec<u32>)>,
     /// House numbers and their keys, each distinct text once ("1" … "300"
     /// repeat in every street).
     texts: Vec<Box<str>>,
@@ -343,7 +348,44 @@ impl AddressSearch {
         streets.sort_by(|a, b| {
             (&a.settlement, &a.street, &a.postcode).cmp(&(&b.settlement, &b.street, &b.postcode))
         });
-        AddressSearch { streets, texts }
+        let mut postings: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (i, s) in streets.iter().enumerate() {
+            for w in s.name_words.iter().chain(&s.place_words) {
+                let list = postings.entry(w.as_str()).or_default();
+                if list.last() != Some(&(i as u32)) {
+                    list.push(i as u32);
+                }
+            }
+        }
+        let mut words: Vec<(Box<str>, Vec<u32>)> = postings
+            .into_iter()
+            .map(|(w, mut list)| {
+                list.dedup();
+                list.shrink_to_fit();
+                (w.into(), list)
+            })
+            .collect();
+        words.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        AddressSearch {
+            streets,
+            words,
+            texts,
+        }
+    }
+
+    /// The entries with a word that `prefix` begins, ascending.
+    fn entries_with_prefix(&self, prefix: &str) -> Vec<u32> {
+        let start = self.words.partition_point(|(w, _)| &**w < prefix);
+        let mut out: Vec<u32> = Vec::new();
+        for (w, list) in &self.words[start..] {
+            if !w.starts_with(prefix) {
+                break;
+            }
+            out.extend_from_slice(list);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     fn text(&self, i: u32) -> &str {
@@ -366,18 +408,40 @@ impl AddressSearch {
             })
             .sum::<usize>()
             + self.texts.iter().map(|t| t.len() + 16).sum::<usize>()
+            + self
+                .words
+                .iter()
+                .map(|(w, list)| w.len() + 40 + list.capacity() * 4)
+                .sum::<usize>()
     }
 
     /// Up to `limit` addresses matching `query`.
     pub fn search(&self, query: &str, limit: usize) -> Vec<Found> {
+        self.search_among(query, limit, false)
+    }
+
+    /// [`AddressSearch::search`], looking at every entry when `scan_all` (what
+    /// the word index must agree with).
+    fn search_among(&self, query: &str, limit: usize, scan_all: bool) -> Vec<Found> {
         let q = Query::parse(query);
         if q.required.is_empty() && q.units.is_empty() {
             return Vec::new();
         }
         let numbers: Vec<&str> = q.numbers.iter().map(String::as_str).collect();
+        // Only entries with a word the longest required word begins can match
+        // (every required word must begin one of an entry's words).
+        let entries: Box<dyn Iterator<Item = &Street>> =
+            match q.required.iter().max_by_key(|w| w.chars().count()) {
+                Some(w) if !scan_all => Box::new(
+                    self.entries_with_prefix(w)
+                        .into_iter()
+                        .map(|i| &self.streets[i as usize]),
+                ),
+                _ => Box::new(self.streets.iter()),
+            };
         // (entry, house key, unit words it matches)
         let mut candidates: Vec<(&Street, Option<&str>, usize)> = Vec::new();
-        for s in &self.streets {
+        for s in entries {
             let Some(house) = s.house(&numbers) else {
                 continue;
             };
@@ -469,6 +533,71 @@ mod tests {
         let mut v: Vec<i64> = index().search(q, 10).into_iter().map(|f| f.id).collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn the_word_index_finds_what_a_scan_of_every_entry_finds() {
+        let index = index();
+        let words = [
+            "kossuth",
+            "k",
+            "l",
+            "lajos",
+            "u",
+            "12",
+            "14",
+            "budapest",
+            "bud",
+            "bartok",
+            "b",
+            "43",
+            "45",
+            "dluga",
+            "5",
+            "gdansk",
+            "aleja",
+            "grunwaldzka",
+            "moricz",
+            "zs",
+            "korter",
+            "kecskemet",
+            "lodz",
+            "pilsudskiego",
+            "wola",
+            "zaradzynska",
+            "12/a",
+            "3-5",
+            "polna",
+            "kisfalu",
+            "hrsz",
+            "0123/4",
+            "petofi",
+            "zalesie",
+            "26-020",
+            "98-100",
+            "gmina",
+            "x",
+            "1114",
+            "80-827",
+            "megye",
+            "pest",
+            "ul",
+            "ut",
+        ];
+        let mut queries = 0;
+        for a in words {
+            for b in words {
+                for q in [a.to_string(), format!("{a} {b}"), format!("{b} {a} 12")] {
+                    assert_eq!(
+                        index.search_among(&q, 50, false),
+                        index.search_among(&q, 50, true),
+                        "{q}"
+                    );
+                    queries += 1;
+                }
+            }
+        }
+        assert!(queries > 5_000);
     }
 
     #[test]
