@@ -575,6 +575,19 @@ pub enum UnicodePolicy {
 mod tests {
     use super::*;
 
+    /// `herald.example.toml` documents every key with its default: loading it
+    /// must give the defaults back.
+    #[test]
+    fn the_example_configuration_is_the_defaults() {
+        let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("herald.example.toml");
+        let loaded = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&example))
+            .extract::<Config>()
+            .expect("herald.example.toml loads");
+        let json = |c: &Config| serde_json::to_value(c).unwrap();
+        assert_eq!(json(&loaded), json(&Config::default()));
+    }
+
     #[test]
     fn secrets_never_print() {
         let mut c = Config {
