@@ -373,19 +373,34 @@ impl AddressSearch {
         }
     }
 
+    /// The index words that `prefix` begins (a range of `words`).
+    fn with_prefix(&self, prefix: &str) -> std::ops::Range<usize> {
+        let start = self.words.partition_point(|(w, _)| &**w < prefix);
+        let end = start + self.words[start..].partition_point(|(w, _)| w.starts_with(prefix));
+        start..end
+    }
+
     /// The entries with a word that `prefix` begins, ascending.
     fn entries_with_prefix(&self, prefix: &str) -> Vec<u32> {
-        let start = self.words.partition_point(|(w, _)| &**w < prefix);
-        let mut out: Vec<u32> = Vec::new();
-        for (w, list) in &self.words[start..] {
-            if !w.starts_with(prefix) {
-                break;
-            }
-            out.extend_from_slice(list);
-        }
+        let mut out: Vec<u32> = self.words[self.with_prefix(prefix)]
+            .iter()
+            .flat_map(|(_, list)| list.iter().copied())
+            .collect();
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// Of the query's required words, the one that rules out the most entries:
+    /// the fewest postings under its prefix ("telepules" may name every
+    /// settlement, a street's name a few entries).
+    fn most_selective<'q>(&self, required: &'q [String]) -> Option<&'q String> {
+        required.iter().min_by_key(|w| {
+            self.words[self.with_prefix(w)]
+                .iter()
+                .map(|(_, list)| list.len())
+                .sum::<usize>()
+        })
     }
 
     fn text(&self, i: u32) -> &str {
@@ -428,17 +443,16 @@ impl AddressSearch {
             return Vec::new();
         }
         let numbers: Vec<&str> = q.numbers.iter().map(String::as_str).collect();
-        // Only entries with a word the longest required word begins can match
-        // (every required word must begin one of an entry's words).
-        let entries: Box<dyn Iterator<Item = &Street>> =
-            match q.required.iter().max_by_key(|w| w.chars().count()) {
-                Some(w) if !scan_all => Box::new(
-                    self.entries_with_prefix(w)
-                        .into_iter()
-                        .map(|i| &self.streets[i as usize]),
-                ),
-                _ => Box::new(self.streets.iter()),
-            };
+        // Only entries with a word each required word begins can match, so
+        // the entries of the most selective one are all there is to look at.
+        let entries: Box<dyn Iterator<Item = &Street>> = match self.most_selective(&q.required) {
+            Some(w) if !scan_all => Box::new(
+                self.entries_with_prefix(w)
+                    .into_iter()
+                    .map(|i| &self.streets[i as usize]),
+            ),
+            _ => Box::new(self.streets.iter()),
+        };
         // (entry, house key, unit words it matches)
         let mut candidates: Vec<(&Street, Option<&str>, usize)> = Vec::new();
         for s in entries {
