@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use herald::app::Server;
 use herald::auth::Role;
 use serde_json::{json, Value};
-use sqlx::Row;
 use support::app::{new_token, TestApp, Town};
 
 async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, String) {
@@ -20,6 +19,18 @@ async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, String) {
     }
     let r = r.send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// "Press 2" as the phone platform asks for it, with its token.
+async fn press_2(app: &TestApp, phone: &str) -> u16 {
+    app.http
+        .post(app.url(&format!("/ivr/v1/sms?phone={phone}")))
+        .bearer_auth(&app.ivr_token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 fn field(body: &str) -> Value {
@@ -148,12 +159,7 @@ async fn public_modes_answer_the_same_whoever_is_registered() {
         )
         .await;
     assert_eq!(s, 200, "{v}");
-    let token: String =
-        sqlx::query("SELECT unsubscribe_token FROM contacts WHERE destination = '+36301000000'")
-            .fetch_one(&mut app.db().await)
-            .await
-            .unwrap()
-            .get(0);
+    let token = app.unsubscribe_token("+36301000000").await;
     assert!(app.state().store.opt_out(&token, app.now()).await.unwrap());
     for (path, earlier) in public.iter().zip(before) {
         let (_, body) = get(&app, path, None).await;
@@ -189,15 +195,7 @@ async fn press_2_texts_a_consenting_contact_once_per_outage() {
     )
     .await
     .1;
-    let link = vxml
-        .split("dtmf=\"2\" next=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .replace("&amp;", "&")
-        .replace("&#38;", "&");
+    let link = support::xml::press_2_link(&vxml);
     assert!(link.contains("sig="), "{link}");
     let before = sent("+36301000000");
     let r = app.http.post(&link).send().await.unwrap();
@@ -220,47 +218,21 @@ async fn press_2_texts_a_consenting_contact_once_per_outage() {
     app.drain().await;
     let after_update = sent("+36301000000");
     for _ in 0..3 {
-        let r = app
-            .http
-            .post(app.url("/ivr/v1/sms?phone=%2B36301000000"))
-            .bearer_auth(&app.ivr_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        assert_eq!(press_2(&app, "%2B36301000000").await, 200);
     }
     assert_eq!(app.drain().await.sent(), 0);
     assert_eq!(sent("+36301000000"), after_update);
 
     // A contact who opted out gets nothing, though the answer is the same.
-    let token: String =
-        sqlx::query("SELECT unsubscribe_token FROM contacts WHERE destination = '+36301000002'")
-            .fetch_one(&mut app.db().await)
-            .await
-            .unwrap()
-            .get(0);
+    let token = app.unsubscribe_token("+36301000002").await;
     assert!(app.state().store.opt_out(&token, app.now()).await.unwrap());
     let before = sent("+36301000002");
-    let r = app
-        .http
-        .post(app.url("/ivr/v1/sms?phone=%2B36301000002"))
-        .bearer_auth(&app.ivr_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(press_2(&app, "%2B36301000002").await, 200);
     app.drain().await;
     assert_eq!(sent("+36301000002"), before);
     // Nor does a number nobody registered.
     let total = app.sms.count();
-    let r = app
-        .http
-        .post(app.url("/ivr/v1/sms?phone=%2B36309999999"))
-        .bearer_auth(&app.ivr_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(press_2(&app, "%2B36309999999").await, 200);
     app.drain().await;
     assert_eq!(app.sms.count(), total);
 }

@@ -376,15 +376,7 @@ async fn overdue_markup_and_sms_on_request() {
         .text()
         .await
         .unwrap();
-    let url = vxml
-        .split("dtmf=\"2\" next=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .replace("&amp;", "&")
-        .replace("&#38;", "&");
+    let url = support::xml::press_2_link(&vxml);
     let before = app.sms.messages_to("+36209876543").len();
     let total = app.sms.count();
     let r = app.http.post(&url).send().await.unwrap();

@@ -507,12 +507,7 @@ async fn an_opt_out_stops_a_message_already_claimed() {
         // The first SMS is at the provider, the other one claimed behind it.
         let first = slow.arrived(Duration::from_secs(30)).await;
         let waiting = phones.iter().find(|p| **p != first).unwrap().clone();
-        let token: String =
-            sqlx::query_scalar("SELECT unsubscribe_token FROM contacts WHERE destination = $1")
-                .bind(&waiting)
-                .fetch_one(&mut app.db().await)
-                .await
-                .unwrap();
+        let token = app.unsubscribe_token(&waiting).await;
         app.one_click_unsubscribe(&app.url(&format!("/unsubscribe/{token}")))
             .await;
         slow.release();

@@ -152,12 +152,7 @@ async fn a_number_imported_or_opted_out_through_one_node_is_known_to_another() {
     }
     // Opting out through A withdraws the SMS offer on B; the caller still
     // hears the status.
-    let token: String = sqlx::query_scalar(
-        "SELECT unsubscribe_token FROM contacts WHERE destination = '+36209990001'",
-    )
-    .fetch_one(&mut app.db().await)
-    .await
-    .unwrap();
+    let token = app.unsubscribe_token("+36209990001").await;
     let r = app
         .http
         .post(app.url(&format!("/unsubscribe/{token}")))

@@ -75,6 +75,15 @@ impl Drop for ClientSlot {
     }
 }
 
+/// Counts a refused connection; logs the 1st, 2nd, 4th, 8th… so a flood
+/// cannot flood the log too.
+fn refuse(refused: &mut u64, limit: usize, why: &str) {
+    *refused += 1;
+    if refused.is_power_of_two() {
+        tracing::warn!(refused = *refused, limit, "connection refused: {why}");
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` turns true, then waits for
 /// open connections to finish their request in hand.
 pub async fn serve(
@@ -104,14 +113,11 @@ pub async fn serve(
             }
         };
         let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
-            refused += 1;
-            if refused.is_power_of_two() {
-                tracing::warn!(
-                    refused,
-                    limit = limits.max_connections,
-                    "connection refused: the server has as many open as it allows"
-                );
-            }
+            refuse(
+                &mut refused,
+                limits.max_connections,
+                "the server has as many open as it allows",
+            );
             continue;
         };
         let slot = if limits
@@ -124,14 +130,11 @@ pub async fn serve(
             match clients.take(peer.ip(), limits.max_connections_per_client) {
                 Some(slot) => Some(slot),
                 None => {
-                    refused += 1;
-                    if refused.is_power_of_two() {
-                        tracing::warn!(
-                            refused,
-                            limit = limits.max_connections_per_client,
-                            "connection refused: the client has as many open as it may"
-                        );
-                    }
+                    refuse(
+                        &mut refused,
+                        limits.max_connections_per_client,
+                        "the client has as many open as it may",
+                    );
                     continue;
                 }
             }

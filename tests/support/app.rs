@@ -269,6 +269,15 @@ impl TestApp {
         assert_eq!(r.status(), 200, "one-click unsubscribe");
     }
 
+    /// The unsubscribe token of the contact at `destination`.
+    pub async fn unsubscribe_token(&self, destination: &str) -> String {
+        sqlx::query_scalar("SELECT unsubscribe_token FROM contacts WHERE destination = $1")
+            .bind(destination)
+            .fetch_one(&mut self.db().await)
+            .await
+            .expect("a contact with this destination")
+    }
+
     /// Imports the test town (see [`Town`]) through the API.
     pub async fn import_town(&self, town: &Town) {
         let (s, v) = self

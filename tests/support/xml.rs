@@ -2,6 +2,18 @@
 
 use std::io::Write;
 
+/// The "press 2" link of a VoiceXML answer, unescaped.
+pub fn press_2_link(vxml: &str) -> String {
+    vxml.split("dtmf=\"2\" next=\"")
+        .nth(1)
+        .expect("a press-2 choice")
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+}
+
 /// Validates `xml` against a schema in tests/schemas with xmllint.
 pub fn assert_valid(xml: &str, schema: &str) {
     assert_all_valid(&[("the document".to_string(), xml.to_string())], schema);
