@@ -214,6 +214,16 @@ impl AddressBook {
         out.into_iter().collect()
     }
 
+    /// Every address as a row, in id order (to build the search index from
+    /// the book rather than from a second read of the register).
+    pub fn rows(&self) -> impl Iterator<Item = SearchAddress> + '_ {
+        (0..self.ids.len() as Slot).map(|slot| SearchAddress {
+            id: self.id(slot),
+            external_id: self.external_id(slot).to_string(),
+            address: self.address(slot),
+        })
+    }
+
     /// Heap bytes held, for the memory report.
     pub fn bytes(&self) -> usize {
         self.ids.capacity() * 8
@@ -268,6 +278,21 @@ mod tests {
         assert_eq!(b.address(w).street(), None);
         assert_eq!(b.address(w).house_number(), "12/A");
         assert_eq!(b.place(w), ("Wola", "", ""));
+    }
+
+    #[test]
+    fn rows_give_back_what_was_built() {
+        let b = book();
+        let rows: Vec<(i64, String, Address)> =
+            b.rows().map(|r| (r.id, r.external_id, r.address)).collect();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[0].0, 10);
+        assert_eq!(rows[0].1, "T0");
+        assert_eq!(
+            rows[0].2,
+            Address::new("Fő utca", "1", "1111", "Budapest").unwrap()
+        );
+        assert_eq!(rows[3].2, Address::new("", "12/A", "", "Wola").unwrap());
     }
 
     #[test]

@@ -158,13 +158,15 @@ impl Register {
             .await
     }
 
-    /// The address search index for the register's `version`.
+    /// The address search index for the register's `version`, built from the
+    /// address book (one read of the register serves both, and the rows are
+    /// made one at a time instead of held all at once).
     pub async fn search(&self, version: i64) -> Result<Arc<AddressSearch>> {
         self.search
             .get(version, async {
+                let book = self.book(version).await?;
                 let started = std::time::Instant::now();
-                let rows = self.store.search_addresses().await?;
-                let search = tokio::task::spawn_blocking(move || AddressSearch::build(rows))
+                let search = tokio::task::spawn_blocking(move || AddressSearch::build(book.rows()))
                     .await
                     .map_err(|e| anyhow::anyhow!("search index build: {e}"))?;
                 tracing::info!(
