@@ -63,27 +63,6 @@ pub fn expand_runs(runs: &[(i64, i64)]) -> Vec<i64> {
         .collect()
 }
 
-/// (outage, address) for each address inside one of the runs, by outage then
-/// address. `runs` is (outage, first, last), ordered by outage then first.
-pub fn covered(runs: &[(i64, i64, i64)], address_ids: &[i64]) -> Vec<(i64, i64)> {
-    let mut ids = address_ids.to_vec();
-    ids.sort_unstable();
-    let mut out = Vec::new();
-    for outage in runs.chunk_by(|a, b| a.0 == b.0) {
-        // Both ascending and the runs disjoint: one pass over each.
-        let mut run = outage.iter().peekable();
-        for &id in &ids {
-            while run.next_if(|r| r.2 < id).is_some() {}
-            match run.peek() {
-                Some(r) if r.1 <= id => out.push((r.0, id)),
-                Some(_) => {}
-                None => break,
-            }
-        }
-    }
-    out
-}
-
 /// How many of `ids` (ascending) one outage's `runs` (ascending, disjoint)
 /// cover: one pass over each, and none at all when the ranges do not meet.
 pub fn count_covered(runs: &[(i64, i64)], ids: &[i64]) -> usize {
@@ -121,25 +100,6 @@ mod tests {
         assert_eq!(count_covered(&runs, &[50]), 0);
         assert_eq!(count_covered(&[], &[1]), 0);
         assert_eq!(count_covered(&runs, &[]), 0);
-    }
-
-    #[test]
-    fn addresses_covered_by_each_outage() {
-        let runs = [(1, 10, 12), (1, 20, 20), (4, 11, 30)];
-        assert_eq!(
-            covered(&runs, &[30, 12, 5, 20, 11]),
-            vec![
-                (1, 11),
-                (1, 12),
-                (1, 20),
-                (4, 11),
-                (4, 12),
-                (4, 20),
-                (4, 30)
-            ]
-        );
-        assert_eq!(covered(&runs, &[13, 40]), vec![(4, 13)]);
-        assert_eq!(covered(&[], &[1]), vec![]);
     }
 
     #[test]

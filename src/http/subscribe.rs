@@ -39,7 +39,7 @@ use crate::domain::{Address, AddressForm, Channel, Language};
 use crate::error::Result;
 use crate::i18n;
 use crate::store::{
-    AddressQuery, AddressRow, Confirmation, NewSubscription, SignUpLimit, SignUpLimits, Subscribed,
+    AddressRow, Confirmation, NewSubscription, SignUpLimit, SignUpLimits, Subscribed,
 };
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -103,12 +103,7 @@ async fn address(state: &AppState, id: Option<i64>) -> Result<Option<AddressRow>
     let Some(id) = id else {
         return Ok(None);
     };
-    Ok(state
-        .store
-        .addresses_where(AddressQuery::Id(id), 1)
-        .await?
-        .into_iter()
-        .next())
+    state.store.address(id).await
 }
 
 fn languages(selected: Language) -> Vec<LanguageOption> {

@@ -391,16 +391,6 @@ pub struct Published {
     pub contacts_version: i64,
 }
 
-/// How to find service addresses for a status query.
-#[derive(Debug, Clone, Copy)]
-pub enum AddressQuery<'a> {
-    /// Addresses with a contact at this destination (E.164 phone or e-mail).
-    Destination(&'a str),
-    Postcode(&'a str),
-    ExternalId(&'a str),
-    Id(i64),
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct AddressRow {
     pub id: i64,
@@ -409,9 +399,6 @@ pub struct AddressRow {
     pub address: Address,
     pub lon: f64,
     pub lat: f64,
-    /// For destination queries: the language of the matching contact.
-    #[serde(skip)]
-    pub contact_language: Option<Language>,
 }
 
 /// A resident's request on the status page to get alerts, before they confirm it.
@@ -580,7 +567,8 @@ pub trait Database: Send + Sync {
     async fn open_outage_runs(&self) -> Result<Vec<(i64, i64, i64)>>;
     /// Contacts (not opted out) at the addresses, per channel.
     async fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts>;
-    async fn addresses_where(&self, by: AddressQuery<'_>, limit: i64) -> Result<Vec<AddressRow>>;
+    /// One service address by its id (the status page's chosen address).
+    async fn address(&self, id: i64) -> Result<Option<AddressRow>>;
 
     // API tokens.
     /// Stores a token; a conflict if a token of that name is still in use
@@ -618,9 +606,6 @@ pub trait Database: Send + Sync {
     async fn revisions(&self, outage_id: i64) -> Result<Vec<RevisionRow>>;
     /// The version of everything residents and the IVR can see.
     async fn published(&self) -> Result<Published>;
-    /// (outage id, address id) for open outages covering any of the addresses,
-    /// by outage then address.
-    async fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>>;
     /// Up to `limit` address points inside an outage (for its map).
     async fn outage_points(&self, outage_id: i64, limit: i64) -> Result<Vec<(f64, f64)>>;
     /// Distinct (settlement, postcode, street) inside an outage.

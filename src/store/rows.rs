@@ -251,7 +251,7 @@ impl FromCols for SearchAddress {
     }
 }
 
-/// id, external_id, [`ADDRESS_COLUMNS`], lon, lat, contact language (or NULL).
+/// id, external_id, [`ADDRESS_COLUMNS`], lon, lat.
 impl FromCols for AddressRow {
     fn from_cols(r: &impl Cols) -> Result<Self> {
         Ok(AddressRow {
@@ -260,7 +260,6 @@ impl FromCols for AddressRow {
             address: r.address(2),
             lon: r.float(6),
             lat: r.float(7),
-            contact_language: r.opt_text(8).map(|l| parse(l, "language")).transpose()?,
         })
     }
 }

@@ -700,56 +700,14 @@ impl<B: Backend> Database for SqlStore<B> {
         .await
     }
 
-    async fn addresses_where(&self, by: AddressQuery<'_>, limit: i64) -> Result<Vec<AddressRow>> {
-        let (condition, value) = match by {
-            AddressQuery::Destination(d) => (
-                "a.id IN (SELECT address_id FROM contacts WHERE destination = $1)",
-                d.to_string(),
-            ),
-            AddressQuery::Postcode(p) => ("a.postcode = $1", p.to_string()),
-            AddressQuery::ExternalId(e) => ("a.external_id = $1", e.to_string()),
-            AddressQuery::Id(id) => ("a.id = CAST($1 AS BIGINT)", id.to_string()),
-        };
+    async fn address(&self, id: i64) -> Result<Option<AddressRow>> {
         Sql::new(format!(
-            "SELECT a.id, a.external_id, {ADDRESS_COLUMNS}, a.lon, a.lat, \
-             (SELECT c.language FROM contacts c \
-             WHERE c.address_id = a.id AND c.destination = $1 LIMIT 1) \
-             FROM addresses a WHERE {condition} ORDER BY a.id LIMIT $2"
+            "SELECT a.id, a.external_id, {ADDRESS_COLUMNS}, a.lon, a.lat \
+             FROM addresses a WHERE a.id = $1"
         ))
-        .bind(value.as_str())
-        .bind(limit)
-        .map_all(&mut self.0.read().await?)
+        .bind(id)
+        .map_optional(&mut self.0.read().await?)
         .await
-    }
-
-    /// The runs that can contain an id in [lowest, highest] are, per open
-    /// outage, the one starting at or before the lowest (a primary-key probe)
-    /// and those starting inside the span (a range scan): a caller's one
-    /// address costs a probe per outage, a postcode of 100,000 addresses the
-    /// runs in its span.
-    async fn open_outages_at(&self, address_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-        let (Some(&lowest), Some(&highest)) = (address_ids.iter().min(), address_ids.iter().max())
-        else {
-            return Ok(Vec::new());
-        };
-        let runs: Vec<(i64, i64, i64)> = Sql::new(
-            "SELECT r.outage_id, r.first_id, r.last_id FROM outages o \
-             JOIN outage_ranges r ON r.outage_id = o.id \
-             WHERE o.status IN ('scheduled', 'active') AND r.first_id > $1 \
-             AND r.first_id <= $2 \
-             UNION ALL \
-             SELECT r.outage_id, r.first_id, r.last_id FROM outages o \
-             JOIN outage_ranges r ON r.outage_id = o.id \
-             WHERE o.status IN ('scheduled', 'active') AND r.last_id >= $1 \
-             AND r.first_id = (SELECT MAX(x.first_id) FROM outage_ranges x \
-             WHERE x.outage_id = o.id AND x.first_id <= $1) \
-             ORDER BY 1, 2",
-        )
-        .bind(lowest)
-        .bind(highest)
-        .fetch_all(&mut self.0.read().await?)
-        .await?;
-        Ok(runs::covered(&runs, address_ids))
     }
 
     async fn outage_points(&self, outage_id: i64, limit: i64) -> Result<Vec<(f64, f64)>> {
