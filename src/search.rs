@@ -239,7 +239,13 @@ pub struct AddressSearch {
     texts: Vec<Box<str>>,
 }
 
-pub use crate::store::SearchAddress;
+/// An address as the search index is built from it, in id order.
+#[derive(Debug, Clone)]
+pub struct SearchAddress {
+    pub id: i64,
+    pub external_id: String,
+    pub address: Address,
+}
 
 /// A query read into its parts.
 struct Query {
@@ -303,45 +309,84 @@ impl Query {
     }
 }
 
+/// One street's houses, as the index is built from them (see
+/// [`crate::register::AddressBook::streets`]): a place without streets has
+/// an empty `street`.
+pub struct StreetHouses<'a> {
+    pub settlement: &'a str,
+    pub street: &'a str,
+    pub postcode: &'a str,
+    /// (house number as written, address id).
+    pub houses: Vec<(&'a str, i64)>,
+}
+
 impl AddressSearch {
+    /// Builds the index from addresses (in any order); the register's own
+    /// build goes through [`AddressSearch::from_streets`].
     pub fn build(addresses: impl IntoIterator<Item = SearchAddress>) -> AddressSearch {
-        type Key = (String, String, String);
-        let mut by_street: HashMap<Key, Vec<House>> = HashMap::new();
-        let mut texts: Vec<Box<str>> = Vec::new();
-        let mut interned: HashMap<String, u32> = HashMap::new();
-        let mut intern = |s: String| -> u32 {
-            *interned.entry(s).or_insert_with_key(|s| {
-                texts.push(s.as_str().into());
-                texts.len() as u32 - 1
-            })
-        };
-        for a in addresses {
+        let addresses: Vec<SearchAddress> = addresses.into_iter().collect();
+        let mut by_street: HashMap<[&str; 3], Vec<(&str, i64)>> = HashMap::new();
+        for a in &addresses {
             let [street, house_number, postcode, settlement] = a.address.columns();
-            let house = House {
-                number: intern(house_number.to_string()),
-                key: intern(house_key(house_number)),
-                id: a.id,
-            };
             by_street
-                .entry((settlement.into(), street.into(), postcode.into()))
+                .entry([settlement, street, postcode])
                 .or_default()
-                .push(house);
+                .push((house_number, a.id));
         }
-        let mut streets: Vec<Street> = by_street
+        AddressSearch::from_streets(by_street.into_iter().map(
+            |([settlement, street, postcode], houses)| StreetHouses {
+                settlement,
+                street,
+                postcode,
+                houses,
+            },
+        ))
+    }
+
+    /// Builds the index from each street's houses (in any order). The work is
+    /// per street, and per distinct house number (the same "1" … "300" recur
+    /// in every street), not per address.
+    pub fn from_streets<'a>(streets: impl IntoIterator<Item = StreetHouses<'a>>) -> AddressSearch {
+        let mut texts: Vec<Box<str>> = Vec::new();
+        let mut interned: HashMap<Box<str>, u32> = HashMap::new();
+        let mut intern = |s: &str| -> u32 {
+            if let Some(&i) = interned.get(s) {
+                return i;
+            }
+            texts.push(s.into());
+            interned.insert(s.into(), texts.len() as u32 - 1);
+            texts.len() as u32 - 1
+        };
+        // house number as written → (its text, its key), both interned
+        let mut numbers: HashMap<&'a str, (u32, u32)> = HashMap::new();
+        let mut streets: Vec<Street> = streets
             .into_iter()
-            .map(|((settlement, street, postcode), houses)| {
-                let (name_words, place_words) = if street.is_empty() {
-                    (words(&settlement), words(&postcode))
+            .map(|s| {
+                let houses = s
+                    .houses
+                    .iter()
+                    .map(|&(number, id)| {
+                        let (number, key) = *numbers
+                            .entry(number)
+                            .or_insert_with(|| (intern(number), intern(&house_key(number))));
+                        House { number, key, id }
+                    })
+                    .collect();
+                let (name_words, place_words) = if s.street.is_empty() {
+                    (words(s.settlement), words(s.postcode))
                 } else {
-                    (words(&street), words(&format!("{settlement} {postcode}")))
+                    (
+                        words(s.street),
+                        words(&format!("{} {}", s.settlement, s.postcode)),
+                    )
                 };
                 Street {
                     name_words,
                     place_words,
-                    settlement,
-                    street,
-                    postcode,
-                    houses: houses.into_boxed_slice().into_vec(),
+                    settlement: s.settlement.to_string(),
+                    street: s.street.to_string(),
+                    postcode: s.postcode.to_string(),
+                    houses,
                 }
             })
             .collect();

@@ -18,7 +18,15 @@
 use geo::kernels::{Kernel, Orientation, RobustKernel};
 use geo::{Coord, MultiPolygon, Polygon};
 
-pub use crate::store::IndexPoint;
+/// An address as the geo index needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexPoint {
+    pub id: i64,
+    pub lon: f64,
+    pub lat: f64,
+    /// Utilities served (bit mask); 0 means unknown, i.e. all.
+    pub utilities: u8,
+}
 
 const BITS: u32 = 16;
 /// Nodes with at most this many points are tested point by point.

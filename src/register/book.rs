@@ -10,13 +10,16 @@
 use std::collections::HashMap;
 
 use crate::domain::Address;
-use crate::store::SearchAddress;
+use crate::search::{SearchAddress, StreetHouses};
+use crate::store::RegisterEntry;
 
-/// Interned strings: each distinct text stored once.
+/// Interned strings: each distinct text stored once. The build-time table
+/// hashes with FxHash: four lookups per address, 8,000,000 at full size, and
+/// the texts are the utility's register, not a visitor's input.
 #[derive(Default)]
 struct Strings {
     texts: Vec<Box<str>>,
-    index: HashMap<Box<str>, u32>,
+    index: rustc_hash::FxHashMap<Box<str>, u32>,
 }
 
 impl Strings {
@@ -36,7 +39,7 @@ impl Strings {
 
     /// Drops the build-time lookup table (only `get` is needed after).
     fn freeze(&mut self) {
-        self.index = HashMap::new();
+        self.index = Default::default();
     }
 
     fn bytes(&self) -> usize {
@@ -71,66 +74,130 @@ pub struct AddressBook {
     postcode_slots: Vec<Slot>,
 }
 
-impl AddressBook {
-    /// Builds the book from the register's rows, in any order.
-    pub fn build(mut rows: Vec<SearchAddress>) -> AddressBook {
-        rows.sort_unstable_by_key(|r| r.id);
-        rows.dedup_by_key(|r| r.id);
-        let mut strings = Strings::default();
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut parts = Vec::with_capacity(rows.len());
-        let mut external = String::new();
-        let mut external_ends = Vec::with_capacity(rows.len());
-        for r in &rows {
-            ids.push(r.id);
-            let a = &r.address;
-            parts.push(Parts {
-                street: strings.intern(a.street().unwrap_or("")),
-                house: strings.intern(a.house_number()),
-                postcode: strings.intern(a.postcode().unwrap_or("")),
-                settlement: strings.intern(a.settlement()),
-            });
-            external.push_str(&r.external_id);
-            external_ends.push(external.len() as u32);
+/// Collects the book's columns as the register is read (see
+/// [`crate::store::Database::each_address`]), interning as it goes, so the
+/// register is never held as rows.
+#[derive(Default)]
+pub struct Builder {
+    ids: Vec<i64>,
+    parts: Vec<Parts>,
+    strings: Strings,
+    external: String,
+    external_ends: Vec<u32>,
+    /// Whether every id came after the one before (the read is in id order;
+    /// anything else is put in order by `finish`).
+    ordered: bool,
+}
+
+impl Builder {
+    pub fn new() -> Builder {
+        Builder {
+            ordered: true,
+            ..Builder::default()
         }
-        drop(rows);
-        strings.freeze();
+    }
+
+    pub fn push(&mut self, a: &RegisterEntry<'_>) {
+        if self.ids.last().is_some_and(|last| *last >= a.id) {
+            self.ordered = false;
+        }
+        self.ids.push(a.id);
+        let strings = &mut self.strings;
+        self.parts.push(Parts {
+            street: strings.intern(a.street),
+            house: strings.intern(a.house_number),
+            postcode: strings.intern(a.postcode),
+            settlement: strings.intern(a.settlement),
+        });
+        self.external.push_str(a.external_id);
+        self.external_ends.push(self.external.len() as u32);
+    }
+
+    pub fn finish(mut self) -> AddressBook {
+        if !self.ordered {
+            self.put_in_order();
+        }
+        self.strings.freeze();
+        self.ids.shrink_to_fit();
+        self.parts.shrink_to_fit();
+        self.external.shrink_to_fit();
+        self.external_ends.shrink_to_fit();
         let mut book = AddressBook {
-            ids,
-            parts,
-            strings,
-            external,
-            external_ends,
+            ids: self.ids,
+            parts: self.parts,
+            strings: self.strings,
+            external: self.external,
+            external_ends: self.external_ends,
             by_external: Vec::new(),
             postcode_ranges: HashMap::new(),
             postcode_slots: Vec::new(),
         };
-        let mut by_external: Vec<Slot> = (0..book.ids.len() as Slot).collect();
-        by_external.sort_unstable_by(|a, b| book.external_id(*a).cmp(book.external_id(*b)));
-        book.by_external = by_external;
-        let mut by_postcode: Vec<Slot> = (0..book.ids.len() as Slot)
+        book.index();
+        book
+    }
+
+    /// Sorts by id, keeping the first of each id.
+    fn put_in_order(&mut self) {
+        let external_id = |s: usize| {
+            let start = if s == 0 {
+                0
+            } else {
+                self.external_ends[s - 1] as usize
+            };
+            &self.external[start..self.external_ends[s] as usize]
+        };
+        let mut order: Vec<usize> = (0..self.ids.len()).collect();
+        order.sort_by_key(|&s| self.ids[s]);
+        order.dedup_by_key(|s| self.ids[*s]);
+        let mut external = String::with_capacity(self.external.len());
+        let mut ends = Vec::with_capacity(order.len());
+        for &s in &order {
+            external.push_str(external_id(s));
+            ends.push(external.len() as u32);
+        }
+        self.ids = order.iter().map(|&s| self.ids[s]).collect();
+        self.parts = order.iter().map(|&s| self.parts[s]).collect();
+        (self.external, self.external_ends) = (external, ends);
+    }
+}
+
+impl AddressBook {
+    /// Builds the book from the register's entries, in any order.
+    pub fn build<'a>(entries: impl IntoIterator<Item = RegisterEntry<'a>>) -> AddressBook {
+        let mut builder = Builder::new();
+        for a in entries {
+            builder.push(&a);
+        }
+        builder.finish()
+    }
+
+    /// The lookups by external id and by postcode, over the columns.
+    fn index(&mut self) {
+        let mut by_external: Vec<Slot> = (0..self.ids.len() as Slot).collect();
+        by_external.sort_unstable_by(|a, b| self.external_id(*a).cmp(self.external_id(*b)));
+        self.by_external = by_external;
+        let mut by_postcode: Vec<Slot> = (0..self.ids.len() as Slot)
             .filter(|s| {
-                !book
+                !self
                     .strings
-                    .get(book.parts[*s as usize].postcode)
+                    .get(self.parts[*s as usize].postcode)
                     .is_empty()
             })
             .collect();
         // Slots ascend within a postcode (stable sort), so ids do too.
-        by_postcode.sort_by_key(|s| book.parts[*s as usize].postcode);
+        by_postcode.sort_by_key(|s| self.parts[*s as usize].postcode);
         let mut start = 0;
         while start < by_postcode.len() {
-            let pc = book.parts[by_postcode[start] as usize].postcode;
+            let pc = self.parts[by_postcode[start] as usize].postcode;
             let mut end = start;
-            while end < by_postcode.len() && book.parts[by_postcode[end] as usize].postcode == pc {
+            while end < by_postcode.len() && self.parts[by_postcode[end] as usize].postcode == pc {
                 end += 1;
             }
-            book.postcode_ranges
-                .insert(book.strings.get(pc).into(), (start as u32, end as u32));
+            self.postcode_ranges
+                .insert(self.strings.get(pc).into(), (start as u32, end as u32));
             start = end;
         }
-        book.postcode_slots = by_postcode;
-        book
+        self.postcode_slots = by_postcode;
     }
 
     pub fn len(&self) -> usize {
@@ -214,13 +281,41 @@ impl AddressBook {
         out.into_iter().collect()
     }
 
-    /// Every address as a row, in id order (to build the search index from
-    /// the book rather than from a second read of the register).
+    /// Every address as a row, in id order.
     pub fn rows(&self) -> impl Iterator<Item = SearchAddress> + '_ {
         (0..self.ids.len() as Slot).map(|slot| SearchAddress {
             id: self.id(slot),
             external_id: self.external_id(slot).to_string(),
             address: self.address(slot),
+        })
+    }
+
+    /// Every street (settlement, street, postcode) with its houses in id
+    /// order, to build the search index from: grouped by the interned parts,
+    /// so nothing is allocated per address.
+    pub fn streets(&self) -> impl Iterator<Item = StreetHouses<'_>> + '_ {
+        let key = |s: Slot| {
+            let p = self.parts[s as usize];
+            (p.settlement, p.street, p.postcode)
+        };
+        let mut slots: Vec<Slot> = (0..self.ids.len() as Slot).collect();
+        slots.sort_by_key(|s| key(*s)); // stable: id order within a street
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            let first = *slots.get(start)?;
+            let end = start + slots[start..].partition_point(|s| key(*s) == key(first));
+            let houses = slots[start..end]
+                .iter()
+                .map(|&s| (self.strings.get(self.parts[s as usize].house), self.id(s)))
+                .collect();
+            start = end;
+            let (settlement, postcode, street) = self.place(first);
+            Some(StreetHouses {
+                settlement,
+                street,
+                postcode,
+                houses,
+            })
         })
     }
 
@@ -245,17 +340,32 @@ impl AddressBook {
 mod tests {
     use super::*;
 
-    fn row(id: i64, ext: &str, street: &str, n: &str, pc: &str, town: &str) -> SearchAddress {
-        SearchAddress {
+    fn row<'a>(
+        id: i64,
+        external_id: &'a str,
+        street: &'a str,
+        house_number: &'a str,
+        postcode: &'a str,
+        settlement: &'a str,
+    ) -> RegisterEntry<'a> {
+        RegisterEntry {
             id,
-            external_id: ext.into(),
-            address: Address::new(street, n, pc, town).unwrap(),
+            external_id,
+            street,
+            house_number,
+            postcode,
+            settlement,
+            lon: 19.0,
+            lat: 47.5,
+            utilities: 0,
         }
     }
 
+    /// Out of id order, and one id twice (the first is kept).
     fn book() -> AddressBook {
         AddressBook::build(vec![
             row(30, "T2", "Fő utca", "3", "1111", "Budapest"),
+            row(30, "T2-again", "Fő utca", "3", "1111", "Budapest"),
             row(10, "T0", "Fő utca", "1", "1111", "Budapest"),
             row(20, "T1", "Fő utca", "2", "1112", "Budapest"),
             row(40, "W1", "", "12/A", "", "Wola"),

@@ -5,7 +5,7 @@
 //! `u64`), looked up by binary search: 1,000,000 contacts take 24 MiB.
 
 use crate::domain::Language;
-use crate::store::CallerRow;
+use crate::store::CallerEntry;
 
 /// One contact of a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,23 +31,42 @@ fn digits(e164: &str) -> Option<u64> {
         .flatten()
 }
 
-impl CallerMap {
-    pub fn build(rows: Vec<CallerRow>) -> CallerMap {
-        let mut entries: Vec<Caller> = rows
-            .into_iter()
-            .filter_map(|r| {
-                Some(Caller {
-                    number: digits(&r.destination)?,
-                    address_id: r.address_id,
-                    language: r.language,
-                    opted_out: r.opted_out,
-                })
-            })
-            .collect();
+/// Collects a map's entries as the contacts are read (see
+/// [`crate::store::Database::each_caller`]): 24 bytes each, nothing else held.
+#[derive(Default)]
+pub struct Builder {
+    entries: Vec<Caller>,
+}
+
+impl Builder {
+    /// Adds a contact; one whose number is not E.164 digits is left out.
+    pub fn push(&mut self, c: &CallerEntry<'_>) {
+        if let Some(number) = digits(c.destination) {
+            self.entries.push(Caller {
+                number,
+                address_id: c.address_id,
+                language: c.language,
+                opted_out: c.opted_out,
+            });
+        }
+    }
+
+    pub fn finish(self) -> CallerMap {
+        let mut entries = self.entries;
         entries.sort_unstable_by_key(|c| (c.number, c.address_id));
         entries.dedup_by_key(|c| (c.number, c.address_id));
         entries.shrink_to_fit();
         CallerMap { entries }
+    }
+}
+
+impl CallerMap {
+    pub fn build<'a>(contacts: impl IntoIterator<Item = CallerEntry<'a>>) -> CallerMap {
+        let mut builder = Builder::default();
+        for c in contacts {
+            builder.push(&c);
+        }
+        builder.finish()
     }
 
     /// The contacts registered with this number (E.164), by address id.
@@ -77,9 +96,9 @@ impl CallerMap {
 mod tests {
     use super::*;
 
-    fn row(n: &str, address_id: i64, language: Language, opted_out: bool) -> CallerRow {
-        CallerRow {
-            destination: n.into(),
+    fn row(n: &str, address_id: i64, language: Language, opted_out: bool) -> CallerEntry<'_> {
+        CallerEntry {
+            destination: n,
             address_id,
             language,
             opted_out,

@@ -14,7 +14,7 @@ pub use book::AddressBook;
 pub use callers::CallerMap;
 
 use crate::error::Result;
-use crate::geo::AddressIndex;
+use crate::geo::{AddressIndex, IndexPoint};
 use crate::search::AddressSearch;
 use crate::store::Store;
 
@@ -70,58 +70,112 @@ fn memory(part: &'static str, bytes: usize) {
     metrics::gauge!("herald_memory_bytes", "part" => part).set(bytes as f64);
 }
 
+/// What one read of the address register builds: the geo index and the
+/// address book, for the same version.
+pub struct Addresses {
+    pub index: Arc<AddressIndex>,
+    pub book: Arc<AddressBook>,
+}
+
 /// The address register as the operations read it from memory.
 pub struct Register {
     store: Store,
-    index: Versioned<AddressIndex>,
+    addresses: Versioned<Addresses>,
     search: Versioned<AddressSearch>,
-    book: Versioned<AddressBook>,
     callers: Versioned<CallerMap>,
+}
+
+/// Runs a build on a blocking thread: it reads the database with
+/// [`crate::store::Database::each_address`] and friends, which block, and takes
+/// a core for a second or two at 2,000,000 addresses.
+async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    build: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(build)
+        .await
+        .map_err(|e| anyhow::anyhow!("{what} build: {e}"))?
 }
 
 impl Register {
     pub fn new(store: Store) -> Register {
         Register {
             store,
-            index: Versioned::new(),
+            addresses: Versioned::new(),
             search: Versioned::new(),
-            book: Versioned::new(),
             callers: Versioned::new(),
         }
+    }
+
+    /// The geo index and the address book for the register's `version`, from
+    /// one read of it: each address is handed over as it is read, and goes
+    /// straight into both (no rows of the whole register held at once).
+    async fn addresses(&self, version: i64) -> Result<Arc<Addresses>> {
+        self.addresses
+            .get(version, async {
+                let store = self.store.clone();
+                let started = std::time::Instant::now();
+                let (points, book, read) = blocking("address book", move || {
+                    let mut points = Vec::new();
+                    let mut book = book::Builder::new();
+                    store.each_address(&mut |a| {
+                        points.push(IndexPoint {
+                            id: a.id,
+                            lon: a.lon,
+                            lat: a.lat,
+                            utilities: a.utilities,
+                        });
+                        book.push(a);
+                    })?;
+                    let read = started.elapsed();
+                    Ok((points, book.finish(), read))
+                })
+                .await?;
+                let index =
+                    blocking("address index", move || Ok(AddressIndex::build(points))).await?;
+                tracing::info!(
+                    addresses = book.len(),
+                    version,
+                    read_ms = read.as_millis() as u64,
+                    index_mib = index.memory_bytes() >> 20,
+                    book_mib = book.bytes() >> 20,
+                    ms = started.elapsed().as_millis() as u64,
+                    "address index and book built"
+                );
+                memory("geo_index", index.memory_bytes());
+                memory("address_book", book.bytes());
+                Ok(Addresses {
+                    index: Arc::new(index),
+                    book: Arc::new(book),
+                })
+            })
+            .await
     }
 
     /// The address book for the register's `version` (as the published view
     /// read it: no database read unless the version moved).
     pub async fn book(&self, version: i64) -> Result<Arc<AddressBook>> {
-        self.book
-            .get(version, async {
-                let started = std::time::Instant::now();
-                let rows = self.store.search_addresses().await?;
-                let book = tokio::task::spawn_blocking(move || AddressBook::build(rows))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("address book build: {e}"))?;
-                tracing::info!(
-                    addresses = book.len(),
-                    version,
-                    mib = book.bytes() >> 20,
-                    ms = started.elapsed().as_millis() as u64,
-                    "address book built"
-                );
-                memory("address_book", book.bytes());
-                Ok(book)
-            })
-            .await
+        Ok(Arc::clone(&self.addresses(version).await?.book))
+    }
+
+    /// The geo index over the current address register.
+    pub async fn address_index(&self) -> Result<Arc<AddressIndex>> {
+        let version = self.store.addresses_version().await?;
+        Ok(Arc::clone(&self.addresses(version).await?.index))
     }
 
     /// The caller map for the contacts' `version`.
     pub async fn callers(&self, version: i64) -> Result<Arc<CallerMap>> {
         self.callers
             .get(version, async {
+                let store = self.store.clone();
                 let started = std::time::Instant::now();
-                let rows = self.store.callers().await?;
-                let map = tokio::task::spawn_blocking(move || CallerMap::build(rows))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("caller map build: {e}"))?;
+                let map = blocking("caller map", move || {
+                    let mut map = callers::Builder::default();
+                    store.each_caller(&mut |c| map.push(c))?;
+                    Ok(map.finish())
+                })
+                .await?;
                 tracing::info!(
                     numbers = map.len(),
                     version,
@@ -135,29 +189,6 @@ impl Register {
             .await
     }
 
-    /// The geo index over the current address register.
-    pub async fn address_index(&self) -> Result<Arc<AddressIndex>> {
-        let version = self.store.addresses_version().await?;
-        self.index
-            .get(version, async {
-                let started = std::time::Instant::now();
-                let points = self.store.index_points().await?;
-                let index = tokio::task::spawn_blocking(move || AddressIndex::build(points))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("index build: {e}"))?;
-                tracing::info!(
-                    addresses = index.len(),
-                    version,
-                    mib = index.memory_bytes() >> 20,
-                    ms = started.elapsed().as_millis() as u64,
-                    "address index built"
-                );
-                memory("geo_index", index.memory_bytes());
-                Ok(index)
-            })
-            .await
-    }
-
     /// The address search index for the register's `version`, built from the
     /// address book (one read of the register serves both, and the rows are
     /// made one at a time instead of held all at once).
@@ -166,9 +197,10 @@ impl Register {
             .get(version, async {
                 let book = self.book(version).await?;
                 let started = std::time::Instant::now();
-                let search = tokio::task::spawn_blocking(move || AddressSearch::build(book.rows()))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("search index build: {e}"))?;
+                let search = blocking("search index", move || {
+                    Ok(AddressSearch::from_streets(book.streets()))
+                })
+                .await?;
                 tracing::info!(
                     version,
                     mib = search.bytes() >> 20,

@@ -41,30 +41,30 @@ use postgres::Postgres;
 use shared::SqlStore;
 use sqlite::Sqlite;
 
-/// An address as the geo index needs it.
-#[derive(Clone, Copy, Debug)]
-pub struct IndexPoint {
+/// One address as a whole-register read hands it over
+/// ([`Database::each_address`]): borrowed from the row being read, so reading
+/// 2,000,000 addresses allocates nothing per row.
+#[derive(Debug, Clone, Copy)]
+pub struct RegisterEntry<'a> {
     pub id: i64,
+    pub external_id: &'a str,
+    /// Empty when the place has no streets.
+    pub street: &'a str,
+    pub house_number: &'a str,
+    /// Empty when the register has none.
+    pub postcode: &'a str,
+    pub settlement: &'a str,
     pub lon: f64,
     pub lat: f64,
     /// Utilities served (bit mask); 0 means unknown, i.e. all.
     pub utilities: u8,
 }
 
-/// An address as the in-memory register needs it (the search index, the
-/// address book), in id order.
-#[derive(Debug, Clone)]
-pub struct SearchAddress {
-    pub id: i64,
-    pub external_id: String,
-    pub address: Address,
-}
-
-/// An SMS contact as the caller map needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallerRow {
+/// An SMS contact as the caller map needs it ([`Database::each_caller`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallerEntry<'a> {
     /// E.164.
-    pub destination: String,
+    pub destination: &'a str,
     pub address_id: i64,
     pub language: Language,
     pub opted_out: bool,
@@ -557,11 +557,13 @@ pub trait Database: Send + Sync {
     async fn after_bulk_load(&self, table: BulkTable) -> Result<()>;
     /// Bumped on every address import; nodes rebuild their index when it moves.
     async fn addresses_version(&self) -> Result<i64>;
-    async fn index_points(&self) -> Result<Vec<IndexPoint>>;
-    /// Every address, in id order, for the search index and the address book.
-    async fn search_addresses(&self) -> Result<Vec<SearchAddress>>;
-    /// Every SMS contact, for the caller map.
-    async fn callers(&self) -> Result<Vec<CallerRow>>;
+    /// Hands every address of the register to `visit`, in id order, as it is
+    /// read: nothing of the result is held. **Blocking**: call it on a
+    /// blocking thread (`tokio::task::spawn_blocking`), as the in-memory
+    /// register does.
+    fn each_address(&self, visit: &mut dyn FnMut(&RegisterEntry<'_>)) -> Result<()>;
+    /// Hands every SMS contact to `visit`, as [`Database::each_address`].
+    fn each_caller(&self, visit: &mut dyn FnMut(&CallerEntry<'_>)) -> Result<()>;
     /// (outage id, first address id, last address id) of every open outage's
     /// id runs, by outage then first id.
     async fn open_outage_runs(&self) -> Result<Vec<(i64, i64, i64)>>;

@@ -240,17 +240,6 @@ impl FromCols for ClaimedDelivery {
     }
 }
 
-/// id, [`ADDRESS_COLUMNS`].
-impl FromCols for SearchAddress {
-    fn from_cols(r: &impl Cols) -> Result<Self> {
-        Ok(SearchAddress {
-            id: r.int(0),
-            external_id: r.text(1).to_string(),
-            address: r.address(2),
-        })
-    }
-}
-
 /// id, external_id, [`ADDRESS_COLUMNS`], lon, lat.
 impl FromCols for AddressRow {
     fn from_cols(r: &impl Cols) -> Result<Self> {

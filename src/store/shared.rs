@@ -126,28 +126,42 @@ impl<B: Backend> Database for SqlStore<B> {
         Ok(v)
     }
 
-    async fn index_points(&self) -> Result<Vec<IndexPoint>> {
-        let rows: Vec<(i64, f64, f64, i64)> =
-            Sql::new("SELECT id, lon, lat, utilities FROM addresses")
-                .fetch_all(&mut self.0.read().await?)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, lon, lat, utilities)| IndexPoint {
-                id,
-                lon,
-                lat,
-                utilities: utilities as u8,
-            })
-            .collect())
+    fn each_address(&self, visit: &mut dyn FnMut(&RegisterEntry<'_>)) -> Result<()> {
+        self.0.scan(
+            "SELECT id, external_id, street, house_number, postcode, settlement, lon, lat, \
+             utilities FROM addresses ORDER BY id",
+            &mut |r| {
+                visit(&RegisterEntry {
+                    id: r.int(0),
+                    external_id: r.text(1),
+                    street: r.text(2),
+                    house_number: r.text(3),
+                    postcode: r.text(4),
+                    settlement: r.text(5),
+                    lon: r.float(6),
+                    lat: r.float(7),
+                    utilities: r.int(8) as u8,
+                })
+            },
+        )
     }
 
-    async fn search_addresses(&self) -> Result<Vec<SearchAddress>> {
-        Sql::new(format!(
-            "SELECT a.id, a.external_id, {ADDRESS_COLUMNS} FROM addresses a ORDER BY a.id"
-        ))
-        .map_all(&mut self.0.read().await?)
-        .await
+    fn each_caller(&self, visit: &mut dyn FnMut(&CallerEntry<'_>)) -> Result<()> {
+        let mut bad = None;
+        self.0.scan(
+            "SELECT destination, address_id, language, opted_out_at IS NOT NULL \
+             FROM contacts WHERE channel = 'sms'",
+            &mut |r| match rows::parse(r.text(2), "language") {
+                Ok(language) => visit(&CallerEntry {
+                    destination: r.text(0),
+                    address_id: r.int(1),
+                    language,
+                    opted_out: r.flag(3),
+                }),
+                Err(e) => bad = Some(e),
+            },
+        )?;
+        bad.map_or(Ok(()), Err)
     }
 
     async fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts> {
@@ -669,25 +683,6 @@ impl<B: Backend> Database for SqlStore<B> {
             addresses_version: get("addresses_version"),
             contacts_version: get("contacts_version"),
         })
-    }
-
-    async fn callers(&self) -> Result<Vec<CallerRow>> {
-        let rows: Vec<(String, i64, String, bool)> = Sql::new(
-            "SELECT destination, address_id, language, opted_out_at IS NOT NULL \
-             FROM contacts WHERE channel = 'sms'",
-        )
-        .fetch_all(&mut self.0.read().await?)
-        .await?;
-        rows.into_iter()
-            .map(|(destination, address_id, language, opted_out)| {
-                Ok(CallerRow {
-                    destination,
-                    address_id,
-                    language: rows::parse(&language, "language")?,
-                    opted_out,
-                })
-            })
-            .collect()
     }
 
     async fn open_outage_runs(&self) -> Result<Vec<(i64, i64, i64)>> {

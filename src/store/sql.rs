@@ -365,6 +365,22 @@ pub(super) trait Backend: Send + Sync + 'static {
 
     /// See [`Database::listen`]; false where the database cannot announce.
     fn listen(&self, on: OnChange) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Runs `sql`, a read of a whole table, and hands each row to `visit` as it
+    /// is read, holding none of them. **Blocking** (see
+    /// [`Database::each_address`]). The backends differ in how: SQLite reads
+    /// through a read-only connection of its own, PostgreSQL streams through
+    /// sqlx (see each).
+    fn scan(&self, sql: &str, visit: &mut dyn FnMut(&dyn Scanned)) -> Result<()>;
+}
+
+/// A row of [`Backend::scan`], read by position. As [`Cols`], a column of
+/// another type than asked is a bug in the statement, and panics.
+pub(super) trait Scanned {
+    fn int(&self, i: usize) -> i64;
+    fn float(&self, i: usize) -> f64;
+    fn text(&self, i: usize) -> &str;
+    fn flag(&self, i: usize) -> bool;
 }
 
 /// SQL list of the kinds, for `kind IN …`. The kinds are Herald's own enum, so

@@ -21,13 +21,16 @@ use sqlx::{Arguments, SqliteConnection};
 
 use super::rows;
 use super::shared::finish_import;
-use super::sql::{kinds_sql, Announce, Arg, Backend, Bound, ClaimBatch, Dialect, Sql, Tx};
+use super::sql::{kinds_sql, Announce, Arg, Backend, Bound, ClaimBatch, Dialect, Scanned, Sql, Tx};
 use super::*;
 use crate::clock::{from_ms, to_ms};
 use crate::domain::token::random_token;
 
 pub(super) struct Sqlite {
     pool: SqlitePool,
+    /// The database file, for [`Backend::scan`]'s connections.
+    path: std::path::PathBuf,
+    busy_timeout: Duration,
 }
 
 impl Sqlite {
@@ -39,7 +42,12 @@ impl Sqlite {
             .busy_timeout(Duration::from_millis(config.busy_timeout_ms))
             .foreign_keys(true)
             .pragma("temp_store", "memory");
-        if let Some(dir) = options.get_filename().parent() {
+        let path = options.get_filename().to_path_buf();
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            // Every pooled connection would be a database of its own.
+            anyhow::bail!("database_url: an in-memory SQLite database is not supported");
+        }
+        if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)?;
             }
@@ -63,7 +71,26 @@ impl Sqlite {
             })
             .connect_with(options)
             .await?;
-        Ok(Sqlite { pool })
+        Ok(Sqlite {
+            pool,
+            path,
+            busy_timeout: Duration::from_millis(config.busy_timeout_ms),
+        })
+    }
+}
+
+impl Scanned for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> i64 {
+        self.get_unwrap(i)
+    }
+    fn float(&self, i: usize) -> f64 {
+        self.get_unwrap(i)
+    }
+    fn text(&self, i: usize) -> &str {
+        self.get_ref_unwrap(i).as_str().expect("a text column")
+    }
+    fn flag(&self, i: usize) -> bool {
+        self.get_unwrap(i)
     }
 }
 
@@ -118,6 +145,28 @@ impl Backend for Sqlite {
     /// The write transaction already excludes every other writer.
     async fn lock_key(_tx: &mut Tx<Self>, _key: &str, _seed: i64) -> Result<()> {
         Ok(())
+    }
+
+    /// Through a read-only connection of its own (rusqlite, on the caller's
+    /// blocking thread), not the pool: sqlx's SQLite driver hands each row from
+    /// its worker thread through a channel, some 4 µs a row — 9 s for a
+    /// register of 2,000,000 addresses, against about 1 s here. The statement
+    /// reads one snapshot (WAL), so writers go on meanwhile.
+    fn scan(&self, sql: &str, visit: &mut dyn FnMut(&dyn Scanned)) -> Result<()> {
+        use rusqlite::OpenFlags;
+        let mut scan = || -> rusqlite::Result<()> {
+            // No mutex: the connection lives on this thread alone.
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = rusqlite::Connection::open_with_flags(&self.path, flags)?;
+            conn.busy_timeout(self.busy_timeout)?;
+            let mut statement = conn.prepare(sql)?;
+            let mut rows = statement.raw_query();
+            while let Some(row) = rows.next()? {
+                visit(row);
+            }
+            Ok(())
+        };
+        scan().map_err(|e| anyhow::anyhow!("reading {}: {e}", self.path.display()).into())
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
