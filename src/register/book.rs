@@ -84,8 +84,8 @@ pub struct Builder {
     strings: Strings,
     external: String,
     external_ends: Vec<u32>,
-    /// Whether every id came after the one before (the read is in id order;
-    /// anything else is put in order by `finish`).
+    /// Whether every id came after the one before (SQLite reads in id order,
+    /// PostgreSQL mostly; `finish` puts the rest in order).
     ordered: bool,
 }
 

@@ -35,6 +35,9 @@ pub const CHANNEL_PUBLISHED: &str = "herald_published";
 
 pub(super) struct Postgres {
     pool: PgPool,
+    /// For [`Backend::scan`]'s own connection: a whole-table read takes
+    /// seconds by design, which is no "slow statement" to warn about.
+    scan_options: PgConnectOptions,
 }
 
 impl Postgres {
@@ -61,8 +64,11 @@ impl Postgres {
             // A connection broken by a server restart is noticed here rather
             // than by the query that would have used it.
             .test_before_acquire(true)
-            .connect_lazy_with(options);
-        Ok(Postgres { pool })
+            .connect_lazy_with(options.clone());
+        let scan_options = sqlx::ConnectOptions::log_slow_statements(
+            options,
+            tracing::log::LevelFilter::Off, Duration::MAX);
+        Ok(Postgres { pool, scan_options })
     }
 }
 
@@ -100,16 +106,19 @@ impl Backend for Postgres {
     }
 
     /// Streams through sqlx, whose PostgreSQL rows are cheap (about 1 µs each
-    /// for the register), on the caller's blocking thread.
+    /// for the register), on the caller's blocking thread and a connection of
+    /// its own, so a scan neither holds one of the pool's for seconds nor
+    /// warns of a slow statement.
     fn scan(&self, sql: &str, visit: &mut dyn FnMut(&dyn Scanned)) -> Result<()> {
         use futures::TryStreamExt;
         tokio::runtime::Handle::current().block_on(async {
-            let mut conn = self.pool.acquire().await?;
-            let mut rows = sqlx::query(sql).fetch(&mut *conn);
+            let mut conn: PgConnection = sqlx::ConnectOptions::connect(&self.scan_options).await?;
+            let mut rows = sqlx::query(sql).fetch(&mut conn);
             while let Some(row) = rows.try_next().await? {
                 visit(&row);
             }
-            Ok(())
+            drop(rows);
+            Ok(sqlx::Connection::close(conn).await?)
         })
     }
 

@@ -129,7 +129,7 @@ impl<B: Backend> Database for SqlStore<B> {
     fn each_address(&self, visit: &mut dyn FnMut(&RegisterEntry<'_>)) -> Result<()> {
         self.0.scan(
             "SELECT id, external_id, street, house_number, postcode, settlement, lon, lat, \
-             utilities FROM addresses ORDER BY id",
+             utilities FROM addresses",
             &mut |r| {
                 visit(&RegisterEntry {
                     id: r.int(0),
