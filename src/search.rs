@@ -185,36 +185,40 @@ struct House {
 impl Street {
     /// What the query's numbers ask of this entry: `None` if they cannot be
     /// read here, else the house number's key, if they name one.
+    /// (Without allocating: it runs for every candidate entry.)
     fn house<'q>(&self, numbers: &[&'q str]) -> Option<Option<&'q str>> {
-        let (mut houses, mut postcodes) = (Vec::new(), Vec::new());
-        for &n in numbers {
-            if self.place_words.iter().any(|w| w == n) {
-                continue; // its postcode
-            }
-            if looks_like_postcode(n) {
-                postcodes.push(n);
-            } else {
-                houses.push(n);
-            }
-        }
-        if houses.is_empty() {
-            // "98-100" is a range of houses as well as a Polish postcode.
-            houses = postcodes;
-        } else if !postcodes.is_empty() && !self.postcode.is_empty() {
+        // Numbers that are words of the place (its postcode, a number in its
+        // settlement's name) are read as such.
+        let rest = || {
+            numbers
+                .iter()
+                .copied()
+                .filter(|n| !self.place_words.iter().any(|w| w == n))
+        };
+        let any_house = rest().any(|n| !looks_like_postcode(n));
+        if any_house && rest().any(looks_like_postcode) && !self.postcode.is_empty() {
             return None; // another postcode
         } // (a register without postcodes cannot check a typed one: it passes)
-        if houses.len() > 1 && self.postcode.is_empty() {
-            // "Kisfalu 12 6065": without a postcode to match, a four-digit one
-            // typed after the house number reads as a postcode.
-            let first = houses[0];
-            houses.retain(|n| !(n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit())));
-            if houses.is_empty() {
-                houses.push(first);
-            }
+          // The house numbers; "98-100" is a range of houses as well as a Polish
+          // postcode, so postcode-shaped numbers are houses when nothing else is.
+        let houses = || rest().filter(move |n| looks_like_postcode(n) != any_house);
+        let mut all = houses();
+        let Some(first) = all.next() else {
+            return Some(None);
+        };
+        if all.next().is_none() {
+            return Some(Some(first));
         }
-        match houses[..] {
-            [] => Some(None),
-            [house] => Some(Some(house)),
+        if !self.postcode.is_empty() {
+            return None;
+        }
+        // "Kisfalu 12 6065": without a postcode to match, a four-digit one
+        // typed after the house number reads as a postcode.
+        let four_digits = |n: &str| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit());
+        let mut kept = houses().filter(|n| !four_digits(n));
+        match (kept.next(), kept.next()) {
+            (None, _) => Some(Some(first)),
+            (Some(house), None) => Some(Some(house)),
             _ => None,
         }
     }
@@ -232,11 +236,14 @@ pub struct AddressSearch {
     /// Every distinct word of every entry (name and place words), sorted, with
     /// the entries (indexes into `streets`, ascending) it belongs to. A query
     /// word can only match an entry that has a word it begins, so a search
-    /// looks at the entries of its most selective word, not at all of them.
+    /// looks only at entries that every word's postings share (see
+    /// [`AddressSearch::candidates`]), not at all of them.
     words: Vec<(Box<str>, Vec<u32>)>,
     /// House numbers and their keys, each distinct text once ("1" … "300"
     /// repeat in every street).
     texts: Vec<Box<str>>,
+    /// The entries without a postcode, ascending (see [`AddressSearch::candidates`]).
+    without_postcode: Vec<u32>,
 }
 
 /// An address as the search index is built from it, in id order.
@@ -307,6 +314,59 @@ impl Query {
             numbers,
         }
     }
+}
+
+/// The ascending union of ascending lists (borrowed when there is one),
+/// merged pairwise: a pass per level, no sort.
+fn union<'a>(lists: &[&'a [u32]]) -> std::borrow::Cow<'a, [u32]> {
+    match lists {
+        [] => std::borrow::Cow::Borrowed(&[]),
+        [one] => std::borrow::Cow::Borrowed(one),
+        many => {
+            let mid = many.len() / 2;
+            std::borrow::Cow::Owned(merge(&union(&many[..mid]), &union(&many[mid..])))
+        }
+    }
+}
+
+/// Two ascending lists as one, each entry once.
+fn merge(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        out.push(x.min(y));
+        i += usize::from(x <= y);
+        j += usize::from(y <= x);
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// The entries of `a` also in `b` (both ascending), galloping through `b`:
+/// a short list against a long one costs a few steps per entry, two lists
+/// of the same length one pass.
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut rest = b;
+    for &x in a {
+        let mut step = 1;
+        while step < rest.len() && rest[step] < x {
+            step *= 2;
+        }
+        let end = (step + 1).min(rest.len());
+        rest = &rest[rest[..end].partition_point(|&y| y < x)..];
+        match rest.first() {
+            None => break,
+            Some(&y) if y == x => {
+                out.push(x);
+                rest = &rest[1..];
+            }
+            Some(_) => {}
+        }
+    }
+    out
 }
 
 /// One street's houses, as the index is built from them (see
@@ -411,10 +471,14 @@ impl AddressSearch {
             })
             .collect();
         words.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let without_postcode = (0..streets.len() as u32)
+            .filter(|&i| streets[i as usize].postcode.is_empty())
+            .collect();
         AddressSearch {
             streets,
             words,
             texts,
+            without_postcode,
         }
     }
 
@@ -425,27 +489,54 @@ impl AddressSearch {
         start..end
     }
 
-    /// The entries with a word that `prefix` begins, ascending.
-    fn entries_with_prefix(&self, prefix: &str) -> Vec<u32> {
-        let mut out: Vec<u32> = self.words[self.with_prefix(prefix)]
-            .iter()
-            .flat_map(|(_, list)| list.iter().copied())
-            .collect();
-        out.sort_unstable();
-        out.dedup();
-        out
+    /// The posting lists of the index words equal to `word`.
+    fn with_word(&self, word: &str) -> std::ops::Range<usize> {
+        let start = self.words.partition_point(|(w, _)| &**w < word);
+        let end = start + self.words[start..].partition_point(|(w, _)| &**w == word);
+        start..end
     }
 
-    /// Of the query's required words, the one that rules out the most entries:
-    /// the fewest postings under its prefix ("telepules" may name every
-    /// settlement, a street's name a few entries).
-    fn most_selective<'q>(&self, required: &'q [String]) -> Option<&'q String> {
-        required.iter().min_by_key(|w| {
-            self.words[self.with_prefix(w)]
+    /// The entries the query can match, ascending: a superset, each still to
+    /// be checked, but small. Every required word must begin a word of the
+    /// entry, so each one's postings (under its prefix) hold every match. So
+    /// does, for a query with two or more numbers, the union of the numbers'
+    /// own postings and the entries without a postcode: an entry with a
+    /// postcode reads at most one number as its house (see [`Street::house`]),
+    /// so the others are words of its place ("Település 1", a postcode).
+    /// They are intersected smallest first; `None` when the query gives no
+    /// such list.
+    fn candidates(&self, q: &Query, numbers: &[&str]) -> Option<Vec<u32>> {
+        let lists = |r: std::ops::Range<usize>| self.words[r].iter().map(|(_, l)| l.as_slice());
+        let mut filters: Vec<Vec<&[u32]>> = q
+            .required
+            .iter()
+            .map(|w| lists(self.with_prefix(w)).collect())
+            .collect();
+        if numbers.len() >= 2 {
+            let mut f: Vec<&[u32]> = numbers
                 .iter()
-                .map(|(_, list)| list.len())
-                .sum::<usize>()
-        })
+                .flat_map(|n| lists(self.with_word(n)))
+                .collect();
+            f.push(&self.without_postcode);
+            filters.push(f);
+        }
+        let size = |f: &Vec<&[u32]>| f.iter().map(|l| l.len()).sum::<usize>();
+        filters.sort_by_key(size);
+        let (first, rest) = filters.split_first()?;
+        let mut out = union(first).into_owned();
+        // A filter of many words (a short prefix) costs more to read out than
+        // the check it would save.
+        for f in rest.iter().filter(|f| f.len() <= 16) {
+            if out.is_empty() {
+                break;
+            }
+            // Against each of the filter's lists (a short list against long
+            // ones), then the matches merged.
+            let found: Vec<Vec<u32>> = f.iter().map(|l| intersect(&out, l)).collect();
+            let found: Vec<&[u32]> = found.iter().map(Vec::as_slice).collect();
+            out = union(&found).into_owned();
+        }
+        Some(out)
     }
 
     fn text(&self, i: u32) -> &str {
@@ -488,14 +579,10 @@ impl AddressSearch {
             return Vec::new();
         }
         let numbers: Vec<&str> = q.numbers.iter().map(String::as_str).collect();
-        // Only entries with a word each required word begins can match, so
-        // the entries of the most selective one are all there is to look at.
-        let entries: Box<dyn Iterator<Item = &Street>> = match self.most_selective(&q.required) {
-            Some(w) if !scan_all => Box::new(
-                self.entries_with_prefix(w)
-                    .into_iter()
-                    .map(|i| &self.streets[i as usize]),
-            ),
+        let entries: Box<dyn Iterator<Item = &Street>> = match self.candidates(&q, &numbers) {
+            Some(list) if !scan_all => {
+                Box::new(list.into_iter().map(|i| &self.streets[i as usize]))
+            }
             _ => Box::new(self.streets.iter()),
         };
         // (entry, house key, unit words it matches)
@@ -646,7 +733,12 @@ mod tests {
         let mut queries = 0;
         for a in words {
             for b in words {
-                for q in [a.to_string(), format!("{a} {b}"), format!("{b} {a} 12")] {
+                for q in [
+                    a.to_string(),
+                    format!("{a} {b}"),
+                    format!("{b} {a} 12"),
+                    format!("{a} 3 {b} 12"),
+                ] {
                     assert_eq!(
                         index.search_among(&q, 50, false),
                         index.search_among(&q, 50, true),
@@ -657,6 +749,21 @@ mod tests {
             }
         }
         assert!(queries > 5_000);
+    }
+
+    #[test]
+    fn intersections_gallop_to_the_same_answer() {
+        let long: Vec<u32> = (0..1000).map(|i| i * 3).collect();
+        let short = [0, 4, 9, 10, 2997, 3000];
+        assert_eq!(intersect(&short, &long), vec![0, 9, 2997]);
+        assert_eq!(intersect(&long, &short), vec![0, 9, 2997]);
+        assert_eq!(intersect(&long, &long), long);
+        assert!(intersect(&[], &long).is_empty() && intersect(&long, &[]).is_empty());
+        assert_eq!(union(&[&[1, 5], &[2, 5, 9]]).as_ref(), &[1, 2, 5, 9]);
+        assert_eq!(
+            union(&[&[7], &[1, 5], &[], &[2, 5, 9]]).as_ref(),
+            &[1, 2, 5, 7, 9]
+        );
     }
 
     #[test]

@@ -67,7 +67,9 @@ impl Postgres {
             .connect_lazy_with(options.clone());
         let scan_options = sqlx::ConnectOptions::log_slow_statements(
             options,
-            tracing::log::LevelFilter::Off, Duration::MAX);
+            tracing::log::LevelFilter::Off,
+            Duration::MAX,
+        );
         Ok(Postgres { pool, scan_options })
     }
 }
