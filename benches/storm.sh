@@ -31,7 +31,8 @@
 # the cold/warm ratios. Before the storm: one uncached answer for the largest
 # postcode (curl's time). Prints deliveries still pending after each run, so
 # "during the fan-out" is visible, and the web nodes' peak RSS with the
-# breakdown of what the in-memory structures hold (`herald_memory_bytes`).
+# breakdown of what the in-memory structures hold (`herald_memory_bytes`);
+# before the runs, what the start-up builds of the in-memory register took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -64,7 +65,8 @@ export HERALD_EMAIL__TRANSPORT=smtp HERALD_EMAIL__SMTP__HOST=127.0.0.1 HERALD_EM
 export HERALD_EMAIL__SMTP__TLS=none HERALD_EMAIL__SMTP__POOL_SIZE=16 HERALD_EMAIL__CONCURRENCY=64
 export HERALD_SMS__PROVIDER=kannel HERALD_SMS__KANNEL__URL=http://127.0.0.1:13013 HERALD_SMS__CONCURRENCY=64
 export HERALD_DELIVERY__BATCH_SIZE=1000 HERALD_DELIVERY__POLL_INTERVAL_MS=20
-export RUST_LOG=warn
+# The in-memory register logs its builds (read, sizes, milliseconds) at info.
+export RUST_LOG=warn,herald::register=info
 
 t() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
@@ -168,6 +170,8 @@ for backend in ${BENCH_BACKENDS:-sqlite}; do
     wait_port "$port"
     wait_ready "http://127.0.0.1:$port"
   done
+  # What the start-up builds took (the first node's log).
+  grep -h ' built' "$work"/serve*.log | head -3 | sed 's/\x1b\[[0-9;]*m//g; s/^.*herald::register: /  start-up: /'
 
   declare_outage() { # utility, polygon (GeoJSON coordinates), cause
     curl -fs -X POST "$base/api/v1/outages" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
