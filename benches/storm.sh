@@ -171,7 +171,8 @@ for backend in ${BENCH_BACKENDS:-sqlite}; do
     wait_ready "http://127.0.0.1:$port"
   done
   # What the start-up builds took (the first node's log).
-  grep -h ' built' "$work"/serve*.log | head -3 | sed 's/\x1b\[[0-9;]*m//g; s/^.*herald::register: /  start-up: /'
+  sed 's/\x1b\[[0-9;]*m//g' "$(ls "$work"/serve*.log | head -1)" |
+    grep -E 'herald::register: .*(built|read)' | sed 's/^.*herald::register: /  start-up: /'
 
   declare_outage() { # utility, polygon (GeoJSON coordinates), cause
     curl -fs -X POST "$base/api/v1/outages" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use crate::domain::Address;
-use crate::search::{SearchAddress, StreetHouses};
+use crate::search::StreetHouses;
 use crate::store::RegisterEntry;
 
 /// Interned strings: each distinct text stored once. The build-time table
@@ -84,22 +84,15 @@ pub struct Builder {
     strings: Strings,
     external: String,
     external_ends: Vec<u32>,
-    /// Whether every id came after the one before (SQLite reads in id order,
-    /// PostgreSQL mostly; `finish` puts the rest in order).
-    ordered: bool,
+    /// Whether an id came after a larger or equal one (SQLite reads in id
+    /// order, PostgreSQL mostly; `finish` puts the rest in order).
+    out_of_order: bool,
 }
 
 impl Builder {
-    pub fn new() -> Builder {
-        Builder {
-            ordered: true,
-            ..Builder::default()
-        }
-    }
-
     pub fn push(&mut self, a: &RegisterEntry<'_>) {
         if self.ids.last().is_some_and(|last| *last >= a.id) {
-            self.ordered = false;
+            self.out_of_order = true;
         }
         self.ids.push(a.id);
         let strings = &mut self.strings;
@@ -114,7 +107,7 @@ impl Builder {
     }
 
     pub fn finish(mut self) -> AddressBook {
-        if !self.ordered {
+        if self.out_of_order {
             self.put_in_order();
         }
         self.strings.freeze();
@@ -164,7 +157,7 @@ impl Builder {
 impl AddressBook {
     /// Builds the book from the register's entries, in any order.
     pub fn build<'a>(entries: impl IntoIterator<Item = RegisterEntry<'a>>) -> AddressBook {
-        let mut builder = Builder::new();
+        let mut builder = Builder::default();
         for a in entries {
             builder.push(&a);
         }
@@ -281,15 +274,6 @@ impl AddressBook {
         out.into_iter().collect()
     }
 
-    /// Every address as a row, in id order.
-    pub fn rows(&self) -> impl Iterator<Item = SearchAddress> + '_ {
-        (0..self.ids.len() as Slot).map(|slot| SearchAddress {
-            id: self.id(slot),
-            external_id: self.external_id(slot).to_string(),
-            address: self.address(slot),
-        })
-    }
-
     /// Every street (settlement, street, postcode) with its houses in id
     /// order, to build the search index from: grouped by the interned parts,
     /// so nothing is allocated per address.
@@ -391,18 +375,33 @@ mod tests {
     }
 
     #[test]
-    fn rows_give_back_what_was_built() {
+    fn slots_give_back_what_was_built_in_id_order() {
         let b = book();
-        let rows: Vec<(i64, String, Address)> =
-            b.rows().map(|r| (r.id, r.external_id, r.address)).collect();
-        assert_eq!(rows.len(), 4);
-        assert_eq!(rows[0].0, 10);
-        assert_eq!(rows[0].1, "T0");
+        assert_eq!(b.len(), 4);
+        assert_eq!((b.id(0), b.external_id(0)), (10, "T0"));
         assert_eq!(
-            rows[0].2,
+            b.address(0),
             Address::new("Fő utca", "1", "1111", "Budapest").unwrap()
         );
-        assert_eq!(rows[3].2, Address::new("", "12/A", "", "Wola").unwrap());
+        assert_eq!(b.address(3), Address::new("", "12/A", "", "Wola").unwrap());
+    }
+
+    #[test]
+    fn streets_hold_their_houses_in_id_order() {
+        let b = book();
+        let mut streets: Vec<_> = b
+            .streets()
+            .map(|s| (s.settlement, s.street, s.postcode, s.houses))
+            .collect();
+        streets.sort();
+        assert_eq!(
+            streets,
+            vec![
+                ("Budapest", "Fő utca", "1111", vec![("1", 10), ("3", 30)]),
+                ("Budapest", "Fő utca", "1112", vec![("2", 20)]),
+                ("Wola", "", "", vec![("12/A", 40)]),
+            ]
+        );
     }
 
     #[test]

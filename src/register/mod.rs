@@ -9,6 +9,7 @@ pub mod book;
 pub mod callers;
 
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 pub use book::AddressBook;
 pub use callers::CallerMap;
@@ -65,9 +66,16 @@ impl<T: Send + Sync + 'static> Default for Versioned<T> {
     }
 }
 
-/// Reports what an in-memory structure holds (`herald_memory_bytes{part}`).
-fn memory(part: &'static str, bytes: usize) {
+/// Reports a structure built: what it holds (`herald_memory_bytes{part}`),
+/// and a log line with its size and how long since `started`.
+fn built(what: &str, part: &'static str, version: i64, bytes: usize, started: Instant) {
     metrics::gauge!("herald_memory_bytes", "part" => part).set(bytes as f64);
+    tracing::info!(
+        version,
+        mib = bytes >> 20,
+        ms = started.elapsed().as_millis() as u64,
+        "{what} built"
+    );
 }
 
 /// What one read of the address register builds: the geo index and the
@@ -114,10 +122,10 @@ impl Register {
         self.addresses
             .get(version, async {
                 let store = self.store.clone();
-                let started = std::time::Instant::now();
+                let started = Instant::now();
                 let (points, book, read) = blocking("register read", move || {
                     let mut points = Vec::new();
-                    let mut book = book::Builder::new();
+                    let mut book = book::Builder::default();
                     store.each_address(&mut |a| {
                         points.push(IndexPoint {
                             id: a.id,
@@ -138,14 +146,23 @@ impl Register {
                 tracing::info!(
                     addresses = book.len(),
                     version,
-                    read_ms = read.as_millis() as u64,
-                    index_mib = index.memory_bytes() >> 20,
-                    book_mib = book.bytes() >> 20,
-                    ms = started.elapsed().as_millis() as u64,
-                    "address index and book built"
+                    ms = read.as_millis() as u64,
+                    "register read"
                 );
-                memory("geo_index", index.memory_bytes());
-                memory("address_book", book.bytes());
+                built(
+                    "geo index",
+                    "geo_index",
+                    version,
+                    index.memory_bytes(),
+                    started,
+                );
+                built(
+                    "address book",
+                    "address_book",
+                    version,
+                    book.bytes(),
+                    started,
+                );
                 Ok(Addresses {
                     index: Arc::new(index),
                     book: Arc::new(book),
@@ -171,21 +188,15 @@ impl Register {
         self.callers
             .get(version, async {
                 let store = self.store.clone();
-                let started = std::time::Instant::now();
+                let started = Instant::now();
                 let map = blocking("caller map", move || {
                     let mut map = callers::Builder::default();
                     store.each_caller(&mut |c| map.push(c))?;
                     Ok(map.finish())
                 })
                 .await?;
-                tracing::info!(
-                    numbers = map.len(),
-                    version,
-                    mib = map.bytes() >> 20,
-                    ms = started.elapsed().as_millis() as u64,
-                    "caller map built"
-                );
-                memory("caller_map", map.bytes());
+                tracing::info!(numbers = map.len(), version, "caller map read");
+                built("caller map", "caller_map", version, map.bytes(), started);
                 Ok(map)
             })
             .await
@@ -198,18 +209,18 @@ impl Register {
         self.search
             .get(version, async {
                 let book = self.book(version).await?;
-                let started = std::time::Instant::now();
+                let started = Instant::now();
                 let search = blocking("search index", move || {
                     Ok(AddressSearch::from_streets(book.streets()))
                 })
                 .await?;
-                tracing::info!(
+                built(
+                    "search index",
+                    "search_index",
                     version,
-                    mib = search.bytes() >> 20,
-                    ms = started.elapsed().as_millis() as u64,
-                    "search index built"
+                    search.bytes(),
+                    started,
                 );
-                memory("search_index", search.bytes());
                 Ok(search)
             })
             .await
