@@ -150,6 +150,16 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// The town with one water outage declared and its messages sent: the app and
+/// the outage's id.
+async fn town_with_an_outage() -> (TestApp, i64) {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
+    app.drain().await;
+    (app, outage["id"].as_i64().unwrap())
+}
+
 /// Everything a bad request could have damaged.
 async fn snapshot(app: &TestApp) -> Value {
     let store = app.state().store.clone();
@@ -312,11 +322,7 @@ fn param_cases(outage_id: i64) -> Vec<ParamCase> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_parameters_get_a_4xx_naming_the_parameter() {
-    let app = TestApp::spawn().await;
-    app.import_town(&Town).await;
-    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
-    let id = outage["id"].as_i64().unwrap();
-    app.drain().await;
+    let (app, id) = town_with_an_outage().await;
     let before = snapshot(&app).await;
     let sms_before = app.sms.count();
     for case in param_cases(id) {
@@ -357,11 +363,7 @@ async fn bad_parameters_get_a_4xx_naming_the_parameter() {
 /// ring and saying what to send instead; and what they should send is accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn geometry_the_dispatcher_did_not_mean_is_refused() {
-    let app = TestApp::spawn().await;
-    app.import_town(&Town).await;
-    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
-    let id = outage["id"].as_i64().unwrap();
-    app.drain().await;
+    let (app, id) = town_with_an_outage().await;
     let before = snapshot(&app).await;
     let refused = [
         (

@@ -398,15 +398,7 @@ async fn opted_out_contact_gets_nothing_even_after_reimport() {
         .to_string();
     app.one_click_unsubscribe(&url).await;
     // The page a resident would see on GET now says they are unsubscribed.
-    let page = app
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = app.get_page(&url).await;
     assert!(page.contains(&Town::email(0)), "{page}");
     app.post_json(&format!("/api/v1/outages/{id}/restore"), &json!({}))
         .await;

@@ -92,9 +92,9 @@ fn has_line(text: &str, line: &str) -> bool {
 }
 
 async fn page(app: &TestApp, path: &str) -> String {
-    let r = app.http.get(app.url(path)).send().await.unwrap();
-    assert_eq!(r.status(), 200, "{path}");
-    r.text().await.unwrap()
+    let (status, html) = app.get_page(path).await;
+    assert_eq!(status, 200, "{path}");
+    html
 }
 
 fn query(q: &str) -> String {
@@ -365,15 +365,7 @@ async fn villages_without_streets_or_postcodes_are_found_and_read_well() {
         .split('>')
         .next()
         .unwrap();
-    let html = app
-        .http
-        .get(link)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = app.get_page(link).await;
     assert!(html.contains("dla adresu Suchowola 12-14 na"), "{html}");
 }
 

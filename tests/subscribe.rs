@@ -8,11 +8,6 @@ use std::time::Duration;
 
 use support::app::{TestApp, Town};
 
-async fn get(app: &TestApp, path: &str) -> (u16, String) {
-    let r = app.http.get(app.url(path)).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
 async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
     let r = app
         .http
@@ -26,7 +21,9 @@ async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, St
 
 /// The address id behind "Kossuth Lajos utca {house}" on the subscribe search.
 async fn address_id(app: &TestApp, house: usize) -> String {
-    let (s, html) = get(app, &format!("/subscribe?q=kossuth+l.+u.+{house}")).await;
+    let (s, html) = app
+        .get_page(&format!("/subscribe?q=kossuth+l.+u.+{house}"))
+        .await;
     assert_eq!(s, 200);
     let label = format!("Kossuth Lajos utca {house}, 1111 Budapest</a>");
     let at = html
@@ -65,7 +62,9 @@ async fn email_subscription_is_confirmed_by_link_then_alerts_arrive() {
     let id = address_id(&app, 13).await; // T12: column 2, row 1
 
     // Search results and the outage page lead here.
-    let (s, form) = get(&app, &format!("/subscribe?address={id}&lang=en")).await;
+    let (s, form) = app
+        .get_page(&format!("/subscribe?address={id}&lang=en"))
+        .await;
     assert_eq!(s, 200);
     assert!(
         form.contains("Kossuth Lajos utca 13, 1111 Budapest"),
@@ -144,7 +143,7 @@ async fn email_subscription_is_confirmed_by_link_then_alerts_arrive() {
         .is_empty());
 
     // Opening the link only asks; a scanner following it subscribes nobody.
-    let (s, html) = get(&app, &format!("/subscribe/confirm/{token}")).await;
+    let (s, html) = app.get_page(&format!("/subscribe/confirm/{token}")).await;
     assert_eq!(s, 200);
     assert!(html.contains(r#"method="post""#), "{html}");
     assert!(contacts_at(&app, "New.Resident@example.org")
@@ -175,7 +174,7 @@ async fn email_subscription_is_confirmed_by_link_then_alerts_arrive() {
     assert!(alert.header("List-Unsubscribe").is_some());
 
     // Unknown links are a clear 404.
-    let (s, _) = get(&app, "/subscribe/confirm/0123456789abcdef").await;
+    let (s, _) = app.get_page("/subscribe/confirm/0123456789abcdef").await;
     assert_eq!(s, 404);
     let (s, _) = post_form(&app, "/subscribe/confirm/0123456789abcdef", &[]).await;
     assert_eq!(s, 404);
@@ -285,10 +284,10 @@ async fn consent_limits_and_expiry() {
     // A link works for 24 hours, and not after.
     let token = token_in(&app.smtp.messages()[2].text_body());
     app.advance(Duration::from_secs(24 * 3600 - 1));
-    let (s, html) = get(&app, &format!("/subscribe/confirm/{token}")).await;
+    let (s, html) = app.get_page(&format!("/subscribe/confirm/{token}")).await;
     assert_eq!(s, 200, "{html}");
     app.advance(Duration::from_secs(2));
-    let (s, html) = get(&app, &format!("/subscribe/confirm/{token}")).await;
+    let (s, html) = app.get_page(&format!("/subscribe/confirm/{token}")).await;
     assert_eq!(s, 410);
     assert!(html.contains("expired"), "{html}");
     let (s, _) = post_form(&app, &format!("/subscribe/confirm/{token}"), &[]).await;

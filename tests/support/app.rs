@@ -251,6 +251,19 @@ impl TestApp {
         self.send(self.http.get(self.url(path))).await
     }
 
+    /// A page as a browser fetches it, without a credential: its status and
+    /// text. `path_or_url` is a path on this app or a whole URL (a link taken
+    /// from a message).
+    pub async fn get_page(&self, path_or_url: &str) -> (u16, String) {
+        let url = if path_or_url.starts_with('/') {
+            self.url(path_or_url)
+        } else {
+            path_or_url.to_string()
+        };
+        let r = self.http.get(url).send().await.expect("request");
+        (r.status().as_u16(), r.text().await.expect("body"))
+    }
+
     pub async fn post_body(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
         self.send(self.http.post(self.url(path)).body(body)).await
     }
