@@ -22,9 +22,9 @@ use sqlx::postgres::{
 };
 use sqlx::Arguments;
 
-use super::rows::{self, Cols, NewsRow};
+use super::rows::{self, NewsRow, Scanned};
 use super::shared::finish_import;
-use super::sql::{kinds_sql, Announce, Arg, Backend, Bound, ClaimBatch, Dialect, Scanned, Sql, Tx};
+use super::sql::{kinds_sql, Announce, Arg, Backend, Bound, ClaimBatch, Dialect, Sql, Tx};
 use super::*;
 use crate::clock::{from_ms, to_ms};
 
@@ -525,21 +525,6 @@ impl Outcomes {
 }
 
 /// Counts from `RETURNING xmax = 0` (true: inserted; false: updated).
-impl Scanned for PgRow {
-    fn int(&self, i: usize) -> i64 {
-        Cols::int(self, i)
-    }
-    fn float(&self, i: usize) -> f64 {
-        Cols::float(self, i)
-    }
-    fn text(&self, i: usize) -> &str {
-        Cols::text(self, i)
-    }
-    fn flag(&self, i: usize) -> bool {
-        Cols::flag(self, i)
-    }
-}
-
 fn insert_update_counts(rows: &[PgRow]) -> ImportCounts {
     use sqlx::Row;
     let inserted = rows.iter().filter(|r| r.get::<bool, _>(0)).count() as u64;

@@ -16,16 +16,22 @@ use crate::domain::outage::Messages;
 use crate::domain::Etr;
 use crate::error::Error;
 
+/// The columns every row can be read by, by position: either backend's sqlx
+/// rows, and the rows of a scan ([`super::sql::Backend::scan`]). A column of
+/// another type than asked is a bug in the statement, and panics.
+pub(super) trait Scanned {
+    fn int(&self, i: usize) -> i64;
+    fn float(&self, i: usize) -> f64;
+    fn text(&self, i: usize) -> &str;
+    fn flag(&self, i: usize) -> bool;
+}
+
 /// Typed column access by position, for either backend's rows.
-pub(super) trait Cols {
+pub(super) trait Cols: Scanned {
     /// The whole row as a [`Record`] (a tuple or a `FromRow` struct).
     fn decode<R: Record>(&self) -> sqlx::Result<R>;
-    fn int(&self, i: usize) -> i64;
     fn opt_int(&self, i: usize) -> Option<i64>;
-    fn text(&self, i: usize) -> &str;
     fn opt_text(&self, i: usize) -> Option<&str>;
-    fn float(&self, i: usize) -> f64;
-    fn flag(&self, i: usize) -> bool;
     /// The four columns of [`ADDRESS_COLUMNS`] from `i` on.
     fn address(&self, i: usize) -> Address {
         Address::stored(
@@ -51,26 +57,28 @@ pub(super) fn address_columns_of(id: &str) -> String {
 
 macro_rules! impl_cols {
     ($row:ty) => {
-        impl Cols for $row {
-            fn decode<R: Record>(&self) -> sqlx::Result<R> {
-                R::from_row(self)
-            }
+        impl Scanned for $row {
             fn int(&self, i: usize) -> i64 {
                 self.get(i)
             }
-            fn opt_int(&self, i: usize) -> Option<i64> {
-                self.get(i)
-            }
             fn text(&self, i: usize) -> &str {
-                self.get(i)
-            }
-            fn opt_text(&self, i: usize) -> Option<&str> {
                 self.get(i)
             }
             fn float(&self, i: usize) -> f64 {
                 self.get(i)
             }
             fn flag(&self, i: usize) -> bool {
+                self.get(i)
+            }
+        }
+        impl Cols for $row {
+            fn decode<R: Record>(&self) -> sqlx::Result<R> {
+                R::from_row(self)
+            }
+            fn opt_int(&self, i: usize) -> Option<i64> {
+                self.get(i)
+            }
+            fn opt_text(&self, i: usize) -> Option<&str> {
                 self.get(i)
             }
         }

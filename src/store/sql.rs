@@ -18,7 +18,7 @@ use sqlx::postgres::{PgQueryResult, PgRow};
 use sqlx::sqlite::{SqliteQueryResult, SqliteRow};
 use sqlx::{FromRow, IntoArguments};
 
-use super::rows::Cols;
+use super::rows::{Cols, Scanned};
 use super::*;
 use crate::domain::DeliveryKind;
 use crate::error::Error;
@@ -372,15 +372,6 @@ pub(super) trait Backend: Send + Sync + 'static {
     /// through a read-only connection of its own, PostgreSQL streams through
     /// sqlx (see each).
     fn scan(&self, sql: &str, visit: &mut dyn FnMut(&dyn Scanned)) -> Result<()>;
-}
-
-/// A row of [`Backend::scan`], read by position. As [`Cols`], a column of
-/// another type than asked is a bug in the statement, and panics.
-pub(super) trait Scanned {
-    fn int(&self, i: usize) -> i64;
-    fn float(&self, i: usize) -> f64;
-    fn text(&self, i: usize) -> &str;
-    fn flag(&self, i: usize) -> bool;
 }
 
 /// SQL list of the kinds, for `kind IN …`. The kinds are Herald's own enum, so

@@ -19,9 +19,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments, SqliteConnection};
 
-use super::rows;
+use super::rows::{self, Scanned};
 use super::shared::finish_import;
-use super::sql::{kinds_sql, Announce, Arg, Backend, Bound, ClaimBatch, Dialect, Scanned, Sql, Tx};
+use super::sql::{kinds_sql, Announce, Arg, Backend, Bound, ClaimBatch, Dialect, Sql, Tx};
 use super::*;
 use crate::clock::{from_ms, to_ms};
 use crate::domain::token::random_token;
