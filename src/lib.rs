@@ -25,8 +25,8 @@
 //!   guarantees.
 //! - Foundations: `domain` (validated types, no I/O), `config`, `clock` (the one
 //!   source of "now"), `error` (one error type, mapped to HTTP), `auth` (API tokens
-//!   and their roles, the deployment's signing key), `wake` (wake-ups for idle workers), `synthetic` (generated registers
-//!   for benchmarks).
+//!   and their roles, the deployment's signing key), `wake` (wake-ups for idle workers), `interned` (each distinct text
+//!   stored once), `synthetic` (generated registers for benchmarks).
 
 pub mod app;
 pub mod auth;
@@ -41,6 +41,7 @@ pub mod geo;
 pub mod http;
 pub mod i18n;
 pub mod import;
+pub mod interned;
 pub mod outages;
 pub mod published;
 pub mod register;

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::domain::Address;
+use crate::interned::Strings;
 
 /// Lower-case, accents stripped, punctuation to spaces; `/` is kept, and so is a
 /// `-` between digits (a range of houses "3-5", a postcode "80-827").
@@ -241,7 +242,7 @@ pub struct AddressSearch {
     words: Vec<(Box<str>, Vec<u32>)>,
     /// House numbers and their keys, each distinct text once ("1" … "300"
     /// repeat in every street).
-    texts: Vec<Box<str>>,
+    texts: Strings,
     /// The entries without a postcode, ascending (see [`AddressSearch::candidates`]).
     without_postcode: Vec<u32>,
 }
@@ -407,16 +408,7 @@ impl AddressSearch {
     /// per street, and per distinct house number (the same "1" … "300" recur
     /// in every street), not per address.
     pub fn from_streets<'a>(streets: impl IntoIterator<Item = StreetHouses<'a>>) -> AddressSearch {
-        let mut texts: Vec<Box<str>> = Vec::new();
-        let mut interned: HashMap<Box<str>, u32> = HashMap::new();
-        let mut intern = |s: &str| -> u32 {
-            if let Some(&i) = interned.get(s) {
-                return i;
-            }
-            texts.push(s.into());
-            interned.insert(s.into(), texts.len() as u32 - 1);
-            texts.len() as u32 - 1
-        };
+        let mut texts = Strings::default();
         // house number as written → (its text, its key), both interned
         let mut numbers: HashMap<&'a str, (u32, u32)> = HashMap::new();
         let mut streets: Vec<Street> = streets
@@ -426,9 +418,9 @@ impl AddressSearch {
                     .houses
                     .iter()
                     .map(|&(number, id)| {
-                        let (number, key) = *numbers
-                            .entry(number)
-                            .or_insert_with(|| (intern(number), intern(&house_key(number))));
+                        let (number, key) = *numbers.entry(number).or_insert_with(|| {
+                            (texts.intern(number), texts.intern(&house_key(number)))
+                        });
                         House { number, key, id }
                     })
                     .collect();
@@ -474,6 +466,7 @@ impl AddressSearch {
         let without_postcode = (0..streets.len() as u32)
             .filter(|&i| streets[i as usize].postcode.is_empty())
             .collect();
+        texts.freeze();
         AddressSearch {
             streets,
             words,
@@ -489,11 +482,10 @@ impl AddressSearch {
         start..end
     }
 
-    /// The posting lists of the index words equal to `word`.
-    fn with_word(&self, word: &str) -> std::ops::Range<usize> {
-        let start = self.words.partition_point(|(w, _)| &**w < word);
-        let end = start + self.words[start..].partition_point(|(w, _)| &**w == word);
-        start..end
+    /// The postings of the index word `word` (index words are distinct).
+    fn postings(&self, word: &str) -> Option<&[u32]> {
+        let i = self.words.binary_search_by(|(w, _)| (**w).cmp(word)).ok()?;
+        Some(&self.words[i].1)
     }
 
     /// The entries the query can match, ascending: a superset, each still to
@@ -513,10 +505,7 @@ impl AddressSearch {
             .map(|w| lists(self.with_prefix(w)).collect())
             .collect();
         if numbers.len() >= 2 {
-            let mut f: Vec<&[u32]> = numbers
-                .iter()
-                .flat_map(|n| lists(self.with_word(n)))
-                .collect();
+            let mut f: Vec<&[u32]> = numbers.iter().filter_map(|n| self.postings(n)).collect();
             f.push(&self.without_postcode);
             filters.push(f);
         }
@@ -540,7 +529,7 @@ impl AddressSearch {
     }
 
     fn text(&self, i: u32) -> &str {
-        &self.texts[i as usize]
+        self.texts.get(i)
     }
 
     /// Heap bytes held (approximately), for the memory report.
@@ -558,7 +547,7 @@ impl AddressSearch {
                     + s.houses.capacity() * std::mem::size_of::<House>()
             })
             .sum::<usize>()
-            + self.texts.iter().map(|t| t.len() + 16).sum::<usize>()
+            + self.texts.bytes()
             + self
                 .words
                 .iter()

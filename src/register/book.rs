@@ -10,42 +10,9 @@
 use std::collections::HashMap;
 
 use crate::domain::Address;
+use crate::interned::Strings;
 use crate::search::StreetHouses;
 use crate::store::RegisterEntry;
-
-/// Interned strings: each distinct text stored once. The build-time table
-/// hashes with FxHash: four lookups per address, 8,000,000 at full size, and
-/// the texts are the utility's register, not a visitor's input.
-#[derive(Default)]
-struct Strings {
-    texts: Vec<Box<str>>,
-    index: rustc_hash::FxHashMap<Box<str>, u32>,
-}
-
-impl Strings {
-    fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
-        }
-        let i = self.texts.len() as u32;
-        self.texts.push(s.into());
-        self.index.insert(s.into(), i);
-        i
-    }
-
-    fn get(&self, i: u32) -> &str {
-        &self.texts[i as usize]
-    }
-
-    /// Drops the build-time lookup table (only `get` is needed after).
-    fn freeze(&mut self) {
-        self.index = Default::default();
-    }
-
-    fn bytes(&self) -> usize {
-        self.texts.iter().map(|t| t.len() + 16).sum::<usize>()
-    }
-}
 
 /// One address's parts, as indexes into the interned strings.
 #[derive(Clone, Copy)]
