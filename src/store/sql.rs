@@ -6,9 +6,9 @@
 //! SQL text is the same on both databases (placeholders `$1`, `$2` …, `CAST(… AS
 //! BIGINT)`, `TRUE`), arguments are bound as [`Arg`]s, and a backend supplies
 //! the hooks: how a write transaction begins, how rows are locked, how work is
-//! announced to other processes, how a list of ids is bound. The statements
-//! that are different by nature (claiming, bulk loading, recording outcomes in
-//! bulk, token buckets, LISTEN, migrations) are the backend's own methods.
+//! announced to other processes, how a list or a batch of rows (a JSON array)
+//! is read. The statements that are different by nature (claiming, LISTEN,
+//! migrations) are the backend's own methods.
 
 use std::future::Future;
 
@@ -39,55 +39,28 @@ pub(super) enum Arg<'a> {
     Texts(&'a [&'a str]),
 }
 
-impl From<i64> for Arg<'_> {
-    fn from(v: i64) -> Self {
-        Arg::Int(Some(v))
-    }
+/// `From` conversions, so that `bind` takes Herald's values as they are.
+macro_rules! arg_from {
+    ($($t:ty => |$v:ident| $arg:expr;)*) => {
+        $(impl<'a> From<$t> for Arg<'a> {
+            fn from($v: $t) -> Self {
+                $arg
+            }
+        })*
+    };
 }
-impl From<Option<i64>> for Arg<'_> {
-    fn from(v: Option<i64>) -> Self {
-        Arg::Int(v)
-    }
-}
-impl From<f64> for Arg<'_> {
-    fn from(v: f64) -> Self {
-        Arg::Float(v)
-    }
-}
-impl From<bool> for Arg<'_> {
-    fn from(v: bool) -> Self {
-        Arg::Bool(v)
-    }
-}
-impl<'a> From<&'a str> for Arg<'a> {
-    fn from(v: &'a str) -> Self {
-        Arg::Text(Some(v))
-    }
-}
-impl<'a> From<&'a String> for Arg<'a> {
-    fn from(v: &'a String) -> Self {
-        Arg::Text(Some(v))
-    }
-}
-impl<'a> From<Option<&'a str>> for Arg<'a> {
-    fn from(v: Option<&'a str>) -> Self {
-        Arg::Text(v)
-    }
-}
-impl<'a> From<&'a [i64]> for Arg<'a> {
-    fn from(v: &'a [i64]) -> Self {
-        Arg::Ids(v)
-    }
-}
-impl<'a> From<&'a Vec<i64>> for Arg<'a> {
-    fn from(v: &'a Vec<i64>) -> Self {
-        Arg::Ids(v)
-    }
-}
-impl<'a> From<&'a [&'a str]> for Arg<'a> {
-    fn from(v: &'a [&'a str]) -> Self {
-        Arg::Texts(v)
-    }
+
+arg_from! {
+    i64 => |v| Arg::Int(Some(v));
+    Option<i64> => |v| Arg::Int(v);
+    f64 => |v| Arg::Float(v);
+    bool => |v| Arg::Bool(v);
+    &'a str => |v| Arg::Text(Some(v));
+    &'a String => |v| Arg::Text(Some(v));
+    Option<&'a str> => |v| Arg::Text(v);
+    &'a [i64] => |v| Arg::Ids(v);
+    &'a Vec<i64> => |v| Arg::Ids(v);
+    &'a [&'a str] => |v| Arg::Texts(v);
 }
 
 /// A statement and its arguments, in placeholder order.
@@ -115,57 +88,37 @@ impl<'a> Sql<'a> {
     // arguments, then where it runs.
 
     /// The rows the statement changed.
-    pub async fn execute<E: Exec>(self, on: &mut E) -> Result<u64> {
-        let args = arguments::<E::Db>(self.args)?;
+    pub async fn execute(self, on: &mut impl Exec) -> Result<u64> {
+        let args = arguments(self.args)?;
         let done = sqlx::query_with(&self.text, args)
-            .execute(E::Db::executor(on.connection()))
+            .execute(on.executor())
             .await?;
         Ok(done.affected())
     }
 
-    async fn rows<E: Exec>(self, on: &mut E) -> Result<Vec<<E::Db as sqlx::Database>::Row>> {
-        let args = arguments::<E::Db>(self.args)?;
-        Ok(sqlx::query_with(&self.text, args)
-            .fetch_all(E::Db::executor(on.connection()))
-            .await?)
-    }
-
-    pub async fn fetch_all<R: Record>(self, on: &mut impl Exec) -> Result<Vec<R>> {
-        let rows = self.rows(on).await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.decode())
-            .collect::<sqlx::Result<_>>()?)
+    pub async fn fetch_all<T: FromCols>(self, on: &mut impl Exec) -> Result<Vec<T>> {
+        let args = arguments(self.args)?;
+        let rows = sqlx::query_with(&self.text, args)
+            .fetch_all(on.executor())
+            .await?;
+        rows.iter().map(T::from_cols).collect()
     }
 
     /// The first row, if any (sqlx stops reading there).
-    async fn row<E: Exec>(self, on: &mut E) -> Result<Option<<E::Db as sqlx::Database>::Row>> {
-        let args = arguments::<E::Db>(self.args)?;
-        Ok(sqlx::query_with(&self.text, args)
-            .fetch_optional(E::Db::executor(on.connection()))
-            .await?)
+    pub async fn fetch_optional<T: FromCols>(self, on: &mut impl Exec) -> Result<Option<T>> {
+        let args = arguments(self.args)?;
+        let row = sqlx::query_with(&self.text, args)
+            .fetch_optional(on.executor())
+            .await?;
+        row.as_ref().map(T::from_cols).transpose()
     }
 
-    pub async fn fetch_optional<R: Record>(self, on: &mut impl Exec) -> Result<Option<R>> {
-        let row = self.row(on).await?;
-        Ok(row.as_ref().map(|r| r.decode()).transpose()?)
-    }
-
-    pub async fn fetch_one<R: Record>(self, on: &mut impl Exec) -> Result<R> {
+    pub async fn fetch_one<T: FromCols>(self, on: &mut impl Exec) -> Result<T> {
         self.fetch_optional(on).await?.ok_or_else(|| {
             Error::Internal(anyhow::anyhow!(
                 "a statement that returns a row returned none"
             ))
         })
-    }
-
-    /// Rows read by position (see [`FromCols`]).
-    pub async fn map_all<T: FromCols>(self, on: &mut impl Exec) -> Result<Vec<T>> {
-        self.rows(on).await?.iter().map(T::from_cols).collect()
-    }
-
-    pub async fn map_optional<T: FromCols>(self, on: &mut impl Exec) -> Result<Option<T>> {
-        self.row(on).await?.as_ref().map(T::from_cols).transpose()
     }
 }
 
@@ -179,9 +132,15 @@ impl<T> Record for T where
 {
 }
 
-/// A row type read by position through [`Cols`] (see `rows.rs`).
+/// A row type: a [`Record`], or read by position through [`Cols`] (see `rows.rs`).
 pub(super) trait FromCols: Sized + Send {
     fn from_cols(row: &impl Cols) -> Result<Self>;
+}
+
+impl<R: Record> FromCols for R {
+    fn from_cols(row: &impl Cols) -> Result<Self> {
+        Ok(row.decode()?)
+    }
 }
 
 /// What [`Exec`] needs to know of each sqlx driver: how it binds an [`Arg`]
@@ -239,6 +198,9 @@ fn arguments<'q, DB: Dialect>(args: Vec<Arg<'q>>) -> Result<Args<'q, DB>> {
 pub(super) trait Exec: Send {
     type Db: Dialect;
     fn connection(&mut self) -> &mut <Self::Db as sqlx::Database>::Connection;
+    fn executor(&mut self) -> impl sqlx::Executor<'_, Database = Self::Db> {
+        Self::Db::executor(self.connection())
+    }
 }
 
 impl<DB: Dialect> Exec for sqlx::Transaction<'_, DB> {
@@ -305,6 +267,34 @@ pub(super) trait Backend: Send + Sync + 'static {
     /// [`Arg::Texts`]).
     fn any(column: &str, param: usize) -> String;
 
+    /// SQL FROM item: one row per element of the JSON array bound at `$param`
+    /// (see [`json`]), the element as `value`.
+    fn json_elements(param: usize) -> String;
+
+    /// SQL query: the JSON array of rows bound at `$param`, its columns named
+    /// and typed by `columns` ("name TYPE, …", in the order of each row's
+    /// values). A batch then takes one statement, one round trip.
+    fn json_rows(param: usize, columns: &str) -> String {
+        let values: Vec<String> = columns
+            .split(", ")
+            .enumerate()
+            .map(|(i, column)| {
+                let (name, ty) = column.split_once(' ').expect("name TYPE");
+                format!("CAST(value ->> {i} AS {ty}) AS {name}")
+            })
+            .collect();
+        format!(
+            "SELECT {} FROM {}",
+            values.join(", "),
+            Self::json_elements(param)
+        )
+    }
+
+    /// SQL expression in an upsert's `RETURNING`: whether the row is new
+    /// (PostgreSQL's `xmax = 0`), or NULL where only its id can tell (SQLite:
+    /// ids above the table's maximum before the batch).
+    const INSERTED: &'static str;
+
     /// Tells other processes, when `tx` commits (PostgreSQL `NOTIFY`; SQLite's
     /// other processes poll).
     fn announce(tx: &mut Tx<Self>, what: Announce) -> impl Future<Output = Result<()>> + Send;
@@ -320,51 +310,18 @@ pub(super) trait Backend: Send + Sync + 'static {
     /// See [`Database::after_bulk_load`].
     fn after_bulk_load(&self, table: BulkTable) -> impl Future<Output = Result<()>> + Send;
 
-    /// See [`Database::upsert_addresses`]; ends with `shared::finish_import`.
-    fn upsert_addresses(
-        &self,
-        rows: &[NewAddress],
-        now: i64,
-    ) -> impl Future<Output = Result<ImportCounts>> + Send;
-
-    /// See [`Database::upsert_contacts`]; ends with `shared::finish_import`.
-    fn upsert_contacts(
-        &self,
-        rows: &[NewContact],
-        now: i64,
-    ) -> impl Future<Output = Result<ContactImport>> + Send;
-
-    /// Replaces the outage's area with these runs of address ids.
-    fn write_runs(
-        tx: &mut Tx<Self>,
-        outage_id: i64,
-        runs: &[(i64, i64)],
-    ) -> impl Future<Output = Result<()>> + Send;
-
     /// See [`Database::claim`].
     fn claim(&self, batch: ClaimBatch)
         -> impl Future<Output = Result<Vec<ClaimedDelivery>>> + Send;
 
-    /// Records delivery outcomes in `tx`, each only if its lease is still `lease`.
-    fn complete(
-        tx: &mut Tx<Self>,
-        done: &[Completion],
-        lease: i64,
-        now: i64,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// See [`Database::news_sent`].
-    fn news_sent(
-        &self,
-        pairs: &[(i64, i64)],
-    ) -> impl Future<Output = Result<HashMap<(i64, i64), NewsSent>>> + Send;
-
-    /// See [`Database::take_tokens`].
-    fn take_tokens(&self, request: &TokenRequest<'_>)
-        -> impl Future<Output = Result<Grant>> + Send;
-
     /// See [`Database::listen`]; false where the database cannot announce.
     fn listen(&self, on: OnChange) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// A JSON text of `value`: how a list or a batch of rows is bound (a row is a
+/// tuple, so a batch is an array of arrays; see [`Backend::json_rows`]).
+pub(super) fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("serializes")
 }
 
 /// SQL list of the kinds, for `kind IN …`. The kinds are Herald's own enum, so
