@@ -6,9 +6,10 @@
 //! - `shared.rs`: every statement that reads the same on SQLite and PostgreSQL,
 //!   written once (the outage write path and its fan-out, reads, subscriptions);
 //! - `sql.rs`: the statement type and the `sql::Backend` hooks a shared
-//!   statement needs (begin a write, lock a row, announce work, bind a list);
+//!   statement needs (begin a write, lock a row, announce work, bind a list or
+//!   a batch of rows);
 //! - `sqlite.rs`, `postgres.rs`: opening, migrations, and what truly differs
-//!   (claiming, bulk loads, recording outcomes in bulk, token buckets, LISTEN);
+//!   (claiming, LISTEN);
 //! - `rows.rs`: reading rows into Herald's types, and the id-run arithmetic of
 //!   outage areas.
 //!
@@ -109,18 +110,6 @@ pub struct NewContact {
 pub struct ImportCounts {
     pub inserted: u64,
     pub updated: u64,
-}
-
-impl ImportCounts {
-    /// Counts one upsert that returned `id` (none: unchanged); ids above
-    /// `max_before` were created by this batch.
-    pub fn count(&mut self, id: Option<i64>, max_before: i64) {
-        match id {
-            Some(id) if id > max_before => self.inserted += 1,
-            Some(_) => self.updated += 1,
-            None => {}
-        }
-    }
 }
 
 /// Outcome of importing one batch of contacts: rows whose address is unknown are
@@ -490,22 +479,19 @@ pub enum Confirmation {
 /// The rows of a batch that are the last with their key, in order: a batch
 /// written as one statement must not name a row twice, and the last row is what
 /// applying them one by one would leave.
-pub(crate) fn last_of_each<T>(rows: &[T], key: fn(&T) -> &str) -> Vec<&T> {
-    let mut last = std::collections::HashMap::with_capacity(rows.len());
+pub(crate) fn last_of_each<'a, T, K>(rows: &'a [T], key: impl Fn(&'a T) -> K) -> Vec<&'a T>
+where
+    K: std::hash::Hash + Eq,
+{
+    let mut last = HashMap::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         last.insert(key(r), i);
     }
     rows.iter()
         .enumerate()
-        .filter(|(i, r)| last[key(r)] == *i)
+        .filter(|(i, r)| last[&key(r)] == *i)
         .map(|(_, r)| r)
         .collect()
-}
-
-impl NewAddress {
-    pub(crate) fn external_id(&self) -> &str {
-        &self.external_id
-    }
 }
 
 /// What another process changed, as announced by the database.

@@ -7,26 +7,24 @@
 //!   batches without waiting on each other;
 //! - writers that must see a consistent outage lock its row (`FOR UPDATE`); every
 //!   publishing transaction also updates the `meta` version row, which orders them;
-//! - lists travel as arrays (`= ANY($1)`, `UNNEST`), so a bulk statement is one
-//!   round trip whatever its size;
+//! - lists travel as arrays (`= ANY($1)`), batches of rows as one JSON array
+//!   (`jsonb_array_elements`), so a bulk statement is one round trip whatever
+//!   its size;
 //! - committed changes are announced with `NOTIFY` ([`CHANNEL_WORK`],
 //!   [`CHANNEL_PUBLISHED`]) so idle workers and other web nodes react at once;
 //!   polling stays as the fallback.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{
-    PgArguments, PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow,
+    PgArguments, PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions,
 };
 use sqlx::Arguments;
 
-use super::rows::{self, NewsRow, Scanned};
-use super::shared::finish_import;
-use super::sql::{kinds_sql, Announce, Arg, Backend, Bound, ClaimBatch, Dialect, Sql, Tx};
+use super::rows::{self, Scanned};
+use super::sql::{Announce, Arg, Backend, Batch, Bound, ClaimBatch, Column, Dialect, Sql, Tx};
 use super::*;
-use crate::clock::{from_ms, to_ms};
 
 /// Notified when deliveries or confirmations are queued.
 pub const CHANNEL_WORK: &str = "herald_work";
@@ -84,6 +82,14 @@ impl Dialect for sqlx::Postgres {
             // Lists travel as arrays (`= ANY($n)`, `UNNEST`).
             Arg::Ids(v) => args.add(v),
             Arg::Texts(v) => args.add(v),
+            Arg::Rows(batch) => batch
+                .columns
+                .iter()
+                .try_for_each(|(_, column)| match column {
+                    Column::Int(v) => args.add(v),
+                    Column::Float(v) => args.add(v),
+                    Column::Text(v) => args.add(v),
+                }),
         }
     }
 
@@ -98,6 +104,7 @@ impl Backend for Postgres {
     const NAME: &'static str = "postgres";
     const ROW_LOCK: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const INSERTED: &'static str = "xmax = 0";
 
     async fn begin_write(&self) -> Result<Tx<Self>> {
         Ok(self.pool.begin().await?)
@@ -126,6 +133,20 @@ impl Backend for Postgres {
 
     fn any(column: &str, param: usize) -> String {
         format!("{column} = ANY(${param})")
+    }
+
+    /// One typed array per column, from `$param` on, zipped by `UNNEST`.
+    fn rows(batch: &Batch<'_>, param: usize) -> String {
+        let (mut arrays, mut names) = (Vec::new(), Vec::new());
+        for (i, (name, column)) in batch.columns.iter().enumerate() {
+            arrays.push(format!("CAST(${} AS {}[])", param + i, column.sql_type()));
+            names.push(*name);
+        }
+        format!(
+            "SELECT * FROM UNNEST({}) AS b({})",
+            arrays.join(", "),
+            names.join(", ")
+        )
     }
 
     /// `NOTIFY` is transactional: listeners hear it only if the transaction
@@ -171,104 +192,6 @@ impl Backend for Postgres {
         Ok(())
     }
 
-    /// One statement per batch, the rows as one array per column; `xmax = 0`
-    /// tells a new row from an updated one.
-    async fn upsert_addresses(&self, rows: &[NewAddress], now: i64) -> Result<ImportCounts> {
-        let rows = last_of_each(rows, NewAddress::external_id);
-        let col = |f: fn(&NewAddress) -> &str| rows.iter().map(|a| f(a)).collect::<Vec<_>>();
-        let mut tx = self.begin_write().await?;
-        let changed = sqlx::query(
-            "INSERT INTO addresses (external_id, street, house_number, postcode, settlement, \
-             lon, lat, utilities, created_at, updated_at) \
-             SELECT u.*, $9, $9 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
-             $5::text[], $6::float8[], $7::float8[], $8::int8[]) AS u \
-             ON CONFLICT (external_id) DO UPDATE SET street = excluded.street, \
-             house_number = excluded.house_number, postcode = excluded.postcode, \
-             settlement = excluded.settlement, lon = excluded.lon, lat = excluded.lat, \
-             utilities = excluded.utilities, updated_at = excluded.updated_at \
-             WHERE (addresses.street, addresses.house_number, addresses.postcode, \
-             addresses.settlement, addresses.lon, addresses.lat, addresses.utilities) \
-             IS DISTINCT FROM (excluded.street, excluded.house_number, excluded.postcode, \
-             excluded.settlement, excluded.lon, excluded.lat, excluded.utilities) \
-             RETURNING xmax = 0",
-        )
-        .bind(col(|a| &a.external_id))
-        // An absent street or postcode is stored empty.
-        .bind(col(|a| a.address.street().unwrap_or("")))
-        .bind(col(|a| a.address.house_number()))
-        .bind(col(|a| a.address.postcode().unwrap_or("")))
-        .bind(col(|a| a.address.settlement()))
-        .bind(rows.iter().map(|a| a.lon).collect::<Vec<_>>())
-        .bind(rows.iter().map(|a| a.lat).collect::<Vec<_>>())
-        .bind(rows.iter().map(|a| a.utilities as i64).collect::<Vec<_>>())
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        let counts = insert_update_counts(&changed);
-        finish_import::<Self>(tx, BulkTable::Addresses, counts, now).await?;
-        Ok(counts)
-    }
-
-    /// One lookup of the batch's addresses and one insert of its contacts, as
-    /// arrays.
-    async fn upsert_contacts(&self, rows: &[NewContact], now: i64) -> Result<ContactImport> {
-        let external: Vec<&str> = rows
-            .iter()
-            .map(|c| c.address_external_id.as_str())
-            .collect();
-        let mut tx = self.begin_write().await?;
-        let ids: HashMap<String, i64> = Sql::new(format!(
-            "SELECT external_id, id FROM addresses WHERE {}",
-            Self::any("external_id", 1)
-        ))
-        .bind(&external[..])
-        .fetch_all::<(String, i64)>(&mut tx)
-        .await?
-        .into_iter()
-        .collect();
-        // The last row for a (address, channel, destination) wins, as one by one.
-        let mut result = ContactImport::default();
-        let mut last: HashMap<(i64, Channel, &str), usize> = HashMap::new();
-        for (i, c) in rows.iter().enumerate() {
-            match ids.get(&c.address_external_id) {
-                Some(&id) => {
-                    last.insert((id, c.channel, &c.destination), i);
-                }
-                None => result.unknown_address.push(i),
-            }
-        }
-        let mut keep: Vec<(usize, i64)> = last.into_iter().map(|((id, _, _), i)| (i, id)).collect();
-        keep.sort_unstable();
-        let keep: Vec<(i64, &NewContact)> =
-            keep.into_iter().map(|(i, id)| (id, &rows[i])).collect();
-        let column = |f: fn(&NewContact) -> &str| keep.iter().map(|k| f(k.1)).collect::<Vec<_>>();
-        // Consent is never touched here: an opted-out contact stays opted out.
-        let changed = sqlx::query(
-            "INSERT INTO contacts (address_id, channel, destination, language, \
-             unsubscribe_token, created_at, updated_at) \
-             SELECT u.*, $6, $6 FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], \
-             $5::text[]) AS u \
-             ON CONFLICT (address_id, channel, destination) DO UPDATE \
-             SET language = excluded.language, updated_at = excluded.updated_at \
-             WHERE contacts.language <> excluded.language RETURNING xmax = 0",
-        )
-        .bind(keep.iter().map(|k| k.0).collect::<Vec<_>>())
-        .bind(column(|c| c.channel.as_str()))
-        .bind(column(|c| &c.destination))
-        .bind(column(|c| c.language.as_str()))
-        .bind(
-            keep.iter()
-                .map(|_| crate::domain::token::random_token(16))
-                .collect::<Vec<_>>(),
-        )
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        result.counts = insert_update_counts(&changed);
-        finish_import::<Self>(tx, BulkTable::Contacts, result.counts, now).await?;
-        Ok(result)
-    }
-
     /// One statement, committed on return, before anything is sent: a crash
     /// after this leaves a lease that expires, never a lost message. SKIP LOCKED
     /// lets concurrent workers take the next rows instead of queueing on these.
@@ -287,100 +210,8 @@ impl Backend for Postgres {
         .bind(batch.now)
         .bind(batch.lease_until)
         .bind(batch.limit as i64)
-        .map_all(&mut self.read().await?)
-        .await
-    }
-
-    async fn write_runs(tx: &mut Tx<Self>, outage_id: i64, runs: &[(i64, i64)]) -> Result<()> {
-        let (first, last): (Vec<i64>, Vec<i64>) = runs.iter().copied().unzip();
-        Sql::new(
-            "INSERT INTO outage_ranges (outage_id, first_id, last_id) \
-             SELECT $1, UNNEST($2::int8[]), UNNEST($3::int8[])",
-        )
-        .bind(outage_id)
-        .bind(&first)
-        .bind(&last)
-        .execute(tx)
-        .await?;
-        Ok(())
-    }
-
-    async fn complete(tx: &mut Tx<Self>, done: &[Completion], lease: i64, now: i64) -> Result<()> {
-        let by = Outcomes::split(done, now);
-        // One statement per kind of outcome, the rows as arrays. The claim's lease
-        // is its fencing token: a worker whose lease ran out and was taken over
-        // by another changes nothing.
-        sqlx::query(
-            "UPDATE deliveries d SET state = 'sent', lease_until = NULL, sent_revision = u.rev, \
-             provider_message_id = u.pid, segments = u.seg, last_error = NULL, updated_at = $5 \
-             FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::int8[]) AS u(id, rev, pid, seg) \
-             WHERE d.id = u.id AND d.state = 'sending' AND d.lease_until = $6",
-        )
-        .bind(&by.sent.id)
-        .bind(&by.sent.revision)
-        .bind(&by.sent.provider_id)
-        .bind(&by.sent.segments)
-        .bind(now)
-        .bind(lease)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "UPDATE deliveries d SET state = 'pending', lease_until = NULL, next_attempt_at = \
-             u.at, last_error = u.error, updated_at = $4 \
-             FROM UNNEST($1::int8[], $2::int8[], $3::text[]) AS u(id, at, error) \
-             WHERE d.id = u.id AND d.state = 'sending' AND d.lease_until = $5",
-        )
-        .bind(&by.retry.id)
-        .bind(&by.retry.at)
-        .bind(&by.retry.error)
-        .bind(now)
-        .bind(lease)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "UPDATE deliveries d SET state = u.state, lease_until = NULL, last_error = u.reason, \
-             updated_at = $4 FROM UNNEST($1::int8[], $2::text[], $3::text[]) AS u(id, state, \
-             reason) WHERE d.id = u.id AND d.state = 'sending' AND d.lease_until = $5",
-        )
-        .bind(&by.failed.id)
-        .bind(&by.failed.state)
-        .bind(&by.failed.reason)
-        .bind(now)
-        .bind(lease)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "UPDATE deliveries d SET state = 'pending', lease_until = NULL, \
-             attempts = d.attempts - 1, next_attempt_at = u.at, last_error = u.reason, \
-             updated_at = $4 FROM UNNEST($1::int8[], $2::int8[], $3::text[]) AS u(id, at, reason) \
-             WHERE d.id = u.id AND d.state = 'sending' AND d.lease_until = $5",
-        )
-        .bind(&by.released.id)
-        .bind(&by.released.at)
-        .bind(&by.released.reason)
-        .bind(now)
-        .bind(lease)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
-    async fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<HashMap<(i64, i64), NewsSent>> {
-        let (outages, contacts): (Vec<i64>, Vec<i64>) = pairs.iter().copied().unzip();
-        let rows: Vec<NewsRow> = Sql::new(format!(
-            "SELECT outage_id, contact_id, MAX(CASE \
-             WHEN state = 'sent' THEN sent_revision END), MAX(CASE \
-             WHEN state = 'sending' THEN 1 ELSE 0 END)::int8 FROM deliveries WHERE state \
-             IN ('sent', 'sending') AND kind IN {} AND (outage_id, contact_id) \
-             IN (SELECT * FROM UNNEST($1::int8[], $2::int8[])) \
-             GROUP BY outage_id, contact_id",
-            kinds_sql(crate::domain::DeliveryKind::NEWS)
-        ))
-        .bind(&outages)
-        .bind(&contacts)
         .fetch_all(&mut self.read().await?)
-        .await?;
-        Ok(rows::news_sent(rows))
+        .await
     }
 
     /// Calls `on` for every notification; with [`Change::Unknown`] when the
@@ -412,124 +243,5 @@ impl Backend for Postgres {
             }
         });
         Ok(true)
-    }
-
-    async fn take_tokens(&self, r: &TokenRequest<'_>) -> Result<Grant> {
-        let mut tx = self.begin_write().await?;
-        // The first take creates the bucket; the row lock then makes concurrent
-        // workers take from it one after another.
-        Sql::new(
-            "INSERT INTO rate_limits (bucket, tokens, refilled_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (bucket) DO NOTHING",
-        )
-        .bind(r.bucket)
-        .bind(r.burst as f64)
-        .bind(r.now_ms)
-        .execute(&mut tx)
-        .await?;
-        let (tokens, refilled_at): (f64, i64) =
-            Sql::new("SELECT tokens, refilled_at FROM rate_limits WHERE bucket = $1 FOR UPDATE")
-                .bind(r.bucket)
-                .fetch_one(&mut tx)
-                .await?;
-        let grant = r.apply(tokens, refilled_at);
-        Sql::new("UPDATE rate_limits SET tokens = $1, refilled_at = $2 WHERE bucket = $3")
-            .bind(grant.tokens)
-            .bind(grant.refilled_at)
-            .bind(r.bucket)
-            .execute(&mut tx)
-            .await?;
-        tx.commit().await?;
-        Ok(grant)
-    }
-}
-
-/// Completions regrouped as columns, one array per field, for `UNNEST`.
-#[derive(Default)]
-struct Outcomes {
-    sent: SentColumns,
-    retry: RetryColumns,
-    failed: FailedColumns,
-    released: ReleasedColumns,
-}
-
-#[derive(Default)]
-struct SentColumns {
-    id: Vec<i64>,
-    revision: Vec<i64>,
-    provider_id: Vec<Option<String>>,
-    segments: Vec<Option<i64>>,
-}
-
-#[derive(Default)]
-struct RetryColumns {
-    id: Vec<i64>,
-    at: Vec<i64>,
-    error: Vec<String>,
-}
-
-#[derive(Default)]
-struct FailedColumns {
-    id: Vec<i64>,
-    state: Vec<&'static str>,
-    reason: Vec<String>,
-}
-
-#[derive(Default)]
-struct ReleasedColumns {
-    id: Vec<i64>,
-    at: Vec<i64>,
-    reason: Vec<String>,
-}
-
-impl Outcomes {
-    fn split(results: &[Completion], now: i64) -> Outcomes {
-        let mut o = Outcomes::default();
-        for r in results {
-            match r {
-                Completion::Sent {
-                    id,
-                    sent_revision,
-                    provider_message_id,
-                    segments,
-                } => {
-                    o.sent.id.push(*id);
-                    o.sent.revision.push(*sent_revision);
-                    o.sent.provider_id.push(provider_message_id.clone());
-                    o.sent.segments.push(*segments);
-                }
-                Completion::Retry { id, at, error } => {
-                    o.retry.id.push(*id);
-                    o.retry.at.push(to_ms(*at));
-                    o.retry.error.push(error.clone());
-                }
-                Completion::Failed {
-                    id,
-                    failure,
-                    reason,
-                } => {
-                    o.failed.id.push(*id);
-                    o.failed.state.push(failure.state().as_str());
-                    o.failed.reason.push(reason.clone());
-                }
-                Completion::Release { .. } | Completion::Defer { .. } => {
-                    let (id, at, reason) = r.unsent(from_ms(now)).expect("unsent");
-                    o.released.id.push(id);
-                    o.released.at.push(to_ms(at));
-                    o.released.reason.push(reason.to_string());
-                }
-            }
-        }
-        o
-    }
-}
-
-/// Counts from `RETURNING xmax = 0` (true: inserted; false: updated).
-fn insert_update_counts(rows: &[PgRow]) -> ImportCounts {
-    use sqlx::Row;
-    let inserted = rows.iter().filter(|r| r.get::<bool, _>(0)).count() as u64;
-    ImportCounts {
-        inserted,
-        updated: rows.len() as u64 - inserted,
     }
 }

@@ -101,7 +101,7 @@ pub(super) const OUTAGE_COLUMNS: &str =
 
 /// An `outages` row as selected by [`OUTAGE_COLUMNS`].
 #[derive(FromRow)]
-pub(super) struct OutageRow {
+struct OutageRow {
     id: i64,
     reference: String,
     utility: String,
@@ -120,28 +120,29 @@ pub(super) struct OutageRow {
     ended_at: Option<i64>,
 }
 
-impl OutageRow {
-    pub(super) fn into_outage(self) -> Result<Outage> {
-        let messages: Messages = serde_json::from_str(&self.messages)
+impl FromCols for Outage {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        let row: OutageRow = r.decode()?;
+        let messages: Messages = serde_json::from_str(&row.messages)
             .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt messages: {e}")))?;
         Ok(Outage {
-            id: self.id,
-            reference: parse(&self.reference, "reference")?,
-            utility: parse(&self.utility, "utility")?,
-            kind: parse(&self.kind, "kind")?,
-            status: parse(&self.status, "status")?,
-            urgency: parse(&self.urgency, "urgency")?,
-            revision: self.revision,
-            cause: self.cause,
-            etr: Etr::from_option(self.etr.map(from_ms)),
-            starts_at: self.starts_at.map(from_ms),
-            area: serde_json::from_str(&self.area)
+            id: row.id,
+            reference: parse(&row.reference, "reference")?,
+            utility: parse(&row.utility, "utility")?,
+            kind: parse(&row.kind, "kind")?,
+            status: parse(&row.status, "status")?,
+            urgency: parse(&row.urgency, "urgency")?,
+            revision: row.revision,
+            cause: row.cause,
+            etr: Etr::from_option(row.etr.map(from_ms)),
+            starts_at: row.starts_at.map(from_ms),
+            area: serde_json::from_str(&row.area)
                 .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt area: {e}")))?,
             messages,
-            affected_addresses: self.affected_addresses,
-            created_at: from_ms(self.created_at),
-            updated_at: from_ms(self.updated_at),
-            ended_at: self.ended_at.map(from_ms),
+            affected_addresses: row.affected_addresses,
+            created_at: from_ms(row.created_at),
+            updated_at: from_ms(row.updated_at),
+            ended_at: row.ended_at.map(from_ms),
         })
     }
 }
@@ -258,17 +259,6 @@ impl FromCols for AddressRow {
             lon: r.float(6),
             lat: r.float(7),
         })
-    }
-}
-
-/// channel, state, count.
-impl FromCols for (Channel, DeliveryState, i64) {
-    fn from_cols(r: &impl Cols) -> Result<Self> {
-        Ok((
-            parse(r.text(0), "channel")?,
-            parse(r.text(1), "state")?,
-            r.int(2),
-        ))
     }
 }
 

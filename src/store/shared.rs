@@ -9,8 +9,8 @@
 
 use async_trait::async_trait;
 
-use super::rows::{self, OutageRow, ADDRESS_COLUMNS, OUTAGE_COLUMNS};
-use super::sql::{kinds_sql, Announce, Backend, ClaimBatch, Exec, Sql, Tx};
+use super::rows::{self, ADDRESS_COLUMNS, OUTAGE_COLUMNS};
+use super::sql::{kinds_sql, Announce, Backend, Batch, ClaimBatch, Exec, Sql, Tx};
 use super::*;
 use crate::clock::{from_ms, to_ms};
 use crate::domain::runs;
@@ -57,6 +57,20 @@ impl Fanout<'_> {
     }
 }
 
+impl<B: Backend> SqlStore<B> {
+    /// Runs one statement in a write transaction of its own, announcing `then`
+    /// when it commits if the statement changed a row; how many it changed.
+    async fn write(&self, sql: Sql<'_>, then: Option<Announce>) -> Result<u64> {
+        let mut tx = self.0.begin_write().await?;
+        let changed = sql.execute(&mut tx).await?;
+        if let (Some(what), true) = (then, changed > 0) {
+            B::announce(&mut tx, what).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+}
+
 #[async_trait]
 impl<B: Backend> Database for SqlStore<B> {
     fn backend_name(&self) -> &'static str {
@@ -83,7 +97,49 @@ impl<B: Backend> Database for SqlStore<B> {
         rows: &[NewAddress],
         now: DateTime<Utc>,
     ) -> Result<ImportCounts> {
-        self.0.upsert_addresses(rows, to_ms(now)).await
+        let now = to_ms(now);
+        let rows = last_of_each(rows, |a| a.external_id.as_str());
+        let columns: Vec<[&str; 4]> = rows.iter().map(|a| a.address.columns()).collect();
+        let text = |i: usize| columns.iter().map(move |c| Some(c[i]));
+        let batch = Batch::default()
+            .text(
+                "external_id",
+                rows.iter().map(|a| Some(a.external_id.as_str())),
+            )
+            .text("street", text(0))
+            .text("house_number", text(1))
+            .text("postcode", text(2))
+            .text("settlement", text(3))
+            .float("lon", rows.iter().map(|a| a.lon))
+            .float("lat", rows.iter().map(|a| a.lat))
+            .int(
+                "utilities",
+                rows.iter().map(|a| Some(i64::from(a.utilities))),
+            );
+        let mut tx = self.0.begin_write().await?;
+        let max_id = max_id(&mut tx, BulkTable::Addresses).await?;
+        let changed = Sql::new(format!(
+            "INSERT INTO addresses (external_id, street, house_number, postcode, settlement, \
+             lon, lat, utilities, created_at, updated_at) SELECT u.*, $1, $1 FROM ({}) AS u WHERE TRUE \
+             ON CONFLICT (external_id) DO UPDATE SET street = excluded.street, \
+             house_number = excluded.house_number, postcode = excluded.postcode, \
+             settlement = excluded.settlement, lon = excluded.lon, lat = excluded.lat, \
+             utilities = excluded.utilities, updated_at = excluded.updated_at \
+             WHERE (addresses.street, addresses.house_number, addresses.postcode, \
+             addresses.settlement, addresses.lon, addresses.lat, addresses.utilities) \
+             IS DISTINCT FROM (excluded.street, excluded.house_number, excluded.postcode, \
+             excluded.settlement, excluded.lon, excluded.lat, excluded.utilities) \
+             RETURNING id, {}",
+            B::rows(&batch, 2),
+            B::INSERTED
+        ))
+        .bind(now)
+        .bind(&batch)
+        .fetch_all(&mut tx)
+        .await?;
+        let counts = import_counts(&changed, max_id);
+        finish_import::<B>(tx, BulkTable::Addresses, counts, now).await?;
+        Ok(counts)
     }
 
     async fn upsert_contacts(
@@ -91,7 +147,64 @@ impl<B: Backend> Database for SqlStore<B> {
         rows: &[NewContact],
         now: DateTime<Utc>,
     ) -> Result<ContactImport> {
-        self.0.upsert_contacts(rows, to_ms(now)).await
+        let now = to_ms(now);
+        let external: Vec<&str> = rows
+            .iter()
+            .map(|c| c.address_external_id.as_str())
+            .collect();
+        let mut tx = self.0.begin_write().await?;
+        let ids: HashMap<String, i64> = Sql::new(format!(
+            "SELECT external_id, id FROM addresses WHERE {}",
+            B::any("external_id", 1)
+        ))
+        .bind(&external[..])
+        .fetch_all::<(String, i64)>(&mut tx)
+        .await?
+        .into_iter()
+        .collect();
+        let mut result = ContactImport::default();
+        let mut known = Vec::with_capacity(rows.len());
+        for (i, c) in rows.iter().enumerate() {
+            match ids.get(&c.address_external_id) {
+                Some(&id) => known.push((id, c)),
+                None => result.unknown_address.push(i),
+            }
+        }
+        let known = last_of_each(&known, |(id, c)| (*id, c.channel, &c.destination));
+        let tokens: Vec<String> = known.iter().map(|_| random_token(16)).collect();
+        let batch = Batch::default()
+            .int("address_id", known.iter().map(|(id, _)| Some(*id)))
+            .text(
+                "channel",
+                known.iter().map(|(_, c)| Some(c.channel.as_str())),
+            )
+            .text(
+                "destination",
+                known.iter().map(|(_, c)| Some(c.destination.as_str())),
+            )
+            .text(
+                "language",
+                known.iter().map(|(_, c)| Some(c.language.as_str())),
+            )
+            .text("token", tokens.iter().map(|t| Some(t.as_str())));
+        let max_id = max_id(&mut tx, BulkTable::Contacts).await?;
+        // Consent is never touched here: an opted-out contact stays opted out.
+        let changed = Sql::new(format!(
+            "INSERT INTO contacts (address_id, channel, destination, language, \
+             unsubscribe_token, created_at, updated_at) SELECT u.*, $1, $1 FROM ({}) AS u WHERE TRUE \
+             ON CONFLICT (address_id, channel, destination) DO UPDATE \
+             SET language = excluded.language, updated_at = excluded.updated_at \
+             WHERE contacts.language <> excluded.language RETURNING id, {}",
+            B::rows(&batch, 2),
+            B::INSERTED
+        ))
+        .bind(now)
+        .bind(&batch)
+        .fetch_all(&mut tx)
+        .await?;
+        result.counts = import_counts(&changed, max_id);
+        finish_import::<B>(tx, BulkTable::Contacts, result.counts, now).await?;
+        Ok(result)
     }
 
     async fn unknown_addresses(&self, rows: &[NewContact]) -> Result<Vec<usize>> {
@@ -214,7 +327,7 @@ impl<B: Backend> Database for SqlStore<B> {
              WHERE token_hash = $1 AND revoked_at IS NULL",
         )
         .bind(token_hash)
-        .map_optional(&mut self.0.read().await?)
+        .fetch_optional(&mut self.0.read().await?)
         .await
     }
 
@@ -223,31 +336,20 @@ impl<B: Backend> Database for SqlStore<B> {
             "SELECT name, role, created_at, last_used_at, expires_at, revoked_at \
              FROM api_tokens ORDER BY created_at DESC, id DESC",
         )
-        .map_all(&mut self.0.read().await?)
+        .fetch_all(&mut self.0.read().await?)
         .await
     }
 
     async fn revoke_token(&self, name: &str, now: DateTime<Utc>) -> Result<u64> {
-        let mut tx = self.0.begin_write().await?;
-        let n = Sql::new(
-            "UPDATE api_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
-        )
-        .bind(name)
-        .bind(to_ms(now))
-        .execute(&mut tx)
-        .await?;
-        tx.commit().await?;
-        Ok(n)
+        let sql = "UPDATE api_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL";
+        self.write(Sql::new(sql).bind(name).bind(to_ms(now)), None)
+            .await
     }
 
     async fn token_used(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
-        let mut tx = self.0.begin_write().await?;
-        Sql::new("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(to_ms(now))
-            .execute(&mut tx)
+        let sql = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1";
+        self.write(Sql::new(sql).bind(id).bind(to_ms(now)), None)
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -481,10 +583,8 @@ impl<B: Backend> Database for SqlStore<B> {
             "SELECT {OUTAGE_COLUMNS} FROM outages WHERE reference = $1"
         ))
         .bind(reference.as_str())
-        .fetch_optional::<OutageRow>(&mut self.0.read().await?)
-        .await?
-        .map(OutageRow::into_outage)
-        .transpose()
+        .fetch_optional(&mut self.0.read().await?)
+        .await
     }
 
     async fn outages(&self, filter: &OutageFilter) -> Result<Vec<Outage>> {
@@ -499,11 +599,8 @@ impl<B: Backend> Database for SqlStore<B> {
         .bind(filter.utility.map(|u| u.as_str()))
         .bind(filter.reference.as_ref().map(|r| r.as_str()))
         .bind(if filter.limit > 0 { filter.limit } else { 100 })
-        .fetch_all::<OutageRow>(&mut self.0.read().await?)
-        .await?
-        .into_iter()
-        .map(OutageRow::into_outage)
-        .collect()
+        .fetch_all(&mut self.0.read().await?)
+        .await
     }
 
     async fn open_outages(&self) -> Result<Vec<Outage>> {
@@ -511,11 +608,8 @@ impl<B: Backend> Database for SqlStore<B> {
             "SELECT {OUTAGE_COLUMNS} FROM outages WHERE status IN ('scheduled', 'active') \
              ORDER BY id"
         ))
-        .fetch_all::<OutageRow>(&mut self.0.read().await?)
-        .await?
-        .into_iter()
-        .map(OutageRow::into_outage)
-        .collect()
+        .fetch_all(&mut self.0.read().await?)
+        .await
     }
 
     async fn revisions(&self, outage_id: i64) -> Result<Vec<RevisionRow>> {
@@ -525,7 +619,7 @@ impl<B: Backend> Database for SqlStore<B> {
              ORDER BY revision",
         )
         .bind(outage_id)
-        .map_all(&mut self.0.read().await?)
+        .fetch_all(&mut self.0.read().await?)
         .await
     }
 
@@ -535,7 +629,7 @@ impl<B: Backend> Database for SqlStore<B> {
              GROUP BY channel, kind, state ORDER BY channel, kind, state",
         )
         .bind(outage_id)
-        .map_all(&mut self.0.read().await?)
+        .fetch_all(&mut self.0.read().await?)
         .await
     }
 
@@ -566,7 +660,7 @@ impl<B: Backend> Database for SqlStore<B> {
         .bind(outage_id)
         .bind(state.map(|s| s.as_str()))
         .bind(limit)
-        .map_all(&mut self.0.read().await?)
+        .fetch_all(&mut self.0.read().await?)
         .await
     }
 
@@ -621,7 +715,25 @@ impl<B: Backend> Database for SqlStore<B> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let mut tx = self.0.begin_write().await?;
-        B::complete(&mut tx, results, to_ms(lease_until), to_ms(now)).await?;
+        let outcomes: Vec<_> = results
+            .iter()
+            .map(|r| outcome(r, to_ms(now), |f| f.state().as_str()))
+            .collect();
+        let batch = outcome_batch(&outcomes);
+        Sql::new(format!(
+            "WITH u AS MATERIALIZED ({}) UPDATE deliveries SET {OUTCOME}, \
+             sent_revision = COALESCE(u.rev, sent_revision), provider_message_id = \
+             CASE u.state WHEN 'sent' THEN u.pid ELSE provider_message_id END, segments = \
+             CASE u.state WHEN 'sent' THEN u.seg ELSE segments END, updated_at = $2 FROM u \
+             WHERE deliveries.id = u.id AND deliveries.state = 'sending' \
+             AND deliveries.lease_until = $1",
+            B::rows(&batch, 3)
+        ))
+        .bind(to_ms(lease_until))
+        .bind(to_ms(now))
+        .bind(&batch)
+        .execute(&mut tx)
+        .await?;
         if results
             .iter()
             .any(|r| !matches!(r, Completion::Sent { .. } | Completion::Failed { .. }))
@@ -635,7 +747,22 @@ impl<B: Backend> Database for SqlStore<B> {
         if pairs.is_empty() {
             return Ok(HashMap::new());
         }
-        self.0.news_sent(pairs).await
+        let batch = Batch::default()
+            .int("outage_id", pairs.iter().map(|p| Some(p.0)))
+            .int("contact_id", pairs.iter().map(|p| Some(p.1)));
+        let rows: Vec<rows::NewsRow> = Sql::new(format!(
+            "SELECT outage_id, contact_id, MAX(CASE WHEN state = 'sent' THEN sent_revision END), \
+             CAST(MAX(CASE WHEN state = 'sending' THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM deliveries WHERE state IN ('sent', 'sending') AND kind IN {} \
+             AND (outage_id, contact_id) IN ({}) \
+             GROUP BY outage_id, contact_id",
+            kinds_sql(DeliveryKind::NEWS),
+            B::rows(&batch, 1)
+        ))
+        .bind(&batch)
+        .fetch_all(&mut self.0.read().await?)
+        .await?;
+        Ok(rows::news_sent(rows))
     }
 
     async fn start_due_outages(&self, now: DateTime<Utc>) -> Result<Vec<i64>> {
@@ -701,7 +828,7 @@ impl<B: Backend> Database for SqlStore<B> {
              FROM addresses a WHERE a.id = $1"
         ))
         .bind(id)
-        .map_optional(&mut self.0.read().await?)
+        .fetch_optional(&mut self.0.read().await?)
         .await
     }
 
@@ -733,11 +860,10 @@ impl<B: Backend> Database for SqlStore<B> {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<u64> {
-        let mut tx = self.0.begin_write().await?;
         // Once per outage and number, whatever the revision and however many
         // addresses the number is registered at (the lowest contact id stands
         // for the number); never to a contact who opted out.
-        let queued = Sql::new(format!(
+        let queue = Sql::new(format!(
             "{NEW_DELIVERY} SELECT o.id, o.revision, 'requested', MIN(c.id), 'sms', 'pending', \
              TRUE, 0, $2, $3, $2, $2 FROM contacts c JOIN outages o ON {} \
              WHERE c.destination = $1 AND c.channel = 'sms' AND c.opted_out_at IS NULL \
@@ -750,20 +876,17 @@ impl<B: Backend> Database for SqlStore<B> {
         ))
         .bind(phone)
         .bind(to_ms(now))
-        .bind(to_ms(expires_at))
-        .execute(&mut tx)
-        .await?;
-        if queued > 0 {
-            B::announce(&mut tx, Announce::Work).await?;
-        }
-        tx.commit().await?;
-        Ok(queued)
+        .bind(to_ms(expires_at));
+        self.write(queue, Some(Announce::Work)).await
     }
 
     async fn delivery_totals(&self) -> Result<Vec<(Channel, DeliveryState, i64)>> {
-        Sql::new("SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state")
-            .map_all(&mut self.0.read().await?)
-            .await
+        let sql = "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state";
+        let rows: Vec<(String, String, i64)> =
+            Sql::new(sql).fetch_all(&mut self.0.read().await?).await?;
+        rows.into_iter()
+            .map(|(c, s, n)| Ok((rows::parse(&c, "channel")?, rows::parse(&s, "state")?, n)))
+            .collect()
     }
 
     async fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>> {
@@ -774,7 +897,7 @@ impl<B: Backend> Database for SqlStore<B> {
              WHERE c.unsubscribe_token = $1",
         ))
         .bind(token)
-        .map_optional(&mut self.0.read().await?)
+        .fetch_optional(&mut self.0.read().await?)
         .await
     }
 
@@ -834,50 +957,49 @@ impl<B: Backend> Database for SqlStore<B> {
         // A form anyone can post must not become a way to flood somebody's
         // phone, nor to run up the utility's SMS bill.
         let sms = s.channel == Channel::Sms;
+        let (client, destination) = (s.client_key.as_str(), s.destination_key.as_str());
         let checks = [
             (
                 SignUpLimit::Client,
-                "client_key = $1",
-                Some(&s.client_key),
+                "client_key",
+                client,
                 HOUR,
                 limits.per_client_per_hour,
             ),
             (
                 SignUpLimit::Client,
-                "client_key = $1",
-                Some(&s.client_key),
+                "client_key",
+                client,
                 DAY,
                 limits.per_client_per_day,
             ),
             (
                 SignUpLimit::SmsBudget,
-                "channel = 'sms'",
-                None,
+                "channel",
+                "sms",
                 HOUR,
-                if sms { limits.sms_per_hour } else { u32::MAX },
+                limits.sms_per_hour,
             ),
             (
                 SignUpLimit::Destination,
-                "destination_key = $1",
-                Some(&s.destination_key),
+                "destination_key",
+                destination,
                 DAY,
                 limits.per_destination_per_day,
             ),
         ];
-        for (limit, condition, key, window, max) in checks {
-            if max == u32::MAX {
+        for (limit, column, key, window, max) in checks {
+            if max == u32::MAX || (limit == SignUpLimit::SmsBudget && !sms) {
                 continue;
             }
-            let since = if key.is_some() { "$2" } else { "$1" };
-            let mut count = Sql::new(format!(
+            let (n, oldest): (i64, Option<i64>) = Sql::new(format!(
                 "SELECT COUNT(*), MIN(created_at) FROM subscriptions \
-                 WHERE {condition} AND created_at > {since}"
-            ));
-            if let Some(key) = key {
-                count = count.bind(key);
-            }
-            let (n, oldest): (i64, Option<i64>) =
-                count.bind(now - window).fetch_one(&mut tx).await?;
+                 WHERE {column} = $1 AND created_at > $2"
+            ))
+            .bind(key)
+            .bind(now - window)
+            .fetch_one(&mut tx)
+            .await?;
             if n >= i64::from(max) {
                 return Ok(Subscribed::Limited {
                     limit,
@@ -935,74 +1057,37 @@ impl<B: Backend> Database for SqlStore<B> {
         .bind(now)
         .bind(to_ms(lease_until))
         .bind(limit as i64)
-        .map_all(&mut tx)
+        .fetch_all(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(claimed)
     }
 
-    /// A statement per outcome, on both backends: confirmations come a handful
-    /// at a time (one per resident who fills in the form), unlike deliveries,
-    /// whose outcomes each backend records in bulk.
     async fn complete_confirmations(
         &self,
         results: &[Completion],
         lease_until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let lease = to_ms(lease_until);
-        let mut tx = self.0.begin_write().await?;
-        for result in results {
-            let q = match result {
-                Completion::Sent { id, .. } => Sql::new(
-                    "UPDATE subscriptions SET state = 'sent', lease_until = NULL, last_error = \
-                     NULL WHERE id = $1 AND state = 'sending' AND lease_until = $2",
-                )
-                .bind(*id)
-                .bind(lease),
-                Completion::Retry { id, at, error } => Sql::new(
-                    "UPDATE subscriptions SET state = 'pending', lease_until = NULL, \
-                     next_attempt_at = $3, last_error = $4 \
-                     WHERE id = $1 AND state = 'sending' AND lease_until = $2",
-                )
-                .bind(*id)
-                .bind(lease)
-                .bind(to_ms(*at))
-                .bind(error.as_str()),
-                Completion::Failed {
-                    id,
-                    failure,
-                    reason,
-                } => Sql::new(
-                    "UPDATE subscriptions SET state = $3, lease_until = NULL, last_error = $4 \
-                     WHERE id = $1 AND state = 'sending' AND lease_until = $2",
-                )
-                .bind(*id)
-                .bind(lease)
-                // A confirmation is either expired or dead (its table has no other
-                // final states).
-                .bind(match failure {
-                    Failure::Expired => "expired",
-                    _ => "dead",
-                })
-                .bind(reason.as_str()),
-                // Put back unsent: due again at once (release) or later (defer).
-                Completion::Release { .. } | Completion::Defer { .. } => {
-                    let (id, at, reason) = result.unsent(now).expect("unsent");
-                    Sql::new(
-                        "UPDATE subscriptions SET state = 'pending', lease_until = NULL, \
-                         attempts = attempts - 1, next_attempt_at = $3, last_error = $4 \
-                         WHERE id = $1 AND state = 'sending' AND lease_until = $2",
-                    )
-                    .bind(id)
-                    .bind(lease)
-                    .bind(to_ms(at))
-                    .bind(reason)
-                }
-            };
-            q.execute(&mut tx).await?;
-        }
-        Ok(tx.commit().await?)
+        // A confirmation that cannot be sent is either expired or dead (its
+        // table has no other final states).
+        let outcomes = results.iter().map(|r| {
+            outcome(r, to_ms(now), |f| match f {
+                Failure::Expired => "expired",
+                _ => "dead",
+            })
+        });
+        let outcomes: Vec<_> = outcomes.collect();
+        let batch = outcome_batch(&outcomes);
+        let record = Sql::new(format!(
+            "WITH u AS MATERIALIZED ({}) UPDATE subscriptions SET {OUTCOME} FROM u \
+             WHERE subscriptions.id = u.id AND subscriptions.state = 'sending' \
+             AND subscriptions.lease_until = $1",
+            B::rows(&batch, 2)
+        ));
+        let record = record.bind(to_ms(lease_until)).bind(&batch);
+        self.write(record, None).await?;
+        Ok(())
     }
 
     async fn subscription(&self, token: &str) -> Result<Option<SubscriptionView>> {
@@ -1013,7 +1098,7 @@ impl<B: Backend> Database for SqlStore<B> {
              WHERE s.token = $1",
         ))
         .bind(token)
-        .map_optional(&mut self.0.read().await?)
+        .fetch_optional(&mut self.0.read().await?)
         .await
     }
 
@@ -1096,8 +1181,36 @@ impl<B: Backend> Database for SqlStore<B> {
         Ok(Confirmation::Confirmed { contact_id, queued })
     }
 
-    async fn take_tokens(&self, request: &TokenRequest<'_>) -> Result<Grant> {
-        self.0.take_tokens(request).await
+    async fn take_tokens(&self, r: &TokenRequest<'_>) -> Result<Grant> {
+        let mut tx = self.0.begin_write().await?;
+        // The first take creates the bucket; the lock (the row on PostgreSQL, the
+        // write transaction on SQLite) then makes concurrent takers, on every
+        // node, take from it one after another.
+        Sql::new(
+            "INSERT INTO rate_limits (bucket, tokens, refilled_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (bucket) DO NOTHING",
+        )
+        .bind(r.bucket)
+        .bind(r.burst as f64)
+        .bind(r.now_ms)
+        .execute(&mut tx)
+        .await?;
+        let (tokens, refilled_at): (f64, i64) = Sql::new(format!(
+            "SELECT tokens, refilled_at FROM rate_limits WHERE bucket = $1{}",
+            B::ROW_LOCK
+        ))
+        .bind(r.bucket)
+        .fetch_one(&mut tx)
+        .await?;
+        let grant = r.apply(tokens, refilled_at);
+        Sql::new("UPDATE rate_limits SET tokens = $1, refilled_at = $2 WHERE bucket = $3")
+            .bind(grant.tokens)
+            .bind(grant.refilled_at)
+            .bind(r.bucket)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(grant)
     }
 }
 
@@ -1106,17 +1219,15 @@ async fn fetch_outage(conn: &mut impl Exec, id: i64, lock: &str) -> Result<Optio
         "SELECT {OUTAGE_COLUMNS} FROM outages WHERE id = $1{lock}"
     ))
     .bind(id)
-    .fetch_optional::<OutageRow>(conn)
-    .await?
-    .map(OutageRow::into_outage)
-    .transpose()
+    .fetch_optional(conn)
+    .await
 }
 
 /// Ends an import's transaction. A batch that changed the register changes
 /// what residents and the IVR see: status by address and postcode reads the
 /// addresses (whose version also tells every node to rebuild its indexes),
 /// status by caller number the contacts.
-pub(super) async fn finish_import<B: Backend>(
+async fn finish_import<B: Backend>(
     mut tx: Tx<B>,
     table: BulkTable,
     counts: ImportCounts,
@@ -1183,11 +1294,112 @@ async fn insert_revision(
 
 /// Writes the outage's area (ascending address ids) as runs, replacing any before.
 async fn write_area<B: Backend>(tx: &mut Tx<B>, outage_id: i64, ids: &[i64]) -> Result<()> {
+    let runs = runs::id_runs(ids);
+    let batch = Batch::default()
+        .int("first_id", runs.iter().map(|r| Some(r.0)))
+        .int("last_id", runs.iter().map(|r| Some(r.1)));
     Sql::new("DELETE FROM outage_ranges WHERE outage_id = $1")
         .bind(outage_id)
         .execute(tx)
         .await?;
-    B::write_runs(tx, outage_id, &runs::id_runs(ids)).await
+    Sql::new(format!(
+        "INSERT INTO outage_ranges (outage_id, first_id, last_id) \
+         SELECT $1, u.first_id, u.last_id FROM ({}) AS u",
+        B::rows(&batch, 2)
+    ))
+    .bind(outage_id)
+    .bind(&batch)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The highest id in `table` (0 if empty).
+async fn max_id(tx: &mut impl Exec, table: BulkTable) -> Result<i64> {
+    let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {}", table.as_str());
+    let (max,): (i64,) = Sql::new(sql).fetch_one(tx).await?;
+    Ok(max)
+}
+
+/// Counts an upsert's `RETURNING id, {INSERTED}` rows (see [`Backend::INSERTED`];
+/// an unchanged row returns none): where the database cannot tell, rows with
+/// ids above `max_before` are new (SQLite's write transaction holds the table).
+fn import_counts(changed: &[(i64, Option<bool>)], max_before: i64) -> ImportCounts {
+    let inserted = changed
+        .iter()
+        .filter(|&&(id, new)| new.unwrap_or(id > max_before))
+        .count() as u64;
+    ImportCounts {
+        inserted,
+        updated: changed.len() as u64 - inserted,
+    }
+}
+
+/// How a claimed row's outcome is recorded, in both queues (deliveries and
+/// sign-up confirmations), one statement per batch: the rows travel as
+/// an [`outcome_batch`] in a `MATERIALIZED` CTE `u`, which SQLite then scans
+/// once, looking each row up by id (given the rows as a subquery, it looks up
+/// the batch's rows by lease and scans the whole array for each). Each
+/// statement also requires the claim's lease, its fencing token: a worker whose
+/// lease ran out and was taken over by another changes nothing.
+const OUTCOME: &str = "state = u.state, lease_until = NULL, attempts = attempts - u.unsent, \
+                       next_attempt_at = COALESCE(u.at, next_attempt_at), last_error = u.error";
+
+/// An outcome: id, new state, when due again (or unchanged),
+/// last error, whether the attempt is not counted (put back unsent), and what a
+/// sent message records. `failed` names the state a failure ends in.
+type OutcomeRow<'a> = (
+    i64,
+    &'a str,
+    Option<i64>,
+    Option<&'a str>,
+    i64,
+    Option<i64>,
+    Option<&'a str>,
+    Option<i64>,
+);
+
+fn outcome<'a>(r: &'a Completion, now: i64, failed: fn(Failure) -> &'static str) -> OutcomeRow<'a> {
+    let (id, state, at, error, unsent) = match r {
+        Completion::Sent { id, .. } => (*id, "sent", None, None, 0),
+        Completion::Retry { id, at, error } => (*id, "pending", Some(*at), Some(error.as_str()), 0),
+        Completion::Failed {
+            id,
+            failure,
+            reason,
+        } => (*id, failed(*failure), None, Some(reason.as_str()), 0),
+        Completion::Release { .. } | Completion::Defer { .. } => {
+            let (id, at, reason) = r.unsent(from_ms(now)).expect("unsent");
+            (id, "pending", Some(at), Some(reason), 1)
+        }
+    };
+    let (rev, pid, seg) = match r {
+        Completion::Sent {
+            sent_revision,
+            provider_message_id,
+            segments,
+            ..
+        } => (
+            Some(*sent_revision),
+            provider_message_id.as_deref(),
+            *segments,
+        ),
+        _ => (None, None, None),
+    };
+    (id, state, at.map(to_ms), error, unsent, rev, pid, seg)
+}
+
+/// The outcomes as the batch [`OUTCOME`] reads as `u`.
+fn outcome_batch<'a>(rows: &'a [OutcomeRow<'a>]) -> Batch<'a> {
+    Batch::default()
+        .int("id", rows.iter().map(|r| Some(r.0)))
+        .text("state", rows.iter().map(|r| Some(r.1)))
+        .int("at", rows.iter().map(|r| r.2))
+        .text("error", rows.iter().map(|r| r.3))
+        .int("unsent", rows.iter().map(|r| Some(r.4)))
+        .int("rev", rows.iter().map(|r| r.5))
+        .text("pid", rows.iter().map(|r| r.6))
+        .int("seg", rows.iter().map(|r| r.7))
 }
 
 /// The address ids in the outage's area, ascending.

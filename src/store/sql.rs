@@ -6,9 +6,9 @@
 //! SQL text is the same on both databases (placeholders `$1`, `$2` …, `CAST(… AS
 //! BIGINT)`, `TRUE`), arguments are bound as [`Arg`]s, and a backend supplies
 //! the hooks: how a write transaction begins, how rows are locked, how work is
-//! announced to other processes, how a list of ids is bound. The statements
-//! that are different by nature (claiming, bulk loading, recording outcomes in
-//! bulk, token buckets, LISTEN, migrations) are the backend's own methods.
+//! announced to other processes, how a list or a [`Batch`] of rows is bound
+//! and read. The statements that are different by nature (claiming, LISTEN,
+//! migrations) are the backend's own methods.
 
 use std::future::Future;
 
@@ -37,56 +37,124 @@ pub(super) enum Arg<'a> {
     Ids(&'a [i64]),
     /// A list of strings, as [`Arg::Ids`].
     Texts(&'a [&'a str]),
+    /// A batch of rows, read back with [`Backend::rows`]; always a statement's
+    /// last argument (on PostgreSQL it takes one placeholder per column).
+    Rows(&'a Batch<'a>),
 }
 
-impl From<i64> for Arg<'_> {
-    fn from(v: i64) -> Self {
-        Arg::Int(Some(v))
+/// `From` conversions, so that `bind` takes Herald's values as they are.
+macro_rules! arg_from {
+    ($($t:ty => |$v:ident| $arg:expr;)*) => {
+        $(impl<'a> From<$t> for Arg<'a> {
+            fn from($v: $t) -> Self {
+                $arg
+            }
+        })*
+    };
+}
+
+arg_from! {
+    i64 => |v| Arg::Int(Some(v));
+    Option<i64> => |v| Arg::Int(v);
+    f64 => |v| Arg::Float(v);
+    bool => |v| Arg::Bool(v);
+    &'a str => |v| Arg::Text(Some(v));
+    &'a String => |v| Arg::Text(Some(v));
+    Option<&'a str> => |v| Arg::Text(v);
+    &'a [i64] => |v| Arg::Ids(v);
+    &'a Vec<i64> => |v| Arg::Ids(v);
+    &'a [&'a str] => |v| Arg::Texts(v);
+    &'a Batch<'a> => |v| Arg::Rows(v);
+}
+
+/// A batch of rows for one statement (an import batch, a worker's outcomes),
+/// held column by column. Each backend binds it the way it reads fastest: a
+/// JSON array of rows on SQLite (`json_each`), one typed array per column on
+/// PostgreSQL (`UNNEST`, about a third cheaper than parsing the same rows from
+/// `jsonb`: 16 s against 23 s to re-import 2,000,000 unchanged addresses).
+#[derive(Debug, Default)]
+pub(super) struct Batch<'a> {
+    pub columns: Vec<(&'static str, Column<'a>)>,
+}
+
+/// One column of a [`Batch`].
+#[derive(Debug)]
+pub(super) enum Column<'a> {
+    Int(Vec<Option<i64>>),
+    Float(Vec<f64>),
+    Text(Vec<Option<&'a str>>),
+}
+
+impl Column<'_> {
+    /// Its type in a `CAST`, the same name on both databases.
+    pub fn sql_type(&self) -> &'static str {
+        match self {
+            Column::Int(_) => "BIGINT",
+            Column::Float(_) => "DOUBLE PRECISION",
+            Column::Text(_) => "TEXT",
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Column::Int(v) => v.len(),
+            Column::Float(v) => v.len(),
+            Column::Text(v) => v.len(),
+        }
     }
 }
-impl From<Option<i64>> for Arg<'_> {
-    fn from(v: Option<i64>) -> Self {
-        Arg::Int(v)
+
+impl<'a> Batch<'a> {
+    pub fn int(self, name: &'static str, values: impl IntoIterator<Item = Option<i64>>) -> Self {
+        self.with(name, Column::Int(values.into_iter().collect()))
     }
-}
-impl From<f64> for Arg<'_> {
-    fn from(v: f64) -> Self {
-        Arg::Float(v)
+
+    pub fn float(self, name: &'static str, values: impl IntoIterator<Item = f64>) -> Self {
+        self.with(name, Column::Float(values.into_iter().collect()))
     }
-}
-impl From<bool> for Arg<'_> {
-    fn from(v: bool) -> Self {
-        Arg::Bool(v)
+
+    pub fn text(
+        self,
+        name: &'static str,
+        values: impl IntoIterator<Item = Option<&'a str>>,
+    ) -> Self {
+        self.with(name, Column::Text(values.into_iter().collect()))
     }
-}
-impl<'a> From<&'a str> for Arg<'a> {
-    fn from(v: &'a str) -> Self {
-        Arg::Text(Some(v))
+
+    fn with(mut self, name: &'static str, column: Column<'a>) -> Self {
+        debug_assert!(self.columns.iter().all(|(_, c)| c.len() == column.len()));
+        self.columns.push((name, column));
+        self
     }
-}
-impl<'a> From<&'a String> for Arg<'a> {
-    fn from(v: &'a String) -> Self {
-        Arg::Text(Some(v))
+
+    pub fn len(&self) -> usize {
+        self.columns.first().map_or(0, |(_, c)| c.len())
     }
-}
-impl<'a> From<Option<&'a str>> for Arg<'a> {
-    fn from(v: Option<&'a str>) -> Self {
-        Arg::Text(v)
-    }
-}
-impl<'a> From<&'a [i64]> for Arg<'a> {
-    fn from(v: &'a [i64]) -> Self {
-        Arg::Ids(v)
-    }
-}
-impl<'a> From<&'a Vec<i64>> for Arg<'a> {
-    fn from(v: &'a Vec<i64>) -> Self {
-        Arg::Ids(v)
-    }
-}
-impl<'a> From<&'a [&'a str]> for Arg<'a> {
-    fn from(v: &'a [&'a str]) -> Self {
-        Arg::Texts(v)
+
+    /// The rows as one JSON array of arrays, each in column order.
+    pub fn json_rows(&self) -> String {
+        let mut out = Vec::with_capacity(self.len() * 16 * self.columns.len());
+        out.push(b'[');
+        for row in 0..self.len() {
+            if row > 0 {
+                out.push(b',');
+            }
+            out.push(b'[');
+            for (i, (_, column)) in self.columns.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let written = match column {
+                    Column::Int(v) => serde_json::to_writer(&mut out, &v[row]),
+                    Column::Float(v) => serde_json::to_writer(&mut out, &v[row]),
+                    Column::Text(v) => serde_json::to_writer(&mut out, &v[row]),
+                };
+                written.expect("a number or a string serializes");
+            }
+            out.push(b']');
+        }
+        out.push(b']');
+        String::from_utf8(out).expect("JSON is UTF-8")
     }
 }
 
@@ -115,57 +183,37 @@ impl<'a> Sql<'a> {
     // arguments, then where it runs.
 
     /// The rows the statement changed.
-    pub async fn execute<E: Exec>(self, on: &mut E) -> Result<u64> {
-        let args = arguments::<E::Db>(self.args)?;
+    pub async fn execute(self, on: &mut impl Exec) -> Result<u64> {
+        let args = arguments(self.args)?;
         let done = sqlx::query_with(&self.text, args)
-            .execute(E::Db::executor(on.connection()))
+            .execute(on.executor())
             .await?;
         Ok(done.affected())
     }
 
-    async fn rows<E: Exec>(self, on: &mut E) -> Result<Vec<<E::Db as sqlx::Database>::Row>> {
-        let args = arguments::<E::Db>(self.args)?;
-        Ok(sqlx::query_with(&self.text, args)
-            .fetch_all(E::Db::executor(on.connection()))
-            .await?)
-    }
-
-    pub async fn fetch_all<R: Record>(self, on: &mut impl Exec) -> Result<Vec<R>> {
-        let rows = self.rows(on).await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.decode())
-            .collect::<sqlx::Result<_>>()?)
+    pub async fn fetch_all<T: FromCols>(self, on: &mut impl Exec) -> Result<Vec<T>> {
+        let args = arguments(self.args)?;
+        let rows = sqlx::query_with(&self.text, args)
+            .fetch_all(on.executor())
+            .await?;
+        rows.iter().map(T::from_cols).collect()
     }
 
     /// The first row, if any (sqlx stops reading there).
-    async fn row<E: Exec>(self, on: &mut E) -> Result<Option<<E::Db as sqlx::Database>::Row>> {
-        let args = arguments::<E::Db>(self.args)?;
-        Ok(sqlx::query_with(&self.text, args)
-            .fetch_optional(E::Db::executor(on.connection()))
-            .await?)
+    pub async fn fetch_optional<T: FromCols>(self, on: &mut impl Exec) -> Result<Option<T>> {
+        let args = arguments(self.args)?;
+        let row = sqlx::query_with(&self.text, args)
+            .fetch_optional(on.executor())
+            .await?;
+        row.as_ref().map(T::from_cols).transpose()
     }
 
-    pub async fn fetch_optional<R: Record>(self, on: &mut impl Exec) -> Result<Option<R>> {
-        let row = self.row(on).await?;
-        Ok(row.as_ref().map(|r| r.decode()).transpose()?)
-    }
-
-    pub async fn fetch_one<R: Record>(self, on: &mut impl Exec) -> Result<R> {
+    pub async fn fetch_one<T: FromCols>(self, on: &mut impl Exec) -> Result<T> {
         self.fetch_optional(on).await?.ok_or_else(|| {
             Error::Internal(anyhow::anyhow!(
                 "a statement that returns a row returned none"
             ))
         })
-    }
-
-    /// Rows read by position (see [`FromCols`]).
-    pub async fn map_all<T: FromCols>(self, on: &mut impl Exec) -> Result<Vec<T>> {
-        self.rows(on).await?.iter().map(T::from_cols).collect()
-    }
-
-    pub async fn map_optional<T: FromCols>(self, on: &mut impl Exec) -> Result<Option<T>> {
-        self.row(on).await?.as_ref().map(T::from_cols).transpose()
     }
 }
 
@@ -179,9 +227,15 @@ impl<T> Record for T where
 {
 }
 
-/// A row type read by position through [`Cols`] (see `rows.rs`).
+/// A row type: a [`Record`], or read by position through [`Cols`] (see `rows.rs`).
 pub(super) trait FromCols: Sized + Send {
     fn from_cols(row: &impl Cols) -> Result<Self>;
+}
+
+impl<R: Record> FromCols for R {
+    fn from_cols(row: &impl Cols) -> Result<Self> {
+        Ok(row.decode()?)
+    }
 }
 
 /// What [`Exec`] needs to know of each sqlx driver: how it binds an [`Arg`]
@@ -226,6 +280,13 @@ impl<'q, DB: sqlx::Database> IntoArguments<'q, DB> for Args<'q, DB> {
 }
 
 fn arguments<'q, DB: Dialect>(args: Vec<Arg<'q>>) -> Result<Args<'q, DB>> {
+    debug_assert!(
+        args.iter()
+            .rev()
+            .skip(1)
+            .all(|a| !matches!(a, Arg::Rows(_))),
+        "a batch is a statement's last argument"
+    );
     let mut out = DB::Arguments::default();
     for arg in args {
         DB::bind(&mut out, arg)
@@ -239,6 +300,9 @@ fn arguments<'q, DB: Dialect>(args: Vec<Arg<'q>>) -> Result<Args<'q, DB>> {
 pub(super) trait Exec: Send {
     type Db: Dialect;
     fn connection(&mut self) -> &mut <Self::Db as sqlx::Database>::Connection;
+    fn executor(&mut self) -> impl sqlx::Executor<'_, Database = Self::Db> {
+        Self::Db::executor(self.connection())
+    }
 }
 
 impl<DB: Dialect> Exec for sqlx::Transaction<'_, DB> {
@@ -305,6 +369,16 @@ pub(super) trait Backend: Send + Sync + 'static {
     /// [`Arg::Texts`]).
     fn any(column: &str, param: usize) -> String;
 
+    /// SQL query: the [`Batch`] bound at `$param` (the statement's last
+    /// argument) as rows, its columns named as in the batch. A batch then takes
+    /// one statement, one round trip.
+    fn rows(batch: &Batch<'_>, param: usize) -> String;
+
+    /// SQL expression in an upsert's `RETURNING`: whether the row is new
+    /// (PostgreSQL's `xmax = 0`), or NULL where only its id can tell (SQLite:
+    /// ids above the table's maximum before the batch).
+    const INSERTED: &'static str;
+
     /// Tells other processes, when `tx` commits (PostgreSQL `NOTIFY`; SQLite's
     /// other processes poll).
     fn announce(tx: &mut Tx<Self>, what: Announce) -> impl Future<Output = Result<()>> + Send;
@@ -320,48 +394,9 @@ pub(super) trait Backend: Send + Sync + 'static {
     /// See [`Database::after_bulk_load`].
     fn after_bulk_load(&self, table: BulkTable) -> impl Future<Output = Result<()>> + Send;
 
-    /// See [`Database::upsert_addresses`]; ends with `shared::finish_import`.
-    fn upsert_addresses(
-        &self,
-        rows: &[NewAddress],
-        now: i64,
-    ) -> impl Future<Output = Result<ImportCounts>> + Send;
-
-    /// See [`Database::upsert_contacts`]; ends with `shared::finish_import`.
-    fn upsert_contacts(
-        &self,
-        rows: &[NewContact],
-        now: i64,
-    ) -> impl Future<Output = Result<ContactImport>> + Send;
-
-    /// Replaces the outage's area with these runs of address ids.
-    fn write_runs(
-        tx: &mut Tx<Self>,
-        outage_id: i64,
-        runs: &[(i64, i64)],
-    ) -> impl Future<Output = Result<()>> + Send;
-
     /// See [`Database::claim`].
     fn claim(&self, batch: ClaimBatch)
         -> impl Future<Output = Result<Vec<ClaimedDelivery>>> + Send;
-
-    /// Records delivery outcomes in `tx`, each only if its lease is still `lease`.
-    fn complete(
-        tx: &mut Tx<Self>,
-        done: &[Completion],
-        lease: i64,
-        now: i64,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// See [`Database::news_sent`].
-    fn news_sent(
-        &self,
-        pairs: &[(i64, i64)],
-    ) -> impl Future<Output = Result<HashMap<(i64, i64), NewsSent>>> + Send;
-
-    /// See [`Database::take_tokens`].
-    fn take_tokens(&self, request: &TokenRequest<'_>)
-        -> impl Future<Output = Result<Grant>> + Send;
 
     /// See [`Database::listen`]; false where the database cannot announce.
     fn listen(&self, on: OnChange) -> impl Future<Output = Result<bool>> + Send;
@@ -372,6 +407,11 @@ pub(super) trait Backend: Send + Sync + 'static {
     /// through a read-only connection of its own, PostgreSQL streams through
     /// sqlx (see each).
     fn scan(&self, sql: &str, visit: &mut dyn FnMut(&dyn Scanned)) -> Result<()>;
+}
+
+/// A JSON text of `value`: how SQLite binds a list.
+pub(super) fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("serializes")
 }
 
 /// SQL list of the kinds, for `kind IN …`. The kinds are Herald's own enum, so
