@@ -116,7 +116,13 @@ async fn run(
         "area": {"type": "Polygon", "coordinates": [[[18.99, 47.39], [19.2, 47.39], [19.2, 47.6], [18.99, 47.6], [18.99, 47.39]]]},
     });
     let started = Instant::now();
-    let (outage, _, fanout) = herald::outages::declare(&state.outages(), &body, None).await?;
+    let (outage, _, fanout) = herald::outages::declare(
+        &state.outages(),
+        &body,
+        None,
+        &herald::domain::audit::Actor::cli(),
+    )
+    .await?;
     let planning = started.elapsed();
     let planned = fanout.email + fanout.sms;
     println!(

@@ -1,36 +1,92 @@
-//! API tokens. A token is shown once when created; only its SHA-256 is
-//! stored, so a database leak does not leak working credentials. Each token has
-//! a [`Role`] that decides what it may call.
+//! Credentials: API tokens, operator passwords, roles. A token or a session id
+//! is shown once; only its SHA-256 is stored, and a password only as its argon2
+//! hash, so a database leak leaks no working credential. Every caller has a
+//! [`Role`], and every endpoint names the [`Access`] it needs.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 pub use crate::domain::token::random_token;
 
-/// What a token may do.
+/// Who may do what: an operator's role in the console, or the role of a token
+/// that belongs to no operator (`operator`, `ivr`). A token that belongs to an
+/// operator acts with that operator's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// The operator API (`/api/v1`) and everything an IVR token may do.
+    /// Reads everything the console shows; changes nothing.
+    Viewer,
+    /// Also declares, updates, restores and cancels outages.
+    Dispatcher,
+    /// Also manages operators, tokens and imports, and reads the audit log.
+    Supervisor,
+    /// A token made without an operator (every token made before operator
+    /// accounts existed): everything, as it always could.
     Operator,
     /// The phone platform: IVR answers keyed by a caller's number and the
     /// "press 2" SMS. Nothing on the operator API.
     Ivr,
 }
 
+/// What an endpoint needs of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reading outages, deliveries, previews.
+    Read,
+    /// Changing outages.
+    Dispatch,
+    /// Operators, tokens, imports, the audit log.
+    Supervise,
+    /// The IVR's answers by caller number.
+    Ivr,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Dispatch => "dispatch",
+            Access::Supervise => "supervise",
+            Access::Ivr => "ivr",
+        }
+    }
+}
+
 impl Role {
-    pub const ALL: [Role; 2] = [Role::Operator, Role::Ivr];
+    pub const ALL: [Role; 5] = [
+        Role::Viewer,
+        Role::Dispatcher,
+        Role::Supervisor,
+        Role::Operator,
+        Role::Ivr,
+    ];
+    /// The roles an operator account can have.
+    pub const OPERATOR_ROLES: [Role; 3] = [Role::Viewer, Role::Dispatcher, Role::Supervisor];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Viewer => "viewer",
+            Role::Dispatcher => "dispatcher",
+            Role::Supervisor => "supervisor",
             Role::Operator => "operator",
             Role::Ivr => "ivr",
         }
     }
 
-    /// Whether a token of this role may do what `needed` may.
-    pub fn grants(self, needed: Role) -> bool {
-        self == Role::Operator || self == needed
+    /// Whether this role may do what `needed` asks. A viewer does not hear IVR
+    /// answers by caller number: those name a person's address.
+    pub fn grants(self, needed: Access) -> bool {
+        match self {
+            Role::Supervisor | Role::Operator => true,
+            Role::Dispatcher => needed != Access::Supervise,
+            Role::Viewer => needed == Access::Read,
+            Role::Ivr => needed == Access::Ivr,
+        }
+    }
+
+    /// Whether an operator account can have this role.
+    pub fn for_operators(self) -> bool {
+        Role::OPERATOR_ROLES.contains(&self)
     }
 }
 
@@ -40,7 +96,11 @@ impl std::str::FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role '{s}' (expected operator or ivr)"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown role '{s}' (expected viewer, dispatcher, supervisor, operator or ivr)"
+                )
+            })
     }
 }
 
@@ -48,6 +108,50 @@ impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The shortest password an operator may have.
+pub const MIN_PASSWORD: usize = 10;
+
+/// Checks a new password: 10 to 1,024 characters, not only spaces.
+pub fn check_password(password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if !(MIN_PASSWORD..=1024).contains(&n) || password.trim().is_empty() {
+        return Err(format!(
+            "a password is {MIN_PASSWORD} to 1,024 characters (this one has {n})"
+        ));
+    }
+    Ok(())
+}
+
+/// The argon2id hash of `password` (a PHC string: algorithm, parameters, salt
+/// and hash), with the crate's default cost (19 MiB, 2 passes, about 25 ms).
+/// Slow on purpose: run it on a blocking thread.
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt: [u8; 16] = rand::random();
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes make a salt");
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashes any password")
+        .to_string()
+}
+
+/// Whether `password` matches a hash made by [`hash_password`]. Without a hash
+/// (an unknown username) it checks against a fixed one, so that an unknown
+/// name costs as long as a wrong password and timing tells nothing.
+pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    static UNKNOWN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let known = hash.is_some();
+    let hash = hash.unwrap_or_else(|| UNKNOWN.get_or_init(|| hash_password("no such operator")));
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    argon2::Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+        && known
 }
 
 /// A new token: `hrld_` and 32 random bytes.
@@ -129,14 +233,39 @@ mod tests {
     }
 
     #[test]
-    fn operators_may_do_what_ivr_tokens_may_but_not_the_reverse() {
-        assert!(Role::Operator.grants(Role::Ivr));
-        assert!(Role::Ivr.grants(Role::Ivr));
-        assert!(!Role::Ivr.grants(Role::Operator));
+    fn passwords_verify_against_their_own_hash_only() {
+        let hash = hash_password("correct horse battery");
+        assert!(hash.starts_with("$argon2id$"));
+        assert_ne!(hash, hash_password("correct horse battery"), "salted");
+        assert!(verify_password("correct horse battery", Some(&hash)));
+        assert!(!verify_password("correct horse batterY", Some(&hash)));
+        assert!(!verify_password("no such operator", None));
+        assert!(!verify_password("x", Some("not a hash")));
+        assert!(check_password("short").unwrap_err().contains("10 to 1,024"));
+        assert!(check_password("          ").is_err());
+        assert!(check_password("long enough now").is_ok());
+    }
+
+    #[test]
+    fn each_role_grants_exactly_its_row_of_the_table() {
+        use Access::*;
+        let table = [
+            (Role::Viewer, [true, false, false, false]),
+            (Role::Dispatcher, [true, true, false, true]),
+            (Role::Supervisor, [true, true, true, true]),
+            (Role::Operator, [true, true, true, true]),
+            (Role::Ivr, [false, false, false, true]),
+        ];
+        for (role, row) in table {
+            for (needed, granted) in [Read, Dispatch, Supervise, Ivr].into_iter().zip(row) {
+                assert_eq!(role.grants(needed), granted, "{role} {needed:?}");
+            }
+        }
         assert_eq!("ivr".parse::<Role>(), Ok(Role::Ivr));
         assert!("admin"
             .parse::<Role>()
             .unwrap_err()
             .contains("operator or ivr"));
+        assert!(Role::Dispatcher.for_operators() && !Role::Ivr.for_operators());
     }
 }

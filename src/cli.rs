@@ -9,7 +9,10 @@ use crate::app::{shutdown_signal, AppState, Server};
 use crate::auth::Role;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, EmailTransport, SmsProvider};
+use crate::domain::audit::{Action, Actor, Entry};
+use crate::domain::operator::Username;
 use crate::import::{self, ImportReport, Mode};
+use crate::operators;
 use crate::store::NewToken;
 
 #[derive(Parser, Debug)]
@@ -43,6 +46,11 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Manage operator accounts (who signs in to the dispatcher console).
+    Operator {
+        #[command(subcommand)]
+        action: OperatorAction,
     },
     /// Fresh demo database from fixtures/, then serve it with local outboxes.
     Demo {
@@ -88,6 +96,10 @@ pub enum TokenAction {
         /// a caller's number and "press 2"), nothing else.
         #[arg(long, default_value = "operator")]
         role: Role,
+        /// The operator the token belongs to: it acts with that operator's role
+        /// (instead of `--role`) and stops working when the operator is disabled.
+        #[arg(long, value_name = "USERNAME", conflicts_with = "role")]
+        operator: Option<String>,
         /// Stop working after this long: e.g. `90d`, `12h`, `30m`, `3600s`.
         #[arg(long, value_parser = parse_duration)]
         expires_in: Option<chrono::Duration>,
@@ -96,6 +108,32 @@ pub enum TokenAction {
     List,
     /// Revoke the token(s) with this name; every node refuses them within a second.
     Revoke { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OperatorAction {
+    /// Create an account. The password is read from standard input when that
+    /// is not a terminal (or with `--password-stdin`), else prompted for twice.
+    Create {
+        name: String,
+        /// viewer (reads), dispatcher (also declares, updates, restores,
+        /// cancels), supervisor (also operators, tokens, imports, audit log).
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Every account: name, role, created, state, open sessions.
+    List,
+    /// Disable an account: its sessions end and its tokens stop working.
+    Disable { name: String },
+    /// Set a new password (read as for `create`); ends the account's sessions
+    /// and lifts its lock-out.
+    ResetPassword {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 /// `90d`, `12h`, `30m`, `45s`, `2w`: a whole number and one unit.
@@ -161,6 +199,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = AppState::new(config, Arc::new(SystemClock)).await?;
             tokens(&state, action).await
         }
+        Command::Operator { action } => {
+            let state = AppState::new(config, Arc::new(SystemClock)).await?;
+            operators(&state, action).await
+        }
         Command::Demo { fixtures } => {
             config.data_dir = config.data_dir.join("demo");
             config.database_url = None;
@@ -195,15 +237,34 @@ fn print_report(r: &ImportReport) {
     }
 }
 
+/// Creates a token, for an operator (acting with the operator's role) or of
+/// its own `role`.
 async fn create_token(
     state: &AppState,
     name: &str,
     role: Role,
+    operator: Option<&str>,
     expires_in: Option<chrono::Duration>,
 ) -> anyhow::Result<String> {
     if name.trim().is_empty() || name.chars().any(char::is_control) || name.len() > 100 {
         anyhow::bail!("a token name is 1 to 100 printable characters");
     }
+    if role.for_operators() {
+        anyhow::bail!(
+            "--role {role} is an operator's role: create the token with --operator USERNAME"
+        );
+    }
+    let operator_id = match operator {
+        None => None,
+        Some(username) => {
+            let username = Username::parse(username).map_err(anyhow::Error::msg)?;
+            match state.store.operator_login(&username).await? {
+                Some(login) if !login.disabled => Some(login.id),
+                Some(_) => anyhow::bail!("operator '{username}' is disabled"),
+                None => anyhow::bail!("no operator named '{username}'"),
+            }
+        }
+    };
     let token = crate::auth::new_api_token();
     let now = SystemClock.now();
     state
@@ -212,11 +273,100 @@ async fn create_token(
             name,
             token_hash: &crate::auth::hash_token(&token),
             role,
+            operator_id,
             expires_at: expires_in.map(|d| now + d),
             now,
         })
         .await?;
+    let details = match operator {
+        Some(o) => serde_json::json!({ "operator": o }),
+        None => serde_json::json!({ "role": role }),
+    };
+    audit_cli(state, Action::TokenCreated, name, details).await?;
     Ok(token)
+}
+
+/// Appends the audit entry of a command run at the machine.
+async fn audit_cli(
+    state: &AppState,
+    action: Action,
+    subject: &str,
+    details: serde_json::Value,
+) -> anyhow::Result<()> {
+    let entry = Entry {
+        at: SystemClock.now(),
+        actor: &Actor::cli(),
+        action,
+        subject: Some(subject.to_string()),
+        details,
+    };
+    Ok(state.store.append_audit(&entry).await?)
+}
+
+/// A new password: from standard input when asked to or when it is not a
+/// terminal (its first line), else typed twice at a prompt without echo.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = rpassword::prompt_password("password: ")?;
+    let again = rpassword::prompt_password("again: ")?;
+    if first != again {
+        anyhow::bail!("the two passwords differ");
+    }
+    Ok(first)
+}
+
+async fn operators(state: &AppState, action: OperatorAction) -> anyhow::Result<()> {
+    let (store, cli, now) = (&state.store, Actor::cli(), SystemClock.now());
+    match action {
+        OperatorAction::Create {
+            name,
+            role,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            operators::create(store, &name, role, password, &cli, now).await?;
+            println!("{role} '{}' created", name.trim().to_lowercase());
+        }
+        OperatorAction::List => {
+            println!(
+                "{:<24} {:<11} {:<16} {:<9} SESSIONS",
+                "NAME", "ROLE", "CREATED (UTC)", "STATE"
+            );
+            for o in store.operators().await? {
+                let state = if o.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<24} {:<11} {:<16} {:<9} {}",
+                    o.username,
+                    o.role.as_str(),
+                    o.created_at.format("%Y-%m-%d %H:%M"),
+                    state,
+                    o.sessions
+                );
+            }
+        }
+        OperatorAction::Disable { name } => {
+            operators::disable(store, &name, &cli, now).await?;
+            println!("operator '{name}' disabled; its sessions ended and its tokens stopped");
+        }
+        OperatorAction::ResetPassword {
+            name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            operators::reset_password(store, &name, password, &cli, now).await?;
+            println!("password of '{name}' set; its sessions ended");
+        }
+    }
+    Ok(())
 }
 
 async fn tokens(state: &AppState, action: TokenAction) -> anyhow::Result<()> {
@@ -224,10 +374,16 @@ async fn tokens(state: &AppState, action: TokenAction) -> anyhow::Result<()> {
         TokenAction::Create {
             name,
             role,
+            operator,
             expires_in,
         } => {
-            let token = create_token(state, &name, role, expires_in).await?;
-            eprintln!("{role} token '{name}' created; it is shown only once:");
+            let token = create_token(state, &name, role, operator.as_deref(), expires_in).await?;
+            match &operator {
+                Some(o) => {
+                    eprintln!("token '{name}' of operator '{o}' created; it is shown only once:")
+                }
+                None => eprintln!("{role} token '{name}' created; it is shown only once:"),
+            }
             println!("{token}");
         }
         TokenAction::List => {
@@ -237,8 +393,8 @@ async fn tokens(state: &AppState, action: TokenAction) -> anyhow::Result<()> {
                     .unwrap_or_else(|| "-".into())
             };
             println!(
-                "{:<24} {:<8} {:<16} {:<16} {:<16} STATE",
-                "NAME", "ROLE", "CREATED (UTC)", "LAST USED", "EXPIRES"
+                "{:<24} {:<11} {:<16} {:<16} {:<16} {:<8} OPERATOR",
+                "NAME", "ROLE", "CREATED (UTC)", "LAST USED", "EXPIRES", "STATE"
             );
             for t in state.store.tokens().await? {
                 let status = if t.revoked_at.is_some() {
@@ -249,12 +405,13 @@ async fn tokens(state: &AppState, action: TokenAction) -> anyhow::Result<()> {
                     "active"
                 };
                 println!(
-                    "{:<24} {:<8} {:<16} {:<16} {:<16} {status}",
+                    "{:<24} {:<11} {:<16} {:<16} {:<16} {status:<8} {}",
                     t.name,
                     t.role.as_str(),
                     when(Some(t.created_at)),
                     when(t.last_used_at),
                     when(t.expires_at),
+                    t.operator.as_deref().unwrap_or("-"),
                 );
             }
         }
@@ -263,6 +420,13 @@ async fn tokens(state: &AppState, action: TokenAction) -> anyhow::Result<()> {
             if n == 0 {
                 anyhow::bail!("no token named '{name}' is in use");
             }
+            audit_cli(
+                state,
+                Action::TokenRevoked,
+                &name,
+                serde_json::json!({ "revoked": n }),
+            )
+            .await?;
             println!("revoked {n} token(s) named '{name}'");
         }
     }
@@ -313,9 +477,22 @@ async fn demo(config: Config, fixtures: &Path) -> anyhow::Result<()> {
         now,
     )
     .await?;
-    let token = create_token(&state, "demo", Role::Operator, None).await?;
+    // A supervisor to sign in to the console with, and the API token is theirs.
+    let password = crate::auth::random_token(9);
+    let cli = Actor::cli();
+    operators::create(
+        &state.store,
+        "demo",
+        Role::Supervisor,
+        password.clone(),
+        &cli,
+        now,
+    )
+    .await?;
+    std::fs::write(dir.join("console-password.txt"), format!("{password}\n"))?;
+    let token = create_token(&state, "demo", Role::Operator, Some("demo"), None).await?;
     std::fs::write(dir.join("token.txt"), format!("{token}\n"))?;
-    let ivr_token = create_token(&state, "demo-ivr", Role::Ivr, None).await?;
+    let ivr_token = create_token(&state, "demo-ivr", Role::Ivr, None, None).await?;
     std::fs::write(dir.join("ivr-token.txt"), format!("{ivr_token}\n"))?;
     drop(state);
 
@@ -326,6 +503,7 @@ async fn demo(config: Config, fixtures: &Path) -> anyhow::Result<()> {
         "\nHerald demo is running.\n\
          \n  addresses imported: {}   contacts imported: {}\
          \n  status page: {base}/   (planned work: {base}/planned)\
+         \n  console:     {base}/console   (user demo, password {password}; also in {}/console-password.txt)\
          \n  IVR feed:    {base}/ivr/v1/feed   (one caller: {base}/ivr/v1/status?postcode=1117)\
          \n  health:      {base}/healthz   metrics: {base}/metrics\
          \n  outboxes:    {}/outbox/email/*.eml and {}/outbox/sms.jsonl\
@@ -340,6 +518,7 @@ async fn demo(config: Config, fixtures: &Path) -> anyhow::Result<()> {
          \nPress Ctrl-C to stop.\n",
         addresses.inserted,
         contacts.inserted,
+        dir.display(),
         dir.display(),
         dir.display(),
         dir.display(),

@@ -119,6 +119,7 @@ pub struct Config {
     pub ivr: IvrConfig,
     pub subscribe: SubscribeConfig,
     pub http: HttpConfig,
+    pub console: ConsoleConfig,
     /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed:
     /// behind them, the client is the last address they did not add. Empty:
     /// the client is whoever connected.
@@ -143,6 +144,28 @@ impl Default for HttpConfig {
             header_read_timeout_ms: 10_000,
             max_connections: 8_192,
             max_connections_per_client: 256,
+        }
+    }
+}
+
+/// The dispatcher console's sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConsoleConfig {
+    /// A session unused this long ends.
+    pub session_idle_minutes: u32,
+    /// A session ends this long after sign-in, however busy (a night shift).
+    pub session_max_hours: u32,
+    /// Mark the session cookie `Secure`. Default: when `public_url` is https.
+    pub secure_cookie: Option<bool>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            secure_cookie: None,
         }
     }
 }
@@ -341,6 +364,7 @@ impl Default for Config {
             ivr: IvrConfig::default(),
             subscribe: SubscribeConfig::default(),
             http: HttpConfig::default(),
+            console: ConsoleConfig::default(),
             trusted_proxies: Vec::new(),
         }
     }

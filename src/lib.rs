@@ -14,6 +14,7 @@
 //!   and record deliveries, with shared rate limits and the retry policy; their
 //!   housekeeping starts planned work through `outages`).
 //! - Operations: `outages` (declare, update, restore, cancel, start planned work),
+//!   `operators` (operator accounts, signing in with lock-out),
 //!   `status` (the answer for a place), `published` (the versioned view pages and
 //!   the IVR are cached by), `import` (address and contact files), `register`
 //!   (the in-memory geo and search indexes over the register), `search`
@@ -24,8 +25,8 @@
 //! - `store`: persistence, the `Database` contract and all SQL; the delivery
 //!   guarantees.
 //! - Foundations: `domain` (validated types, no I/O), `config`, `clock` (the one
-//!   source of "now"), `error` (one error type, mapped to HTTP), `auth` (API tokens
-//!   and their roles, the deployment's signing key), `wake` (wake-ups for idle workers), `interned` (each distinct text
+//!   source of "now"), `error` (one error type, mapped to HTTP), `auth` (API tokens,
+//!   passwords, roles and the access each grants, the deployment's signing key), `wake` (wake-ups for idle workers), `interned` (each distinct text
 //!   stored once), `synthetic` (generated registers for benchmarks).
 
 pub mod app;
@@ -42,6 +43,7 @@ pub mod http;
 pub mod i18n;
 pub mod import;
 pub mod interned;
+pub mod operators;
 pub mod outages;
 pub mod published;
 pub mod register;

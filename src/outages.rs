@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::audit::Actor;
 use crate::domain::outage::{parse_time, Messages};
 use crate::domain::{
     text, ChangeKind, Etr, Language, Outage, OutageField, OutageKind, OutageStatus, Urgency,
@@ -280,6 +281,7 @@ pub async fn declare(
     ctx: &Context<'_>,
     body: &Value,
     idempotency: Option<IdempotencyKey>,
+    by: &Actor,
 ) -> Result<(Outage, bool, ChannelCounts)> {
     let d = parse_declaration(ctx, body)?;
     let ids = lookup(ctx, &d.area, d.utility).await?;
@@ -301,6 +303,7 @@ pub async fn declare(
         address_ids: ids,
         now,
         expires_at: expiry(ctx, now),
+        by: by.clone(),
     };
     let (outage, created) = match ctx.store.declare(&new, idempotency.as_ref()).await? {
         Declared::Created(o) => (o, true),
@@ -329,6 +332,7 @@ pub async fn update(
     ctx: &Context<'_>,
     id: i64,
     body: &Value,
+    by: &Actor,
 ) -> Result<(Outage, Option<ChannelCounts>)> {
     let obj = object(body, UPDATE_FIELDS)?;
     if obj.is_empty() {
@@ -414,6 +418,7 @@ pub async fn update(
         new_address_ids: new_ids,
         now,
         expires_at: expiry(ctx, now),
+        by: by.clone(),
     };
     let outage = ctx.store.change(id, &change).await?;
     ctx.wake.all();
@@ -428,6 +433,7 @@ pub async fn end(
     ctx: &Context<'_>,
     id: i64,
     status: OutageStatus,
+    by: &Actor,
 ) -> Result<(Outage, ChannelCounts)> {
     let current = get(ctx, id).await?;
     match (status, current.status) {
@@ -464,6 +470,7 @@ pub async fn end(
         notify_update: false,
         now,
         expires_at: expiry(ctx, now),
+        by: by.clone(),
     };
     let outage = ctx.store.change(id, &change).await?;
     ctx.wake.all();

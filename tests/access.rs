@@ -264,6 +264,7 @@ async fn an_expired_token_is_refused_at_once() {
             name: "test",
             token_hash: &herald::auth::hash_token(&again),
             role: Role::Operator,
+            operator_id: None,
             expires_at: None,
             now: app.now(),
         })

@@ -294,7 +294,12 @@ async fn a_write_cancelled_while_waiting_for_the_lock_leaves_no_lock_behind() {
     let body = app.water_outage(Town::rect(0, 0, 0, 0));
     let waiting = tokio::time::timeout(
         Duration::from_millis(300),
-        herald::outages::declare(&app.state().outages(), &body, None),
+        herald::outages::declare(
+            &app.state().outages(),
+            &body,
+            None,
+            &herald::domain::audit::Actor::cli(),
+        ),
     )
     .await;
     assert!(

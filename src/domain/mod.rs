@@ -2,8 +2,10 @@
 //! so a value that exists is a value that is allowed.
 
 pub mod address;
+pub mod audit;
 pub mod bucket;
 pub mod contact;
+pub mod operator;
 pub mod outage;
 pub mod reference;
 pub mod runs;

@@ -11,17 +11,18 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::credentials::Operator;
+use super::credentials::{Caller, Needs, ToDispatch, ToRead, ToSupervise};
 use super::params::{self, Params};
 use super::AppState;
 use super::{read_body, JsonBody, State};
 use crate::auth::sha256_hex;
 use crate::channels::render::outage_url;
+use crate::domain::audit::{Action, Entry};
 use crate::domain::{DeliveryState, Outage, OutageStatus, Reference, Utility};
 use crate::error::{Error, Result};
 use crate::import::{self, Mode};
 use crate::outages;
-use crate::store::{ChannelCounts, IdempotencyKey, OutageFilter};
+use crate::store::{AuditFilter, ChannelCounts, IdempotencyKey, OutageFilter};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -33,6 +34,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/outages/{id}/deliveries", get(deliveries))
         .route("/api/v1/addresses/import", post(import_addresses))
         .route("/api/v1/contacts/import", post(import_contacts))
+        .route("/api/v1/audit", get(audit))
 }
 
 /// The outage as the API shows it. The area is left out of lists (it can be large).
@@ -67,10 +69,18 @@ fn with_fanout(mut v: Value, fanout: &ChannelCounts) -> Value {
     v
 }
 
-fn idempotency_key(headers: &HeaderMap, token: i64, body: &[u8]) -> Result<Option<IdempotencyKey>> {
+fn idempotency_key(
+    headers: &HeaderMap,
+    caller: &Caller,
+    body: &[u8],
+) -> Result<Option<IdempotencyKey>> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
+    // Keys are kept per token; the console's requests carry none.
+    let token = caller.token_id.ok_or_else(|| {
+        Error::bad_request("Idempotency-Key", "is for requests with an API token")
+    })?;
     let key = value
         .to_str()
         .ok()
@@ -91,12 +101,13 @@ fn idempotency_key(headers: &HeaderMap, token: i64, body: &[u8]) -> Result<Optio
 
 async fn declare(
     axum::extract::State(state): State,
-    Operator(token): Operator,
+    Needs(caller, _): Needs<ToDispatch>,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response> {
-    let key = idempotency_key(&headers, token, &body.bytes)?;
-    let (outage, created, fanout) = outages::declare(&state.outages(), &body.value, key).await?;
+    let key = idempotency_key(&headers, &caller, &body.bytes)?;
+    let (outage, created, fanout) =
+        outages::declare(&state.outages(), &body.value, key, &caller.actor).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -123,7 +134,7 @@ async fn declare(
 
 async fn preview(
     axum::extract::State(state): State,
-    _op: Operator,
+    _op: Needs<ToRead>,
     body: JsonBody,
 ) -> Result<Json<outages::Reach>> {
     Ok(Json(outages::preview(&state.outages(), &body.value).await?))
@@ -168,7 +179,7 @@ pub struct ListQuery {
 
 async fn list(
     axum::extract::State(state): State,
-    _op: Operator,
+    _op: Needs<ToRead>,
     Params(q): Params<ListQuery>,
 ) -> Result<Json<Value>> {
     let filter = OutageFilter {
@@ -187,7 +198,7 @@ async fn list(
 
 async fn show(
     axum::extract::State(state): State,
-    _op: Operator,
+    _op: Needs<ToRead>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
     let outage = outages::find(&state.outages(), &id).await?;
@@ -208,12 +219,13 @@ async fn show(
 
 async fn update(
     axum::extract::State(state): State,
-    _op: Operator,
+    Needs(caller, _): Needs<ToDispatch>,
     Path(id): Path<String>,
     body: JsonBody,
 ) -> Result<Json<Value>> {
     let id = outages::find(&state.outages(), &id).await?.id;
-    let (outage, fanout) = outages::update(&state.outages(), id, &body.value).await?;
+    let (outage, fanout) =
+        outages::update(&state.outages(), id, &body.value, &caller.actor).await?;
     let mut v = outage_json(&state, &outage, false);
     v["changed"] = json!(fanout.is_some());
     if let Some(f) = fanout {
@@ -222,9 +234,14 @@ async fn update(
     Ok(Json(v))
 }
 
-async fn end(state: &AppState, id: &str, status: OutageStatus) -> Result<Json<Value>> {
+async fn end(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    status: OutageStatus,
+) -> Result<Json<Value>> {
     let id = outages::find(&state.outages(), id).await?.id;
-    let (outage, fanout) = outages::end(&state.outages(), id, status).await?;
+    let (outage, fanout) = outages::end(&state.outages(), id, status, &caller.actor).await?;
     Ok(Json(with_fanout(
         outage_json(state, &outage, false),
         &fanout,
@@ -233,18 +250,18 @@ async fn end(state: &AppState, id: &str, status: OutageStatus) -> Result<Json<Va
 
 async fn restore(
     axum::extract::State(state): State,
-    _op: Operator,
+    Needs(caller, _): Needs<ToDispatch>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    end(&state, &id, OutageStatus::Restored).await
+    end(&state, &caller, &id, OutageStatus::Restored).await
 }
 
 async fn cancel(
     axum::extract::State(state): State,
-    _op: Operator,
+    Needs(caller, _): Needs<ToDispatch>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    end(&state, &id, OutageStatus::Cancelled).await
+    end(&state, &caller, &id, OutageStatus::Cancelled).await
 }
 
 /// `GET /api/v1/outages/{id}/deliveries?state=&limit=` (default 1000). An empty
@@ -259,7 +276,7 @@ pub struct DeliveriesQuery {
 
 async fn deliveries(
     axum::extract::State(state): State,
-    _op: Operator,
+    _op: Needs<ToRead>,
     Path(id): Path<String>,
     // An unknown outage is a 404 whatever the query says: it is checked first.
     q: Result<Params<DeliveriesQuery>, Error>,
@@ -309,7 +326,7 @@ impl ImportQuery {
 
 async fn import_addresses(
     axum::extract::State(state): State,
-    _op: Operator,
+    Needs(caller, _): Needs<ToSupervise>,
     Params(q): Params<ImportQuery>,
     request: Request,
 ) -> Result<Json<import::ImportReport>> {
@@ -323,12 +340,13 @@ async fn import_addresses(
     )
     .await?;
     state.published.touch();
+    audited(&state, &caller, Action::AddressesImported, &report).await?;
     Ok(Json(report))
 }
 
 async fn import_contacts(
     axum::extract::State(state): State,
-    _op: Operator,
+    Needs(caller, _): Needs<ToSupervise>,
     Params(q): Params<ImportQuery>,
     request: Request,
 ) -> Result<Json<import::ImportReport>> {
@@ -344,6 +362,7 @@ async fn import_contacts(
     )
     .await?;
     state.published.touch();
+    audited(&state, &caller, Action::ContactsImported, &report).await?;
     Ok(Json(report))
 }
 
@@ -412,4 +431,114 @@ mod tests {
         assert!(matches!(mode("on_error=skip"), Ok(Mode::Skip)));
         assert_eq!(field(mode("on_error=").unwrap_err()), "on_error");
     }
+}
+
+/// Appends an import's audit entry: who imported, and the counts.
+async fn audited(
+    state: &AppState,
+    caller: &Caller,
+    action: Action,
+    report: &import::ImportReport,
+) -> Result<()> {
+    let entry = Entry {
+        at: state.clock.now(),
+        actor: &caller.actor,
+        action,
+        subject: None,
+        details: json!(report),
+    };
+    state.store.append_audit(&entry).await
+}
+
+/// An instant in a query: RFC 3339 (`2026-11-23T08:00:00Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instant(chrono::DateTime<chrono::Utc>);
+
+impl std::str::FromStr for Instant {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Instant, &'static str> {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| Instant(t.with_timezone(&chrono::Utc)))
+            .map_err(|_| "expected an RFC 3339 time, e.g. 2026-11-23T08:00:00Z")
+    }
+}
+
+/// `format=json` (the default) or `csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+impl std::str::FromStr for Format {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Format, &'static str> {
+        match s {
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            _ => Err("expected json or csv"),
+        }
+    }
+}
+
+/// `GET /api/v1/audit?since=&until=&limit=&format=` (newest first, default
+/// 1000): supervisors only.
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    #[serde(default, deserialize_with = "params::parsed")]
+    pub since: Option<Instant>,
+    #[serde(default, deserialize_with = "params::parsed")]
+    pub until: Option<Instant>,
+    #[serde(default, deserialize_with = "params::parsed")]
+    pub limit: Option<Limit>,
+    #[serde(default, deserialize_with = "params::parsed")]
+    pub format: Option<Format>,
+}
+
+async fn audit(
+    axum::extract::State(state): State,
+    _op: Needs<ToSupervise>,
+    Params(q): Params<AuditQuery>,
+) -> Result<Response> {
+    let filter = AuditFilter {
+        since: q.since.map(|t| t.0),
+        until: q.until.map(|t| t.0),
+        limit: Limit::or(q.limit, 1000),
+    };
+    let entries = state.store.audit_log(&filter).await?;
+    if q.format != Some(Format::Csv) {
+        return Ok(Json(json!({ "entries": entries })).into_response());
+    }
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "id", "at", "actor", "action", "subject", "details", "client",
+    ];
+    let csv_error = |e: csv::Error| Error::Internal(e.into());
+    out.write_record(header).map_err(csv_error)?;
+    for e in &entries {
+        out.write_record([
+            e.id.to_string().as_str(),
+            e.at.to_rfc3339().as_str(),
+            &e.actor,
+            &e.action,
+            e.subject.as_deref().unwrap_or(""),
+            e.details.to_string().as_str(),
+            e.client.as_deref().unwrap_or(""),
+        ])
+        .map_err(csv_error)?;
+    }
+    let body = out
+        .into_inner()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"herald-audit.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -80,6 +80,13 @@ impl FromRequestParts<Arc<AppState>> for ClientAddr {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<ClientAddr> {
+        ClientAddr::of(parts, state)
+    }
+}
+
+impl ClientAddr {
+    /// The request's client (see the module docs).
+    pub fn of(parts: &Parts, state: &AppState) -> Result<ClientAddr> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

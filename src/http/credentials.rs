@@ -1,5 +1,9 @@
 //! Who is calling: `Authorization: Bearer <token>` checked against the stored
-//! tokens and their [`Role`].
+//! tokens and their [`Role`], or a console session (the `herald_session`
+//! cookie), which must also carry its CSRF token on every request that changes
+//! something (`X-CSRF-Token`, or the `csrf` field of a console form). Each
+//! endpoint names the [`Access`] it needs through its extractor
+//! ([`Needs`]`<ToRead>`, `<ToDispatch>`, `<ToSupervise>`).
 //!
 //! A node keeps what it read of a token for [`FRESH`] (half a second), so an
 //! IVR polling thousands of times a second costs one database read per token
@@ -16,10 +20,19 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 
+use super::client::ClientAddr;
 use super::AppState;
-use crate::auth::{hash_token, Role};
+use crate::auth::{hash_token, Access, Role};
+use crate::domain::audit::Actor;
 use crate::error::{Error, Result};
-use crate::store::TokenGrant;
+use crate::store::{EndSessions, SessionRow, TokenGrant};
+
+/// The console session's cookie.
+pub const SESSION_COOKIE: &str = "herald_session";
+/// The header a script sends the session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// How often a session's last use is written (its idle expiry is this coarse).
+const SEEN_RECORDED: chrono::Duration = chrono::Duration::minutes(1);
 
 /// How long a node trusts what it read of a token.
 pub const FRESH: Duration = Duration::from_millis(500);
@@ -52,14 +65,28 @@ fn bearer(headers: &HeaderMap) -> Result<&str> {
 }
 
 impl Credentials {
-    /// The grant of the request's bearer token if it may act as `needed`:
-    /// 401 without a valid token, 403 for a valid one of another role.
+    /// The grant of the request's bearer token if it may do what `needed`
+    /// asks: 401 without a valid token, 403 for a valid one of another role.
     pub async fn check(
         &self,
         state: &AppState,
         headers: &HeaderMap,
-        needed: Role,
+        needed: Access,
     ) -> Result<TokenGrant> {
+        let grant = self.grant(state, headers).await?;
+        if !grant.role.grants(needed) {
+            return Err(Error::Forbidden(format!(
+                "this token's role ({}) does not allow this ({} access)",
+                grant.role,
+                needed.as_str()
+            )));
+        }
+        Ok(grant)
+    }
+
+    /// The grant of the request's bearer token, whatever its role: 401
+    /// without a valid one.
+    pub async fn grant(&self, state: &AppState, headers: &HeaderMap) -> Result<TokenGrant> {
         let hash = hash_token(bearer(headers)?);
         let grant = match self.remembered(&hash) {
             Some(grant) => grant,
@@ -85,12 +112,6 @@ impl Credentials {
         let grant = grant
             .filter(|g| g.expires_at.is_none_or(|t| now < t))
             .ok_or(Error::Unauthorized)?;
-        if !grant.role.grants(needed) {
-            return Err(Error::Forbidden(format!(
-                "this token's role ({}) does not allow the {} endpoints",
-                grant.role, needed
-            )));
-        }
         if self.record_use(&hash) {
             if let Err(e) = state.store.token_used(grant.id, now).await {
                 tracing::warn!(error = %e, "could not record a token's last use");
@@ -120,18 +141,212 @@ impl Credentials {
     }
 }
 
-/// A caller with an operator token (the id of the token).
-pub struct Operator(pub i64);
+/// An authenticated caller: a token's or a signed-in operator's.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub role: Role,
+    /// Who the audit log names, and from where.
+    pub actor: Actor,
+    /// The token, for a token's caller (idempotency keys are per token).
+    pub token_id: Option<i64>,
+    /// The session, for a console caller.
+    pub session: Option<Session>,
+}
 
-impl FromRequestParts<Arc<AppState>> for Operator {
+/// A valid console session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub csrf: String,
+    pub operator_id: i64,
+    pub username: String,
+    pub role: Role,
+}
+
+impl Caller {
+    fn from_grant(grant: TokenGrant, client: Option<String>) -> Caller {
+        let actor = match &grant.operator {
+            Some((id, username)) => Actor {
+                operator_id: Some(*id),
+                token_id: Some(grant.id),
+                name: format!("{username} (token {})", grant.name),
+                client,
+            },
+            None => Actor {
+                operator_id: None,
+                token_id: Some(grant.id),
+                name: format!("token:{}", grant.name),
+                client,
+            },
+        };
+        Caller {
+            role: grant.role,
+            actor,
+            token_id: Some(grant.id),
+            session: None,
+        }
+    }
+
+    fn from_session(session: Session, client: Option<String>) -> Caller {
+        Caller {
+            role: session.role,
+            actor: Actor {
+                operator_id: Some(session.operator_id),
+                token_id: None,
+                name: session.username.clone(),
+                client,
+            },
+            token_id: None,
+            session: Some(session),
+        }
+    }
+
+    /// 403 unless the caller's role grants `needed`.
+    pub fn require(&self, needed: Access) -> Result<()> {
+        if self.role.grants(needed) {
+            return Ok(());
+        }
+        Err(Error::Forbidden(format!(
+            "the {} role does not allow this ({} access)",
+            self.role,
+            needed.as_str()
+        )))
+    }
+
+    /// The caller of a request: its bearer token if it has an `Authorization`
+    /// header, else its console session. A session's request that changes
+    /// something must carry the CSRF token in [`CSRF_HEADER`], unless
+    /// `csrf_in_form` (a console form, whose handler checks its `csrf` field).
+    pub async fn of(state: &AppState, parts: &Parts, csrf_in_form: bool) -> Result<Caller> {
+        let client = client_text(state, parts);
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            let grant = state.credentials.grant(state, &parts.headers).await?;
+            return Ok(Caller::from_grant(grant, client));
+        }
+        let session = current_session(state, &parts.headers)
+            .await?
+            .ok_or(Error::Unauthorized)?;
+        if !parts.method.is_safe() && !csrf_in_form {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            check_csrf(&session, sent)?;
+        }
+        Ok(Caller::from_session(session, client))
+    }
+}
+
+/// 403 unless `sent` is the session's CSRF token (compared in constant time).
+pub fn check_csrf(session: &Session, sent: Option<&str>) -> Result<()> {
+    use subtle_eq::eq;
+    match sent {
+        Some(sent) if eq(sent.as_bytes(), session.csrf.as_bytes()) => Ok(()),
+        _ => Err(Error::Forbidden(
+            "the request's CSRF token is missing or wrong (X-CSRF-Token, or the form's csrf \
+             field); reload the page"
+                .into(),
+        )),
+    }
+}
+
+mod subtle_eq {
+    /// Equal bytes, in time that depends only on the lengths.
+    pub fn eq(a: &[u8], b: &[u8]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// The client's address as text, for the audit log.
+fn client_text(state: &AppState, parts: &Parts) -> Option<String> {
+    ClientAddr::of(parts, state).ok().map(|c| c.0.to_string())
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+/// The request's console session, if its cookie names one that is still valid:
+/// not signed out, its operator not disabled, used within the idle time and
+/// younger than the longest session. An expired one is deleted.
+pub async fn current_session(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>> {
+    let Some(id) = cookie(headers, SESSION_COOKIE).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let id_hash = hash_token(id);
+    let Some(row) = state.store.session(&id_hash).await? else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    if !session_valid(&row, &state.config.console, now) {
+        state
+            .store
+            .end_sessions(EndSessions::One(&id_hash), None, now)
+            .await?;
+        return Ok(None);
+    }
+    if now - row.seen_at >= SEEN_RECORDED {
+        state.store.session_seen(&id_hash, now).await?;
+    }
+    Ok(Some(Session {
+        id_hash,
+        csrf: row.csrf,
+        operator_id: row.operator_id,
+        username: row.username,
+        role: row.role,
+    }))
+}
+
+/// Whether a stored session may still be used at `now`.
+pub fn session_valid(
+    row: &SessionRow,
+    config: &crate::config::ConsoleConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let idle = chrono::Duration::minutes(config.session_idle_minutes.into());
+    let longest = chrono::Duration::hours(config.session_max_hours.into());
+    !row.disabled && now - row.seen_at < idle && now - row.created_at < longest
+}
+
+/// What an endpoint needs, as a type: see [`Needs`].
+pub trait Need {
+    const ACCESS: Access;
+}
+/// Reading (viewers and up).
+pub struct ToRead;
+/// Changing outages (dispatchers and up).
+pub struct ToDispatch;
+/// Operators, tokens, imports, the audit log (supervisors).
+pub struct ToSupervise;
+impl Need for ToRead {
+    const ACCESS: Access = Access::Read;
+}
+impl Need for ToDispatch {
+    const ACCESS: Access = Access::Dispatch;
+}
+impl Need for ToSupervise {
+    const ACCESS: Access = Access::Supervise;
+}
+
+/// A caller whose role grants `N`: 401 without a credential, 403 with one
+/// whose role does not (or a session's change without its CSRF token).
+pub struct Needs<N: Need>(pub Caller, pub std::marker::PhantomData<N>);
+
+impl<N: Need> FromRequestParts<Arc<AppState>> for Needs<N> {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Operator> {
-        let grant = state
-            .credentials
-            .check(state, &parts.headers, Role::Operator)
-            .await?;
-        Ok(Operator(grant.id))
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
+        let caller = Caller::of(state, parts, false).await?;
+        caller.require(N::ACCESS)?;
+        Ok(Needs(caller, std::marker::PhantomData))
     }
 }
 

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::params::{self, Params};
 use super::AppState;
 use super::{conditional, State};
-use crate::auth::{sha256_hex, Role};
+use crate::auth::{sha256_hex, Access};
 use crate::domain::contact::MAX_PHONE_INPUT;
 use crate::domain::{Language, Phone, Reference};
 use crate::error::{Error, Result};
@@ -499,7 +499,10 @@ async fn status_handler(
     // nothing about contacts.
     let audience = match lookup {
         Lookup::Phone(_) => {
-            state.credentials.check(&state, &headers, Role::Ivr).await?;
+            state
+                .credentials
+                .check(&state, &headers, Access::Ivr)
+                .await?;
             Audience::Caller
         }
         _ => Audience::Public,
@@ -624,7 +627,10 @@ async fn request_sms(
         .as_deref()
         .is_some_and(|sig| state.server_key.verify(SMS_LINK, phone.as_str(), sig));
     if !signed {
-        state.credentials.check(&state, &headers, Role::Ivr).await?;
+        state
+            .credentials
+            .check(&state, &headers, Access::Ivr)
+            .await?;
     }
     let lang = language(&lang?.0, &headers, &state);
     let now = state.clock.now();

@@ -1,5 +1,5 @@
-//! HTTP: the operator API (`/api/v1`), public pages (outage page, unsubscribe),
-//! health and metrics. Handlers are thin: they read the request, call `outages` or
+//! HTTP: the operator API (`/api/v1`), the dispatcher console (`/console`),
+//! public pages (outage page, unsubscribe), health and metrics. Handlers are thin: they read the request, call `outages` or
 //! the store, and shape the answer.
 //!
 //! Request parameters are typed structs read by [`params::Params`] (query) and
@@ -9,6 +9,7 @@
 pub mod api;
 pub mod client;
 pub mod conditional;
+pub mod console;
 pub mod credentials;
 pub mod health;
 pub mod ivr;
@@ -41,6 +42,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .merge(api::routes())
+        .merge(console::routes())
         .merge(public::routes())
         .merge(subscribe::routes())
         .merge(health::routes())

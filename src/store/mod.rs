@@ -17,6 +17,7 @@
 //! its fan-out commit together; deliveries are unique per (outage, revision,
 //! kind, contact); claims are committed before any provider call.
 
+mod accounts;
 mod postgres;
 mod rows;
 mod shared;
@@ -31,7 +32,9 @@ use serde::Serialize;
 
 use crate::auth::Role;
 use crate::config::Config;
+use crate::domain::audit::{Actor, Entry, Logged};
 use crate::domain::bucket::{Grant, TokenRequest};
+use crate::domain::operator::{Failures, Lockout, Username};
 use crate::domain::{
     Address, ChangeKind, Channel, DeliveryKind, DeliveryState, Language, Outage, OutageField,
     OutageKind, OutageStatus, Reference, Urgency, Utility,
@@ -125,7 +128,10 @@ pub struct ContactImport {
 pub struct NewToken<'a> {
     pub name: &'a str,
     pub token_hash: &'a str,
+    /// For a token of no operator; one of an operator acts with the operator's.
     pub role: Role,
+    /// The operator the token belongs to.
+    pub operator_id: Option<i64>,
     pub expires_at: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
 }
@@ -134,8 +140,12 @@ pub struct NewToken<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenGrant {
     pub id: i64,
+    /// The operator's role when the token belongs to one.
     pub role: Role,
     pub expires_at: Option<DateTime<Utc>>,
+    pub name: String,
+    /// The operator it belongs to: (id, username).
+    pub operator: Option<(i64, String)>,
 }
 
 /// A token as `herald token list` shows it: never the secret or its hash.
@@ -143,10 +153,89 @@ pub struct TokenGrant {
 pub struct TokenInfo {
     pub name: String,
     pub role: Role,
+    /// The operator it belongs to, whose role it acts with.
+    pub operator: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An operator account to create.
+#[derive(Debug, Clone)]
+pub struct NewOperator<'a> {
+    pub username: &'a Username,
+    pub role: Role,
+    pub password_hash: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// What signing in needs of an account.
+#[derive(Debug, Clone)]
+pub struct OperatorLogin {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// An operator as `herald operator list` shows it (never the password hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct OperatorInfo {
+    pub username: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Sessions open now (not yet signed out; expired ones included until
+    /// they are next read).
+    pub sessions: i64,
+}
+
+/// A change to an account. Each ends all of its sessions.
+#[derive(Debug, Clone, Copy)]
+pub enum AccountChange<'a> {
+    Disable,
+    /// The new password's hash.
+    Password(&'a str),
+}
+
+/// A session to store: only the hash of the cookie's id.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub operator_id: i64,
+    pub csrf: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// A stored session and its operator, read on every console request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub operator_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub seen_at: DateTime<Utc>,
+}
+
+/// Which sessions to end.
+#[derive(Debug, Clone, Copy)]
+pub enum EndSessions<'a> {
+    /// One, by the hash of its id.
+    One(&'a str),
+    /// Every session of the operator ("sign out everywhere").
+    AllOf(i64),
+}
+
+/// Which audit entries to read: newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: i64,
 }
 
 /// Everything needed to write a new outage and its fan-out in one transaction.
@@ -168,6 +257,8 @@ pub struct NewOutage {
     pub now: DateTime<Utc>,
     /// When the fan-out's messages stop being worth sending.
     pub expires_at: DateTime<Utc>,
+    /// Who declares it (for the audit log, written in the same transaction).
+    pub by: Actor,
 }
 
 /// An operator's retry protection: the same key returns the first result.
@@ -206,6 +297,8 @@ pub struct OutageChange {
     pub notify_update: bool,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Who changes it (for the audit log, written in the same transaction).
+    pub by: Actor,
 }
 
 /// Fan-out of one change, per channel.
@@ -508,12 +601,49 @@ pub enum Change {
 /// Called for each change another process announces; returning false stops.
 pub type OnChange = Box<dyn Fn(Change) -> bool + Send + Sync>;
 
+/// The console's accounts: operators, their sessions, failed sign-ins, and the
+/// audit log of every operator and token action. Part of the [`Database`]
+/// contract (its supertrait), carried out in `accounts.rs`.
+#[async_trait::async_trait]
+pub trait Accounts: Send + Sync {
+    /// Conflict when the username is taken.
+    async fn create_operator(&self, op: &NewOperator<'_>, by: &Actor) -> Result<i64>;
+    async fn operators(&self) -> Result<Vec<OperatorInfo>>;
+    async fn operator_login(&self, username: &Username) -> Result<Option<OperatorLogin>>;
+    /// Applies `change` and ends the account's sessions; false for an unknown name.
+    async fn change_operator(
+        &self,
+        username: &Username,
+        change: AccountChange<'_>,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Each key's failed sign-ins, in the order asked (a default when none).
+    async fn sign_in_failures(&self, keys: &[&str]) -> Result<Vec<Failures>>;
+    /// One more failure for each key, under its lock-out rule.
+    async fn sign_in_failed(&self, keys: &[(&str, Lockout)], now: DateTime<Utc>) -> Result<()>;
+    async fn sign_in_cleared(&self, key: &str) -> Result<()>;
+    /// Stores the session and its "signed in" audit entry.
+    async fn create_session(&self, session: &NewSession<'_>, by: &Actor) -> Result<()>;
+    async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>>;
+    async fn session_seen(&self, id_hash: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Ends sessions (with an audit entry when `by` is given); how many ended.
+    async fn end_sessions(
+        &self,
+        which: EndSessions<'_>,
+        by: Option<&Actor>,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
+    async fn append_audit(&self, entry: &Entry<'_>) -> Result<()>;
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<Logged>>;
+}
+
 /// Everything Herald stores and asks of its database: the one contract both
 /// backends fulfil (see `shared.rs`, which carries it out for both, and
 /// `sqlite.rs`/`postgres.rs` for what differs). Instants are bound from the
 /// caller's clock, never read from the database's.
 #[async_trait::async_trait]
-pub trait Database: Send + Sync {
+pub trait Database: Accounts {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
     /// Brings the schema up to date (safe when several processes start at once).

@@ -263,17 +263,20 @@ impl FromCols for AddressRow {
 }
 
 /// id, role, expires_at.
+/// id, role, expires_at, name, operator id, operator username.
 impl FromCols for TokenGrant {
     fn from_cols(r: &impl Cols) -> Result<Self> {
         Ok(TokenGrant {
             id: r.int(0),
             role: parse(r.text(1), "token role")?,
             expires_at: r.opt_int(2).map(from_ms),
+            name: r.text(3).to_string(),
+            operator: r.opt_int(4).zip(r.opt_text(5).map(str::to_string)),
         })
     }
 }
 
-/// name, role, created_at, last_used_at, expires_at, revoked_at.
+/// name, role, created_at, last_used_at, expires_at, revoked_at, operator.
 impl FromCols for TokenInfo {
     fn from_cols(r: &impl Cols) -> Result<Self> {
         Ok(TokenInfo {
@@ -283,6 +286,75 @@ impl FromCols for TokenInfo {
             last_used_at: r.opt_int(3).map(from_ms),
             expires_at: r.opt_int(4).map(from_ms),
             revoked_at: r.opt_int(5).map(from_ms),
+            operator: r.opt_text(6).map(str::to_string),
+        })
+    }
+}
+
+/// username, role, created_at, disabled_at, open sessions.
+impl FromCols for OperatorInfo {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(OperatorInfo {
+            username: r.text(0).to_string(),
+            role: parse(r.text(1), "operator role")?,
+            created_at: from_ms(r.int(2)),
+            disabled_at: r.opt_int(3).map(from_ms),
+            sessions: r.int(4),
+        })
+    }
+}
+
+/// id, username, role, password_hash, disabled.
+impl FromCols for OperatorLogin {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(OperatorLogin {
+            id: r.int(0),
+            username: r.text(1).to_string(),
+            role: parse(r.text(2), "operator role")?,
+            password_hash: r.text(3).to_string(),
+            disabled: r.flag(4),
+        })
+    }
+}
+
+/// operator_id, username, role, disabled, csrf, created_at, seen_at.
+impl FromCols for SessionRow {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(SessionRow {
+            operator_id: r.int(0),
+            username: r.text(1).to_string(),
+            role: parse(r.text(2), "operator role")?,
+            disabled: r.flag(3),
+            csrf: r.text(4).to_string(),
+            created_at: from_ms(r.int(5)),
+            seen_at: from_ms(r.int(6)),
+        })
+    }
+}
+
+/// failures, last_at, locked_until (0: not locked).
+impl FromCols for Failures {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(Failures {
+            count: r.int(0),
+            last_at: Some(from_ms(r.int(1))),
+            locked_until: Some(r.int(2)).filter(|&t| t > 0).map(from_ms),
+        })
+    }
+}
+
+/// id, at, actor, action, subject, details (JSON), client.
+impl FromCols for Logged {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(Logged {
+            id: r.int(0),
+            at: from_ms(r.int(1)),
+            actor: r.text(2).to_string(),
+            action: r.text(3).to_string(),
+            subject: r.opt_text(4).map(str::to_string),
+            details: serde_json::from_str(r.text(5))
+                .map_err(|e| Error::Internal(anyhow::anyhow!("audit details: {e}")))?,
+            client: r.opt_text(6).map(str::to_string),
         })
     }
 }

@@ -9,10 +9,12 @@
 
 use async_trait::async_trait;
 
+use super::accounts::insert_audit;
 use super::rows::{self, ADDRESS_COLUMNS, OUTAGE_COLUMNS};
 use super::sql::{kinds_sql, Announce, Backend, Batch, ClaimBatch, Exec, Sql, Tx};
 use super::*;
 use crate::clock::{from_ms, to_ms};
+use crate::domain::audit::{self, Action};
 use crate::domain::runs;
 use crate::domain::token::random_token;
 use crate::domain::OutageField;
@@ -60,7 +62,7 @@ impl Fanout<'_> {
 impl<B: Backend> SqlStore<B> {
     /// Runs one statement in a write transaction of its own, announcing `then`
     /// when it commits if the statement changed a row; how many it changed.
-    async fn write(&self, sql: Sql<'_>, then: Option<Announce>) -> Result<u64> {
+    pub(super) async fn write(&self, sql: Sql<'_>, then: Option<Announce>) -> Result<u64> {
         let mut tx = self.0.begin_write().await?;
         let changed = sql.execute(&mut tx).await?;
         if let (Some(what), true) = (then, changed > 0) {
@@ -307,14 +309,15 @@ impl<B: Backend> Database for SqlStore<B> {
             )));
         }
         let (id,): (i64,) = Sql::new(
-            "INSERT INTO api_tokens (name, token_hash, role, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO api_tokens (name, token_hash, role, expires_at, created_at, operator_id) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(token.name)
         .bind(token.token_hash)
         .bind(token.role.as_str())
         .bind(token.expires_at.map(to_ms))
         .bind(now)
+        .bind(token.operator_id)
         .fetch_one(&mut tx)
         .await?;
         tx.commit().await?;
@@ -322,9 +325,12 @@ impl<B: Backend> Database for SqlStore<B> {
     }
 
     async fn token_grant(&self, token_hash: &str) -> Result<Option<TokenGrant>> {
+        // A token of an operator acts with the operator's role, and not at all
+        // once the operator is disabled.
         Sql::new(
-            "SELECT id, role, expires_at FROM api_tokens \
-             WHERE token_hash = $1 AND revoked_at IS NULL",
+            "SELECT t.id, COALESCE(o.role, t.role), t.expires_at, t.name, o.id, o.username \
+             FROM api_tokens t LEFT JOIN operators o ON o.id = t.operator_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND o.disabled_at IS NULL",
         )
         .bind(token_hash)
         .fetch_optional(&mut self.0.read().await?)
@@ -333,8 +339,10 @@ impl<B: Backend> Database for SqlStore<B> {
 
     async fn tokens(&self) -> Result<Vec<TokenInfo>> {
         Sql::new(
-            "SELECT name, role, created_at, last_used_at, expires_at, revoked_at \
-             FROM api_tokens ORDER BY created_at DESC, id DESC",
+            "SELECT t.name, COALESCE(o.role, t.role), t.created_at, t.last_used_at, \
+             t.expires_at, t.revoked_at, o.username \
+             FROM api_tokens t LEFT JOIN operators o ON o.id = t.operator_id \
+             ORDER BY t.created_at DESC, t.id DESC",
         )
         .fetch_all(&mut self.0.read().await?)
         .await
@@ -457,6 +465,15 @@ impl<B: Backend> Database for SqlStore<B> {
         publish::<B>(&mut tx, now).await?;
         B::announce(&mut tx, Announce::Work).await?;
         let outage = fetch_outage(&mut tx, id, "").await?.expect("just inserted");
+        audit_outage(
+            &mut tx,
+            &new.by,
+            new.now,
+            Action::OutageDeclared,
+            None,
+            &outage,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Declared::Created(outage))
     }
@@ -570,6 +587,13 @@ impl<B: Backend> Database for SqlStore<B> {
         publish::<B>(&mut tx, now).await?;
         B::announce(&mut tx, Announce::Work).await?;
         let outage = fetch_outage(&mut tx, id, "").await?.expect("exists");
+        let action = match change.status {
+            OutageStatus::Restored => Action::OutageRestored,
+            OutageStatus::Cancelled => Action::OutageCancelled,
+            _ => Action::OutageUpdated,
+        };
+        let before = Some(&current);
+        audit_outage(&mut tx, &change.by, change.now, action, before, &outage).await?;
         tx.commit().await?;
         Ok(outage)
     }
@@ -1312,6 +1336,25 @@ async fn write_area<B: Backend>(tx: &mut Tx<B>, outage_id: i64, ids: &[i64]) -> 
     .execute(tx)
     .await?;
     Ok(())
+}
+
+/// The audit entry of an outage's change, in its transaction.
+async fn audit_outage(
+    tx: &mut impl Exec,
+    by: &Actor,
+    at: DateTime<Utc>,
+    action: Action,
+    before: Option<&Outage>,
+    after: &Outage,
+) -> Result<()> {
+    let entry = Entry {
+        at,
+        actor: by,
+        action,
+        subject: Some(after.reference.to_string()),
+        details: audit::outage_details(before, after),
+    };
+    insert_audit(tx, &entry).await
 }
 
 /// The highest id in `table` (0 if empty).

@@ -67,6 +67,7 @@ pub async fn new_token(
             name,
             token_hash: &herald::auth::hash_token(&token),
             role,
+            operator_id: None,
             expires_at,
             now: state.clock.now(),
         })

@@ -1,0 +1,626 @@
+//! The dispatcher console's accounts: signing in and out, sessions that
+//! expire, CSRF, lock-out, roles for sessions and for tokens that belong to an
+//! operator, and the audit log of every action. On both databases.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use herald::auth::Role;
+use herald::domain::audit::Actor;
+use herald::store::NewToken;
+use serde_json::{json, Value};
+use support::app::{TestApp, Town};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn operator(app: &TestApp, name: &str, role: Role) {
+    herald::operators::create(
+        &app.state().store,
+        name,
+        role,
+        PASSWORD.into(),
+        &Actor::cli(),
+        app.now(),
+    )
+    .await
+    .expect("operator");
+}
+
+/// A token that belongs to `operator`, as `herald token create --operator` makes.
+async fn token_of(app: &TestApp, name: &str, operator: &str) -> String {
+    let store = &app.state().store;
+    let username = herald::domain::operator::Username::parse(operator).unwrap();
+    let login = store.operator_login(&username).await.unwrap().unwrap();
+    let token = herald::auth::new_api_token();
+    store
+        .create_token(&NewToken {
+            name,
+            token_hash: &herald::auth::hash_token(&token),
+            role: Role::Operator,
+            operator_id: Some(login.id),
+            expires_at: None,
+            now: app.now(),
+        })
+        .await
+        .unwrap();
+    token
+}
+
+/// A browser: its own cookies, redirects not followed (the tests look at them).
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+    /// The client address it claims through the trusted test proxy.
+    from: String,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    text: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser::from(app, "203.0.113.7")
+    }
+
+    fn from(app: &TestApp, addr: &str) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            cookies: HashMap::new(),
+            from: addr.into(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        let pairs: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        pairs.join("; ")
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let r = request
+            .header("cookie", self.cookie_header())
+            .header("x-forwarded-for", &self.from)
+            .header("accept-language", "en-GB,en;q=0.8")
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        let set_cookies: Vec<String> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        for c in &set_cookies {
+            let (pair, attributes) = c.split_once(';').unwrap_or((c, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.into(), value.into());
+            }
+        }
+        Page {
+            status,
+            location,
+            set_cookies,
+            text: r.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let request = self.http.get(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    async fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let request = self.http.post(format!("{}{path}", self.base)).form(form);
+        self.send(request).await
+    }
+
+    /// A JSON request as the console's scripts send it: the session cookie,
+    /// and the CSRF token when `csrf` is given.
+    async fn api(&mut self, method: &str, path: &str, body: &Value, csrf: Option<&str>) -> u16 {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .json(body);
+        if let Some(token) = csrf {
+            request = request.header("x-csrf-token", token);
+        }
+        self.send(request).await.status
+    }
+
+    /// Signs in through the form; returns the page it ends on.
+    /// (As a fresh window would: a session this browser holds is forgotten.)
+    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
+        self.cookies.remove("herald_session");
+        let form = self.get("/console/login").await;
+        assert_eq!(form.status, 200, "{}", form.text);
+        let csrf = hidden(&form.text, "csrf");
+        self.post_form(
+            "/console/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", "/console"),
+            ],
+        )
+        .await
+    }
+
+    /// The session's CSRF token, as the console's pages carry it.
+    async fn csrf(&mut self) -> String {
+        let page = self.get("/console").await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        hidden(&page.text, "csrf")
+    }
+}
+
+/// The value of the hidden input `name` in a page.
+fn hidden(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no hidden {name} in {html}"));
+    let rest = &html[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+/// The app behind a trusted proxy (loopback), so each test browser can
+/// present its own client address.
+async fn app() -> TestApp {
+    let app = TestApp::spawn_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    app.import_town(&Town).await;
+    app
+}
+
+#[tokio::test]
+async fn an_operator_signs_in_sees_the_outages_and_signs_out() {
+    let app = app().await;
+    operator(&app, "Anna", Role::Dispatcher).await;
+    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 1))).await;
+    let reference = outage["reference"].as_str().unwrap();
+    let mut b = Browser::new(&app);
+
+    let away = b.get("/console").await;
+    assert_eq!(away.status, 303);
+    assert_eq!(
+        away.location.as_deref(),
+        Some("/console/login?next=/console")
+    );
+
+    let wrong = b.sign_in("anna", "not the password").await;
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong.text.contains("Wrong username or password"),
+        "{}",
+        wrong.text
+    );
+    assert!(!b.cookies.contains_key("herald_session"));
+
+    let signed_in = b.sign_in("ANNA", PASSWORD).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text);
+    assert_eq!(signed_in.location.as_deref(), Some("/console"));
+    let session = signed_in
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("herald_session="))
+        .expect("session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    assert!(!session.contains("Secure"), "plain http: {session}");
+
+    let home = b.get("/console").await;
+    assert_eq!(home.status, 200);
+    assert!(home.text.contains("Signed in as anna"), "{}", home.text);
+    assert!(home.text.contains(reference), "{}", home.text);
+    let csrf = hidden(&home.text, "csrf");
+
+    // Signing out needs the form's token; then the session is gone.
+    let forged = b.post_form("/console/logout", &[("csrf", "guess")]).await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(b.get("/console").await.status, 200, "still signed in");
+    let out = b.post_form("/console/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(b.get("/console").await.status, 303);
+}
+
+#[tokio::test]
+async fn the_sign_in_form_needs_its_own_cookie_and_follows_only_console_paths() {
+    let app = app().await;
+    operator(&app, "anna", Role::Viewer).await;
+    let mut b = Browser::new(&app);
+    // Posted from elsewhere (no herald_login cookie): refused, nothing signed in.
+    let forged = b
+        .post_form(
+            "/console/login",
+            &[("username", "anna"), ("password", PASSWORD), ("csrf", "x")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(forged.text.contains("expired"), "{}", forged.text);
+    assert!(!b.cookies.contains_key("herald_session"));
+
+    let form = b.get("/console/login?next=https://evil.example/").await;
+    let csrf = hidden(&form.text, "csrf");
+    assert_eq!(hidden(&form.text, "next"), "/console");
+    let done = b
+        .post_form(
+            "/console/login",
+            &[
+                ("username", "anna"),
+                ("password", PASSWORD),
+                ("csrf", &csrf),
+                ("next", "//evil.example"),
+            ],
+        )
+        .await;
+    assert_eq!(done.location.as_deref(), Some("/console"));
+}
+
+#[tokio::test]
+async fn roles_decide_what_sessions_and_operator_tokens_may_do() {
+    let app = app().await;
+    for (name, role) in [
+        ("vera", Role::Viewer),
+        ("dan", Role::Dispatcher),
+        ("sue", Role::Supervisor),
+    ] {
+        operator(&app, name, role).await;
+    }
+    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 1))).await;
+    let id = outage["id"].as_i64().unwrap();
+    let body = app.water_outage(Town::rect(2, 3, 2, 3));
+    let changes: Vec<(&str, String, Value)> = vec![
+        ("POST", "/api/v1/outages".into(), body.clone()),
+        (
+            "PATCH",
+            format!("/api/v1/outages/{id}"),
+            json!({"cause": "x"}),
+        ),
+        ("POST", format!("/api/v1/outages/{id}/restore"), json!({})),
+        ("POST", format!("/api/v1/outages/{id}/cancel"), json!({})),
+    ];
+
+    // A viewer's session and token read, and get 403 on every change.
+    let mut viewer = Browser::new(&app);
+    assert_eq!(viewer.sign_in("vera", PASSWORD).await.status, 303);
+    let csrf = viewer.csrf().await;
+    assert_eq!(
+        viewer
+            .api("GET", "/api/v1/outages", &json!(null), None)
+            .await,
+        200
+    );
+    let viewer_token = token_of(&app, "vera-cli", "vera").await;
+    for (method, path, body) in &changes {
+        assert_eq!(
+            viewer.api(method, path, body, Some(&csrf)).await,
+            403,
+            "{method} {path}"
+        );
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = app
+            .http
+            .request(m, app.url(path))
+            .bearer_auth(&viewer_token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "viewer token: {method} {path}");
+    }
+    let r = app
+        .http
+        .get(app.url("/api/v1/outages"))
+        .bearer_auth(&viewer_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // A dispatcher's session changes outages, but only with the CSRF token.
+    let mut dispatcher = Browser::from(&app, "203.0.113.8");
+    assert_eq!(dispatcher.sign_in("dan", PASSWORD).await.status, 303);
+    let csrf = dispatcher.csrf().await;
+    assert_eq!(
+        dispatcher.api("POST", "/api/v1/outages", &body, None).await,
+        403
+    );
+    assert_eq!(
+        dispatcher
+            .api("POST", "/api/v1/outages", &body, Some("wrong"))
+            .await,
+        403
+    );
+    assert_eq!(
+        dispatcher
+            .api("POST", "/api/v1/outages", &body, Some(&csrf))
+            .await,
+        201
+    );
+    // …and cannot read the audit log, by session or by token.
+    assert_eq!(
+        dispatcher
+            .api("GET", "/api/v1/audit", &json!(null), None)
+            .await,
+        403
+    );
+    let dan_token = token_of(&app, "dan-oms", "dan").await;
+    let r = app
+        .http
+        .get(app.url("/api/v1/audit"))
+        .bearer_auth(&dan_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(dispatcher.get("/console/audit").await.status, 403);
+
+    // A supervisor can; a token without an operator keeps working as before.
+    let sue_token = token_of(&app, "sue-audit", "sue").await;
+    let r = app
+        .http
+        .get(app.url("/api/v1/audit"))
+        .bearer_auth(&sue_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.get_json("/api/v1/audit").await.0, 200);
+
+    // Disabling an operator ends their sessions and stops their tokens.
+    herald::operators::disable(&app.state().store, "dan", &Actor::cli(), app.now())
+        .await
+        .unwrap();
+    assert_eq!(dispatcher.get("/console").await.status, 303);
+    // Tokens are re-read within half a second (see credentials::FRESH).
+    support::within(Duration::from_secs(2), || async {
+        let r = app
+            .http
+            .get(app.url("/api/v1/outages"))
+            .bearer_auth(&dan_token)
+            .send()
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            401 => Ok(()),
+            other => Err(format!("a disabled operator's token got {other}")),
+        }
+    })
+    .await;
+    assert_eq!(dispatcher.sign_in("dan", PASSWORD).await.status, 401);
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_and_the_client_out_with_back_off() {
+    let app = app().await;
+    operator(&app, "anna", Role::Dispatcher).await;
+    operator(&app, "bela", Role::Dispatcher).await;
+    let mut b = Browser::new(&app);
+    for _ in 0..5 {
+        assert_eq!(b.sign_in("anna", "guess guess guess").await.status, 401);
+    }
+    // Locked for a minute: even the right password is refused, from anywhere.
+    let mut elsewhere = Browser::from(&app, "198.51.100.20");
+    assert_eq!(
+        elsewhere.sign_in("anna", PASSWORD).await.status,
+        303,
+        "5 tries are free"
+    );
+    for _ in 0..6 {
+        assert_eq!(b.sign_in("anna", "guess guess guess").await.status, 401);
+    }
+    assert_eq!(
+        elsewhere.sign_in("anna", PASSWORD).await.status,
+        401,
+        "locked"
+    );
+    // A failure after the first lock doubles it; tries while locked do not count.
+    app.advance(Duration::from_secs(61));
+    assert_eq!(b.sign_in("anna", "guess guess guess").await.status, 401);
+    app.advance(Duration::from_secs(61));
+    assert_eq!(
+        elsewhere.sign_in("anna", PASSWORD).await.status,
+        401,
+        "locked for 2 min"
+    );
+    app.advance(Duration::from_secs(60));
+    assert_eq!(elsewhere.sign_in("anna", PASSWORD).await.status, 303);
+
+    // More than twenty failures from one client lock it out of every account.
+    let mut guesser = Browser::from(&app, "192.0.2.99");
+    for i in 0..21 {
+        let name = format!("nobody{i}");
+        assert_eq!(
+            guesser.sign_in(&name, "guess guess guess").await.status,
+            401
+        );
+    }
+    assert_eq!(guesser.sign_in("bela", PASSWORD).await.status, 401);
+    assert_eq!(
+        Browser::from(&app, "192.0.2.100")
+            .sign_in("bela", PASSWORD)
+            .await
+            .status,
+        303
+    );
+
+    // A password reset lifts the account's lock.
+    for _ in 0..10 {
+        b.sign_in("bela", "guess guess guess").await;
+    }
+    let store = &app.state().store;
+    herald::operators::reset_password(
+        store,
+        "bela",
+        "a new long password".into(),
+        &Actor::cli(),
+        app.now(),
+    )
+    .await
+    .unwrap();
+    let mut fresh = Browser::from(&app, "192.0.2.101");
+    assert_eq!(
+        fresh.sign_in("bela", "a new long password").await.status,
+        303
+    );
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_too_long_at_their_age_limit_and_everywhere_at_once() {
+    let app = app().await;
+    operator(&app, "anna", Role::Viewer).await;
+    let mut b = Browser::new(&app);
+    assert_eq!(b.sign_in("anna", PASSWORD).await.status, 303);
+    app.advance(Duration::from_secs(29 * 60));
+    assert_eq!(
+        b.get("/console").await.status,
+        200,
+        "used within 30 minutes"
+    );
+    app.advance(Duration::from_secs(31 * 60));
+    assert_eq!(b.get("/console").await.status, 303, "idle for 31 minutes");
+
+    // Busy all night, but 12 hours is the most.
+    assert_eq!(b.sign_in("anna", PASSWORD).await.status, 303);
+    for _ in 0..35 {
+        app.advance(Duration::from_secs(20 * 60));
+        assert_eq!(b.get("/console").await.status, 200);
+    }
+    app.advance(Duration::from_secs(20 * 60));
+    assert_eq!(
+        b.get("/console").await.status,
+        303,
+        "12 h 0 min after sign-in"
+    );
+
+    // Sign out everywhere ends the other browser's session too.
+    let mut laptop = Browser::new(&app);
+    let mut desk = Browser::from(&app, "203.0.113.9");
+    assert_eq!(laptop.sign_in("anna", PASSWORD).await.status, 303);
+    assert_eq!(desk.sign_in("anna", PASSWORD).await.status, 303);
+    let csrf = laptop.csrf().await;
+    let out = laptop
+        .post_form("/console/logout-everywhere", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(out.status, 303);
+    assert_eq!(desk.get("/console").await.status, 303);
+    assert_eq!(laptop.get("/console").await.status, 303);
+}
+
+#[tokio::test]
+async fn the_audit_log_records_who_changed_what_before_and_after() {
+    let app = app().await;
+    operator(&app, "anna", Role::Dispatcher).await;
+    let mut b = Browser::from(&app, "203.0.113.50");
+    assert_eq!(b.sign_in("anna", PASSWORD).await.status, 303);
+    let csrf = b.csrf().await;
+    let body = app.water_outage(Town::rect(0, 1, 0, 1));
+    assert_eq!(
+        b.api("POST", "/api/v1/outages", &body, Some(&csrf)).await,
+        201
+    );
+    let (_, list) = app.get_json("/api/v1/outages").await;
+    let outage = &list["outages"][0];
+    let id = outage["id"].as_i64().unwrap();
+    let reference = outage["reference"].as_str().unwrap();
+    let etr = app.tomorrow_at(18, 0);
+    let patch = json!({ "etr": etr });
+    assert_eq!(
+        b.api(
+            "PATCH",
+            &format!("/api/v1/outages/{id}"),
+            &patch,
+            Some(&csrf)
+        )
+        .await,
+        200
+    );
+    // The operator API token restores it.
+    let (status, _) = app
+        .post_json(&format!("/api/v1/outages/{id}/restore"), &json!({}))
+        .await;
+    assert_eq!(status, 200);
+    b.sign_in("anna", "wrong wrong wrong").await;
+
+    let (status, log) = app.get_json("/api/v1/audit").await;
+    assert_eq!(status, 200);
+    let entries = log["entries"].as_array().unwrap();
+    let find = |action: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} in {entries:?}"))
+    };
+    let declared = find("outage.declared");
+    assert_eq!(declared["actor"], "anna");
+    assert_eq!(declared["subject"], reference);
+    assert_eq!(declared["client"], "203.0.113.50");
+    assert_eq!(declared["details"]["after"]["area_vertices"], 5);
+    let updated = find("outage.updated");
+    let time = |v: &Value| {
+        v.as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    };
+    let details = &updated["details"];
+    assert_eq!(
+        time(&details["before"]["etr"]),
+        time(&body["etr"]),
+        "{updated}"
+    );
+    assert_eq!(
+        time(&details["after"]["etr"]),
+        time(&json!(etr)),
+        "{updated}"
+    );
+    let restored = find("outage.restored");
+    assert_eq!(restored["actor"], "token:test");
+    assert_eq!(restored["details"]["after"]["status"], "restored");
+    assert_eq!(find("session.signed_in")["actor"], "anna");
+    assert_eq!(find("session.sign_in_failed")["actor"], "anna");
+    assert_eq!(find("operator.created")["actor"], "cli");
+    // Newest first.
+    assert_eq!(entries[0]["action"], "session.sign_in_failed");
+
+    let r = app
+        .http
+        .get(app.url("/api/v1/audit?format=csv"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = r.text().await.unwrap();
+    assert!(
+        csv.starts_with("id,at,actor,action,subject,details,client\n"),
+        "{csv}"
+    );
+    assert!(csv.contains(",anna,outage.updated,"), "{csv}");
+    let (status, err) = app.get_json("/api/v1/audit?since=yesterday").await;
+    assert_eq!(status, 400);
+    assert!(err.to_string().contains("since"), "{err}");
+}
