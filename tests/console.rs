@@ -624,3 +624,191 @@ async fn the_audit_log_records_who_changed_what_before_and_after() {
     assert_eq!(status, 400);
     assert!(err.to_string().contains("since"), "{err}");
 }
+
+/// The number right after `before` in a page.
+fn number_after(html: &str, before: &str) -> i64 {
+    let at = html
+        .find(before)
+        .unwrap_or_else(|| panic!("no '{before}' in {html}"))
+        + before.len();
+    let digits: String = html[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after '{before}'"))
+}
+
+#[tokio::test]
+async fn a_dispatcher_moves_the_etr_and_restores_after_seeing_what_each_sends() {
+    let app = app().await;
+    operator(&app, "dan", Role::Dispatcher).await;
+    operator(&app, "vera", Role::Viewer).await;
+    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 1))).await;
+    let (id, reference) = (
+        outage["id"].as_i64().unwrap(),
+        outage["reference"].as_str().unwrap(),
+    );
+    app.drain().await;
+    let told_email = app.delivery_count(id, "email", "sent").await;
+    let told_sms = app.delivery_count(id, "sms", "sent").await;
+    assert!(told_email > 0 && told_sms > 0);
+    let page_path = format!("/console/o/{reference}");
+
+    let mut b = Browser::new(&app);
+    assert_eq!(b.sign_in("dan", PASSWORD).await.status, 303);
+    let page = b.get(&page_path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("+1 hour") && page.text.contains("Restored"),
+        "{}",
+        page.text
+    );
+    let csrf = hidden(&page.text, "csrf");
+    // The +1 hour button's time: an hour after the current ETR.
+    let etr_before: chrono::DateTime<chrono::Utc> =
+        outage["etr"].as_str().unwrap().parse().unwrap();
+    let plus_hour = (etr_before + chrono::Duration::hours(1)).to_rfc3339();
+    assert!(page.text.contains(&plus_hour), "{}", page.text);
+
+    // Review: what it sends, to how many, in every language; nothing changes yet.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("change", "etr"),
+        ("etr", plus_hour.as_str()),
+    ];
+    let review = b.post_form(&format!("{page_path}/review"), &form).await;
+    assert_eq!(review.status, 200, "{}", review.text);
+    assert_eq!(
+        number_after(&review.text, "Sends to "),
+        told_email,
+        "{}",
+        review.text
+    );
+    assert_eq!(number_after(&review.text, "and "), told_sms);
+    for lang in ["hu", "pl", "en"] {
+        assert!(
+            review.text.contains(&format!("lang=\"{lang}\" aria-label")),
+            "{lang}"
+        );
+    }
+    assert!(review.text.contains(" SMS · gsm7") || review.text.contains(" SMS · ucs2"));
+    assert_eq!(
+        app.get_json(&format!("/api/v1/outages/{id}")).await.1["revision"],
+        1
+    );
+    let revision = hidden(&review.text, "revision");
+
+    // A viewer sees the page without the forms and cannot review or apply.
+    let mut viewer = Browser::from(&app, "203.0.113.77");
+    assert_eq!(viewer.sign_in("vera", PASSWORD).await.status, 303);
+    let seen = viewer.get(&page_path).await;
+    assert_eq!(seen.status, 200);
+    assert!(!seen.text.contains("/review"), "{}", seen.text);
+    let viewer_csrf = hidden(&seen.text, "csrf");
+    let form = [
+        ("csrf", viewer_csrf.as_str()),
+        ("change", "restore"),
+        ("revision", "1"),
+    ];
+    assert_eq!(
+        viewer
+            .post_form(&format!("{page_path}/apply"), &form)
+            .await
+            .status,
+        403
+    );
+
+    // Confirm: without the token nothing happens; with it the ETR moves.
+    let apply = |csrf: &str, revision: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("change", "etr".to_string()),
+            ("etr", plus_hour.clone()),
+            ("cause", String::new()),
+            ("revision", revision.to_string()),
+        ]
+    };
+    let pairs = apply("wrong", &revision);
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        b.post_form(&format!("{page_path}/apply"), &pairs)
+            .await
+            .status,
+        403
+    );
+    let pairs = apply(&csrf, &revision);
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = b.post_form(&format!("{page_path}/apply"), &pairs).await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    assert_eq!(
+        done.location.as_deref(),
+        Some(format!("{page_path}?done=1").as_str())
+    );
+    let (_, now) = app.get_json(&format!("/api/v1/outages/{id}")).await;
+    let etr_after: chrono::DateTime<chrono::Utc> = now["etr"].as_str().unwrap().parse().unwrap();
+    assert_eq!(etr_after, etr_before + chrono::Duration::hours(1));
+    app.drain().await;
+    assert_eq!(
+        app.delivery_count(id, "email", "sent").await,
+        2 * told_email,
+        "one update each"
+    );
+    // The same review applied twice is refused: the outage moved on.
+    assert_eq!(
+        b.post_form(&format!("{page_path}/apply"), &pairs)
+            .await
+            .status,
+        409
+    );
+
+    // A custom time in the utility's time zone, checked.
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("change", "etr"),
+        ("etr_local", "tomorrow"),
+    ];
+    let refused = b.post_form(&format!("{page_path}/review"), &bad).await;
+    assert!(
+        refused.status == 400 || refused.status == 422,
+        "{}",
+        refused.status
+    );
+    assert!(refused.text.contains("etr_local"), "{}", refused.text);
+
+    // Restore, reviewed then confirmed.
+    let form = [("csrf", csrf.as_str()), ("change", "restore")];
+    let review = b.post_form(&format!("{page_path}/review"), &form).await;
+    assert!(review.text.contains("Status: restored"), "{}", review.text);
+    let revision = hidden(&review.text, "revision");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("change", "restore"),
+        ("revision", revision.as_str()),
+    ];
+    assert_eq!(
+        b.post_form(&format!("{page_path}/apply"), &form)
+            .await
+            .status,
+        303
+    );
+    let (_, ended) = app.get_json(&format!("/api/v1/outages/{id}")).await;
+    assert_eq!(ended["status"], "restored");
+    let after = b.get(&page_path).await;
+    assert!(
+        !after.text.contains("/review"),
+        "an ended outage offers no changes"
+    );
+
+    // Each change is in the audit log under the dispatcher's name.
+    let (_, log) = app.get_json("/api/v1/audit").await;
+    let by_dan: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "dan" && e["subject"] == reference)
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(by_dan, ["outage.restored", "outage.updated"]);
+}

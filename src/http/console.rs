@@ -1,5 +1,8 @@
 //! The dispatcher console (`/console`): signing in and out, the outage list,
-//! and, for supervisors, the audit log. Server-rendered and usable without
+//! one outage with its deliveries and history and its changes (ETR quick
+//! buttons, cause, restore, cancel), each reviewed before it is made (what it
+//! sends, in every language, to how many people), and, for supervisors, the
+//! audit log. Server-rendered and usable without
 //! JavaScript; every word from the catalogues.
 //!
 //! Sessions live in the database (see `credentials`); the cookie is
@@ -26,10 +29,17 @@ use super::params::{self, FormParams, Params};
 use super::public::{page_language, render, Words};
 use super::{AppState, State};
 use crate::auth::Access;
-use crate::domain::{OutageStatus, Utility};
+use axum::extract::Path;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::channels::preview::{samples, Sample};
+use crate::domain::outage::parse_time;
+use crate::domain::{Channel, DeliveryKind, DeliveryState, Etr, Outage, OutageStatus, Utility};
 use crate::error::{Error, Result};
 use crate::i18n;
 use crate::operators;
+use crate::outages;
 use crate::store::{AuditFilter, EndSessions, OutageFilter};
 
 /// The sign-in form's double-submit cookie.
@@ -42,6 +52,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/logout", post(logout))
         .route("/console/logout-everywhere", post(logout_everywhere))
         .route("/console/audit", get(audit_page))
+        .route("/console/o/{reference}", get(outage_page))
+        .route("/console/o/{reference}/review", post(review))
+        .route("/console/o/{reference}/apply", post(apply))
 }
 
 /// A signed-in operator on a console page; without a session, the browser is
@@ -383,19 +396,7 @@ async fn home(
         .outages(&filter)
         .await?
         .iter()
-        .map(|o| OutageRow {
-            reference: o.reference.to_string(),
-            utility: w.ta("utility-name", "utility", o.utility.as_str()),
-            status: w.t(&format!("page-status-{}", o.status)),
-            status_class: o.status.as_str(),
-            cause: o.cause.clone(),
-            etr: match o.etr.as_option() {
-                Some(t) => i18n::when(w.lang, state.tz, t, now),
-                None => w.t("etr-unknown"),
-            },
-            addresses: o.affected_addresses,
-            updated: i18n::date_time(w.lang, state.tz, o.updated_at),
-        })
+        .map(|o| outage_row(&state, &w, o, now))
         .collect();
     let statuses = OutageStatus::ALL
         .iter()
@@ -470,6 +471,413 @@ async fn audit_page(
         .collect();
     let c = Chrome::of(&console, &w);
     private(StatusCode::OK, AuditPage { w, c, rows })
+}
+
+/// One channel's deliveries by state, for the outage page.
+pub struct DeliveryLine {
+    pub channel: String,
+    pub pending: i64,
+    pub sent: i64,
+    pub failed: i64,
+}
+
+pub struct RevisionLine {
+    pub revision: i64,
+    pub time: String,
+    pub change: String,
+    pub etr: String,
+    pub cause: String,
+}
+
+/// An ETR quick button: its label and the time it sets (RFC 3339).
+pub struct EtrButton {
+    pub label: String,
+    pub etr: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/outage.html")]
+struct OutagePage {
+    w: Words,
+    c: Chrome,
+    o: OutageRow,
+    kind: String,
+    can_change: bool,
+    deliveries: Vec<DeliveryLine>,
+    revisions: Vec<RevisionLine>,
+    buttons: Vec<EtrButton>,
+    /// The custom ETR field's value, in the utility's time zone.
+    etr_local: String,
+    done: bool,
+}
+
+/// `?done=1` after a change was applied.
+#[derive(Debug, Default, Deserialize)]
+pub struct OutageQuery {
+    #[serde(default)]
+    pub done: Option<String>,
+}
+
+fn outage_row(state: &AppState, w: &Words, o: &Outage, now: DateTime<Utc>) -> OutageRow {
+    OutageRow {
+        reference: o.reference.to_string(),
+        utility: w.ta("utility-name", "utility", o.utility.as_str()),
+        status: w.t(&format!("page-status-{}", o.status)),
+        status_class: o.status.as_str(),
+        cause: o.cause.clone(),
+        etr: etr_words(state, w, o.etr.as_option(), now),
+        addresses: o.affected_addresses,
+        updated: i18n::date_time(w.lang, state.tz, o.updated_at),
+    }
+}
+
+fn etr_words(
+    state: &AppState,
+    w: &Words,
+    etr: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> String {
+    match etr {
+        Some(t) => i18n::when(w.lang, state.tz, t, now),
+        None => w.t("etr-unknown"),
+    }
+}
+
+async fn outage_page(
+    axum::extract::State(state): State,
+    console: Console,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+    Params(q): Params<OutageQuery>,
+) -> Result<Response> {
+    let outage = outages::find(&state.outages(), &reference).await?;
+    let here = format!("/console/o/{}", outage.reference);
+    let w = console_words(&state, &headers, &here);
+    let now = state.clock.now();
+    let counts = state.store.delivery_counts(outage.id).await?;
+    let deliveries = [Channel::Email, Channel::Sms]
+        .iter()
+        .map(|channel| {
+            let sum = |states: &[DeliveryState]| {
+                counts
+                    .iter()
+                    .filter(|c| c.channel == *channel && states.contains(&c.state))
+                    .map(|c| c.count)
+                    .sum()
+            };
+            DeliveryLine {
+                channel: w.t(&format!("console-channel-{}", channel.as_str())),
+                pending: sum(&[DeliveryState::Pending, DeliveryState::Sending]),
+                sent: sum(&[DeliveryState::Sent]),
+                failed: sum(&[DeliveryState::Dead, DeliveryState::Expired]),
+            }
+        })
+        .collect();
+    let revisions = state
+        .store
+        .revisions(outage.id)
+        .await?
+        .iter()
+        .rev()
+        .map(|r| RevisionLine {
+            revision: r.revision,
+            time: i18n::date_time(w.lang, state.tz, r.created_at),
+            change: w.t(&format!("console-change-{}", r.change.as_str())),
+            etr: etr_words(&state, &w, r.etr, now),
+            cause: r.cause.clone(),
+        })
+        .collect();
+    // Quick buttons move the ETR on from what it is, or from now when it is
+    // not assessed or already passed.
+    let base = outage.etr.as_option().filter(|t| *t > now).unwrap_or(now);
+    let buttons = [
+        (30, "console-etr-plus-30m"),
+        (60, "console-etr-plus-1h"),
+        (120, "console-etr-plus-2h"),
+    ]
+    .into_iter()
+    .map(|(minutes, key)| EtrButton {
+        label: w.t(key),
+        etr: (base + chrono::Duration::minutes(minutes)).to_rfc3339(),
+    })
+    .collect();
+    let etr_local = base
+        .with_timezone(&state.tz)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let open = outage.status.is_open();
+    let page = OutagePage {
+        o: outage_row(&state, &w, &outage, now),
+        kind: w.t(&format!("console-kind-{}", outage.kind.as_str())),
+        can_change: open && console.caller.role.grants(Access::Dispatch),
+        deliveries,
+        revisions,
+        buttons,
+        etr_local,
+        done: q.done.is_some(),
+        c: Chrome::of(&console, &w),
+        w,
+    };
+    private(StatusCode::OK, page)
+}
+
+/// What a console change form asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeAction {
+    /// A new ETR: `etr` (RFC 3339, from a quick button) or `etr_local`.
+    Etr,
+    /// The ETR is no longer known.
+    EtrUnknown,
+    Cause,
+    Restore,
+    Cancel,
+}
+
+/// The fields of the change, review and apply forms.
+#[derive(Debug, Deserialize)]
+pub struct ChangeForm {
+    #[serde(default)]
+    pub csrf: Option<String>,
+    pub change: ChangeAction,
+    #[serde(default, deserialize_with = "params::non_empty")]
+    pub etr: Option<String>,
+    /// `YYYY-MM-DDTHH:MM` in the utility's time zone (a `datetime-local` field).
+    #[serde(default, deserialize_with = "params::non_empty")]
+    pub etr_local: Option<String>,
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// The revision the review was made from (apply only).
+    #[serde(default, deserialize_with = "params::non_empty")]
+    pub revision: Option<i64>,
+}
+
+/// A change, checked: the API body it makes, the outage as it will read, and
+/// the message it sends.
+struct Planned {
+    body: Value,
+    after: Outage,
+    kind: DeliveryKind,
+    /// What the form carries on to the confirm step.
+    etr: String,
+    cause: String,
+}
+
+fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned> {
+    let mut after = outage.clone();
+    let (mut etr, mut cause) = (String::new(), String::new());
+    let (body, kind) = match form.change {
+        ChangeAction::Etr => {
+            let at = match (&form.etr, &form.etr_local) {
+                (Some(rfc), _) => parse_time(rfc, "etr").map_err(|(f, e)| Error::invalid(f, e))?,
+                (None, Some(local)) => local_time(state, local)?,
+                (None, None) => {
+                    return Err(Error::invalid("etr", "choose a time"));
+                }
+            };
+            if at <= state.clock.now() {
+                return Err(Error::invalid(
+                    "etr",
+                    "the expected fix time must be in the future",
+                ));
+            }
+            after.etr = Etr::At(at);
+            etr = at.to_rfc3339();
+            (json!({ "etr": etr }), DeliveryKind::Updated)
+        }
+        ChangeAction::EtrUnknown => {
+            after.etr = Etr::Unknown;
+            (json!({ "etr": null }), DeliveryKind::Updated)
+        }
+        ChangeAction::Cause => {
+            let text = form.cause.as_deref().unwrap_or("").trim().to_string();
+            if text.is_empty() || text.chars().count() > 500 {
+                return Err(Error::invalid("cause", "1 to 500 characters"));
+            }
+            after.cause = text.clone();
+            cause = text;
+            (json!({ "cause": cause }), DeliveryKind::Updated)
+        }
+        ChangeAction::Restore => {
+            after.status = OutageStatus::Restored;
+            (json!({}), DeliveryKind::Restored)
+        }
+        ChangeAction::Cancel => {
+            after.status = OutageStatus::Cancelled;
+            (json!({}), DeliveryKind::Cancelled)
+        }
+    };
+    after.revision += 1;
+    Ok(Planned {
+        body,
+        after,
+        kind,
+        etr,
+        cause,
+    })
+}
+
+/// A `datetime-local` value read in the utility's time zone.
+fn local_time(state: &AppState, local: &str) -> Result<DateTime<Utc>> {
+    let naive = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M")
+        .map_err(|_| Error::invalid("etr_local", "expected YYYY-MM-DDTHH:MM"))?;
+    naive
+        .and_local_timezone(state.tz)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| {
+            Error::invalid(
+                "etr_local",
+                "that time does not exist here (a clock change)",
+            )
+        })
+}
+
+#[derive(Template)]
+#[template(path = "console/review.html")]
+struct ReviewPage {
+    w: Words,
+    c: Chrome,
+    o: OutageRow,
+    /// "ETR: 14:00 → 16:00", in words.
+    summary: String,
+    change: &'static str,
+    etr: String,
+    cause: String,
+    revision: i64,
+    email: i64,
+    sms: i64,
+    queued: i64,
+    samples: Vec<Sample>,
+}
+
+impl ChangeAction {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChangeAction::Etr => "etr",
+            ChangeAction::EtrUnknown => "etr_unknown",
+            ChangeAction::Cause => "cause",
+            ChangeAction::Restore => "restore",
+            ChangeAction::Cancel => "cancel",
+        }
+    }
+}
+
+/// `POST /console/o/{reference}/review`: what the change will send, to how
+/// many people, before it is confirmed. Changes nothing.
+async fn review(
+    axum::extract::State(state): State,
+    console: Console,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+    FormParams(form): FormParams<ChangeForm>,
+) -> Result<Response> {
+    check_csrf(&console.session, form.csrf.as_deref())?;
+    console.caller.require(Access::Dispatch)?;
+    let outage = outages::find(&state.outages(), &reference).await?;
+    if !outage.status.is_open() {
+        return Err(Error::Conflict(format!(
+            "outage {} is {} and can no longer change",
+            outage.reference, outage.status
+        )));
+    }
+    let planned = plan(&state, &outage, &form)?;
+    let now = state.clock.now();
+    let w = console_words(
+        &state,
+        &headers,
+        &format!("/console/o/{}", outage.reference),
+    );
+    let told = state.store.told(outage.id).await?;
+    let queued = state
+        .store
+        .delivery_counts(outage.id)
+        .await?
+        .iter()
+        .filter(|c| matches!(c.state, DeliveryState::Pending | DeliveryState::Sending))
+        .map(|c| c.count)
+        .sum();
+    let samples = match state.store.sample_address(outage.id).await? {
+        Some(a) => samples(
+            &planned.after,
+            planned.kind,
+            &a.address,
+            state.tz,
+            &state.config.public_url(),
+            state.config.sms.unicode,
+            now,
+        )
+        .map_err(|e| Error::Internal(anyhow::anyhow!("template: {e}")))?,
+        None => Vec::new(),
+    };
+    let summary = match form.change {
+        ChangeAction::Etr | ChangeAction::EtrUnknown => format!(
+            "{}: {} → {}",
+            w.t("console-etr"),
+            etr_words(&state, &w, outage.etr.as_option(), now),
+            etr_words(&state, &w, planned.after.etr.as_option(), now)
+        ),
+        ChangeAction::Cause => format!(
+            "{}: {} → {}",
+            w.t("console-cause"),
+            outage.cause,
+            planned.after.cause
+        ),
+        ChangeAction::Restore => w.t("console-review-restore"),
+        ChangeAction::Cancel => w.t("console-review-cancel"),
+    };
+    let page = ReviewPage {
+        o: outage_row(&state, &w, &outage, now),
+        summary,
+        change: form.change.as_str(),
+        etr: planned.etr,
+        cause: planned.cause,
+        revision: outage.revision,
+        email: told.email,
+        sms: told.sms,
+        queued,
+        samples,
+        c: Chrome::of(&console, &w),
+        w,
+    };
+    private(StatusCode::OK, page)
+}
+
+/// `POST /console/o/{reference}/apply`: the reviewed change, if the outage is
+/// still at the revision it was reviewed at.
+async fn apply(
+    axum::extract::State(state): State,
+    console: Console,
+    Path(reference): Path<String>,
+    FormParams(form): FormParams<ChangeForm>,
+) -> Result<Response> {
+    check_csrf(&console.session, form.csrf.as_deref())?;
+    console.caller.require(Access::Dispatch)?;
+    let ctx = state.outages();
+    let outage = outages::find(&ctx, &reference).await?;
+    let reviewed = form
+        .revision
+        .ok_or_else(|| Error::invalid("revision", "review the change first"))?;
+    if reviewed != outage.revision {
+        return Err(Error::Conflict(format!(
+            "outage {} changed after you reviewed this (now at revision {}); review it again",
+            outage.reference, outage.revision
+        )));
+    }
+    let planned = plan(&state, &outage, &form)?;
+    let by = &console.caller.actor;
+    match form.change {
+        ChangeAction::Restore => {
+            outages::end(&ctx, outage.id, OutageStatus::Restored, by).await?;
+        }
+        ChangeAction::Cancel => {
+            outages::end(&ctx, outage.id, OutageStatus::Cancelled, by).await?;
+        }
+        _ => {
+            outages::update(&ctx, outage.id, &planned.body, by).await?;
+        }
+    }
+    Ok(Redirect::to(&format!("/console/o/{}?done=1", outage.reference)).into_response())
 }
 
 #[cfg(test)]

@@ -734,6 +734,11 @@ pub trait Database: Accounts {
     async fn delivery_counts(&self, outage_id: i64) -> Result<Vec<DeliveryCount>>;
     /// Contacts reached by the revision's fan-out, per channel.
     async fn revision_fanout(&self, outage_id: i64, revision: i64) -> Result<ChannelCounts>;
+    /// Contacts an update, a restore or a cancellation of the outage would go
+    /// to now: those already told about it, still in its area, not opted out.
+    async fn told(&self, outage_id: i64) -> Result<ChannelCounts>;
+    /// One address in the outage's area (its lowest id), for previews.
+    async fn sample_address(&self, outage_id: i64) -> Result<Option<AddressRow>>;
     async fn deliveries(
         &self,
         outage_id: i64,

@@ -669,6 +669,32 @@ impl<B: Backend> Database for SqlStore<B> {
         rows::channel_counts(&rows)
     }
 
+    async fn told(&self, outage_id: i64) -> Result<ChannelCounts> {
+        // The same contacts `enqueue_to_told` queues for.
+        let rows: Vec<(String, i64)> = Sql::new(format!(
+            "SELECT c.channel, COUNT(*) FROM {} WHERE c.opted_out_at IS NULL \
+             AND EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = $1 \
+             AND d.contact_id = c.id AND d.kind IN {} AND d.state IN ('sending', 'sent')) \
+             GROUP BY c.channel",
+            rows::in_area("contacts", "c", "address_id"),
+            kinds_sql(DeliveryKind::NEWS),
+        ))
+        .bind(outage_id)
+        .fetch_all(&mut self.0.read().await?)
+        .await?;
+        rows::channel_counts(&rows)
+    }
+
+    async fn sample_address(&self, outage_id: i64) -> Result<Option<AddressRow>> {
+        Sql::new(format!(
+            "SELECT a.id, a.external_id, {ADDRESS_COLUMNS}, a.lon, a.lat FROM addresses a \
+             WHERE a.id = (SELECT MIN(first_id) FROM outage_ranges WHERE outage_id = $1)"
+        ))
+        .bind(outage_id)
+        .fetch_optional(&mut self.0.read().await?)
+        .await
+    }
+
     async fn deliveries(
         &self,
         outage_id: i64,
