@@ -62,7 +62,6 @@ async fn run(mut cmd: Command) -> std::io::Result<Output> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_pages_in_a_real_browser() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let app = TestApp::spawn().await;
     app.import_town(&Town).await;
 
@@ -92,16 +91,6 @@ async fn status_pages_in_a_real_browser() {
         .expect("reference")
         .to_string();
 
-    let setup = root.join("scripts/browser-setup");
-    let mut cmd = Command::new(&setup);
-    cmd.current_dir(root).stdin(std::process::Stdio::null());
-    match run(cmd).await {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => return missing_tools(&format!("{} failed:\n{}", setup.display(), show(&out))),
-        Err(e) => return missing_tools(&format!("cannot run {}: {e}", setup.display())),
-    }
-
-    let out_dir: PathBuf = root.join("target/browser-screenshots");
     let search = format!("/search?q={}", encode("Kossuth Lajos utca 1, Budapest"));
     let outage = format!("/o/{water}");
     let paths = [
@@ -115,6 +104,23 @@ async fn status_pages_in_a_real_browser() {
         "/subscribe?q=kossuth+12",
         "/subscribe?address=12&lang=pl",
     ];
+    check(&app, &paths, None).await;
+    println!("outage {water}, planned {planned}");
+}
+
+/// Runs tests/browser/check.mjs over `paths` (after scripts/browser-setup), with
+/// a console session's cookie when given.
+async fn check(app: &TestApp, paths: &[&str], cookie: Option<&str>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let setup = root.join("scripts/browser-setup");
+    let mut cmd = Command::new(&setup);
+    cmd.current_dir(root).stdin(std::process::Stdio::null());
+    match run(cmd).await {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => return missing_tools(&format!("{} failed:\n{}", setup.display(), show(&out))),
+        Err(e) => return missing_tools(&format!("cannot run {}: {e}", setup.display())),
+    }
+    let out_dir: PathBuf = root.join("target/browser-screenshots");
     let mut cmd = Command::new("node");
     cmd.current_dir(root)
         .stdin(std::process::Stdio::null())
@@ -122,6 +128,9 @@ async fn status_pages_in_a_real_browser() {
         .arg(app.url(""))
         .arg(&out_dir)
         .args(paths);
+    if let Some(cookie) = cookie {
+        cmd.env("HERALD_CHECK_COOKIE", cookie);
+    }
     let out = match run(cmd).await {
         Ok(out) => out,
         Err(e) => return missing_tools(&format!("cannot run node: {e}")),
@@ -132,9 +141,55 @@ async fn status_pages_in_a_real_browser() {
     }
     assert!(
         out.status.success(),
-        "browser check of {paths:?} (outage {water}, planned {planned}) failed:\n{}",
+        "browser check of {paths:?} failed:\n{}",
         show(&out)
     );
     println!("{}", String::from_utf8_lossy(&out.stdout));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The dispatcher console, signed in as a supervisor (every page and form it
+/// can show), and its sign-in page, through the same checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_pages_in_a_real_browser() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    let mut water = app.water_outage(Town::rect(0, 2, 0, 1));
+    water["cause"] = json!("<script>alert(1)</script> burst & \"main\"");
+    let water = app.declare(&water).await["reference"]
+        .as_str()
+        .expect("reference")
+        .to_string();
+    app.drain().await;
+    herald::operators::create(
+        &app.state().store,
+        "sue",
+        herald::auth::Role::Supervisor,
+        "correct horse battery".into(),
+        &herald::domain::audit::Actor::cli(),
+        app.now(),
+    )
+    .await
+    .expect("operator");
+    let signed_in = herald::operators::sign_in(
+        &app.state().store,
+        &app.state().server_key,
+        "sue",
+        "correct horse battery",
+        None,
+        app.now(),
+    )
+    .await
+    .expect("signs in");
+    check(&app, &["/console/login", "/console/login?lang=hu"], None).await;
+    let cookie = format!("herald_session={}", signed_in.session_id);
+    let outage = format!("/console/o/{water}");
+    let paths = [
+        "/console",
+        "/console?status=active&utility=water",
+        outage.as_str(),
+        "/console/audit",
+        "/console?lang=pl",
+    ];
+    check(&app, &paths, Some(&cookie)).await;
 }

@@ -661,7 +661,7 @@ async fn a_dispatcher_moves_the_etr_and_restores_after_seeing_what_each_sends() 
     let page = b.get(&page_path).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
-        page.text.contains("+1 hour") && page.text.contains("Restored"),
+        page.text.contains("+1 hour") && page.text.contains("Mark as restored"),
         "{}",
         page.text
     );

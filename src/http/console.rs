@@ -343,6 +343,8 @@ async fn logout_everywhere(
 /// One outage as a row of the console's list.
 pub struct OutageRow {
     pub reference: String,
+    /// "Water outage".
+    pub title: String,
     pub utility: String,
     pub status: String,
     pub status_class: &'static str,
@@ -521,6 +523,7 @@ pub struct OutageQuery {
 fn outage_row(state: &AppState, w: &Words, o: &Outage, now: DateTime<Utc>) -> OutageRow {
     OutageRow {
         reference: o.reference.to_string(),
+        title: w.ta("outage-title", "utility", o.utility.as_str()),
         utility: w.ta("utility-name", "utility", o.utility.as_str()),
         status: w.t(&format!("page-status-{}", o.status)),
         status_class: o.status.as_str(),

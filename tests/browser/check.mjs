@@ -16,6 +16,9 @@
 // an HTML error, a failed keyboard check, horizontal scrolling or a non-2xx status; 2 when the check
 // itself could not run (no browser, no java, server unreachable).
 //
+// With HERALD_CHECK_COOKIE=name=value (a console session), the browser and the
+// raw fetch both send that cookie, so signed-in pages can be checked.
+//
 // The machine has no outside network: only the server under test is reached;
 // any other request the page makes is blocked and reported.
 
@@ -55,6 +58,7 @@ const VIEWPORTS = [
 ];
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const NAV_TIMEOUT_MS = 30_000;
+const COOKIE = process.env.HERALD_CHECK_COOKIE || '';
 const WATCHDOG_MS = 8 * 60_000;
 
 class SetupError extends Error {}
@@ -114,6 +118,10 @@ async function newContext(browser, base, options, blocked) {
   const context = await browser.newContext({ ...options, locale: 'en-US' });
   context.setDefaultTimeout(NAV_TIMEOUT_MS);
   const origin = new URL(base).origin;
+  if (COOKIE) {
+    const [name, ...value] = COOKIE.split('=');
+    await context.addCookies([{ name, value: value.join('='), url: origin }]);
+  }
   await context.route('**/*', (route) => {
     const url = route.request().url();
     if (url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
@@ -322,7 +330,9 @@ async function fetchHtml(base, path) {
   const url = new URL(path, base).href;
   let r;
   try {
-    r = await fetch(url, { headers: { Accept: 'text/html' }, redirect: 'follow' });
+    const headers = { Accept: 'text/html' };
+    if (COOKIE) headers.Cookie = COOKIE;
+    r = await fetch(url, { headers, redirect: 'follow' });
   } catch (e) {
     throw new SetupError(`cannot fetch ${url}: ${e.cause?.code || e.message}`);
   }
