@@ -812,3 +812,86 @@ async fn a_dispatcher_moves_the_etr_and_restores_after_seeing_what_each_sends() 
         .collect();
     assert_eq!(by_dan, ["outage.restored", "outage.updated"]);
 }
+
+#[tokio::test]
+async fn failed_messages_are_listed_with_reasons_exported_and_retried() {
+    let app = app().await;
+    operator(&app, "dan", Role::Dispatcher).await;
+    operator(&app, "vera", Role::Viewer).await;
+    app.smtp
+        .reject_recipient(&Town::email(0), 550, "5.1.1 No such user");
+    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
+    let (id, reference) = (
+        outage["id"].as_i64().unwrap(),
+        outage["reference"].as_str().unwrap(),
+    );
+    let r = app.drain().await;
+    assert_eq!(r.email.dead, 1, "{r:?}");
+    let page_path = format!("/console/o/{reference}");
+
+    let mut viewer = Browser::new(&app);
+    assert_eq!(viewer.sign_in("vera", PASSWORD).await.status, 303);
+    let seen = viewer.get(&page_path).await;
+    assert!(
+        seen.text.contains(&Town::email(0)) && seen.text.contains("No such user"),
+        "{}",
+        seen.text
+    );
+    assert!(!seen.text.contains("retry-dead"), "a viewer cannot retry");
+
+    // The export: every delivery, one line each, with its state and reason.
+    let csv = viewer.get(&format!("{page_path}/deliveries.csv")).await;
+    assert_eq!(csv.status, 200);
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert!(
+        lines[0].starts_with("id,revision,kind,channel,destination,state"),
+        "{}",
+        csv.text
+    );
+    let sent =
+        app.delivery_count(id, "email", "sent").await + app.delivery_count(id, "sms", "sent").await;
+    assert_eq!(lines.len() as i64 - 1, sent + 1, "{}", csv.text);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&Town::email(0)) && l.contains(",dead,")),
+        "{}",
+        csv.text
+    );
+
+    let mut b = Browser::from(&app, "203.0.113.60");
+    assert_eq!(b.sign_in("dan", PASSWORD).await.status, 303);
+    let page = b.get(&page_path).await;
+    let csrf = hidden(&page.text, "csrf");
+    assert!(page.text.contains("retry-dead"));
+    assert_eq!(
+        b.post_form(&format!("{page_path}/retry-dead"), &[("csrf", "x")])
+            .await
+            .status,
+        403
+    );
+    let retried = b
+        .post_form(&format!("{page_path}/retry-dead"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(retried.status, 303);
+    assert_eq!(app.delivery_count(id, "email", "pending").await, 1);
+    assert_eq!(app.delivery_count(id, "email", "dead").await, 0);
+    // Tried again (the mailbox still refuses): dead again after one attempt.
+    let r = app.drain().await;
+    assert_eq!((r.email.dead, r.email.total()), (1, 1), "{r:?}");
+    // The API does the same for an integrator.
+    let (status, v) = app
+        .post_json(&format!("/api/v1/outages/{id}/retry-dead"), &json!({}))
+        .await;
+    assert_eq!((status, v["retried"].as_i64()), (200, Some(1)));
+    let (_, log) = app.get_json("/api/v1/audit").await;
+    let retries: Vec<&Value> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "deliveries.dead_retried")
+        .collect();
+    assert_eq!(retries.len(), 2);
+    assert_eq!(retries[1]["actor"], "dan");
+    assert_eq!(retries[0]["details"]["retried"], 1);
+}

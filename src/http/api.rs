@@ -22,7 +22,7 @@ use crate::domain::{DeliveryState, Outage, OutageStatus, Reference, Utility};
 use crate::error::{Error, Result};
 use crate::import::{self, Mode};
 use crate::outages;
-use crate::store::{AuditFilter, ChannelCounts, IdempotencyKey, OutageFilter};
+use crate::store::{AuditFilter, ChannelCounts, DeliveryRow, IdempotencyKey, OutageFilter};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -32,6 +32,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/outages/{id}/restore", post(restore))
         .route("/api/v1/outages/{id}/cancel", post(cancel))
         .route("/api/v1/outages/{id}/deliveries", get(deliveries))
+        .route("/api/v1/outages/{id}/retry-dead", post(retry_dead))
         .route("/api/v1/addresses/import", post(import_addresses))
         .route("/api/v1/contacts/import", post(import_contacts))
         .route("/api/v1/audit", get(audit))
@@ -272,6 +273,8 @@ pub struct DeliveriesQuery {
     pub state: Option<DeliveryState>,
     #[serde(default, deserialize_with = "params::parsed")]
     pub limit: Option<Limit>,
+    #[serde(default, deserialize_with = "params::parsed")]
+    pub format: Option<Format>,
 }
 
 async fn deliveries(
@@ -280,14 +283,109 @@ async fn deliveries(
     Path(id): Path<String>,
     // An unknown outage is a 404 whatever the query says: it is checked first.
     q: Result<Params<DeliveriesQuery>, Error>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let outage = outages::find(&state.outages(), &id).await?;
     let Params(q) = q?;
     let rows = state
         .store
         .deliveries(outage.id, q.state, Limit::or(q.limit, 1000))
         .await?;
-    Ok(Json(json!({ "deliveries": rows })))
+    if q.format == Some(Format::Csv) {
+        return deliveries_csv(&outage, &rows);
+    }
+    Ok(Json(json!({ "deliveries": rows })).into_response())
+}
+
+/// An outage's deliveries as a CSV download (also the console's export).
+pub(super) fn deliveries_csv(outage: &Outage, rows: &[DeliveryRow]) -> Result<Response> {
+    let header = [
+        "id",
+        "revision",
+        "kind",
+        "channel",
+        "destination",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "provider_message_id",
+        "segments",
+        "last_error",
+        "updated_at",
+    ];
+    let lines = rows.iter().map(|d| {
+        vec![
+            d.id.to_string(),
+            d.revision.to_string(),
+            d.kind.as_str().to_string(),
+            d.channel.as_str().to_string(),
+            d.destination.clone(),
+            d.state.as_str().to_string(),
+            d.attempts.to_string(),
+            d.next_attempt_at.to_rfc3339(),
+            d.provider_message_id.clone().unwrap_or_default(),
+            d.segments.map(|s| s.to_string()).unwrap_or_default(),
+            d.last_error.clone().unwrap_or_default(),
+            d.updated_at.to_rfc3339(),
+        ]
+    });
+    csv_download(
+        &format!("{}-deliveries.csv", outage.reference),
+        &header,
+        lines,
+    )
+}
+
+/// A CSV download: `header`, then `lines`.
+fn csv_download(
+    filename: &str,
+    header: &[&str],
+    lines: impl Iterator<Item = Vec<String>>,
+) -> Result<Response> {
+    let csv_error = |e: csv::Error| Error::Internal(e.into());
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(header).map_err(csv_error)?;
+    for line in lines {
+        out.write_record(&line).map_err(csv_error)?;
+    }
+    let body = out
+        .into_inner()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("csv: {e}")))?;
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `POST /api/v1/outages/{id}/retry-dead`: the outage's dead deliveries back
+/// in the queue.
+async fn retry_dead(
+    axum::extract::State(state): State,
+    Needs(caller, _): Needs<ToDispatch>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let outage = outages::find(&state.outages(), &id).await?;
+    let retried = retry(&state, &outage, &caller).await?;
+    Ok(Json(json!({ "retried": retried })))
+}
+
+/// Retries the outage's dead deliveries and wakes the workers.
+pub(super) async fn retry(state: &AppState, outage: &Outage, caller: &Caller) -> Result<u64> {
+    let retried = state
+        .store
+        .retry_dead(outage, &caller.actor, state.clock.now())
+        .await?;
+    if retried > 0 {
+        state.wake.all();
+    }
+    Ok(retried)
 }
 
 /// `on_error=reject` (the default: one bad row rejects the file) or `skip`.
@@ -509,36 +607,19 @@ async fn audit(
     if q.format != Some(Format::Csv) {
         return Ok(Json(json!({ "entries": entries })).into_response());
     }
-    let mut out = csv::Writer::from_writer(Vec::new());
     let header = [
         "id", "at", "actor", "action", "subject", "details", "client",
     ];
-    let csv_error = |e: csv::Error| Error::Internal(e.into());
-    out.write_record(header).map_err(csv_error)?;
-    for e in &entries {
-        out.write_record([
-            e.id.to_string().as_str(),
-            e.at.to_rfc3339().as_str(),
-            &e.actor,
-            &e.action,
-            e.subject.as_deref().unwrap_or(""),
-            e.details.to_string().as_str(),
-            e.client.as_deref().unwrap_or(""),
-        ])
-        .map_err(csv_error)?;
-    }
-    let body = out
-        .into_inner()
-        .map_err(|e| Error::Internal(anyhow::anyhow!("csv: {e}")))?;
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"herald-audit.csv\"",
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    let lines = entries.iter().map(|e| {
+        vec![
+            e.id.to_string(),
+            e.at.to_rfc3339(),
+            e.actor.clone(),
+            e.action.clone(),
+            e.subject.clone().unwrap_or_default(),
+            e.details.to_string(),
+            e.client.clone().unwrap_or_default(),
+        ]
+    });
+    csv_download("herald-audit.csv", &header, lines)
 }

@@ -55,6 +55,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/o/{reference}", get(outage_page))
         .route("/console/o/{reference}/review", post(review))
         .route("/console/o/{reference}/apply", post(apply))
+        .route("/console/o/{reference}/deliveries.csv", get(deliveries_csv))
+        .route("/console/o/{reference}/retry-dead", post(retry_dead))
 }
 
 /// A signed-in operator on a console page; without a session, the browser is
@@ -315,14 +317,8 @@ async fn logout(
     console: Console,
     FormParams(form): FormParams<CsrfForm>,
 ) -> Result<Response> {
-    check_csrf(&console.session, form.csrf.as_deref())?;
     let which = EndSessions::One(&console.session.id_hash);
-    let now = state.clock.now();
-    state
-        .store
-        .end_sessions(which, Some(&console.caller.actor), now)
-        .await?;
-    Ok(signed_out(&state))
+    end_sessions(&state, &console, &form, which).await
 }
 
 async fn logout_everywhere(
@@ -330,14 +326,21 @@ async fn logout_everywhere(
     console: Console,
     FormParams(form): FormParams<CsrfForm>,
 ) -> Result<Response> {
-    check_csrf(&console.session, form.csrf.as_deref())?;
     let which = EndSessions::AllOf(console.session.operator_id);
-    let now = state.clock.now();
-    state
-        .store
-        .end_sessions(which, Some(&console.caller.actor), now)
-        .await?;
-    Ok(signed_out(&state))
+    end_sessions(&state, &console, &form, which).await
+}
+
+/// Ends `which` sessions (audited) and sends the browser to the sign-in page.
+async fn end_sessions(
+    state: &AppState,
+    console: &Console,
+    form: &CsrfForm,
+    which: EndSessions<'_>,
+) -> Result<Response> {
+    check_csrf(&console.session, form.csrf.as_deref())?;
+    let (by, now) = (Some(&console.caller.actor), state.clock.now());
+    state.store.end_sessions(which, by, now).await?;
+    Ok(signed_out(state))
 }
 
 /// One outage as a row of the console's list.
@@ -491,6 +494,16 @@ pub struct RevisionLine {
     pub cause: String,
 }
 
+/// A delivery that failed for good.
+pub struct FailureLine {
+    pub channel: String,
+    pub destination: String,
+    pub kind: String,
+    pub attempts: i64,
+    pub reason: String,
+    pub time: String,
+}
+
 /// An ETR quick button: its label and the time it sets (RFC 3339).
 pub struct EtrButton {
     pub label: String,
@@ -505,9 +518,14 @@ struct OutagePage {
     o: OutageRow,
     kind: String,
     can_change: bool,
+    /// Dispatchers may retry dead deliveries, of an ended outage too (its
+    /// "restored" message).
+    can_retry: bool,
     deliveries: Vec<DeliveryLine>,
     revisions: Vec<RevisionLine>,
     buttons: Vec<EtrButton>,
+    /// Deliveries that failed for good, newest first, with their reasons.
+    failures: Vec<FailureLine>,
     /// The custom ETR field's value, in the utility's time zone.
     etr_local: String,
     done: bool,
@@ -608,11 +626,28 @@ async fn outage_page(
         .with_timezone(&state.tz)
         .format("%Y-%m-%dT%H:%M")
         .to_string();
+    let failures = state
+        .store
+        .deliveries(outage.id, Some(DeliveryState::Dead), 200)
+        .await?
+        .into_iter()
+        .rev()
+        .map(|d| FailureLine {
+            channel: w.t(&format!("console-channel-{}", d.channel.as_str())),
+            destination: d.destination,
+            kind: d.kind.as_str().to_string(),
+            attempts: d.attempts,
+            reason: d.last_error.unwrap_or_default(),
+            time: i18n::date_time(w.lang, state.tz, d.updated_at),
+        })
+        .collect();
     let open = outage.status.is_open();
     let page = OutagePage {
+        failures,
         o: outage_row(&state, &w, &outage, now),
         kind: w.t(&format!("console-kind-{}", outage.kind.as_str())),
         can_change: open && console.caller.role.grants(Access::Dispatch),
+        can_retry: console.caller.role.grants(Access::Dispatch),
         deliveries,
         revisions,
         buttons,
@@ -622,6 +657,31 @@ async fn outage_page(
         w,
     };
     private(StatusCode::OK, page)
+}
+
+/// The outage's deliveries as CSV (all of them, up to 1,000,000).
+async fn deliveries_csv(
+    axum::extract::State(state): State,
+    _console: Console,
+    Path(reference): Path<String>,
+) -> Result<Response> {
+    let outage = outages::find(&state.outages(), &reference).await?;
+    let rows = state.store.deliveries(outage.id, None, 1_000_000).await?;
+    super::api::deliveries_csv(&outage, &rows)
+}
+
+/// "Retry dead": the outage's dead deliveries back in the queue.
+async fn retry_dead(
+    axum::extract::State(state): State,
+    console: Console,
+    Path(reference): Path<String>,
+    FormParams(form): FormParams<CsrfForm>,
+) -> Result<Response> {
+    check_csrf(&console.session, form.csrf.as_deref())?;
+    console.caller.require(Access::Dispatch)?;
+    let outage = outages::find(&state.outages(), &reference).await?;
+    super::api::retry(&state, &outage, &console.caller).await?;
+    Ok(Redirect::to(&format!("/console/o/{}?done=1", outage.reference)).into_response())
 }
 
 /// What a console change form asks for.

@@ -737,6 +737,10 @@ pub trait Database: Accounts {
     /// Contacts an update, a restore or a cancellation of the outage would go
     /// to now: those already told about it, still in its area, not opted out.
     async fn told(&self, outage_id: i64) -> Result<ChannelCounts>;
+    /// Puts the outage's dead deliveries back in the queue, due at `now` with
+    /// their attempts reset (their expiry still holds), with an audit entry;
+    /// how many.
+    async fn retry_dead(&self, outage: &Outage, by: &Actor, now: DateTime<Utc>) -> Result<u64>;
     /// One address in the outage's area (its lowest id), for previews.
     async fn sample_address(&self, outage_id: i64) -> Result<Option<AddressRow>>;
     async fn deliveries(

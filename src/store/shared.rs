@@ -685,6 +685,31 @@ impl<B: Backend> Database for SqlStore<B> {
         rows::channel_counts(&rows)
     }
 
+    async fn retry_dead(&self, outage: &Outage, by: &Actor, now: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.0.begin_write().await?;
+        let retried = Sql::new(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $2, \
+             updated_at = $2 WHERE outage_id = $1 AND state = 'dead'",
+        )
+        .bind(outage.id)
+        .bind(to_ms(now))
+        .execute(&mut tx)
+        .await?;
+        let entry = Entry {
+            at: now,
+            actor: by,
+            action: Action::DeadRetried,
+            subject: Some(outage.reference.to_string()),
+            details: serde_json::json!({ "retried": retried }),
+        };
+        insert_audit(&mut tx, &entry).await?;
+        if retried > 0 {
+            B::announce(&mut tx, Announce::Work).await?;
+        }
+        tx.commit().await?;
+        Ok(retried)
+    }
+
     async fn sample_address(&self, outage_id: i64) -> Result<Option<AddressRow>> {
         Sql::new(format!(
             "SELECT a.id, a.external_id, {ADDRESS_COLUMNS}, a.lon, a.lat FROM addresses a \
