@@ -88,6 +88,12 @@ fn cause(obj: &Map<String, Value>) -> Result<Option<String>> {
     let Some(cause) = string_field(obj, "cause")? else {
         return Ok(None);
     };
+    check_cause(&cause).map(Some)
+}
+
+/// A cause as every way of declaring or changing an outage accepts it: trimmed,
+/// 1 to [`MAX_CAUSE`] characters, nothing that is not text.
+pub fn check_cause(cause: &str) -> Result<String> {
     let cause = cause.trim();
     if cause.is_empty() {
         return invalid("cause", "must not be empty");
@@ -102,7 +108,7 @@ fn cause(obj: &Map<String, Value>) -> Result<Option<String>> {
             "contains control characters or U+FFFE/U+FFFF (not text)",
         );
     }
-    Ok(Some(cause.to_string()))
+    Ok(cause.to_string())
 }
 
 fn messages(obj: &Map<String, Value>) -> Result<Option<Messages>> {
@@ -165,7 +171,7 @@ fn etr_field(obj: &Map<String, Value>) -> Result<Option<Etr>> {
 }
 
 /// Checks that times make sense together.
-fn check_times(etr: Etr, starts_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<()> {
+pub fn check_times(etr: Etr, starts_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<()> {
     if let Etr::At(t) = etr {
         if t < now - chrono::Duration::minutes(5) {
             return invalid("etr", "is in the past");

@@ -776,6 +776,19 @@ async fn a_dispatcher_moves_the_etr_and_restores_after_seeing_what_each_sends() 
         refused.status
     );
     assert!(refused.text.contains("etr_local"), "{}", refused.text);
+    // A cause is held to the same rules as through the API (no control characters).
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("change", "cause"),
+        ("cause", "bell \u{7}"),
+    ];
+    let refused = b.post_form(&format!("{page_path}/review"), &bad).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(
+        refused.text.contains("control characters"),
+        "{}",
+        refused.text
+    );
 
     // Restore, reviewed then confirmed.
     let form = [("csrf", csrf.as_str()), ("change", "restore")];

@@ -738,12 +738,15 @@ fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned>
                     return Err(Error::invalid("etr", "choose a time"));
                 }
             };
+            // The console asks for a time still to come (the API allows a few
+            // minutes' slack for clocks); then the operation's own rules.
             if at <= state.clock.now() {
                 return Err(Error::invalid(
                     "etr",
                     "the expected fix time must be in the future",
                 ));
             }
+            outages::check_times(Etr::At(at), outage.starts_at, state.clock.now())?;
             after.etr = Etr::At(at);
             etr = at.to_rfc3339();
             (json!({ "etr": etr }), DeliveryKind::Updated)
@@ -753,10 +756,7 @@ fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned>
             (json!({ "etr": null }), DeliveryKind::Updated)
         }
         ChangeAction::Cause => {
-            let text = form.cause.as_deref().unwrap_or("").trim().to_string();
-            if text.is_empty() || text.chars().count() > 500 {
-                return Err(Error::invalid("cause", "1 to 500 characters"));
-            }
+            let text = outages::check_cause(form.cause.as_deref().unwrap_or(""))?;
             after.cause = text.clone();
             cause = text;
             (json!({ "cause": cause }), DeliveryKind::Updated)
