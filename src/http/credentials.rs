@@ -262,7 +262,9 @@ fn client_text(state: &AppState, parts: &Parts) -> Option<String> {
     ClientAddr::of(parts, state).ok().map(|c| c.0.to_string())
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers.
+/// The value of cookie `name` in the request's `Cookie` headers (every line;
+/// the first pair of that name). The language cookie and the console's are
+/// read through it.
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(axum::http::header::COOKIE)
@@ -271,7 +273,7 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
+        .map(|(_, v)| v)
 }
 
 /// The request's console session, if its cookie names one that is still valid:

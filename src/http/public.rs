@@ -66,17 +66,7 @@ pub(super) fn page_language(
     if let Some(l) = chosen {
         return (l, true);
     }
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| {
-            c.trim()
-                .strip_prefix(&format!("{COOKIE}="))
-                .map(str::to_string)
-        })
-        .and_then(|l| l.parse().ok());
+    let cookie = super::credentials::cookie(headers, COOKIE).and_then(|l| l.parse().ok());
     let lang = cookie
         .or_else(|| {
             headers
