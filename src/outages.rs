@@ -88,7 +88,7 @@ fn cause(obj: &Map<String, Value>) -> Result<Option<String>> {
     let Some(cause) = string_field(obj, "cause")? else {
         return Ok(None);
     };
-    check_cause(&cause).map(Some)
+    check_cause(cause).map(Some)
 }
 
 /// A cause as every way of declaring or changing an outage accepts it: trimmed,
