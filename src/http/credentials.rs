@@ -239,21 +239,14 @@ impl Caller {
 
 /// 403 unless `sent` is the session's CSRF token (compared in constant time).
 pub fn check_csrf(session: &Session, sent: Option<&str>) -> Result<()> {
-    use subtle_eq::eq;
+    use subtle::ConstantTimeEq;
     match sent {
-        Some(sent) if eq(sent.as_bytes(), session.csrf.as_bytes()) => Ok(()),
+        Some(sent) if bool::from(sent.as_bytes().ct_eq(session.csrf.as_bytes())) => Ok(()),
         _ => Err(Error::Forbidden(
             "the request's CSRF token is missing or wrong (X-CSRF-Token, or the form's csrf \
              field); reload the page"
                 .into(),
         )),
-    }
-}
-
-mod subtle_eq {
-    /// Equal bytes, in time that depends only on the lengths.
-    pub fn eq(a: &[u8], b: &[u8]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
 }
 
