@@ -15,13 +15,15 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::{json, Value};
 
 use super::client::ClientAddr;
 use super::credentials::{self, check_csrf, Caller, Session, SESSION_COOKIE};
@@ -29,10 +31,6 @@ use super::params::{self, FormParams, Params};
 use super::public::{page_language, render, Words};
 use super::{AppState, State};
 use crate::auth::Access;
-use axum::extract::Path;
-use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
-
 use crate::channels::preview::{samples, Sample};
 use crate::domain::outage::parse_time;
 use crate::domain::{Channel, DeliveryKind, DeliveryState, Etr, Outage, OutageStatus, Utility};
