@@ -60,6 +60,7 @@ impl AppState {
             pages: TagCache::new(PAGE_CACHE_BYTES),
             ivr_answers: TagCache::new(IVR_CACHE_BYTES),
             caller_ids: Default::default(),
+            calls: Default::default(),
             places: PlaceLists::new(PLACE_LIST_BYTES),
             credentials: Default::default(),
             server_key: crate::auth::ServerKey::new(&server_key),
@@ -110,6 +111,8 @@ pub struct Server {
     pub workers: Option<WorkerHandle>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Writes the calls the IVR answered ([`write_calls`]).
+    calls: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -152,6 +155,7 @@ impl Server {
             trusted_proxies: state.trusted_proxies.clone(),
         };
         let (shutdown, rx) = tokio::sync::watch::channel(false);
+        let calls = tokio::spawn(write_calls(Arc::clone(&state), rx.clone()));
         let task = tokio::spawn(crate::http::listener::serve(listener, router, limits, rx));
         Ok(Server {
             addr,
@@ -159,6 +163,7 @@ impl Server {
             workers,
             shutdown,
             task,
+            calls,
         })
     }
 
@@ -167,8 +172,46 @@ impl Server {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        let _ = self.calls.await;
         if let Some(w) = self.workers {
             w.stop().await;
+        }
+    }
+}
+
+/// How often a node writes the calls its IVR answers noted, and forgets those
+/// older than `ivr.call_retention_days`.
+const WRITE_CALLS: std::time::Duration = std::time::Duration::from_secs(1);
+const FORGET_CALLS: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Writes the noted calls every second until shutdown, then once more; every
+/// hour deletes those past their retention.
+async fn write_calls(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(WRITE_CALLS);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut forgotten: Option<std::time::Instant> = None;
+    loop {
+        let stopping = tokio::select! {
+            _ = tick.tick() => false,
+            _ = shutdown.changed() => true,
+        };
+        if let Err(e) = state.calls.flush(&state.store).await {
+            tracing::warn!(error = %e, pending = state.calls.pending(), "could not write IVR calls");
+        }
+        if forgotten.is_none_or(|at| at.elapsed() >= FORGET_CALLS) {
+            let days = i64::from(state.config.ivr.call_retention_days);
+            let before = state.clock.now() - chrono::Duration::days(days);
+            match state.store.forget_calls(before).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(calls = n, "forgot IVR calls past their retention")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not forget old IVR calls"),
+            }
+            forgotten = Some(std::time::Instant::now());
+        }
+        if stopping || *shutdown.borrow() {
+            return;
         }
     }
 }

@@ -216,13 +216,25 @@ pub fn parse_proxy(entry: &str) -> anyhow::Result<ipnet::IpNet> {
         .map_err(|_| anyhow::anyhow!("trusted_proxies: '{entry}' is not an address or CIDR block"))
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct IvrConfig {
     /// Whether the answer for a caller's number speaks their street address
     /// (off: it names the settlement and the outage, so a wrongly routed or
     /// overheard call gives away no address).
     pub speak_address: bool,
+    /// Days a recorded call (a keyed hash of the number, when, which outage)
+    /// is kept for the "called before being told" figures; 0 keeps none.
+    pub call_retention_days: u32,
+}
+
+impl Default for IvrConfig {
+    fn default() -> IvrConfig {
+        IvrConfig {
+            speak_address: false,
+            call_retention_days: 90,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -31,6 +31,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod calls;
 pub mod channels;
 pub mod cli;
 pub mod clock;

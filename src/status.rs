@@ -47,6 +47,8 @@ pub enum EtrState {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OutageLine {
+    #[serde(skip)]
+    pub id: i64,
     pub reference: String,
     pub utility: String,
     pub kind: String,
@@ -151,6 +153,7 @@ fn line(
     now: DateTime<Utc>,
 ) -> OutageLine {
     OutageLine {
+        id: o.id,
         reference: o.reference.to_string(),
         utility: o.utility.as_str().into(),
         kind: o.kind.as_str().into(),

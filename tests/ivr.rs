@@ -675,3 +675,86 @@ async fn every_xml_answer_validates_after_hostile_operator_input() {
     assert_all_valid(&ssml, "voicexml21/synthesis.xsd");
     assert_all_valid(&vxml, "voicexml21/vxml.xsd");
 }
+
+/// Who called before being told: each status request by phone is recorded
+/// (a keyed hash of the number), and per outage the API, the console's live
+/// figures and the metrics say how many callers had been sent a message first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_show_who_called_before_being_told() {
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    // T0..T3; SMS contacts at T0 and T2.
+    let v = app.declare(&app.water_outage(Town::rect(0, 3, 0, 0))).await;
+    let (id, reference) = (
+        v["id"].as_i64().unwrap(),
+        v["reference"].as_str().unwrap().to_string(),
+    );
+    let ivr = Ivr(&app);
+    let phone = |i: usize| Town::phone(i).replace('+', "%2B");
+
+    // T0 calls before any message went out.
+    let v = ivr.json(&format!("phone={}", phone(0)), &[]).await;
+    assert_eq!(v["outages"][0]["reference"], reference.as_str());
+    // A minute later the fan-out sends; ten minutes after that T2 calls, twice
+    // (the second time the IVR has the answer: a 304, still a call), and T0
+    // calls again: T0 still called before being told.
+    app.advance_and_drain(Duration::from_secs(60)).await;
+    app.advance(Duration::from_secs(600));
+    let r = ivr.get(&format!("phone={}", phone(2)), &[]).await;
+    assert_eq!(r.status(), 200);
+    let tag = r.headers()["etag"].to_str().unwrap().to_string();
+    let r = ivr
+        .get(&format!("phone={}", phone(2)), &[("If-None-Match", &tag)])
+        .await;
+    assert_eq!(r.status(), 304);
+    ivr.json(&format!("phone={}", phone(0)), &[]).await;
+    // Callers who heard of no outage are no callers of it: an address outside,
+    // an unknown number, a postcode.
+    ivr.json(&format!("phone={}", phone(4)), &[]).await;
+    ivr.json("phone=%2B36309999999", &[]).await;
+    ivr.json("postcode=1111", &[]).await;
+
+    let (status, v) = app.get_json(&format!("/api/v1/outages/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        v["calls"],
+        json!({"callers": 2, "told_first": 1, "share_told": 0.5, "median_lead_seconds": 600}),
+        "{v}"
+    );
+
+    // Stored: one row per call and outage, the number only as a keyed hash.
+    let rows: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT caller, told_at FROM ivr_calls ORDER BY id")
+            .fetch_all(&mut app.db().await)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(rows[1].0, rows[2].0, "the same caller hashes the same");
+    assert_ne!(rows[0].0, rows[1].0);
+    assert_eq!(rows[0].0, rows[3].0);
+    assert_eq!(rows.iter().filter(|r| r.1.is_some()).count(), 3, "{rows:?}");
+    for (caller, _) in &rows {
+        assert!(!caller.contains("3630100"), "{caller}");
+        assert_eq!(caller.len(), 32, "{caller}");
+    }
+
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        format!("herald_outage_callers{{reference=\"{reference}\"}} 2"),
+        format!("herald_outage_callers_told_first{{reference=\"{reference}\"}} 1"),
+        format!("herald_outage_callers_told_share{{reference=\"{reference}\"}} 0.5"),
+        format!(
+            "herald_outage_call_lead_seconds{{reference=\"{reference}\",quantile=\"0.5\"}} 600"
+        ),
+    ] {
+        assert!(metrics.contains(&needle), "{needle} not in\n{metrics}");
+    }
+}

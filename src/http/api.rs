@@ -215,6 +215,8 @@ async fn show(
     v["revisions"] = json!(revisions);
     v["deliveries"] = by_channel;
     v["delivery_counts"] = json!(counts);
+    // Who called the IVR about it, and whether they had been told first.
+    v["calls"] = json!(crate::calls::outage_stats(&state.calls, &state.store, outage.id).await?);
     Ok(Json(v))
 }
 

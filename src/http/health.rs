@@ -54,6 +54,7 @@ async fn metrics(axum::extract::State(state): State) -> impl IntoResponse {
     if let Ok(mut counted) = state.delivery_counts.try_lock() {
         if counted.is_none_or(|at| at.elapsed() >= COUNTS_FRESH) {
             refresh_delivery_gauges(&state).await;
+            refresh_call_gauges(&state).await;
             *counted = Some(std::time::Instant::now());
         }
     }
@@ -79,6 +80,33 @@ async fn refresh_delivery_gauges(state: &AppState) {
                     .set(n as f64);
             }
             metrics::gauge!("herald_queue_depth", "channel" => channel.as_str()).set(depth as f64);
+        }
+    }
+}
+
+/// Per open outage, who called before being told (see [`crate::calls`]): its
+/// callers, those sent a message before their first call, the share, and the
+/// median lead time from message to call.
+async fn refresh_call_gauges(state: &AppState) {
+    let Ok(open) = state.store.open_outages().await else {
+        return;
+    };
+    for o in open {
+        let Ok(s) = crate::calls::outage_stats(&state.calls, &state.store, o.id).await else {
+            continue;
+        };
+        let reference = o.reference.to_string();
+        metrics::gauge!("herald_outage_callers", "reference" => reference.clone())
+            .set(s.callers as f64);
+        metrics::gauge!("herald_outage_callers_told_first", "reference" => reference.clone())
+            .set(s.told_first as f64);
+        if let Some(share) = s.share_told {
+            metrics::gauge!("herald_outage_callers_told_share", "reference" => reference.clone())
+                .set(share);
+        }
+        if let Some(lead) = s.median_lead_seconds {
+            metrics::gauge!("herald_outage_call_lead_seconds", "reference" => reference, "quantile" => "0.5")
+                .set(lead as f64);
         }
     }
 }

@@ -477,6 +477,8 @@ pub struct CachedAnswer {
     body: axum::body::Bytes,
     content_type: &'static str,
     language: Language,
+    /// The outages the answer names (a call by phone is recorded for them).
+    heard: Arc<[i64]>,
 }
 
 impl crate::published::Weigh for CachedAnswer {
@@ -517,32 +519,46 @@ async fn status_handler(
         _ => query.clone(),
     };
     let tag = etag(&published.tag, &scope, lang, format);
+    let not_modified = conditional::not_modified(&headers, &tag);
     // Every valid query has an answer (if only "we could not find…"), so a
-    // representation always exists and `*` may match.
-    let mut response = if conditional::not_modified(&headers, &tag) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let cached = match state.ivr_answers.get(&published.tag, &tag) {
-            Some(c) => c,
-            None => {
-                let c = answer(&state, &place, lang, format, &query, &published).await?;
-                state
-                    .ivr_answers
-                    .put(&published.tag, tag.clone(), c.clone());
-                c
-            }
-        };
-        let mut r = (StatusCode::OK, cached.body).into_response();
-        let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(cached.content_type),
-        );
-        h.insert(
-            header::CONTENT_LANGUAGE,
-            HeaderValue::from_static(cached.language.as_str()),
-        );
-        r
+    // representation always exists and `*` may match. A call by phone is
+    // recorded with the outages its answer names, so its answer is read even
+    // when the IVR already has it.
+    let cached = match (&place, not_modified) {
+        (Place::Phone(_), _) | (_, false) => {
+            Some(match state.ivr_answers.get(&published.tag, &tag) {
+                Some(c) => c,
+                None => {
+                    let c = answer(&state, &place, lang, format, &query, &published).await?;
+                    state
+                        .ivr_answers
+                        .put(&published.tag, tag.clone(), c.clone());
+                    c
+                }
+            })
+        }
+        _ => None,
+    };
+    if let (Place::Phone(number), Some(c)) = (&place, &cached) {
+        state
+            .calls
+            .record(&state.server_key, number, state.clock.now(), &c.heard);
+    }
+    let mut response = match cached {
+        Some(cached) if !not_modified => {
+            let mut r = (StatusCode::OK, cached.body).into_response();
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(cached.content_type),
+            );
+            h.insert(
+                header::CONTENT_LANGUAGE,
+                HeaderValue::from_static(cached.language.as_str()),
+            );
+            r
+        }
+        _ => StatusCode::NOT_MODIFIED.into_response(),
     };
     cache_headers(&mut response, &tag, published.changed_at, audience);
     Ok(response)
@@ -587,6 +603,7 @@ async fn answer(
         body: body.into(),
         content_type: format.content_type(),
         language: answer.language,
+        heard: answer.outages.iter().map(|o| o.id).collect(),
     })
 }
 

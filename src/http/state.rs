@@ -12,6 +12,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use super::credentials::Credentials;
 use super::ivr::{CachedAnswer, CallerIds};
 use crate::auth::ServerKey;
+use crate::calls::CallLog;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
@@ -32,6 +33,8 @@ pub struct AppState {
     /// IVR answers of the current view, by query, language and format.
     pub ivr_answers: TagCache<CachedAnswer>,
     pub caller_ids: CallerIds,
+    /// Calls by phone answered and not yet written (see [`crate::calls`]).
+    pub calls: CallLog,
     /// Outages' place lists of the current published version.
     pub places: PlaceLists,
     /// Bearer tokens read recently.

@@ -18,6 +18,7 @@
 //! kind, contact); claims are committed before any provider call.
 
 mod accounts;
+mod calls;
 mod postgres;
 mod rows;
 mod shared;
@@ -601,6 +602,41 @@ pub enum Change {
 /// Called for each change another process announces; returning false stops.
 pub type OnChange = Box<dyn Fn(Change) -> bool + Send + Sync>;
 
+/// An IVR status request by phone about one outage, to be recorded
+/// ([`Calls::record_calls`]). The number is used to find when it was told and
+/// is not stored; the caller is its keyed hash.
+#[derive(Debug, Clone, Copy)]
+pub struct NewCall<'a> {
+    pub outage_id: i64,
+    pub caller: &'a str,
+    /// E.164.
+    pub number: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// One caller of an outage: their first call, and the first message sent to
+/// their number about it if that was before a call of theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutageCaller {
+    pub first_call: DateTime<Utc>,
+    pub told_at: Option<DateTime<Utc>>,
+}
+
+/// Who called the IVR about which outage, and whether they had been told
+/// (see [`crate::calls`]). Part of the [`Database`] contract, carried out in
+/// `calls.rs`.
+#[async_trait::async_trait]
+pub trait Calls: Send + Sync {
+    /// Writes the calls; each row's `told_at` is read from the deliveries in
+    /// the same statement: the first message sent to that number about that
+    /// outage, at or before the call.
+    async fn record_calls(&self, calls: &[NewCall<'_>]) -> Result<()>;
+    /// Every distinct caller of the outage.
+    async fn outage_callers(&self, outage_id: i64) -> Result<Vec<OutageCaller>>;
+    /// Deletes the calls made before `before`; how many.
+    async fn forget_calls(&self, before: DateTime<Utc>) -> Result<u64>;
+}
+
 /// The console's accounts: operators, their sessions, failed sign-ins, and the
 /// audit log of every operator and token action. Part of the [`Database`]
 /// contract (its supertrait), carried out in `accounts.rs`.
@@ -643,7 +679,7 @@ pub trait Accounts: Send + Sync {
 /// `sqlite.rs`/`postgres.rs` for what differs). Instants are bound from the
 /// caller's clock, never read from the database's.
 #[async_trait::async_trait]
-pub trait Database: Accounts {
+pub trait Database: Accounts + Calls {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
     /// Brings the schema up to date (safe when several processes start at once).
