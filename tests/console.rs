@@ -908,3 +908,78 @@ async fn failed_messages_are_listed_with_reasons_exported_and_retried() {
     assert_eq!(retries[1]["actor"], "dan");
     assert_eq!(retries[0]["details"]["retried"], 1);
 }
+
+/// The outage page's figures stay current through `…/live`, which the page's
+/// script polls: deliveries by channel and state and the IVR's callers, and
+/// the revision that tells the page it is out of date.
+#[tokio::test]
+async fn the_dashboard_follows_the_fan_out_and_the_callers_live() {
+    let app = app().await;
+    operator(&app, "vera", Role::Viewer).await;
+    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
+    let (id, reference) = (
+        outage["id"].as_i64().unwrap(),
+        outage["reference"].as_str().unwrap(),
+    );
+    let live_path = format!("/console/o/{reference}/live");
+
+    // Without a session: to the sign-in page, as every console page.
+    let mut anonymous = Browser::new(&app);
+    assert_eq!(anonymous.get(&live_path).await.status, 303);
+
+    let mut b = Browser::new(&app);
+    assert_eq!(b.sign_in("vera", PASSWORD).await.status, 303);
+    let page = b.get(&format!("/console/o/{reference}")).await;
+    for needle in [
+        format!("data-live-url=\"{live_path}\""),
+        "data-revision=\"1\"".to_string(),
+        "data-live=\"email-pending\">2<".to_string(),
+        "Who called before being told".to_string(),
+        "<script src=\"/static/console.js\" defer></script>".to_string(),
+    ] {
+        assert!(page.text.contains(&needle), "{needle} not in {}", page.text);
+    }
+    let script = b.get("/static/console.js").await;
+    assert_eq!(script.status, 200);
+    assert!(script.text.contains("data-live"), "{}", script.text);
+
+    let live = |text: &str| -> Value { serde_json::from_str(text).unwrap() };
+    let before = live(&b.get(&live_path).await.text);
+    assert_eq!(before["revision"], 1);
+    assert_eq!(before["cells"]["email-pending"], "2");
+    assert_eq!(before["cells"]["email-sent"], "0");
+    assert_eq!(before["cells"]["sms-pending"], "1");
+    assert_eq!(before["cells"]["calls-callers"], "0");
+    assert_eq!(before["cells"]["calls-share"], "none yet");
+
+    app.advance_and_drain(Duration::from_secs(60)).await;
+    app.advance(Duration::from_secs(25 * 60));
+    // T0, told 25 minutes ago, calls the phone system.
+    let r = app
+        .http
+        .get(app.url(&format!(
+            "/ivr/v1/status?phone={}",
+            Town::phone(0).replace('+', "%2B")
+        )))
+        .bearer_auth(&app.ivr_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let after = live(&b.get(&live_path).await.text);
+    assert_eq!(after["cells"]["email-pending"], "0");
+    assert_eq!(after["cells"]["email-sent"], "2");
+    assert_eq!(after["cells"]["sms-sent"], "1");
+    assert_eq!(after["cells"]["calls-callers"], "1");
+    assert_eq!(after["cells"]["calls-told"], "1");
+    assert_eq!(after["cells"]["calls-share"], "100%");
+    assert_eq!(after["cells"]["calls-lead"], "25 min");
+    assert_eq!(after["dead"], 0);
+
+    // A change elsewhere moves the revision: the page offers a reload.
+    let (status, _) = app
+        .patch_json(&format!("/api/v1/outages/{id}"), &json!({"etr": null}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(live(&b.get(&live_path).await.text)["revision"], 2);
+}

@@ -27,13 +27,14 @@ use serde_json::{json, Value};
 
 use super::client::ClientAddr;
 use super::credentials::{self, check_csrf, Caller, Session, SESSION_COOKIE};
+use super::dashboard::Dashboard;
 use super::params::{self, FormParams, Params};
 use super::public::{page_language, render, Words};
 use super::{AppState, State};
 use crate::auth::Access;
 use crate::channels::preview::{samples, Sample};
 use crate::domain::outage::parse_time;
-use crate::domain::{Channel, DeliveryKind, DeliveryState, Etr, Outage, OutageStatus, Utility};
+use crate::domain::{DeliveryKind, DeliveryState, Etr, Outage, OutageStatus, Utility};
 use crate::error::{Error, Result};
 use crate::i18n;
 use crate::operators;
@@ -53,6 +54,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/o/{reference}", get(outage_page))
         .route("/console/o/{reference}/review", post(review))
         .route("/console/o/{reference}/apply", post(apply))
+        .route("/console/o/{reference}/live", get(live))
         .route("/console/o/{reference}/deliveries.csv", get(deliveries_csv))
         .route("/console/o/{reference}/retry-dead", post(retry_dead))
 }
@@ -476,14 +478,6 @@ async fn audit_page(
     private(StatusCode::OK, AuditPage { w, c, rows })
 }
 
-/// One channel's deliveries by state, for the outage page.
-pub struct DeliveryLine {
-    pub channel: String,
-    pub pending: i64,
-    pub sent: i64,
-    pub failed: i64,
-}
-
 pub struct RevisionLine {
     pub revision: i64,
     pub time: String,
@@ -519,7 +513,10 @@ struct OutagePage {
     /// Dispatchers may retry dead deliveries, of an ended outage too (its
     /// "restored" message).
     can_retry: bool,
-    deliveries: Vec<DeliveryLine>,
+    /// Deliveries by channel and state, and the IVR's callers (kept current
+    /// by `console.js` from `…/live`).
+    d: Dashboard,
+    revision: i64,
     revisions: Vec<RevisionLine>,
     buttons: Vec<EtrButton>,
     /// Deliveries that failed for good, newest first, with their reasons.
@@ -573,25 +570,7 @@ async fn outage_page(
     let here = format!("/console/o/{}", outage.reference);
     let w = console_words(&state, &headers, &here);
     let now = state.clock.now();
-    let counts = state.store.delivery_counts(outage.id).await?;
-    let deliveries = [Channel::Email, Channel::Sms]
-        .iter()
-        .map(|channel| {
-            let sum = |states: &[DeliveryState]| {
-                counts
-                    .iter()
-                    .filter(|c| c.channel == *channel && states.contains(&c.state))
-                    .map(|c| c.count)
-                    .sum()
-            };
-            DeliveryLine {
-                channel: w.t(&format!("console-channel-{}", channel.as_str())),
-                pending: sum(&[DeliveryState::Pending, DeliveryState::Sending]),
-                sent: sum(&[DeliveryState::Sent]),
-                failed: sum(&[DeliveryState::Dead, DeliveryState::Expired]),
-            }
-        })
-        .collect();
+    let d = Dashboard::of(&state, &w, &outage).await?;
     let revisions = state
         .store
         .revisions(outage.id)
@@ -646,7 +625,8 @@ async fn outage_page(
         kind: w.t(&format!("console-kind-{}", outage.kind.as_str())),
         can_change: open && console.caller.role.grants(Access::Dispatch),
         can_retry: console.caller.role.grants(Access::Dispatch),
-        deliveries,
+        d,
+        revision: outage.revision,
         revisions,
         buttons,
         etr_local,
@@ -655,6 +635,26 @@ async fn outage_page(
         w,
     };
     private(StatusCode::OK, page)
+}
+
+/// The outage page's live figures, as JSON (see [`Dashboard::live`]).
+async fn live(
+    axum::extract::State(state): State,
+    _console: Console,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+) -> Result<Response> {
+    let outage = outages::find(&state.outages(), &reference).await?;
+    let w = console_words(
+        &state,
+        &headers,
+        &format!("/console/o/{}", outage.reference),
+    );
+    let d = Dashboard::of(&state, &w, &outage).await?;
+    let mut r = axum::Json(d.live(&outage)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
 }
 
 /// The outage's deliveries as CSV (all of them, up to 1,000,000).

@@ -7,10 +7,12 @@
 //! `304 Not Modified` is decided by [`conditional::not_modified`].
 
 pub mod api;
+pub mod assets;
 pub mod client;
 pub mod conditional;
 pub mod console;
 pub mod credentials;
+pub mod dashboard;
 pub mod health;
 pub mod ivr;
 pub mod listener;
@@ -42,6 +44,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .merge(api::routes())
+        .merge(assets::routes())
         .merge(console::routes())
         .merge(public::routes())
         .merge(subscribe::routes())

@@ -42,7 +42,6 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/unsubscribe/{token}",
             get(unsubscribe_page).post(unsubscribe),
         )
-        .route("/static/refresh.js", get(refresh_js))
 }
 
 const COOKIE: &str = "herald_lang";
@@ -676,20 +675,6 @@ fn streets_by_settlement(places: &[(String, String, String)]) -> String {
         });
     }
     parts.join("; ")
-}
-
-async fn refresh_js() -> Response {
-    let mut r = include_str!("../../static/refresh.js").into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    r
 }
 
 /// "You will not receive alerts at … any more."
