@@ -28,22 +28,11 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { AXE_TAGS, SetupError, launch, newContext as contextFor, runAxe } from './chromium.mjs';
+
 const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
-const AXE_PATH = require.resolve('axe-core/axe.min.js');
 const VNU_JAR = String(require('vnu-jar'));
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const VIEWPORTS = [
   { name: 'desktop', options: { viewport: { width: 1280, height: 900 } } },
   {
@@ -56,12 +45,9 @@ const VIEWPORTS = [
     },
   },
 ];
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const NAV_TIMEOUT_MS = 30_000;
 const COOKIE = process.env.HERALD_CHECK_COOKIE || '';
 const WATCHDOG_MS = 8 * 60_000;
-
-class SetupError extends Error {}
 
 function usage() {
   console.error('usage: node check.mjs <base_url> <out_dir> <path1> [path2 ...]');
@@ -99,43 +85,9 @@ function oneLine(text, max = 300) {
 
 // ---------------------------------------------------------------- browser --
 
-async function launch() {
-  try {
-    return await chromium.launch({
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      timeout: 60_000,
-    });
-  } catch (e) {
-    throw new SetupError(
-      `cannot launch ${CHROMIUM} (run scripts/browser-setup): ${e.message}`,
-    );
-  }
-}
-
-// A context that lets the page reach the server under test only.
-async function newContext(browser, base, options, blocked) {
-  const context = await browser.newContext({ ...options, locale: 'en-US' });
-  context.setDefaultTimeout(NAV_TIMEOUT_MS);
-  const origin = new URL(base).origin;
-  if (COOKIE) {
-    const [name, ...value] = COOKIE.split('=');
-    await context.addCookies([{ name, value: value.join('='), url: origin }]);
-  }
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
-    let o;
-    try {
-      o = new URL(url).origin;
-    } catch {
-      o = '';
-    }
-    if (o === origin) return route.continue();
-    blocked.add(url);
-    return route.abort('blockedbyclient');
-  });
-  return context;
+// A context for the check: its cookie, its timeout.
+function newContext(browser, base, options, blocked) {
+  return contextFor(browser, base, options, blocked, { cookie: COOKIE, timeout: NAV_TIMEOUT_MS });
 }
 
 async function open(page, url, result) {
@@ -177,27 +129,6 @@ async function overflow(page) {
   });
 }
 
-async function runAxe(page) {
-  await page.addScriptTag({ path: AXE_PATH });
-  return page.evaluate(async (tags) => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, {
-      runOnly: { type: 'tag', values: tags },
-      resultTypes: ['violations'],
-    });
-    return r.violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      helpUrl: v.helpUrl,
-      nodes: v.nodes.map((n) => ({
-        target: n.target.map((t) => (Array.isArray(t) ? t.join(' >>> ') : t)).join(' '),
-        html: n.html,
-        summary: n.failureSummary,
-      })),
-    }));
-  }, AXE_TAGS);
-}
 
 // The first Tab must land on the skip link, which must then be on screen.
 async function keyboardCheck(page, url, result, shotPath) {
