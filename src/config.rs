@@ -158,6 +158,17 @@ pub struct ConsoleConfig {
     pub session_max_hours: u32,
     /// Mark the session cookie `Secure`. Default: when `public_url` is https.
     pub secure_cookie: Option<bool>,
+    /// Map tiles for the console's map (`https://tiles.example/{z}/{x}/{y}.png`);
+    /// empty: none, the map shows the register's address points and
+    /// settlement names on a plain background (works offline).
+    pub tile_url: String,
+    /// The tiles' attribution, shown on the map (their licence asks for it).
+    pub tile_attribution: String,
+    /// Seconds a declaration from the console holds its messages, during
+    /// which the dispatcher can undo it and nobody is told.
+    pub undo_seconds: u32,
+    /// The live preview warns above this many addresses.
+    pub large_area_addresses: usize,
 }
 
 impl Default for ConsoleConfig {
@@ -166,6 +177,10 @@ impl Default for ConsoleConfig {
             session_idle_minutes: 30,
             session_max_hours: 12,
             secure_cookie: None,
+            tile_url: String::new(),
+            tile_attribution: String::new(),
+            undo_seconds: 10,
+            large_area_addresses: 100_000,
         }
     }
 }

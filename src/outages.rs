@@ -262,11 +262,32 @@ async fn lookup(
 
 pub async fn preview(ctx: &Context<'_>, body: &Value) -> Result<Reach> {
     let d = parse_declaration(ctx, body)?;
-    let ids = lookup(ctx, &d.area, d.utility).await?;
-    Ok(Reach {
+    Ok(reach_of(ctx, &d.area, d.utility).await?.0)
+}
+
+/// What an area alone reaches (the console's live preview, while the rest of
+/// the declaration is still being written), and the addresses, ascending.
+pub async fn reach(ctx: &Context<'_>, area: &Value, utility: Utility) -> Result<(Reach, Vec<i64>)> {
+    let area = match area {
+        Value::Null => return invalid("area", "required: a GeoJSON Polygon or MultiPolygon"),
+        v => crate::geo::parse_area(v, ctx.config.max_area_vertices)
+            .map_err(|e| Error::invalid(e.path, e.message))?,
+    };
+    reach_of(ctx, &area, utility).await
+}
+
+/// What a validated area reaches for `utility`, as the API's preview counts it.
+pub async fn reach_of(
+    ctx: &Context<'_>,
+    area: &geo::MultiPolygon<f64>,
+    utility: Utility,
+) -> Result<(Reach, Vec<i64>)> {
+    let ids = lookup(ctx, area, utility).await?;
+    let reach = Reach {
         affected_addresses: ids.len(),
         contacts: ctx.store.count_contacts(&ids).await?,
-    })
+    };
+    Ok((reach, ids))
 }
 
 fn area_json(area: &geo::MultiPolygon<f64>) -> String {
@@ -289,6 +310,28 @@ pub async fn declare(
     idempotency: Option<IdempotencyKey>,
     by: &Actor,
 ) -> Result<(Outage, bool, ChannelCounts)> {
+    declare_after(ctx, body, idempotency, by, chrono::Duration::zero()).await
+}
+
+/// Declares an outage whose messages wait `hold` before the first is tried
+/// (the console's undo window: calling it off meanwhile tells nobody).
+pub async fn declare_held(
+    ctx: &Context<'_>,
+    body: &Value,
+    hold: chrono::Duration,
+    by: &Actor,
+) -> Result<(Outage, ChannelCounts)> {
+    let (outage, _, fanout) = declare_after(ctx, body, None, by, hold).await?;
+    Ok((outage, fanout))
+}
+
+async fn declare_after(
+    ctx: &Context<'_>,
+    body: &Value,
+    idempotency: Option<IdempotencyKey>,
+    by: &Actor,
+    hold: chrono::Duration,
+) -> Result<(Outage, bool, ChannelCounts)> {
     let d = parse_declaration(ctx, body)?;
     let ids = lookup(ctx, &d.area, d.utility).await?;
     let now = ctx.clock.now();
@@ -308,7 +351,8 @@ pub async fn declare(
         messages: messages_json(&d.messages),
         address_ids: ids,
         now,
-        expires_at: expiry(ctx, now),
+        first_attempt_at: now + hold,
+        expires_at: expiry(ctx, now + hold),
         by: by.clone(),
     };
     let (outage, created) = match ctx.store.declare(&new, idempotency.as_ref()).await? {

@@ -108,18 +108,32 @@ async fn status_pages_in_a_real_browser() {
     println!("outage {water}, planned {planned}");
 }
 
-/// Runs tests/browser/check.mjs over `paths` (after scripts/browser-setup), with
-/// a console session's cookie when given.
-async fn check(app: &TestApp, paths: &[&str], cookie: Option<&str>) {
+/// Runs scripts/browser-setup; the project's root when the browser can run
+/// (otherwise [`missing_tools`] has said why).
+async fn browser_ready() -> Option<&'static Path> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let setup = root.join("scripts/browser-setup");
     let mut cmd = Command::new(&setup);
     cmd.current_dir(root).stdin(std::process::Stdio::null());
     match run(cmd).await {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => return missing_tools(&format!("{} failed:\n{}", setup.display(), show(&out))),
-        Err(e) => return missing_tools(&format!("cannot run {}: {e}", setup.display())),
+        Ok(out) if out.status.success() => Some(root),
+        Ok(out) => {
+            missing_tools(&format!("{} failed:\n{}", setup.display(), show(&out)));
+            None
+        }
+        Err(e) => {
+            missing_tools(&format!("cannot run {}: {e}", setup.display()));
+            None
+        }
     }
+}
+
+/// Runs tests/browser/check.mjs over `paths` (after scripts/browser-setup), with
+/// a console session's cookie when given.
+async fn check(app: &TestApp, paths: &[&str], cookie: Option<&str>) {
+    let Some(root) = browser_ready().await else {
+        return;
+    };
     let out_dir: PathBuf = root.join("target/browser-screenshots");
     let mut cmd = Command::new("node");
     cmd.current_dir(root)
@@ -190,6 +204,104 @@ async fn console_pages_in_a_real_browser() {
         outage.as_str(),
         "/console/audit",
         "/console?lang=pl",
+        "/console/new",
+        "/console/new?lang=hu",
     ];
     check(&app, &paths, Some(&cookie)).await;
+}
+
+/// A dispatcher declares an outage by drawing it on the console's map in
+/// Chromium (tests/browser/declare.mjs) and follows it to the end; at each of
+/// the script's steps this side checks what the server did, moves its clock
+/// and runs its workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_declares_on_the_map_in_a_real_browser() {
+    use std::io::{BufRead, Write};
+
+    let app = TestApp::spawn().await;
+    app.import_town(&Town).await;
+    herald::operators::create(
+        &app.state().store,
+        "dan",
+        herald::auth::Role::Dispatcher,
+        "correct horse battery".into(),
+        &herald::domain::audit::Actor::cli(),
+        app.now(),
+    )
+    .await
+    .expect("operator");
+    let Some(root) = browser_ready().await else {
+        return;
+    };
+    let mut child = std::process::Command::new("node")
+        .current_dir(root)
+        .arg(root.join("tests/browser/declare.mjs"))
+        .arg(app.url(""))
+        .arg(root.join("target/browser-screenshots"))
+        .args(["dan", "correct horse battery"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut to_script = child.stdin.take().unwrap();
+    // The script's lines, read on a thread of their own.
+    let (tx, mut steps) = tokio::sync::mpsc::unbounded_channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut done = Vec::new();
+    while let Some(line) = steps.recv().await {
+        println!("{line}");
+        let Some(rest) = line.strip_prefix("STEP ") else {
+            continue;
+        };
+        let (name, data) = rest.split_once(' ').unwrap();
+        let data: serde_json::Value = serde_json::from_str(data).unwrap();
+        let reference = data["reference"].as_str().unwrap().to_string();
+        match name {
+            "declared" => {
+                // Held for the undo window: nothing has gone out yet.
+                let r = app.drain().await;
+                assert_eq!(r.email.total() + r.sms.total(), 0, "{r:?}");
+                let r = app
+                    .advance_and_drain(std::time::Duration::from_secs(11))
+                    .await;
+                assert_eq!(
+                    r.email.sent as u64,
+                    data["email"].as_u64().unwrap(),
+                    "{r:?}"
+                );
+                assert_eq!(r.sms.sent as u64, data["sms"].as_u64().unwrap(), "{r:?}");
+            }
+            "etr" | "restored" => {
+                let r = app.drain().await;
+                assert!(r.email.sent > 0, "{name}: {r:?}");
+            }
+            other => panic!("unknown step {other}"),
+        }
+        done.push(name.to_string());
+        writeln!(to_script, "go {reference}").unwrap();
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    if out.status.code() == Some(2) {
+        return missing_tools(&format!("declare.mjs could not run:\n{}", show(&out)));
+    }
+    assert!(
+        out.status.success(),
+        "declare.mjs failed after {done:?}:\n{}",
+        show(&out)
+    );
+    assert_eq!(done, ["declared", "etr", "restored"]);
+    let (_, list) = app.get_json("/api/v1/outages?status=restored").await;
+    assert_eq!(list["outages"].as_array().unwrap().len(), 1, "{list}");
 }

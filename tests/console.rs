@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use herald::auth::Role;
@@ -12,21 +11,7 @@ use herald::domain::audit::Actor;
 use herald::store::NewToken;
 use serde_json::{json, Value};
 use support::app::{TestApp, Town};
-
-const PASSWORD: &str = "correct horse battery";
-
-async fn operator(app: &TestApp, name: &str, role: Role) {
-    herald::operators::create(
-        &app.state().store,
-        name,
-        role,
-        PASSWORD.into(),
-        &Actor::cli(),
-        app.now(),
-    )
-    .await
-    .expect("operator");
-}
+use support::console::{app, hidden, operator, Browser, PASSWORD};
 
 /// A token that belongs to `operator`, as `herald token create --operator` makes.
 async fn token_of(app: &TestApp, name: &str, operator: &str) -> String {
@@ -46,152 +31,6 @@ async fn token_of(app: &TestApp, name: &str, operator: &str) -> String {
         .await
         .unwrap();
     token
-}
-
-/// A browser: its own cookies, redirects not followed (the tests look at them).
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: HashMap<String, String>,
-    /// The client address it claims through the trusted test proxy.
-    from: String,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    set_cookies: Vec<String>,
-    text: String,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Browser {
-        Browser::from(app, "203.0.113.7")
-    }
-
-    fn from(app: &TestApp, addr: &str) -> Browser {
-        Browser {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: app.base.clone(),
-            cookies: HashMap::new(),
-            from: addr.into(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        let pairs: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        pairs.join("; ")
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
-        let r = request
-            .header("cookie", self.cookie_header())
-            .header("x-forwarded-for", &self.from)
-            .header("accept-language", "en-GB,en;q=0.8")
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string());
-        let set_cookies: Vec<String> = r
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .collect();
-        for c in &set_cookies {
-            let (pair, attributes) = c.split_once(';').unwrap_or((c, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() || attributes.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.into(), value.into());
-            }
-        }
-        Page {
-            status,
-            location,
-            set_cookies,
-            text: r.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let request = self.http.get(format!("{}{path}", self.base));
-        self.send(request).await
-    }
-
-    async fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let request = self.http.post(format!("{}{path}", self.base)).form(form);
-        self.send(request).await
-    }
-
-    /// A JSON request as the console's scripts send it: the session cookie,
-    /// and the CSRF token when `csrf` is given.
-    async fn api(&mut self, method: &str, path: &str, body: &Value, csrf: Option<&str>) -> u16 {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .json(body);
-        if let Some(token) = csrf {
-            request = request.header("x-csrf-token", token);
-        }
-        self.send(request).await.status
-    }
-
-    /// Signs in through the form; returns the page it ends on.
-    /// (As a fresh window would: a session this browser holds is forgotten.)
-    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
-        self.cookies.remove("herald_session");
-        let form = self.get("/console/login").await;
-        assert_eq!(form.status, 200, "{}", form.text);
-        let csrf = hidden(&form.text, "csrf");
-        self.post_form(
-            "/console/login",
-            &[
-                ("username", username),
-                ("password", password),
-                ("csrf", &csrf),
-                ("next", "/console"),
-            ],
-        )
-        .await
-    }
-
-    /// The session's CSRF token, as the console's pages carry it.
-    async fn csrf(&mut self) -> String {
-        let page = self.get("/console").await;
-        assert_eq!(page.status, 200, "{}", page.text);
-        hidden(&page.text, "csrf")
-    }
-}
-
-/// The value of the hidden input `name` in a page.
-fn hidden(html: &str, name: &str) -> String {
-    let at = html
-        .find(&format!("name=\"{name}\" value=\""))
-        .unwrap_or_else(|| panic!("no hidden {name} in {html}"));
-    let rest = &html[at + name.len() + 15..];
-    rest[..rest.find('"').unwrap()].to_string()
-}
-
-/// The app behind a trusted proxy (loopback), so each test browser can
-/// present its own client address.
-async fn app() -> TestApp {
-    let app = TestApp::spawn_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
-    app.import_town(&Town).await;
-    app
 }
 
 #[tokio::test]
@@ -946,6 +785,9 @@ async fn the_dashboard_follows_the_fan_out_and_the_callers_live() {
     let live = |text: &str| -> Value { serde_json::from_str(text).unwrap() };
     let before = live(&b.get(&live_path).await.text);
     assert_eq!(before["revision"], 1);
+    // Declared through the API: its messages go at once, there is nothing to undo.
+    assert_eq!(before["undo"], false);
+    assert!(!page.text.contains("Undo: send nothing"));
     assert_eq!(before["cells"]["email-pending"], "2");
     assert_eq!(before["cells"]["email-sent"], "0");
     assert_eq!(before["cells"]["sms-pending"], "1");
@@ -982,4 +824,30 @@ async fn the_dashboard_follows_the_fan_out_and_the_callers_live() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(live(&b.get(&live_path).await.text)["revision"], 2);
+}
+
+/// `?lang=` on any console page (as the language links add it) answers in
+/// that language, and the choice sticks for the pages after.
+#[tokio::test]
+async fn the_console_speaks_the_language_chosen() {
+    let app = app().await;
+    operator(&app, "vera", Role::Viewer).await;
+    let mut b = Browser::new(&app);
+    let login = b.get("/console/login?lang=hu").await;
+    assert!(login.text.contains("Bejelentkezés"), "{}", login.text);
+    b.sign_in("vera", PASSWORD).await;
+    let page = b.get("/console").await;
+    assert!(page.text.contains("<h1>Üzemzavarok</h1>"), "{}", page.text);
+    let page = b.get("/console?lang=pl").await;
+    assert!(page.text.contains("<h1>Awarie</h1>"), "{}", page.text);
+    assert!(
+        page.set_cookies
+            .iter()
+            .any(|c| c.starts_with("herald_lang=pl;")),
+        "{:?}",
+        page.set_cookies
+    );
+    let page = b.get("/console").await;
+    assert!(page.text.contains("<h1>Awarie</h1>"), "{}", page.text);
+    assert!(page.text.contains("lang=\"pl\""));
 }

@@ -340,6 +340,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             ended_at: None,
+            held_until: None,
         }
     }
 

@@ -263,6 +263,9 @@ pub struct Outage {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// Declared from the console: its first messages wait until then (the
+    /// undo window).
+    pub held_until: Option<DateTime<Utc>>,
 }
 
 fn ser_etr<S: serde::Serializer>(etr: &Etr, s: S) -> Result<S::Ok, S::Error> {

@@ -133,6 +133,24 @@ impl AddressIndex {
         self.ids.is_empty()
     }
 
+    /// The smallest rectangle holding every point; None when there are none.
+    pub fn extent(&self) -> Option<geo::Rect<f64>> {
+        let first = *self.coords.first()?;
+        let (lo, hi) = self.coords.iter().fold((first, first), |(lo, hi), c| {
+            (
+                Coord {
+                    x: lo.x.min(c.x),
+                    y: lo.y.min(c.y),
+                },
+                Coord {
+                    x: hi.x.max(c.x),
+                    y: hi.y.max(c.y),
+                },
+            )
+        });
+        Some(geo::Rect::new(lo, hi))
+    }
+
     /// Heap bytes held by the index.
     pub fn memory_bytes(&self) -> usize {
         self.codes.capacity() * 4

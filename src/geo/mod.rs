@@ -5,4 +5,4 @@ pub mod area;
 pub mod index;
 
 pub use area::{parse_area, read_stored_area, AreaError};
-pub use index::{AddressIndex, IndexPoint};
+pub use index::{AddressIndex, IndexPoint, MapCell, MapPoints};

@@ -19,11 +19,38 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const PNG: &str = "image/png";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// One file of `static/`, by its path there.
+macro_rules! asset {
+    ($path:literal, $type:expr) => {
+        (
+            $path,
+            $type,
+            include_bytes!(concat!("../../static/", $path)),
+        )
+    };
+}
 
 /// Every file served: its path under `/static/`, its type and its bytes.
 static ASSETS: &[(&str, &str, &[u8])] = &[
-    ("refresh.js", JS, include_bytes!("../../static/refresh.js")),
-    ("console.js", JS, include_bytes!("../../static/console.js")),
+    asset!("refresh.js", JS),
+    asset!("console.js", JS),
+    asset!("console-map.js", JS),
+    asset!("vendor/leaflet/leaflet.js", JS),
+    asset!("vendor/leaflet/leaflet.css", CSS),
+    asset!("vendor/leaflet/LICENSE", TEXT),
+    asset!("vendor/leaflet/images/layers.png", PNG),
+    asset!("vendor/leaflet/images/layers-2x.png", PNG),
+    asset!("vendor/leaflet/images/marker-icon.png", PNG),
+    asset!("vendor/leaflet/images/marker-icon-2x.png", PNG),
+    asset!("vendor/leaflet/images/marker-shadow.png", PNG),
+    asset!("vendor/geoman/leaflet-geoman.js", JS),
+    asset!("vendor/geoman/leaflet-geoman.css", CSS),
+    asset!("vendor/geoman/LICENSE", TEXT),
+    asset!("vendor/geoman/THIRD-PARTY-LICENSES", TEXT),
 ];
 
 /// Each asset's strong validator, computed on first use.
@@ -78,5 +105,17 @@ mod tests {
         paths.dedup();
         assert_eq!(paths.len(), ASSETS.len());
         assert!(ASSETS.iter().all(|a| !a.2.is_empty()));
+    }
+
+    /// Every vendored file is served, with its licence (see
+    /// `static/vendor/SHA256SUMS`, which lists them).
+    #[test]
+    fn every_vendored_file_is_served() {
+        let sums = include_str!("../../static/vendor/SHA256SUMS");
+        for line in sums.lines() {
+            let file = line.split_whitespace().last().unwrap();
+            let path = format!("vendor/{}", file.trim_start_matches('*'));
+            assert!(ASSETS.iter().any(|a| a.0 == path), "{path} is not served");
+        }
     }
 }

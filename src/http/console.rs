@@ -34,7 +34,7 @@ use super::{AppState, State};
 use crate::auth::Access;
 use crate::channels::preview::{samples, Sample};
 use crate::domain::outage::parse_time;
-use crate::domain::{DeliveryKind, DeliveryState, Etr, Outage, OutageStatus, Utility};
+use crate::domain::{DeliveryKind, DeliveryState, Etr, Language, Outage, OutageStatus, Utility};
 use crate::error::{Error, Result};
 use crate::i18n;
 use crate::operators;
@@ -57,13 +57,46 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/o/{reference}/live", get(live))
         .route("/console/o/{reference}/deliveries.csv", get(deliveries_csv))
         .route("/console/o/{reference}/retry-dead", post(retry_dead))
+        .layer(axum::middleware::from_fn(remember_language))
 }
 
 /// A signed-in operator on a console page; without a session, the browser is
 /// sent to the sign-in page (and back here afterwards).
 pub struct Console {
-    caller: Caller,
-    session: Session,
+    pub(super) caller: Caller,
+    pub(super) session: Session,
+    /// The language the page's `?lang=` asks for, if any (it then sticks:
+    /// see [`remember_language`]).
+    pub(super) lang: Option<Language>,
+}
+
+/// `lang=hu|pl|en` in a query string.
+fn query_language(query: Option<&str>) -> Option<Language> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("lang="))
+        .and_then(|l| l.parse().ok())
+}
+
+/// A console page asked for with `?lang=` answers in that language and sets
+/// the language cookie the public pages use, so the next page keeps it.
+pub(super) async fn remember_language(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let chosen = query_language(request.uri().query());
+    let mut response = next.run(request).await;
+    if let Some(lang) = chosen {
+        let cookie = format!(
+            "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            super::public::LANGUAGE_COOKIE,
+            lang.as_str()
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
 }
 
 impl FromRequestParts<Arc<AppState>> for Console {
@@ -92,7 +125,11 @@ impl FromRequestParts<Arc<AppState>> for Console {
         // Forms are checked by their handlers (the token is in the body).
         match Caller::of(state, parts, true).await {
             Ok(caller) => match caller.session.clone() {
-                Some(session) => Ok(Console { caller, session }),
+                Some(session) => Ok(Console {
+                    caller,
+                    session,
+                    lang: query_language(parts.uri.query()),
+                }),
                 None => Err(to_login()),
             },
             Err(Error::Unauthorized) => Err(to_login()),
@@ -107,29 +144,37 @@ pub struct Chrome {
     pub role: String,
     pub csrf: String,
     pub supervisor: bool,
+    /// May declare and change outages.
+    pub dispatcher: bool,
 }
 
 impl Chrome {
-    fn of(console: &Console, w: &Words) -> Chrome {
+    pub(super) fn of(console: &Console, w: &Words) -> Chrome {
         Chrome {
             username: console.session.username.clone(),
             role: w.t(&format!("console-role-{}", console.caller.role)),
             csrf: console.session.csrf.clone(),
             supervisor: console.caller.role.grants(Access::Supervise),
+            dispatcher: console.caller.role.grants(Access::Dispatch),
         }
     }
 }
 
 /// Console pages are never stored by a browser or a proxy.
-fn private(status: StatusCode, page: impl Template) -> Result<Response> {
+pub(super) fn private(status: StatusCode, page: impl Template) -> Result<Response> {
     let mut r = super::public::html_response(status, render(page)?);
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
 }
 
-fn console_words(state: &AppState, headers: &HeaderMap, here: &str) -> Words {
-    let (lang, _) = page_language(state, headers, None);
+pub(super) fn console_words(
+    state: &AppState,
+    headers: &HeaderMap,
+    chosen: Option<Language>,
+    here: &str,
+) -> Words {
+    let (lang, _) = page_language(state, headers, chosen);
     let mut w = Words::new(lang);
     w.here = here.to_string();
     w
@@ -149,6 +194,8 @@ struct LoginPage {
 pub struct LoginQuery {
     #[serde(default)]
     pub next: Option<String>,
+    #[serde(default, deserialize_with = "params::non_empty")]
+    pub lang: Option<Language>,
 }
 
 /// Only a console path: never another site (an open redirect).
@@ -189,9 +236,10 @@ fn login_form(
     next: String,
     username: String,
     error: Option<String>,
+    lang: Option<Language>,
 ) -> Result<Response> {
     let csrf = crate::auth::random_token(32);
-    let w = console_words(state, headers, "/console/login");
+    let w = console_words(state, headers, lang, "/console/login");
     let mut r = private(
         status,
         LoginPage {
@@ -221,7 +269,15 @@ async fn login_page(
     {
         return Ok(Redirect::to(&next).into_response());
     }
-    login_form(&state, &headers, StatusCode::OK, next, String::new(), None)
+    login_form(
+        &state,
+        &headers,
+        StatusCode::OK,
+        next,
+        String::new(),
+        None,
+        q.lang,
+    )
 }
 
 /// The sign-in form's fields.
@@ -242,7 +298,7 @@ async fn login(
     FormParams(form): FormParams<LoginForm>,
 ) -> Result<Response> {
     let next = safe_next(form.next.as_deref());
-    let w = console_words(&state, &headers, "/console/login");
+    let w = console_words(&state, &headers, None, "/console/login");
     let expected = credentials::cookie(&headers, LOGIN_COOKIE).unwrap_or("");
     if expected.is_empty() || expected != form.csrf {
         let error = Some(w.t("console-login-expired"));
@@ -253,6 +309,7 @@ async fn login(
             next,
             form.username,
             error,
+            None,
         );
     }
     let now = state.clock.now();
@@ -290,6 +347,7 @@ async fn login(
                 next,
                 form.username,
                 error,
+                None,
             )
         }
         Err(e) => Err(e),
@@ -388,7 +446,7 @@ async fn home(
     headers: HeaderMap,
     Params(q): Params<HomeQuery>,
 ) -> Result<Response> {
-    let w = console_words(&state, &headers, "/console");
+    let w = console_words(&state, &headers, console.lang, "/console");
     let filter = OutageFilter {
         status: q.status,
         utility: q.utility,
@@ -455,7 +513,7 @@ async fn audit_page(
     headers: HeaderMap,
 ) -> Result<Response> {
     console.caller.require(Access::Supervise)?;
-    let w = console_words(&state, &headers, "/console/audit");
+    let w = console_words(&state, &headers, console.lang, "/console/audit");
     let filter = AuditFilter {
         limit: 500,
         ..AuditFilter::default()
@@ -524,6 +582,20 @@ struct OutagePage {
     /// The custom ETR field's value, in the utility's time zone.
     etr_local: String,
     done: bool,
+    /// Just declared from the map (`?declared=1`), or undone (`?undone=1`).
+    declared: bool,
+    undone: bool,
+    /// While the declaration can be undone: until when.
+    undo: Option<UndoWindow>,
+}
+
+/// A declaration's undo window, for the outage page.
+pub struct UndoWindow {
+    /// Seconds left, for the page's countdown (the browser's clock need not
+    /// agree with the server's).
+    pub seconds: i64,
+    /// "The messages start going out at 14:02:10."
+    pub text: String,
 }
 
 /// `?done=1` after a change was applied.
@@ -531,6 +603,10 @@ struct OutagePage {
 pub struct OutageQuery {
     #[serde(default)]
     pub done: Option<String>,
+    #[serde(default)]
+    pub declared: Option<String>,
+    #[serde(default)]
+    pub undone: Option<String>,
 }
 
 fn outage_row(state: &AppState, w: &Words, o: &Outage, now: DateTime<Utc>) -> OutageRow {
@@ -568,7 +644,7 @@ async fn outage_page(
 ) -> Result<Response> {
     let outage = outages::find(&state.outages(), &reference).await?;
     let here = format!("/console/o/{}", outage.reference);
-    let w = console_words(&state, &headers, &here);
+    let w = console_words(&state, &headers, console.lang, &here);
     let now = state.clock.now();
     let d = Dashboard::of(&state, &w, &outage).await?;
     let revisions = state
@@ -631,6 +707,18 @@ async fn outage_page(
         buttons,
         etr_local,
         done: q.done.is_some(),
+        declared: q.declared.is_some(),
+        undone: q.undone.is_some(),
+        undo: super::declare::undo_until(&state, &outage)
+            .filter(|_| console.caller.role.grants(Access::Dispatch))
+            .map(|t| UndoWindow {
+                seconds: (t - now).num_seconds().max(0) + 1,
+                text: w.ta(
+                    "console-undo-until",
+                    "time",
+                    &t.with_timezone(&state.tz).format("%H:%M:%S").to_string(),
+                ),
+            }),
         c: Chrome::of(&console, &w),
         w,
     };
@@ -640,7 +728,7 @@ async fn outage_page(
 /// The outage page's live figures, as JSON (see [`Dashboard::live`]).
 async fn live(
     axum::extract::State(state): State,
-    _console: Console,
+    console: Console,
     headers: HeaderMap,
     Path(reference): Path<String>,
 ) -> Result<Response> {
@@ -648,10 +736,15 @@ async fn live(
     let w = console_words(
         &state,
         &headers,
+        console.lang,
         &format!("/console/o/{}", outage.reference),
     );
     let d = Dashboard::of(&state, &w, &outage).await?;
-    let mut r = axum::Json(d.live(&outage)).into_response();
+    let mut live = d.live(&outage);
+    // Once the undo window has closed (by the server's clock), the page's
+    // offer goes.
+    live["undo"] = json!(super::declare::undo_until(&state, &outage).is_some());
+    let mut r = axum::Json(live).into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
@@ -731,7 +824,7 @@ fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned>
         ChangeAction::Etr => {
             let at = match (&form.etr, &form.etr_local) {
                 (Some(rfc), _) => parse_time(rfc, "etr").map_err(|(f, e)| Error::invalid(f, e))?,
-                (None, Some(local)) => local_time(state, local)?,
+                (None, Some(local)) => super::declare::local_time(state, local, "etr_local")?,
                 (None, None) => {
                     return Err(Error::invalid("etr", "choose a time"));
                 }
@@ -779,21 +872,6 @@ fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned>
 }
 
 /// A `datetime-local` value read in the utility's time zone.
-fn local_time(state: &AppState, local: &str) -> Result<DateTime<Utc>> {
-    let naive = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M")
-        .map_err(|_| Error::invalid("etr_local", "expected YYYY-MM-DDTHH:MM"))?;
-    naive
-        .and_local_timezone(state.tz)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| {
-            Error::invalid(
-                "etr_local",
-                "that time does not exist here (a clock change)",
-            )
-        })
-}
-
 #[derive(Template)]
 #[template(path = "console/review.html")]
 struct ReviewPage {
@@ -847,6 +925,7 @@ async fn review(
     let w = console_words(
         &state,
         &headers,
+        console.lang,
         &format!("/console/o/{}", outage.reference),
     );
     let told = state.store.told(outage.id).await?;

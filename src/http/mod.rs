@@ -13,6 +13,7 @@ pub mod conditional;
 pub mod console;
 pub mod credentials;
 pub mod dashboard;
+pub mod declare;
 pub mod health;
 pub mod ivr;
 pub mod listener;
@@ -46,6 +47,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::routes())
         .merge(assets::routes())
         .merge(console::routes())
+        .merge(declare::routes())
         .merge(public::routes())
         .merge(subscribe::routes())
         .merge(health::routes())

@@ -44,7 +44,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
 }
 
-const COOKIE: &str = "herald_lang";
+/// The chosen language (public pages and the console).
+pub(super) const LANGUAGE_COOKIE: &str = "herald_lang";
 
 /// `?lang=` on every page: hu, pl or en (also `hu-HU`…). A value that is not one
 /// is ignored, never refused: a visitor with a mangled link still gets the page,
@@ -65,7 +66,7 @@ pub(super) fn page_language(
     if let Some(l) = chosen {
         return (l, true);
     }
-    let cookie = super::credentials::cookie(headers, COOKIE).and_then(|l| l.parse().ok());
+    let cookie = super::credentials::cookie(headers, LANGUAGE_COOKIE).and_then(|l| l.parse().ok());
     let lang = cookie
         .or_else(|| {
             headers
@@ -268,7 +269,7 @@ where
     );
     if remember {
         let cookie = format!(
-            "{COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            "{LANGUAGE_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
             lang.as_str()
         );
         if let Ok(v) = HeaderValue::from_str(&cookie) {

@@ -241,6 +241,42 @@ impl AddressBook {
         out.into_iter().collect()
     }
 
+    /// How many distinct settlements and streets the addresses `ids`
+    /// (ascending; unknown ids are skipped) lie in: the console's preview.
+    /// Each id is found by galloping from the last one, so an area of 500,000
+    /// neighbouring addresses costs a few steps per address, not a search.
+    pub fn spread(&self, ids: &[i64]) -> (usize, usize) {
+        let mut settlements: std::collections::HashSet<u32> = Default::default();
+        let mut streets: std::collections::HashSet<(u32, u32)> = Default::default();
+        let mut last = None;
+        let mut at = 0;
+        for &id in ids {
+            // Gallop: double the step until past `id`, then search that span.
+            let mut step = 1;
+            while at + step < self.ids.len() && self.ids[at + step] < id {
+                step *= 2;
+            }
+            let end = (at + step + 1).min(self.ids.len());
+            at += self.ids[at..end].partition_point(|x| *x < id);
+            if at >= self.ids.len() {
+                break;
+            }
+            if self.ids[at] != id {
+                continue;
+            }
+            let p = self.parts[at];
+            if last == Some((p.settlement, p.street)) {
+                continue;
+            }
+            last = Some((p.settlement, p.street));
+            settlements.insert(p.settlement);
+            if !self.strings.get(p.street).is_empty() {
+                streets.insert((p.settlement, p.street));
+            }
+        }
+        (settlements.len(), streets.len())
+    }
+
     /// Every street (settlement, street, postcode) with its houses in id
     /// order, to build the search index from: grouped by the interned parts,
     /// so nothing is allocated per address.
@@ -321,6 +357,17 @@ mod tests {
             row(20, "T1", "Fő utca", "2", "1112", "Budapest"),
             row(40, "W1", "", "12/A", "", "Wola"),
         ])
+    }
+
+    #[test]
+    fn spread_counts_settlements_and_streets_of_ids() {
+        let b = book();
+        assert_eq!(b.spread(&[]), (0, 0));
+        assert_eq!(b.spread(&[10, 20, 30]), (1, 1));
+        // A place without streets adds a settlement, no street; unknown ids
+        // (before, between and after) are skipped.
+        assert_eq!(b.spread(&[1, 10, 25, 40, 99]), (2, 1));
+        assert_eq!(b.spread(&[40]), (1, 0));
     }
 
     #[test]

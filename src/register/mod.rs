@@ -83,6 +83,53 @@ fn built(what: &str, part: &'static str, version: i64, bytes: usize, started: In
 pub struct Addresses {
     pub index: Arc<AddressIndex>,
     pub book: Arc<AddressBook>,
+    pub labels: Arc<Vec<Label>>,
+}
+
+/// A settlement's name at the mean position of its addresses: the console
+/// map's labels where no tile server draws them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Label {
+    pub name: String,
+    pub lon: f64,
+    pub lat: f64,
+    pub addresses: u32,
+}
+
+/// Sums each settlement's positions as the register is read.
+#[derive(Default)]
+struct Labels(std::collections::HashMap<String, (f64, f64, u32)>);
+
+impl Labels {
+    fn push(&mut self, a: &crate::store::RegisterEntry<'_>) {
+        match self.0.get_mut(a.settlement) {
+            Some(e) => *e = (e.0 + a.lon, e.1 + a.lat, e.2 + 1),
+            None => {
+                self.0.insert(a.settlement.to_string(), (a.lon, a.lat, 1));
+            }
+        }
+    }
+
+    /// The labels, largest settlement first.
+    fn finish(self) -> Vec<Label> {
+        let mut out: Vec<Label> = self
+            .0
+            .into_iter()
+            .filter(|(name, _)| !name.is_empty())
+            .map(|(name, (x, y, n))| Label {
+                name,
+                lon: x / f64::from(n),
+                lat: y / f64::from(n),
+                addresses: n,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.addresses
+                .cmp(&a.addresses)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        out
+    }
 }
 
 /// The address register as the operations read it from memory.
@@ -123,9 +170,10 @@ impl Register {
             .get(version, async {
                 let store = self.store.clone();
                 let started = Instant::now();
-                let (points, book, read) = blocking("register read", move || {
+                let (points, book, labels, read) = blocking("register read", move || {
                     let mut points = Vec::new();
                     let mut book = book::Builder::default();
+                    let mut labels = Labels::default();
                     store.each_address(&mut |a| {
                         points.push(IndexPoint {
                             id: a.id,
@@ -134,8 +182,9 @@ impl Register {
                             utilities: a.utilities,
                         });
                         book.push(a);
+                        labels.push(a);
                     })?;
-                    Ok((points, book, started.elapsed()))
+                    Ok((points, book, labels.finish(), started.elapsed()))
                 })
                 .await?;
                 // Each is a few hundred milliseconds of sorting: on two cores.
@@ -166,6 +215,7 @@ impl Register {
                 Ok(Addresses {
                     index: Arc::new(index),
                     book: Arc::new(book),
+                    labels: Arc::new(labels),
                 })
             })
             .await
@@ -175,6 +225,11 @@ impl Register {
     /// read it: no database read unless the version moved).
     pub async fn book(&self, version: i64) -> Result<Arc<AddressBook>> {
         Ok(Arc::clone(&self.addresses(version).await?.book))
+    }
+
+    /// The settlements' labels for the register's `version`.
+    pub async fn labels(&self, version: i64) -> Result<Arc<Vec<Label>>> {
+        Ok(Arc::clone(&self.addresses(version).await?.labels))
     }
 
     /// The geo index over the current address register.

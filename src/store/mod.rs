@@ -256,6 +256,9 @@ pub struct NewOutage {
     /// Addresses inside the area, sorted ascending.
     pub address_ids: Vec<i64>,
     pub now: DateTime<Utc>,
+    /// When the fan-out's messages may first be tried: `now`, or the end of
+    /// the console's undo window.
+    pub first_attempt_at: DateTime<Utc>,
     /// When the fan-out's messages stop being worth sending.
     pub expires_at: DateTime<Utc>,
     /// Who declares it (for the audit log, written in the same transaction).

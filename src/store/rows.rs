@@ -97,7 +97,7 @@ where
 
 pub(super) const OUTAGE_COLUMNS: &str =
     "id, reference, utility, kind, status, urgency, revision, cause, etr, \
-     starts_at, area, messages, affected_addresses, created_at, updated_at, ended_at";
+     starts_at, area, messages, affected_addresses, created_at, updated_at, ended_at, held_until";
 
 /// An `outages` row as selected by [`OUTAGE_COLUMNS`].
 #[derive(FromRow)]
@@ -118,6 +118,7 @@ struct OutageRow {
     created_at: i64,
     updated_at: i64,
     ended_at: Option<i64>,
+    held_until: Option<i64>,
 }
 
 impl FromCols for Outage {
@@ -143,6 +144,7 @@ impl FromCols for Outage {
             created_at: from_ms(row.created_at),
             updated_at: from_ms(row.updated_at),
             ended_at: row.ended_at.map(from_ms),
+            held_until: row.held_until.map(from_ms),
         })
     }
 }

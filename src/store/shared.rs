@@ -30,6 +30,9 @@ struct Fanout<'a> {
     revision: i64,
     urgent: bool,
     now: i64,
+    /// When its messages may first be tried: `now`, or later for a
+    /// declaration held for the console's undo window.
+    due: i64,
     expires_at: i64,
     /// Restricts the statement to contacts at these addresses, or none: all
     /// contacts in the outage's area.
@@ -44,10 +47,11 @@ const NEW_DELIVERY: &str = "INSERT INTO deliveries (outage_id, revision, kind, c
 impl Fanout<'_> {
     /// A statement that queues `kind` for the contacts its `from` selects as `c`,
     /// with this change's parameters bound: $1 outage, $2 revision, $3 kind,
-    /// $4 urgent, $5 now, $6 expiry; the statement's own start at $7.
+    /// $4 urgent, $5 now, $6 expiry, $7 first attempt; the statement's own
+    /// start at $8.
     fn queue(&self, kind: DeliveryKind, from: &str) -> Sql<'_> {
         Sql::new(format!(
-            "{NEW_DELIVERY} SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $5, $6, $5, \
+            "{NEW_DELIVERY} SELECT $1, $2, $3, c.id, c.channel, 'pending', $4, 0, $7, $6, $5, \
              $5 FROM {from}"
         ))
         .bind(self.outage_id)
@@ -56,6 +60,7 @@ impl Fanout<'_> {
         .bind(self.urgent)
         .bind(self.now)
         .bind(self.expires_at)
+        .bind(self.due)
     }
 }
 
@@ -413,8 +418,8 @@ impl<B: Backend> Database for SqlStore<B> {
             let inserted: Option<(i64,)> = Sql::new(
                 "INSERT INTO outages (reference, utility, kind, status, urgency, revision, \
                  cause, etr, starts_at, area, messages, affected_addresses, created_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, $12, \
-                 $12) ON CONFLICT (reference) DO NOTHING RETURNING id",
+                 updated_at, held_until) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, \
+                 $11, $12, $12, $13) ON CONFLICT (reference) DO NOTHING RETURNING id",
             )
             .bind(reference.as_str())
             .bind(new.utility.as_str())
@@ -428,6 +433,7 @@ impl<B: Backend> Database for SqlStore<B> {
             .bind(&new.messages)
             .bind(new.address_ids.len() as i64)
             .bind(now)
+            .bind((new.first_attempt_at > new.now).then(|| to_ms(new.first_attempt_at)))
             .fetch_optional(&mut tx)
             .await?;
             if let Some((new_id,)) = inserted {
@@ -445,6 +451,7 @@ impl<B: Backend> Database for SqlStore<B> {
             revision: 1,
             urgent: new.urgency == Urgency::Urgent,
             now,
+            due: to_ms(new.first_attempt_at.max(new.now)),
             expires_at: to_ms(new.expires_at),
             addresses: None,
         };
@@ -533,6 +540,7 @@ impl<B: Backend> Database for SqlStore<B> {
             revision,
             urgent: current.urgency == Urgency::Urgent,
             now,
+            due: now,
             expires_at: to_ms(change.expires_at),
             addresses: None,
         };
@@ -1521,7 +1529,7 @@ async fn enqueue_news<B: Backend>(
 ) -> Result<()> {
     let from = format!(
         "contacts c WHERE {} AND c.opted_out_at IS NULL",
-        B::any("c.address_id", 7)
+        B::any("c.address_id", 8)
     );
     f.queue(kind, &from).bind(addresses).execute(tx).await?;
     Ok(())
@@ -1537,7 +1545,7 @@ async fn enqueue_to_told<B: Backend>(
     kind: DeliveryKind,
 ) -> Result<()> {
     let scope = match f.addresses {
-        Some(_) => format!("contacts c WHERE {}", B::any("c.address_id", 7)),
+        Some(_) => format!("contacts c WHERE {}", B::any("c.address_id", 8)),
         None => format!(
             "{} WHERE TRUE",
             rows::in_area("contacts", "c", "address_id")

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod console;
 pub mod db;
 pub mod logs;
 pub mod sms_gateway;
