@@ -240,17 +240,19 @@ async fn worker_killed_mid_fanout_then_restarted_loses_nothing() {
     // killed once it is well into the fan-out: waiting here is for that task.
     let first = app.state().dispatcher().await.unwrap().start();
     app.smtp.wait_for_count(20, WAIT).await.unwrap();
-    first.abort(); // as a crash: no outcome recorded for the batch in hand
+    first.abort().await; // as a crash: no outcome recorded for the batch in hand
     let sent_before = app.smtp.count();
     assert!(sent_before < 100, "the crash must come mid-fan-out");
-    let (_, v) = app.get_json(&format!("/api/v1/outages/{id}")).await;
-    let in_flight = v["deliveries"]["email"]["sending"].as_i64().unwrap_or(0);
 
     // Another worker sends what was still queued, but leaves the dead one's
-    // claims alone while their lease runs: to the millisecond.
+    // claims alone while their lease runs: to the millisecond. (What is in
+    // flight is counted after this first drain: a claim the dead worker had
+    // sent to the database just before it died may commit a moment later.)
     let lease = Duration::from_millis(app.config.delivery.lease_ms);
     let r = app.drain().await;
     assert_eq!(r.leases_released, 0, "{r:?}");
+    let (_, v) = app.get_json(&format!("/api/v1/outages/{id}")).await;
+    let in_flight = v["deliveries"]["email"]["sending"].as_i64().unwrap_or(0);
     let r = app.advance_and_drain(lease).await;
     assert_eq!(r.leases_released, 0, "the lease has not run out yet: {r:?}");
     let (_, v) = app.get_json(&format!("/api/v1/outages/{id}")).await;
@@ -260,7 +262,14 @@ async fn worker_killed_mid_fanout_then_restarted_loses_nothing() {
     );
     let r = app.advance_and_drain(Duration::from_millis(1)).await;
     assert_eq!(r.leases_released as i64, in_flight, "{r:?}");
-    assert_eq!(r.email.sent as i64, in_flight, "{r:?}");
+    assert!(r.email.sent as i64 >= in_flight, "{r:?}");
+    // Whatever the 40/s limit still held back goes as its bucket refills.
+    for _ in 0..10 {
+        if app.delivery_count(id, "email", "sent").await == 100 {
+            break;
+        }
+        app.advance_and_drain(Duration::from_secs(1)).await;
+    }
     assert_eq!(app.drain().await, Default::default());
     let mut duplicates = 0;
     for i in 0..100 {

@@ -170,9 +170,14 @@ impl WorkerHandle {
     }
 
     /// Abrupt stop, as a crash would: in-flight deliveries keep their leases.
-    pub fn abort(self) {
+    /// Returns once the loops are gone (an aborted task may be mid-poll on
+    /// another thread when asked, and would otherwise claim a little more).
+    pub async fn abort(self) {
         for task in &self.tasks {
             task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
         }
     }
 }
