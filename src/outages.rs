@@ -111,6 +111,15 @@ pub fn check_cause(cause: &str) -> Result<String> {
     Ok(cause.to_string())
 }
 
+/// Checks messages by language (`{"hu": "…", "en": "…"}`) as a declaration's
+/// or a change's `message` field is checked.
+pub fn check_messages(value: &Value) -> Result<Messages> {
+    let obj: Map<String, Value> = [("message".to_string(), value.clone())]
+        .into_iter()
+        .collect();
+    Ok(messages(&obj)?.unwrap_or_default())
+}
+
 fn messages(obj: &Map<String, Value>) -> Result<Option<Messages>> {
     let Some(value) = obj.get("message").filter(|v| !v.is_null()) else {
         return Ok(None);
@@ -283,9 +292,13 @@ pub async fn reach_of(
     utility: Utility,
 ) -> Result<(Reach, Vec<i64>)> {
     let ids = lookup(ctx, area, utility).await?;
+    // Counted in memory, for the contacts as they are now (the version moves
+    // with every import, opt-out and subscription, on any node).
+    let version = ctx.store.published().await?.contacts_version;
+    let counts = ctx.register.contact_counts(version).await?;
     let reach = Reach {
         affected_addresses: ids.len(),
-        contacts: ctx.store.count_contacts(&ids).await?,
+        contacts: counts.count(&ids),
     };
     Ok((reach, ids))
 }

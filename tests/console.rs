@@ -851,3 +851,68 @@ async fn the_console_speaks_the_language_chosen() {
     assert!(page.text.contains("<h1>Awarie</h1>"), "{}", page.text);
     assert!(page.text.contains("lang=\"pl\""));
 }
+
+/// The extra message is changed from the outage page like the rest: reviewed
+/// with every language's rendering, then sent to those already told.
+#[tokio::test]
+async fn a_dispatcher_changes_the_extra_message_after_reviewing_it() {
+    const HU: &str = "Lajtos kocsi a templomnál.";
+    const EN: &str = "A water tanker stands at the church.";
+    let app = app().await;
+    operator(&app, "dan", Role::Dispatcher).await;
+    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
+    let reference = outage["reference"].as_str().unwrap();
+    app.drain().await;
+    let path = format!("/console/o/{reference}");
+    let mut b = Browser::new(&app);
+    b.sign_in("dan", PASSWORD).await;
+    let page = b.get(&path).await;
+    assert!(page.text.contains("name=\"message_pl\""), "{}", page.text);
+    let csrf = hidden(&page.text, "csrf");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("change", "message"),
+        ("message_hu", HU),
+        ("message_pl", ""),
+        ("message_en", EN),
+    ];
+    let review = b.post_form(&format!("{path}/review"), &form).await;
+    assert_eq!(review.status, 200, "{}", review.text);
+    assert!(
+        review.text.contains("The extra message changes"),
+        "{}",
+        review.text
+    );
+    assert!(
+        review.text.contains(HU) && review.text.contains(EN),
+        "{}",
+        review.text
+    );
+    assert!(review
+        .text
+        .contains(&format!("name=\"message_en\" value=\"{EN}\"")));
+    let revision = hidden(&review.text, "revision");
+    let mut confirm = form.to_vec();
+    confirm.push(("revision", revision.as_str()));
+    let done = b.post_form(&format!("{path}/apply"), &confirm).await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    let (_, v) = app
+        .get_json(&format!("/api/v1/outages/{}", outage["id"]))
+        .await;
+    assert_eq!(v["revision"], 2);
+    assert_eq!(v["message"]["en"], EN);
+    assert!(v["message"].get("pl").is_none(), "{v}");
+    let r = app.drain().await;
+    assert!(r.email.sent >= 2, "{r:?}");
+    let mail = app.smtp.messages_to(&Town::email(0));
+    let last = mail.last().unwrap().text_body();
+    assert!(last.contains(HU), "{last}");
+    // The same message again is no change.
+    let same = b.post_form(&format!("{path}/review"), &form).await;
+    assert_eq!(same.status, 422, "{}", same.text);
+    assert!(
+        same.text.contains("the message it has already"),
+        "{}",
+        same.text
+    );
+}

@@ -140,6 +140,21 @@ async fn the_map_page_its_layers_and_the_live_preview_match_the_api() {
         (Some(1), Some(1))
     );
     assert_eq!(live["warnings"], json!([]));
+    // Counted from memory, and current: an opt-out (through the unsubscribe
+    // link) is one contact fewer at once, in both previews.
+    let token = app.unsubscribe_token(&Town::phone(2)).await;
+    app.one_click_unsubscribe(&app.url(&format!("/unsubscribe/{token}")))
+        .await;
+    let (_, live) = b
+        .api_json(
+            "/console/new/preview",
+            &json!({"utility": "water", "area": area}),
+            Some(&csrf),
+        )
+        .await;
+    let (_, api) = app.post_json("/api/v1/outages/preview", &body).await;
+    assert_eq!(live["contacts"], json!({"email": 10, "sms": 5}));
+    assert_eq!(api["contacts"], live["contacts"]);
     // Empty, too large, not GeoJSON, no CSRF token.
     let far = json!({"type": "Polygon", "coordinates": [[[20.0, 48.0], [20.01, 48.0], [20.01, 48.01], [20.0, 48.0]]]});
     let (_, empty) = b

@@ -32,6 +32,7 @@ async fn health_metrics_and_outage_page() {
         "herald_memory_bytes{part=\"geo_index\"}",
         "herald_memory_bytes{part=\"address_book\"}",
         "herald_memory_bytes{part=\"caller_map\"}",
+        "herald_memory_bytes{part=\"contact_counts\"}",
         "herald_memory_bytes{part=\"search_index\"}",
         "herald_memory_bytes{part=\"page_cache\"}",
         "herald_memory_bytes{part=\"ivr_cache\"}",

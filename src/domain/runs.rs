@@ -3,6 +3,19 @@
 //! answered. Pure arithmetic, shared by the store and anything that keeps
 //! outage areas in memory.
 
+/// The position of the first element of ascending `sorted[from..]` that is
+/// not below `target` (as `partition_point`), found by galloping from `from`:
+/// walking ascending ids through another ascending list costs a few steps
+/// each when they lie close together, not a whole binary search.
+pub fn gallop(sorted: &[i64], from: usize, target: i64) -> usize {
+    let mut step = 1;
+    while from + step < sorted.len() && sorted[from + step] < target {
+        step *= 2;
+    }
+    let end = (from + step + 1).min(sorted.len());
+    from + sorted[from.min(end)..end].partition_point(|x| *x < target)
+}
+
 /// (added, removed) between two ascending id lists.
 pub fn sorted_diff(old: &[i64], new: &[i64]) -> (Vec<i64>, Vec<i64>) {
     let (mut added, mut removed) = (Vec::new(), Vec::new());
@@ -90,6 +103,23 @@ pub fn count_covered(runs: &[(i64, i64)], ids: &[i64]) -> usize {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn gallop_finds_what_partition_point_finds() {
+        let sorted: Vec<i64> = (0..200).map(|i| i * 3).collect();
+        for from in [0, 1, 17, 199, 200] {
+            for target in [-5, 0, 1, 3, 50, 298, 597, 598, 1000] {
+                let want = from + sorted[from..].partition_point(|x| *x < target);
+                assert_eq!(
+                    gallop(&sorted, from, target),
+                    want,
+                    "from {from}, target {target}"
+                );
+            }
+        }
+        assert_eq!(gallop(&[], 0, 5), 0);
+    }
+
     use super::*;
 
     #[test]

@@ -28,6 +28,7 @@ use serde_json::{json, Value};
 use super::client::ClientAddr;
 use super::credentials::{self, check_csrf, Caller, Session, SESSION_COOKIE};
 use super::dashboard::Dashboard;
+use super::declare::MessageFields;
 use super::params::{self, FormParams, Params};
 use super::public::{page_language, render, Words};
 use super::{AppState, State};
@@ -567,6 +568,8 @@ struct OutagePage {
     c: Chrome,
     o: OutageRow,
     kind: String,
+    /// The extra message per language, for its change form.
+    messages: Vec<super::declare::MessageField>,
     can_change: bool,
     /// Dispatchers may retry dead deliveries, of an ended outage too (its
     /// "restored" message).
@@ -699,6 +702,12 @@ async fn outage_page(
         failures,
         o: outage_row(&state, &w, &outage, now),
         kind: w.t(&format!("console-kind-{}", outage.kind.as_str())),
+        messages: MessageFields {
+            message_hu: outage.messages.get(&Language::Hu).cloned(),
+            message_pl: outage.messages.get(&Language::Pl).cloned(),
+            message_en: outage.messages.get(&Language::En).cloned(),
+        }
+        .fields(),
         can_change: open && console.caller.role.grants(Access::Dispatch),
         can_retry: console.caller.role.grants(Access::Dispatch),
         d,
@@ -784,6 +793,9 @@ pub enum ChangeAction {
     /// The ETR is no longer known.
     EtrUnknown,
     Cause,
+    /// The extra message, per language (`message_hu`, `message_pl`,
+    /// `message_en`; empty: none in that language).
+    Message,
     Restore,
     Cancel,
 }
@@ -801,6 +813,8 @@ pub struct ChangeForm {
     pub etr_local: Option<String>,
     #[serde(default)]
     pub cause: Option<String>,
+    #[serde(flatten)]
+    pub messages: MessageFields,
     /// The revision the review was made from (apply only).
     #[serde(default, deserialize_with = "params::non_empty")]
     pub revision: Option<i64>,
@@ -815,11 +829,14 @@ struct Planned {
     /// What the form carries on to the confirm step.
     etr: String,
     cause: String,
+    /// (field, text) of a message change.
+    messages: Vec<(&'static str, String)>,
 }
 
 fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned> {
     let mut after = outage.clone();
     let (mut etr, mut cause) = (String::new(), String::new());
+    let mut messages = Vec::new();
     let (body, kind) = match form.change {
         ChangeAction::Etr => {
             let at = match (&form.etr, &form.etr_local) {
@@ -852,6 +869,18 @@ fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned>
             cause = text;
             (json!({ "cause": cause }), DeliveryKind::Updated)
         }
+        ChangeAction::Message => {
+            let value = form.messages.value();
+            after.messages = outages::check_messages(&value)?;
+            if after.messages == outage.messages {
+                return Err(Error::invalid(
+                    "message",
+                    "this is the message it has already",
+                ));
+            }
+            messages = form.messages.carried();
+            (json!({ "message": value }), DeliveryKind::Updated)
+        }
         ChangeAction::Restore => {
             after.status = OutageStatus::Restored;
             (json!({}), DeliveryKind::Restored)
@@ -868,6 +897,7 @@ fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned>
         kind,
         etr,
         cause,
+        messages,
     })
 }
 
@@ -883,6 +913,7 @@ struct ReviewPage {
     change: &'static str,
     etr: String,
     cause: String,
+    messages: Vec<(&'static str, String)>,
     revision: i64,
     email: i64,
     sms: i64,
@@ -896,6 +927,7 @@ impl ChangeAction {
             ChangeAction::Etr => "etr",
             ChangeAction::EtrUnknown => "etr_unknown",
             ChangeAction::Cause => "cause",
+            ChangeAction::Message => "message",
             ChangeAction::Restore => "restore",
             ChangeAction::Cancel => "cancel",
         }
@@ -963,6 +995,7 @@ async fn review(
             outage.cause,
             planned.after.cause
         ),
+        ChangeAction::Message => w.t("console-review-message"),
         ChangeAction::Restore => w.t("console-review-restore"),
         ChangeAction::Cancel => w.t("console-review-cancel"),
     };
@@ -972,6 +1005,7 @@ async fn review(
         change: form.change.as_str(),
         etr: planned.etr,
         cause: planned.cause,
+        messages: planned.messages,
         revision: outage.revision,
         email: told.email,
         sms: told.sms,

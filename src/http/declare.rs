@@ -74,19 +74,28 @@ pub struct DeclareForm {
     pub etr_local: Option<String>,
     #[serde(default, deserialize_with = "params::non_empty")]
     pub urgent: Option<String>,
+    #[serde(flatten)]
+    pub messages: MessageFields,
+    /// GeoJSON, as text.
+    #[serde(default)]
+    pub area: Option<String>,
+}
+
+/// The extra message's form fields, one per language (`message_hu`,
+/// `message_pl`, `message_en`; empty: none in that language), in the
+/// declaration form and the outage page's message change.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct MessageFields {
     #[serde(default)]
     pub message_hu: Option<String>,
     #[serde(default)]
     pub message_pl: Option<String>,
     #[serde(default)]
     pub message_en: Option<String>,
-    /// GeoJSON, as text.
-    #[serde(default)]
-    pub area: Option<String>,
 }
 
-impl DeclareForm {
-    fn message(&self, lang: Language) -> &str {
+impl MessageFields {
+    pub fn text(&self, lang: Language) -> &str {
         match lang {
             Language::Hu => self.message_hu.as_deref(),
             Language::Pl => self.message_pl.as_deref(),
@@ -95,6 +104,48 @@ impl DeclareForm {
         .unwrap_or("")
     }
 
+    /// The field's name for `lang`.
+    pub fn name(lang: Language) -> &'static str {
+        match lang {
+            Language::Hu => "message_hu",
+            Language::Pl => "message_pl",
+            Language::En => "message_en",
+        }
+    }
+
+    /// The API's `message` object: every language, empty where there is none
+    /// (the API reads an empty text as no message).
+    pub fn value(&self) -> Value {
+        Value::Object(
+            Language::ALL
+                .iter()
+                .map(|l| (l.as_str().to_string(), json!(self.text(*l))))
+                .collect(),
+        )
+    }
+
+    /// (field, text) of each language, to carry through a review.
+    pub fn carried(&self) -> Vec<(&'static str, String)> {
+        Language::ALL
+            .iter()
+            .map(|l| (Self::name(*l), self.text(*l).to_string()))
+            .collect()
+    }
+
+    /// The form's fields, labelled, for a page.
+    pub fn fields(&self) -> Vec<MessageField> {
+        Language::ALL
+            .iter()
+            .map(|l| MessageField {
+                lang: l.as_str(),
+                label: i18n::t(*l, "language-name"),
+                text: self.text(*l).to_string(),
+            })
+            .collect()
+    }
+}
+
+impl DeclareForm {
     /// The API's declaration body this form asks for; every field checked
     /// again by [`outages::parse_declaration`], with the API's messages.
     fn body(&self, state: &AppState) -> Result<Value> {
@@ -121,14 +172,7 @@ impl DeclareForm {
         if self.urgent.is_some() {
             body.insert("urgency".into(), json!(Urgency::Urgent));
         }
-        let messages: Map<String, Value> = Language::ALL
-            .iter()
-            .filter(|l| !self.message(**l).trim().is_empty())
-            .map(|l| (l.as_str().to_string(), json!(self.message(*l))))
-            .collect();
-        if !messages.is_empty() {
-            body.insert("message".into(), Value::Object(messages));
-        }
+        body.insert("message".into(), self.messages.value());
         body.insert("area".into(), area_value(self.area.as_deref())?);
         Ok(Value::Object(body))
     }
@@ -221,14 +265,7 @@ fn new_page_of(
             .clone()
             .unwrap_or_else(|| local_value(state, now + chrono::Duration::hours(2))),
         urgent: form.urgent.is_some(),
-        messages: Language::ALL
-            .iter()
-            .map(|l| MessageField {
-                lang: l.as_str(),
-                label: i18n::t(*l, "language-name"),
-                text: form.message(*l).to_string(),
-            })
-            .collect(),
+        messages: form.messages.fields(),
         area: form.area.clone().unwrap_or_default(),
         view,
         tile_url: state.config.console.tile_url.clone(),
@@ -357,14 +394,7 @@ fn carried(form: &DeclareForm) -> Vec<(&'static str, String)> {
         ("urgent", form.urgent.clone().unwrap_or_default()),
         ("area", form.area.clone().unwrap_or_default()),
     ];
-    for l in Language::ALL {
-        let name = match l {
-            Language::Hu => "message_hu",
-            Language::Pl => "message_pl",
-            Language::En => "message_en",
-        };
-        out.push((name, form.message(l).to_string()));
-    }
+    out.extend(form.messages.carried());
     out
 }
 

@@ -251,13 +251,7 @@ impl AddressBook {
         let mut last = None;
         let mut at = 0;
         for &id in ids {
-            // Gallop: double the step until past `id`, then search that span.
-            let mut step = 1;
-            while at + step < self.ids.len() && self.ids[at + step] < id {
-                step *= 2;
-            }
-            let end = (at + step + 1).min(self.ids.len());
-            at += self.ids[at..end].partition_point(|x| *x < id);
+            at = crate::domain::runs::gallop(&self.ids, at, id);
             if at >= self.ids.len() {
                 break;
             }

@@ -4,8 +4,8 @@
 //! One sorted array of 24-byte entries (the number as its E.164 digits in a
 //! `u64`), looked up by binary search: 1,000,000 contacts take 24 MiB.
 
-use crate::domain::Language;
-use crate::store::CallerEntry;
+use crate::domain::{Channel, Language};
+use crate::store::ContactEntry;
 
 /// One contact of a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,15 +32,19 @@ fn digits(e164: &str) -> Option<u64> {
 }
 
 /// Collects a map's entries as the contacts are read (see
-/// [`crate::store::Database::each_caller`]): 24 bytes each, nothing else held.
+/// [`crate::store::Database::each_contact`]): 24 bytes each, nothing else held.
 #[derive(Default)]
 pub struct Builder {
     entries: Vec<Caller>,
 }
 
 impl Builder {
-    /// Adds a contact; one whose number is not E.164 digits is left out.
-    pub fn push(&mut self, c: &CallerEntry<'_>) {
+    /// Adds an SMS contact (others are not callers); one whose number is not
+    /// E.164 digits is left out.
+    pub fn push(&mut self, c: &ContactEntry<'_>) {
+        if c.channel != Channel::Sms {
+            return;
+        }
         if let Some(number) = digits(c.destination) {
             self.entries.push(Caller {
                 number,
@@ -61,7 +65,7 @@ impl Builder {
 }
 
 impl CallerMap {
-    pub fn build<'a>(contacts: impl IntoIterator<Item = CallerEntry<'a>>) -> CallerMap {
+    pub fn build<'a>(contacts: impl IntoIterator<Item = ContactEntry<'a>>) -> CallerMap {
         let mut builder = Builder::default();
         for c in contacts {
             builder.push(&c);
@@ -96,8 +100,9 @@ impl CallerMap {
 mod tests {
     use super::*;
 
-    fn row(n: &str, address_id: i64, language: Language, opted_out: bool) -> CallerEntry<'_> {
-        CallerEntry {
+    fn row(n: &str, address_id: i64, language: Language, opted_out: bool) -> ContactEntry<'_> {
+        ContactEntry {
+            channel: Channel::Sms,
             destination: n,
             address_id,
             language,

@@ -1,18 +1,21 @@
 //! The in-memory structures derived from the address register and the
 //! contacts — the geo index (which addresses an area covers), the search index
 //! ("am I affected?"), the address book (addresses by id, external id and
-//! postcode) and the caller map (a number's addresses and language) — kept for
+//! postcode), the caller map (a number's addresses and language) and the
+//! contact counts per address (what an area reaches) — kept for
 //! the current versions and rebuilt when an import, an opt-out or a
 //! subscription, in this process or any other, moves them.
 
 pub mod book;
 pub mod callers;
+pub mod counts;
 
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 pub use book::AddressBook;
 pub use callers::CallerMap;
+pub use counts::ContactCounts;
 
 use crate::error::Result;
 use crate::geo::{AddressIndex, IndexPoint};
@@ -137,7 +140,13 @@ pub struct Register {
     store: Store,
     addresses: Versioned<Addresses>,
     search: Versioned<AddressSearch>,
-    callers: Versioned<CallerMap>,
+    contacts: Versioned<Contacts>,
+}
+
+/// What the register keeps of the contacts, for one contacts version.
+pub struct Contacts {
+    pub callers: Arc<CallerMap>,
+    pub counts: Arc<ContactCounts>,
 }
 
 /// Runs a build on a blocking thread: it reads the database with
@@ -158,7 +167,7 @@ impl Register {
             store,
             addresses: Versioned::new(),
             search: Versioned::new(),
-            callers: Versioned::new(),
+            contacts: Versioned::new(),
         }
     }
 
@@ -238,23 +247,53 @@ impl Register {
         Ok(Arc::clone(&self.addresses(version).await?.index))
     }
 
-    /// The caller map for the contacts' `version`.
-    pub async fn callers(&self, version: i64) -> Result<Arc<CallerMap>> {
-        self.callers
+    /// The caller map and the contact counts for the contacts' `version`,
+    /// from one read of the contacts.
+    async fn contacts(&self, version: i64) -> Result<Arc<Contacts>> {
+        self.contacts
             .get(version, async {
                 let store = self.store.clone();
                 let started = Instant::now();
-                let map = blocking("caller map", move || {
+                let (map, counts) = blocking("contacts read", move || {
                     let mut map = callers::Builder::default();
-                    store.each_caller(&mut |c| map.push(c))?;
-                    Ok(map.finish())
+                    let mut counts = counts::Builder::default();
+                    store.each_contact(&mut |c| {
+                        map.push(c);
+                        counts.push(c);
+                    })?;
+                    Ok((map.finish(), counts.finish()))
                 })
                 .await?;
-                tracing::info!(numbers = map.len(), version, "caller map read");
+                tracing::info!(
+                    numbers = map.len(),
+                    addresses = counts.len(),
+                    version,
+                    "contacts read"
+                );
                 built("caller map", "caller_map", version, map.bytes(), started);
-                Ok(map)
+                built(
+                    "contact counts",
+                    "contact_counts",
+                    version,
+                    counts.bytes(),
+                    started,
+                );
+                Ok(Contacts {
+                    callers: Arc::new(map),
+                    counts: Arc::new(counts),
+                })
             })
             .await
+    }
+
+    /// The caller map for the contacts' `version`.
+    pub async fn callers(&self, version: i64) -> Result<Arc<CallerMap>> {
+        Ok(Arc::clone(&self.contacts(version).await?.callers))
+    }
+
+    /// The contacts per address for the contacts' `version`.
+    pub async fn contact_counts(&self, version: i64) -> Result<Arc<ContactCounts>> {
+        Ok(Arc::clone(&self.contacts(version).await?.counts))
     }
 
     /// The address search index for the register's `version`, built from the

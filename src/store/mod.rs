@@ -65,10 +65,12 @@ pub struct RegisterEntry<'a> {
     pub utilities: u8,
 }
 
-/// An SMS contact as the caller map needs it ([`Database::each_caller`]).
+/// A contact as the in-memory register needs it ([`Database::each_contact`]):
+/// the caller map (SMS numbers) and the contact counts per address.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CallerEntry<'a> {
-    /// E.164.
+pub struct ContactEntry<'a> {
+    pub channel: Channel,
+    /// E.164 for SMS, an address for e-mail.
     pub destination: &'a str,
     pub address_id: i64,
     pub language: Language,
@@ -718,8 +720,8 @@ pub trait Database: Accounts + Calls {
     /// blocking thread (`tokio::task::spawn_blocking`), as the in-memory
     /// register does.
     fn each_address(&self, visit: &mut dyn FnMut(&RegisterEntry<'_>)) -> Result<()>;
-    /// Hands every SMS contact to `visit`, as [`Database::each_address`].
-    fn each_caller(&self, visit: &mut dyn FnMut(&CallerEntry<'_>)) -> Result<()>;
+    /// Hands every contact to `visit`, as [`Database::each_address`].
+    fn each_contact(&self, visit: &mut dyn FnMut(&ContactEntry<'_>)) -> Result<()>;
     /// (outage id, first address id, last address id) of every open outage's
     /// id runs, by outage then first id.
     async fn open_outage_runs(&self) -> Result<Vec<(i64, i64, i64)>>;

@@ -266,19 +266,23 @@ impl<B: Backend> Database for SqlStore<B> {
         )
     }
 
-    fn each_caller(&self, visit: &mut dyn FnMut(&CallerEntry<'_>)) -> Result<()> {
+    fn each_contact(&self, visit: &mut dyn FnMut(&ContactEntry<'_>)) -> Result<()> {
         let mut bad = None;
         self.0.scan(
-            "SELECT destination, address_id, language, opted_out_at IS NOT NULL \
-             FROM contacts WHERE channel = 'sms'",
-            &mut |r| match rows::parse(r.text(2), "language") {
-                Ok(language) => visit(&CallerEntry {
+            "SELECT destination, address_id, language, opted_out_at IS NOT NULL, channel \
+             FROM contacts",
+            &mut |r| match (
+                rows::parse(r.text(2), "language"),
+                rows::parse(r.text(4), "channel"),
+            ) {
+                (Ok(language), Ok(channel)) => visit(&ContactEntry {
+                    channel,
                     destination: r.text(0),
                     address_id: r.int(1),
                     language,
                     opted_out: r.flag(3),
                 }),
-                Err(e) => bad = Some(e),
+                (Err(e), _) | (_, Err(e)) => bad = Some(e),
             },
         )?;
         bad.map_or(Ok(()), Err)

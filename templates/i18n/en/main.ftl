@@ -278,6 +278,7 @@ console-change-applied = The change was made; its messages are on their way.
 console-review-title = Check before sending
 console-review-restore = Status: restored. Everyone who was told about the outage hears that it is over.
 console-review-cancel = Status: cancelled. Everyone who was told about the outage hears that it was called off.
+console-review-message = The extra message changes: everyone already told hears the outage again with it.
 console-review-reach = Sends to { $email } e-mail addresses
 console-review-reach-sms = and { $sms } phone numbers already told about this outage.
 console-review-queued = { $count } messages still waiting will say the new state when they go.

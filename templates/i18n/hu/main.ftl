@@ -275,6 +275,7 @@ console-change-applied = A módosítás megtörtént; az üzenetek úton vannak.
 console-review-title = Ellenőrzés küldés előtt
 console-review-restore = Állapot: helyreállt. Mindenki, akit értesítettünk, megtudja, hogy vége.
 console-review-cancel = Állapot: törölve. Mindenki, akit értesítettünk, megtudja, hogy elmarad.
+console-review-message = A további üzenet megváltozik: aki már értesítést kapott, újra megkapja vele együtt.
 console-review-reach = Küldés { $email } e-mail-címre
 console-review-reach-sms = és { $sms } telefonszámra, amelyeket már értesítettünk erről az üzemzavarról.
 console-review-queued = { $count } még várakozó üzenet már az új állapotot közli majd.

@@ -272,6 +272,7 @@ console-change-applied = Zmiana została wprowadzona; wiadomości są w drodze.
 console-review-title = Sprawdź przed wysłaniem
 console-review-restore = Stan: usunięta. Wszyscy powiadomieni dowiedzą się, że awaria się skończyła.
 console-review-cancel = Stan: odwołana. Wszyscy powiadomieni dowiedzą się, że awaria została odwołana.
+console-review-message = Dodatkowa wiadomość się zmienia: wszyscy już powiadomieni otrzymają powiadomienie ponownie z nią.
 console-review-reach = Wysyłka na { $email } adresów e-mail
 console-review-reach-sms = i { $sms } numerów telefonu już powiadomionych o tej awarii.
 console-review-queued = { $count } oczekujących wiadomości poda nowy stan, gdy zostaną wysłane.
