@@ -13,7 +13,8 @@
   var form = document.getElementById('declare');
   if (!el || !form || !window.L || !window.fetch) return;
   var field = form.querySelector('textarea[name="area"]');
-  var utility = form.querySelector('select[name="utility"]');
+  // A select when declaring; a hidden field when changing an outage's area.
+  var utility = form.querySelector('[name="utility"]');
   var csrf = form.querySelector('input[name="csrf"]').value;
   var data = function (name) { return el.getAttribute('data-' + name) || ''; };
   var lang = data('lang') || 'en';

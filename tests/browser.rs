@@ -198,6 +198,7 @@ async fn console_pages_in_a_real_browser() {
     check(&app, &["/console/login", "/console/login?lang=hu"], None).await;
     let cookie = format!("herald_session={}", signed_in.session_id);
     let outage = format!("/console/o/{water}");
+    let area = format!("/console/o/{water}/area");
     let paths = [
         "/console",
         "/console?status=active&utility=water",
@@ -206,6 +207,7 @@ async fn console_pages_in_a_real_browser() {
         "/console?lang=pl",
         "/console/new",
         "/console/new?lang=hu",
+        area.as_str(),
     ];
     check(&app, &paths, Some(&cookie)).await;
 }

@@ -316,3 +316,87 @@ async fn a_dispatcher_reviews_sends_and_can_undo_before_anyone_is_told() {
     assert_eq!(late.status, 409, "{}", late.text);
     assert!(!b.get(&location).await.text.contains("Undo: send nothing"));
 }
+
+/// An outage's area is redrawn on the same map, and the change reviewed: the
+/// addresses before and after, who the added part reaches; then sent.
+#[tokio::test]
+async fn a_dispatcher_redraws_the_area_and_reviews_who_it_adds() {
+    let app = app().await;
+    operator(&app, "dan", Role::Dispatcher).await;
+    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
+    let (id, reference) = (
+        outage["id"].as_i64().unwrap(),
+        outage["reference"].as_str().unwrap(),
+    );
+    app.drain().await;
+    let mut b = Browser::new(&app);
+    b.sign_in("dan", PASSWORD).await;
+    let outage_page = b.get(&format!("/console/o/{reference}")).await;
+    assert!(outage_page
+        .text
+        .contains(&format!("/console/o/{reference}/area")));
+    let page = b.get(&format!("/console/o/{reference}/area")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("id=\"map\"") && page.text.contains("MultiPolygon"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("name=\"change\" value=\"area\""));
+    let csrf = hidden(&page.text, "csrf");
+
+    // T0..T2: one address added (T2, with an e-mail and an SMS contact).
+    let area = Town::rect(0, 2, 0, 0).to_string();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("change", "area"),
+        ("area", area.as_str()),
+    ];
+    let review = b
+        .post_form(&format!("/console/o/{reference}/review"), &form)
+        .await;
+    assert_eq!(review.status, 200, "{}", review.text);
+    assert!(
+        review
+            .text
+            .contains("Area: 2 → 3 addresses (1 added, 0 left out)."),
+        "{}",
+        review.text
+    );
+    assert!(
+        review
+            .text
+            .contains("1 e-mail addresses and 1 phone numbers are told"),
+        "{}",
+        review.text
+    );
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("change", "area"),
+        ("area", "{\"type\": \"Polygon\"}"),
+    ];
+    let refused = b
+        .post_form(&format!("/console/o/{reference}/review"), &bad)
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("area"), "{}", refused.text);
+
+    let revision = hidden(&review.text, "revision");
+    let mut confirm = form.to_vec();
+    confirm.push(("revision", revision.as_str()));
+    let done = b
+        .post_form(&format!("/console/o/{reference}/apply"), &confirm)
+        .await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    let (_, v) = app.get_json(&format!("/api/v1/outages/{id}")).await;
+    assert_eq!(
+        (v["revision"].as_i64(), v["affected_addresses"].as_i64()),
+        (Some(2), Some(3))
+    );
+    app.drain().await;
+    assert_eq!(
+        app.smtp.messages_to(&Town::email(2)).len(),
+        1,
+        "T2 is told of it"
+    );
+}

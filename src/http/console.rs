@@ -612,7 +612,7 @@ pub struct OutageQuery {
     pub undone: Option<String>,
 }
 
-fn outage_row(state: &AppState, w: &Words, o: &Outage, now: DateTime<Utc>) -> OutageRow {
+pub(super) fn outage_row(state: &AppState, w: &Words, o: &Outage, now: DateTime<Utc>) -> OutageRow {
     OutageRow {
         reference: o.reference.to_string(),
         title: w.ta("outage-title", "utility", o.utility.as_str()),
@@ -796,6 +796,8 @@ pub enum ChangeAction {
     /// The extra message, per language (`message_hu`, `message_pl`,
     /// `message_en`; empty: none in that language).
     Message,
+    /// A new area (`area`, GeoJSON text, drawn on `…/area`).
+    Area,
     Restore,
     Cancel,
 }
@@ -815,6 +817,9 @@ pub struct ChangeForm {
     pub cause: Option<String>,
     #[serde(flatten)]
     pub messages: MessageFields,
+    /// GeoJSON, as text (an area change).
+    #[serde(default)]
+    pub area: Option<String>,
     /// The revision the review was made from (apply only).
     #[serde(default, deserialize_with = "params::non_empty")]
     pub revision: Option<i64>,
@@ -831,12 +836,15 @@ struct Planned {
     cause: String,
     /// (field, text) of a message change.
     messages: Vec<(&'static str, String)>,
+    /// The new area of an area change, as GeoJSON text.
+    area: String,
 }
 
 fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned> {
     let mut after = outage.clone();
     let (mut etr, mut cause) = (String::new(), String::new());
     let mut messages = Vec::new();
+    let mut area = String::new();
     let (body, kind) = match form.change {
         ChangeAction::Etr => {
             let at = match (&form.etr, &form.etr_local) {
@@ -881,6 +889,14 @@ fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned>
             messages = form.messages.carried();
             (json!({ "message": value }), DeliveryKind::Updated)
         }
+        ChangeAction::Area => {
+            let value = super::declare::area_value(form.area.as_deref())?;
+            crate::geo::parse_area(&value, state.config.max_area_vertices)
+                .map_err(|e| Error::invalid(e.path, e.message))?;
+            area = value.to_string();
+            after.area = value.clone();
+            (json!({ "area": value }), DeliveryKind::Updated)
+        }
         ChangeAction::Restore => {
             after.status = OutageStatus::Restored;
             (json!({}), DeliveryKind::Restored)
@@ -898,6 +914,7 @@ fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned>
         etr,
         cause,
         messages,
+        area,
     })
 }
 
@@ -914,6 +931,9 @@ struct ReviewPage {
     etr: String,
     cause: String,
     messages: Vec<(&'static str, String)>,
+    area: String,
+    /// For an area change: who the new part reaches.
+    area_reach: Option<String>,
     revision: i64,
     email: i64,
     sms: i64,
@@ -928,6 +948,7 @@ impl ChangeAction {
             ChangeAction::EtrUnknown => "etr_unknown",
             ChangeAction::Cause => "cause",
             ChangeAction::Message => "message",
+            ChangeAction::Area => "area",
             ChangeAction::Restore => "restore",
             ChangeAction::Cancel => "cancel",
         }
@@ -996,8 +1017,17 @@ async fn review(
             planned.after.cause
         ),
         ChangeAction::Message => w.t("console-review-message"),
+        ChangeAction::Area => String::new(),
         ChangeAction::Restore => w.t("console-review-restore"),
         ChangeAction::Cancel => w.t("console-review-cancel"),
+    };
+    let (summary, area_reach) = match form.change {
+        ChangeAction::Area => {
+            let (summary, reach) =
+                super::declare::area_change(&state, &w, &outage, &planned.after.area).await?;
+            (summary, Some(reach))
+        }
+        _ => (summary, None),
     };
     let page = ReviewPage {
         o: outage_row(&state, &w, &outage, now),
@@ -1006,6 +1036,8 @@ async fn review(
         etr: planned.etr,
         cause: planned.cause,
         messages: planned.messages,
+        area: planned.area,
+        area_reach,
         revision: outage.revision,
         email: told.email,
         sms: told.sms,

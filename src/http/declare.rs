@@ -49,6 +49,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/new/review", post(review))
         .route("/console/new/apply", post(apply))
         .route("/console/o/{reference}/undo", post(undo))
+        .route("/console/o/{reference}/area", get(area_page))
         .route("/console/map/points", get(points))
         .route("/console/map/labels", get(labels))
         .route("/console/map/outages", get(open_areas))
@@ -180,7 +181,7 @@ impl DeclareForm {
 
 /// The area field's text as JSON (absent when blank: the declaration says
 /// it is required).
-fn area_value(text: Option<&str>) -> Result<Value> {
+pub(super) fn area_value(text: Option<&str>) -> Result<Value> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(Value::Null),
         Some(t) => serde_json::from_str(t).map_err(|e| {
@@ -280,7 +281,7 @@ fn new_page_of(
 }
 
 /// The register's extent as the map's first view.
-async fn register_view(state: &AppState) -> Result<String> {
+pub(super) async fn register_view(state: &AppState) -> Result<String> {
     let index = state.register.address_index().await?;
     Ok(match index.extent() {
         Some(r) => format!("{},{},{},{}", r.min().x, r.min().y, r.max().x, r.max().y),
@@ -303,6 +304,107 @@ async fn new_page(
         StatusCode::OK,
         new_page_of(&state, &console, w, &form, None, view),
     )
+}
+
+#[derive(Template)]
+#[template(path = "console/area.html")]
+struct AreaPage {
+    w: Words,
+    c: Chrome,
+    o: super::console::OutageRow,
+    utility: &'static str,
+    /// The current area, as GeoJSON text: what the map starts from.
+    area: String,
+    view: String,
+    tile_url: String,
+    tile_attribution: String,
+    large_warning: String,
+}
+
+/// `GET /console/o/{ref}/area`: the outage's area on the map, to redraw;
+/// reviewed like every change (`…/review` with `change=area`).
+async fn area_page(
+    axum::extract::State(state): State,
+    console: Console,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+) -> Result<Response> {
+    console.caller.require(Access::Dispatch)?;
+    let outage = outages::find(&state.outages(), &reference).await?;
+    if !outage.status.is_open() {
+        return Err(Error::Conflict(format!(
+            "outage {} is {} and can no longer change",
+            outage.reference, outage.status
+        )));
+    }
+    let w = console_words(
+        &state,
+        &headers,
+        console.lang,
+        &format!("/console/o/{}/area", outage.reference),
+    );
+    let page = AreaPage {
+        c: Chrome::of(&console, &w),
+        o: super::console::outage_row(&state, &w, &outage, state.clock.now()),
+        utility: outage.utility.as_str(),
+        area: outage.area.to_string(),
+        view: register_view(&state).await?,
+        tile_url: state.config.console.tile_url.clone(),
+        tile_attribution: state.config.console.tile_attribution.clone(),
+        large_warning: w.ta(
+            "console-preview-large",
+            "count",
+            &state.config.console.large_area_addresses.to_string(),
+        ),
+        w,
+    };
+    private(StatusCode::OK, page)
+}
+
+/// An area change in words, for its review: the addresses before and after,
+/// how many it adds and leaves out, and the contacts at the added ones (told
+/// of the outage when it is made).
+pub(super) async fn area_change(
+    state: &AppState,
+    w: &Words,
+    outage: &Outage,
+    area: &Value,
+) -> Result<(String, String)> {
+    let (reach, new_ids) = outages::reach(&state.outages(), area, outage.utility).await?;
+    let view = state.view().await?;
+    let old_ids = view
+        .open
+        .all()
+        .iter()
+        .find(|o| o.outage.id == outage.id)
+        .map(|o| crate::domain::runs::expand_runs(&o.runs))
+        .unwrap_or_default();
+    let (added, removed) = crate::domain::runs::sorted_diff(&old_ids, &new_ids);
+    let counts = state
+        .register
+        .contact_counts(view.contacts_version)
+        .await?
+        .count(&added);
+    let summary = i18n::t_args(
+        w.lang,
+        "console-review-area",
+        &i18n::args([
+            ("before", old_ids.len().to_string()),
+            ("after", reach.affected_addresses.to_string()),
+            ("added", added.len().to_string()),
+            ("removed", removed.len().to_string()),
+        ]),
+    );
+    let reach = i18n::t_args(
+        w.lang,
+        "console-review-area-reach",
+        &i18n::args([
+            ("email", counts.email.to_string()),
+            ("sms", counts.sms.to_string()),
+            ("removed", removed.len().to_string()),
+        ]),
+    );
+    Ok((summary, reach))
 }
 
 /// What the map's preview posts: the area (GeoJSON, as text or as JSON) and
