@@ -118,6 +118,7 @@ pub struct Config {
     pub sms: SmsConfig,
     pub ivr: IvrConfig,
     pub subscribe: SubscribeConfig,
+    pub reports: ReportsConfig,
     pub http: HttpConfig,
     pub console: ConsoleConfig,
     /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed:
@@ -181,6 +182,28 @@ impl Default for ConsoleConfig {
             tile_attribution: String::new(),
             undo_seconds: 10,
             large_area_addresses: 100_000,
+        }
+    }
+}
+
+/// Limits on residents' "no supply at my address" reports: public, so held
+/// per client and over all (they cost no message, but a flood would bury the
+/// real ones on the dispatcher's map).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReportsConfig {
+    pub per_client_per_hour: u32,
+    pub per_client_per_day: u32,
+    /// Over every client.
+    pub per_hour: u32,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            per_client_per_hour: 5,
+            per_client_per_day: 20,
+            per_hour: 20_000,
         }
     }
 }
@@ -390,6 +413,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             ivr: IvrConfig::default(),
             subscribe: SubscribeConfig::default(),
+            reports: ReportsConfig::default(),
             http: HttpConfig::default(),
             console: ConsoleConfig::default(),
             trusted_proxies: Vec::new(),

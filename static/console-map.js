@@ -99,6 +99,30 @@
     })
     .catch(function () {});
 
+  // Residents' reports of the last day: red where no open outage of their
+  // service covers them (the outage is probably bigger than drawn).
+  if (data('reports-url')) {
+    fetch(data('reports-url'), { credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (fc) {
+        if (!fc) return;
+        L.geoJSON(fc, {
+          pmIgnore: true,
+          pointToLayer: function (f, ll) {
+            return L.circleMarker(ll, {
+              pmIgnore: true, radius: 7, weight: 2, color: '#000',
+              fillColor: f.properties.covered ? '#9e9e9e' : '#e53935', fillOpacity: 0.9
+            });
+          },
+          onEachFeature: function (f, layer) {
+            layer.bindTooltip(f.properties.utility + ' · ' + new Date(f.properties.reported_at).toLocaleString(lang));
+          }
+        }).addTo(map);
+        el.setAttribute('data-reports-shown', String(fc.features.length));
+      })
+      .catch(function () {});
+  }
+
   // Drawing.
   if (map.pm) {
     if (map.pm.setLang) map.pm.setLang(lang);

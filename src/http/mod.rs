@@ -20,6 +20,7 @@ pub mod listener;
 pub mod map;
 pub mod params;
 pub mod public;
+pub mod reports;
 mod state;
 pub mod subscribe;
 
@@ -49,6 +50,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(console::routes())
         .merge(declare::routes())
         .merge(public::routes())
+        .merge(reports::routes())
         .merge(subscribe::routes())
         .merge(health::routes())
         .merge(ivr::routes())

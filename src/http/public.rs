@@ -27,7 +27,7 @@ use super::params::{self, Params};
 use super::AppState;
 use super::State;
 use crate::auth::sha256_hex;
-use crate::domain::{AddressForm, Etr, Language, Outage, OutageStatus, Reference};
+use crate::domain::{AddressForm, Etr, Language, Outage, OutageStatus, Reference, Utility};
 use crate::error::{Error, Result};
 use crate::i18n;
 use crate::store::ContactSummary;
@@ -443,6 +443,8 @@ struct SearchPage {
     w: Words,
     query: String,
     results: Vec<SearchResult>,
+    /// The services a report of "no supply" may name.
+    utilities: Vec<(&'static str, String)>,
 }
 
 /// `GET /search?q=` (and `lang=`, see [`LangChoice`]): free text, an address or a
@@ -521,6 +523,10 @@ async fn search(
         Ok((
             StatusCode::OK,
             render(SearchPage {
+                utilities: Utility::ALL
+                    .iter()
+                    .map(|u| (u.as_str(), w.ta("utility-name", "utility", u.as_str())))
+                    .collect(),
                 w,
                 query: text,
                 results,

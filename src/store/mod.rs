@@ -20,6 +20,7 @@
 mod accounts;
 mod calls;
 mod postgres;
+mod reports;
 mod rows;
 mod shared;
 mod sql;
@@ -627,6 +628,63 @@ pub struct OutageCaller {
     pub told_at: Option<DateTime<Utc>>,
 }
 
+/// A resident's "no supply at my address" report, to be stored
+/// ([`Reports::report`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewReport<'a> {
+    pub address_id: i64,
+    pub utility: Utility,
+    /// The open outage of that utility covering the address, if any.
+    pub outage_id: Option<i64>,
+    /// A keyed hash of the client's address (see `http::client`).
+    pub client_key: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// The limits a report is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportLimits {
+    pub per_client_per_hour: u32,
+    pub per_client_per_day: u32,
+    /// Over every client: how many a whole hour stores at most.
+    pub per_hour: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    Stored(i64),
+    /// The address already reported this utility out within the hour: one
+    /// report stands for it.
+    Known,
+    /// A limit was reached; try again then.
+    Limited {
+        retry_at: DateTime<Utc>,
+    },
+}
+
+/// A stored report, where it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportRow {
+    pub id: i64,
+    pub address_id: i64,
+    pub utility: Utility,
+    pub reported_at: DateTime<Utc>,
+    pub outage_id: Option<i64>,
+    pub lon: f64,
+    pub lat: f64,
+}
+
+/// Residents' reports (see `http::reports`). Part of the [`Database`]
+/// contract, carried out in `reports.rs`.
+#[async_trait::async_trait]
+pub trait Reports: Send + Sync {
+    /// Stores the report unless a limit or an earlier report of the same
+    /// address and utility within the hour says otherwise.
+    async fn report(&self, report: &NewReport<'_>, limits: &ReportLimits) -> Result<Reported>;
+    /// Reports made since `since`, newest first, at most `limit`.
+    async fn reports_since(&self, since: DateTime<Utc>, limit: i64) -> Result<Vec<ReportRow>>;
+}
+
 /// Who called the IVR about which outage, and whether they had been told
 /// (see [`crate::calls`]). Part of the [`Database`] contract, carried out in
 /// `calls.rs`.
@@ -684,7 +742,7 @@ pub trait Accounts: Send + Sync {
 /// `sqlite.rs`/`postgres.rs` for what differs). Instants are bound from the
 /// caller's clock, never read from the database's.
 #[async_trait::async_trait]
-pub trait Database: Accounts + Calls {
+pub trait Database: Accounts + Calls + Reports {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
     /// Brings the schema up to date (safe when several processes start at once).

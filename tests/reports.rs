@@ -1,0 +1,178 @@
+//! Residents' "no supply at my address" reports: made from the status page's
+//! search results, answered with whether a known outage covers the address,
+//! limited per client and address, and shown on the console's map (outside
+//! every outage of their service, or not). On both databases.
+
+mod support;
+
+use herald::auth::Role;
+use serde_json::Value;
+use support::app::{TestApp, Town};
+use support::console::{hidden, operator, Browser, PASSWORD};
+
+async fn app() -> TestApp {
+    let app = TestApp::spawn_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".into()];
+        c.reports.per_client_per_hour = 3;
+    })
+    .await;
+    app.import_town(&Town).await;
+    app
+}
+
+/// The id the search result for "Kossuth Lajos utca {house}" reports with.
+async fn address_id(b: &mut Browser, house: usize) -> String {
+    let page = b
+        .get(&format!("/search?q=Kossuth+Lajos+utca+{house}"))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("action=\"/report\""), "{}", page.text);
+    hidden(&page.text, "address")
+}
+
+async fn layer(b: &mut Browser) -> Vec<Value> {
+    let page = b.get("/console/map/reports").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let v: Value = serde_json::from_str(&page.text).unwrap();
+    v["features"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_resident_reports_no_supply_and_the_dispatcher_sees_it_on_the_map() {
+    let app = app().await;
+    operator(&app, "dan", Role::Dispatcher).await;
+    let mut resident = Browser::from(&app, "203.0.113.70");
+
+    // T5 (house 6) is in no outage: the report is news.
+    let t5 = address_id(&mut resident, 6).await;
+    let answer = resident
+        .post_form(
+            "/report",
+            &[("address", &t5), ("utility", "water"), ("lang", "en")],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(
+        answer.text.contains("We knew of no outage there yet"),
+        "{}",
+        answer.text
+    );
+
+    // T0 (house 1) is in a water outage: the answer names it.
+    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
+    let reference = outage["reference"].as_str().unwrap();
+    let t0 = address_id(&mut resident, 1).await;
+    let answer = resident
+        .post_form(
+            "/report",
+            &[("address", &t0), ("utility", "water"), ("lang", "en")],
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert!(
+        answer.text.contains(&format!("outage {reference} covers")),
+        "{}",
+        answer.text
+    );
+    // The same address and service again within the hour: answered, not stored.
+    let again = resident
+        .post_form(
+            "/report",
+            &[("address", &t0), ("utility", "water"), ("lang", "en")],
+        )
+        .await;
+    assert_eq!(again.status, 200);
+
+    // On the map: two reports, T5 outside every water outage, T0 inside.
+    let mut dispatcher = Browser::from(&app, "203.0.113.71");
+    assert_eq!(
+        Browser::new(&app).get("/console/map/reports").await.status,
+        303
+    );
+    dispatcher.sign_in("dan", PASSWORD).await;
+    let features = layer(&mut dispatcher).await;
+    assert_eq!(features.len(), 2, "{features:?}");
+    let covered: Vec<bool> = features
+        .iter()
+        .map(|f| f["properties"]["covered"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        covered,
+        [true, false],
+        "newest first: T0 inside, T5 outside"
+    );
+    assert_eq!(features[1]["geometry"]["coordinates"][0], 19.005);
+    let map = dispatcher.get("/console/new").await;
+    assert!(map
+        .text
+        .contains("data-reports-url=\"/console/map/reports\""));
+
+    // A gas report at T0 is outside every gas outage, though a water one covers it.
+    let gas = resident
+        .post_form(
+            "/report",
+            &[("address", &t0), ("utility", "gas"), ("lang", "en")],
+        )
+        .await;
+    assert_eq!(gas.status, 200);
+    assert!(
+        gas.text.contains("We knew of no outage there yet"),
+        "{}",
+        gas.text
+    );
+
+    // The client's fourth report within the hour is refused, saying when to retry.
+    let t9 = address_id(&mut resident, 10).await;
+    let limited = resident
+        .post_form(
+            "/report",
+            &[("address", &t9), ("utility", "power"), ("lang", "en")],
+        )
+        .await;
+    assert_eq!(limited.status, 429, "{}", limited.text);
+    assert!(
+        limited.text.contains("Too many reports from here"),
+        "{}",
+        limited.text
+    );
+    // Another client is not held by it.
+    let other = Browser::from(&app, "198.51.100.9")
+        .post_form(
+            "/report",
+            &[("address", &t9), ("utility", "power"), ("lang", "en")],
+        )
+        .await;
+    assert_eq!(other.status, 200, "{}", other.text);
+    assert_eq!(layer(&mut dispatcher).await.len(), 4);
+}
+
+#[tokio::test]
+async fn bad_reports_get_a_4xx_naming_the_field_and_store_nothing() {
+    let app = app().await;
+    let mut b = Browser::from(&app, "203.0.113.80");
+    let t0 = address_id(&mut b, 1).await;
+    for (form, field) in [
+        (vec![("utility", "water")], "address"),
+        (vec![("address", t0.as_str())], "utility"),
+        (vec![("address", "999999"), ("utility", "water")], "address"),
+        (vec![("address", "x"), ("utility", "water")], "address"),
+        (
+            vec![("address", t0.as_str()), ("utility", "lava")],
+            "utility",
+        ),
+    ] {
+        let r = b.post_form("/report", &form).await;
+        assert!(
+            (400..500).contains(&r.status),
+            "{form:?}: {} {}",
+            r.status,
+            r.text
+        );
+        assert!(r.text.contains(field), "{form:?}: {}", r.text);
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reports")
+        .fetch_one(&mut app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}
