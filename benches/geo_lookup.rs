@@ -9,10 +9,14 @@
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use geo::{Coord, Intersects, LineString, MultiPolygon, Point, Polygon};
+use geo::{Coord, Intersects, MultiPolygon, Point};
 use herald::geo::{AddressIndex, IndexPoint};
 
 const N: usize = 2_000_000;
+
+#[path = "shapes.rs"]
+mod shapes;
+use shapes::{concave, ring};
 
 fn points() -> Vec<IndexPoint> {
     herald::synthetic::generate(N, 42)
@@ -24,23 +28,6 @@ fn points() -> Vec<IndexPoint> {
             utilities: 0,
         })
         .collect()
-}
-
-/// A ring of `k` vertices around `c` with radius `r·shape(θ)` (degrees; x scaled for latitude).
-fn ring(c: Coord<f64>, r: f64, k: usize, shape: impl Fn(f64) -> f64) -> MultiPolygon<f64> {
-    let kx = 1.0 / c.y.to_radians().cos();
-    let mut pts: Vec<Coord<f64>> = (0..k)
-        .map(|i| {
-            let t = i as f64 / k as f64 * std::f64::consts::TAU;
-            let rr = r * shape(t);
-            Coord {
-                x: c.x + rr * t.cos() * kx,
-                y: c.y + rr * t.sin(),
-            }
-        })
-        .collect();
-    pts.push(pts[0]);
-    MultiPolygon(vec![Polygon::new(LineString::new(pts), vec![])])
 }
 
 /// Scales the ring until it holds about `target` addresses.
@@ -113,11 +100,7 @@ fn bench(c: &mut Criterion) {
         (
             "5000-vertex concave region",
             500_000,
-            tuned(&index, 500_000, |r| {
-                ring(centre, r, 5000, |t| {
-                    1.0 + 0.35 * (7.0 * t).sin() + 0.12 * (61.0 * t).sin()
-                })
-            }),
+            tuned(&index, 500_000, |r| concave(centre, r)),
         ),
     ];
     for (name, _, area) in &cases {

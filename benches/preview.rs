@@ -15,7 +15,7 @@
 
 use std::time::Instant;
 
-use geo::{Coord, LineString, MultiPolygon, Polygon};
+use geo::Coord;
 use herald::app::Server;
 use herald::auth::Role;
 use herald::config::Config;
@@ -23,34 +23,15 @@ use herald::import::{self, Mode};
 use herald::store::NewToken;
 use serde_json::json;
 
+#[path = "shapes.rs"]
+mod shapes;
+use shapes::concave;
+
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A ring of `k` vertices around `c` with radius `r·shape(θ)` (as geo_lookup's).
-fn ring(c: Coord<f64>, r: f64, k: usize, shape: impl Fn(f64) -> f64) -> MultiPolygon<f64> {
-    let kx = 1.0 / c.y.to_radians().cos();
-    let mut pts: Vec<Coord<f64>> = (0..k)
-        .map(|i| {
-            let t = i as f64 / k as f64 * std::f64::consts::TAU;
-            let rr = r * shape(t);
-            Coord {
-                x: c.x + rr * t.cos() * kx,
-                y: c.y + rr * t.sin(),
-            }
-        })
-        .collect();
-    pts.push(pts[0]);
-    MultiPolygon(vec![Polygon::new(LineString::new(pts), vec![])])
-}
-
-fn concave(c: Coord<f64>, r: f64) -> MultiPolygon<f64> {
-    ring(c, r, 5000, |t| {
-        1.0 + 0.35 * (7.0 * t).sin() + 0.12 * (61.0 * t).sin()
-    })
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -176,3 +176,81 @@ async fn bad_reports_get_a_4xx_naming_the_field_and_store_nothing() {
         .unwrap();
     assert_eq!(stored, 0);
 }
+
+/// A report just outside an outage of its service: the outage page offers to
+/// extend the area over it, through the area change's review.
+#[tokio::test]
+async fn the_dispatcher_extends_the_area_over_reports_just_outside_it() {
+    let app = app().await;
+    operator(&app, "dan", Role::Dispatcher).await;
+    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
+    let (id, reference) = (
+        outage["id"].as_i64().unwrap(),
+        outage["reference"].as_str().unwrap(),
+    );
+    app.drain().await;
+    let mut resident = Browser::from(&app, "203.0.113.90");
+    let t2 = address_id(&mut resident, 3).await;
+    for utility in ["water", "gas"] {
+        let r = resident
+            .post_form(
+                "/report",
+                &[("address", &t2), ("utility", utility), ("lang", "en")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
+    let mut b = Browser::from(&app, "203.0.113.91");
+    b.sign_in("dan", PASSWORD).await;
+    let page = b.get(&format!("/console/o/{reference}")).await;
+    // The gas report is no water outage's business.
+    assert!(
+        page.text
+            .contains("Extend the area over the 1 reports of no supply just outside it"),
+        "{}",
+        page.text
+    );
+    let csrf = hidden(&page.text, "csrf");
+    let review = b
+        .post_form(
+            &format!("/console/o/{reference}/extend"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(review.status, 200, "{}", review.text);
+    assert!(
+        review
+            .text
+            .contains("Area: 2 → 3 addresses (1 added, 0 left out)."),
+        "{}",
+        review.text
+    );
+    let area = hidden(&review.text, "area")
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"");
+    let revision = hidden(&review.text, "revision");
+    let done = b
+        .post_form(
+            &format!("/console/o/{reference}/apply"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("change", "area"),
+                ("area", area.as_str()),
+                ("revision", revision.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    let (_, v) = app.get_json(&format!("/api/v1/outages/{id}")).await;
+    assert_eq!(v["affected_addresses"], 3, "{v}");
+    app.drain().await;
+    assert_eq!(
+        app.smtp.messages_to(&Town::email(2)).len(),
+        1,
+        "T2 is told of it"
+    );
+    // Covered now: nothing left to extend over.
+    let page = b.get(&format!("/console/o/{reference}")).await;
+    assert!(!page.text.contains("/extend"), "{}", page.text);
+}

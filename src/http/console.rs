@@ -570,6 +570,9 @@ struct OutagePage {
     kind: String,
     /// The extra message per language, for its change form.
     messages: Vec<super::declare::MessageField>,
+    /// Residents' reports of the last day just outside the area, in no open
+    /// outage of its service.
+    reports_outside: usize,
     can_change: bool,
     /// Dispatchers may retry dead deliveries, of an ended outage too (its
     /// "restored" message).
@@ -698,7 +701,15 @@ async fn outage_page(
         })
         .collect();
     let open = outage.status.is_open();
+    let reports_outside = if open {
+        super::declare::reports_outside(&state, &outage)
+            .await?
+            .len()
+    } else {
+        0
+    };
     let page = OutagePage {
+        reports_outside,
         failures,
         o: outage_row(&state, &w, &outage, now),
         kind: w.t(&format!("console-kind-{}", outage.kind.as_str())),
@@ -967,17 +978,29 @@ async fn review(
     check_csrf(&console.session, form.csrf.as_deref())?;
     console.caller.require(Access::Dispatch)?;
     let outage = outages::find(&state.outages(), &reference).await?;
+    review_change(&state, &console, &headers, outage, &form).await
+}
+
+/// The review page of `form`'s change to `outage` (also the map's "extend
+/// the area over the reports", which computes its area change).
+pub(super) async fn review_change(
+    state: &AppState,
+    console: &Console,
+    headers: &HeaderMap,
+    outage: Outage,
+    form: &ChangeForm,
+) -> Result<Response> {
     if !outage.status.is_open() {
         return Err(Error::Conflict(format!(
             "outage {} is {} and can no longer change",
             outage.reference, outage.status
         )));
     }
-    let planned = plan(&state, &outage, &form)?;
+    let planned = plan(state, &outage, form)?;
     let now = state.clock.now();
     let w = console_words(
-        &state,
-        &headers,
+        state,
+        headers,
         console.lang,
         &format!("/console/o/{}", outage.reference),
     );
@@ -1007,8 +1030,8 @@ async fn review(
         ChangeAction::Etr | ChangeAction::EtrUnknown => format!(
             "{}: {} → {}",
             w.t("console-etr"),
-            etr_words(&state, &w, outage.etr.as_option(), now),
-            etr_words(&state, &w, planned.after.etr.as_option(), now)
+            etr_words(state, &w, outage.etr.as_option(), now),
+            etr_words(state, &w, planned.after.etr.as_option(), now)
         ),
         ChangeAction::Cause => format!(
             "{}: {} → {}",
@@ -1024,13 +1047,13 @@ async fn review(
     let (summary, area_reach) = match form.change {
         ChangeAction::Area => {
             let (summary, reach) =
-                super::declare::area_change(&state, &w, &outage, &planned.after.area).await?;
+                super::declare::area_change(state, &w, &outage, &planned.after.area).await?;
             (summary, Some(reach))
         }
         _ => (summary, None),
     };
     let page = ReviewPage {
-        o: outage_row(&state, &w, &outage, now),
+        o: outage_row(state, &w, &outage, now),
         summary,
         change: form.change.as_str(),
         etr: planned.etr,
@@ -1043,7 +1066,7 @@ async fn review(
         sms: told.sms,
         queued,
         samples,
-        c: Chrome::of(&console, &w),
+        c: Chrome::of(console, &w),
         w,
     };
     private(StatusCode::OK, page)

@@ -50,6 +50,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/new/apply", post(apply))
         .route("/console/o/{reference}/undo", post(undo))
         .route("/console/o/{reference}/area", get(area_page))
+        .route("/console/o/{reference}/extend", post(extend))
         .route("/console/map/points", get(points))
         .route("/console/map/labels", get(labels))
         .route("/console/map/outages", get(open_areas))
@@ -359,6 +360,95 @@ async fn area_page(
         w,
     };
     private(StatusCode::OK, page)
+}
+
+/// How far outside an outage's area a report still counts as "just outside"
+/// (degrees of latitude, ~1 km), and the square each report adds when the
+/// area is extended over it (half its side, ~30 m).
+const NEARBY: f64 = 0.01;
+const REPORT_SQUARE: f64 = 0.0003;
+
+/// The last day's reports of the outage's service near its area (within
+/// [`NEARBY`] of its bounding box) that no open outage of that service covers.
+pub(super) async fn reports_outside(
+    state: &AppState,
+    outage: &Outage,
+) -> Result<Vec<crate::store::ReportRow>> {
+    use geo::BoundingRect;
+    let Some(bbox) = crate::geo::read_stored_area(&outage.area)
+        .ok()
+        .and_then(|a| a.bounding_rect())
+    else {
+        return Ok(Vec::new());
+    };
+    let since = state.clock.now() - chrono::Duration::hours(24);
+    let view = state.view().await?;
+    let reports = state.store.reports_since(since, 5_000).await?;
+    Ok(reports
+        .into_iter()
+        .filter(|r| r.utility == outage.utility)
+        .filter(|r| {
+            let kx = NEARBY / r.lat.to_radians().cos().max(0.1);
+            r.lon >= bbox.min().x - kx
+                && r.lon <= bbox.max().x + kx
+                && r.lat >= bbox.min().y - NEARBY
+                && r.lat <= bbox.max().y + NEARBY
+        })
+        .filter(|r| {
+            !view
+                .open
+                .covering(&[r.address_id])
+                .iter()
+                .any(|(open, _)| open.outage.utility == r.utility)
+        })
+        .collect())
+}
+
+/// `POST /console/o/{ref}/extend`: the area grown over the reports just
+/// outside it (a small square around each, joined to the area), shown as an
+/// area change's review; nothing changes until that is confirmed.
+async fn extend(
+    axum::extract::State(state): State,
+    console: Console,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+    FormParams(form): FormParams<CsrfForm>,
+) -> Result<Response> {
+    use geo::BooleanOps;
+    check_csrf(&console.session, form.csrf.as_deref())?;
+    console.caller.require(Access::Dispatch)?;
+    let outage = outages::find(&state.outages(), &reference).await?;
+    let reports = reports_outside(&state, &outage).await?;
+    if reports.is_empty() {
+        return Err(Error::Conflict(format!(
+            "no report of no supply lies just outside outage {}",
+            outage.reference
+        )));
+    }
+    let mut area = crate::geo::read_stored_area(&outage.area)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("stored area: {e}")))?;
+    for r in &reports {
+        let dx = REPORT_SQUARE / r.lat.to_radians().cos().max(0.1);
+        let square = geo::Rect::new(
+            geo::coord! { x: r.lon - dx, y: r.lat - REPORT_SQUARE },
+            geo::coord! { x: r.lon + dx, y: r.lat + REPORT_SQUARE },
+        )
+        .to_polygon();
+        area = area.union(&geo::MultiPolygon(vec![square]));
+    }
+    let text = serde_json::to_string(&geojson::Geometry::from(&area))
+        .map_err(|e| Error::Internal(e.into()))?;
+    let change = super::console::ChangeForm {
+        csrf: form.csrf,
+        change: super::console::ChangeAction::Area,
+        etr: None,
+        etr_local: None,
+        cause: None,
+        messages: MessageFields::default(),
+        area: Some(text),
+        revision: None,
+    };
+    super::console::review_change(&state, &console, &headers, outage, &change).await
 }
 
 /// An area change in words, for its review: the addresses before and after,

@@ -4,7 +4,9 @@
 //
 //   node tests/browser/declare.mjs <base_url> <out_dir> <username> <password>
 //
-// Signs in; on /console/new picks the utility and draws a rectangle of four
+// A resident reports no supply at an address from the status page; the
+// dispatcher signs in and sees it on the map; on /console/new picks the
+// utility and draws a rectangle of four
 // clicks with Geoman's polygon tool over the first two addresses of the test
 // town; waits for the live preview and checks it against the API's preview of
 // the same area; reviews (the SMS shows its segment count), sends, then hands
@@ -67,6 +69,14 @@ async function main() {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
 
+  // A resident first: "no supply" at Kossuth Lajos utca 6 (T5), from the
+  // status page's search result.
+  await page.goto(`${base}/search?q=Kossuth+Lajos+utca+6`);
+  await page.click('details summary');
+  await page.selectOption('select[name="utility"]', 'water');
+  await Promise.all([page.waitForURL(/\/report$/), page.click('form[action="/report"] button[type=submit]')]);
+  check((await page.textContent('main')).includes('the dispatchers see your report'), 'the report is answered');
+
   await page.goto(`${base}/console/login`);
   await page.fill('#username', username);
   await page.fill('#password', password);
@@ -77,6 +87,8 @@ async function main() {
   await page.goto(`${base}/console/new`);
   await page.waitForSelector('.leaflet-pm-toolbar');
   await page.waitForSelector('#map[data-points-shown="100"]');
+  // The resident's report is on the map.
+  await page.waitForSelector('#map[data-reports-shown="1"]');
   await page.selectOption('#utility', 'water');
   await axeClean(page, 'the map page');
   await shot(page, 'map');

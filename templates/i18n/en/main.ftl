@@ -288,6 +288,7 @@ console-review-cancel = Status: cancelled. Everyone who was told about the outag
 console-review-message = The extra message changes: everyone already told hears the outage again with it.
 console-area-change = Area
 console-area-redraw = Redraw the area on the map
+console-extend = Extend the area over the { $count } reports of no supply just outside it
 console-area-now = The outage covers { $count } addresses now.
 console-review-area = Area: { $before } → { $after } addresses ({ $added } added, { $removed } left out).
 console-review-area-reach = The added addresses' { $email } e-mail addresses and { $sms } phone numbers are told of the outage; anyone told at the { $removed } addresses left out hears that it no longer covers them.

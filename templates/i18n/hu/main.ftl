@@ -285,6 +285,7 @@ console-review-cancel = Állapot: törölve. Mindenki, akit értesítettünk, me
 console-review-message = A további üzenet megváltozik: aki már értesítést kapott, újra megkapja vele együtt.
 console-area-change = Terület
 console-area-redraw = A terület újrarajzolása a térképen
+console-extend = A terület kiterjesztése a közvetlenül mellette bejelentett { $count } szolgáltatáskiesésre
 console-area-now = Az üzemzavar most { $count } címet érint.
 console-review-area = Terület: { $before } → { $after } cím ({ $added } új, { $removed } kimarad).
 console-review-area-reach = Az új címek { $email } e-mail címe és { $sms } telefonszáma értesítést kap az üzemzavarról; aki a kimaradó { $removed } címen már értesítést kapott, megtudja, hogy már nem érinti.

@@ -282,6 +282,7 @@ console-review-cancel = Stan: odwołana. Wszyscy powiadomieni dowiedzą się, ż
 console-review-message = Dodatkowa wiadomość się zmienia: wszyscy już powiadomieni otrzymają powiadomienie ponownie z nią.
 console-area-change = Obszar
 console-area-redraw = Narysuj obszar na mapie od nowa
+console-extend = Rozszerz obszar o { $count } zgłoszeń braku usługi tuż obok niego
 console-area-now = Awaria obejmuje teraz { $count } adresów.
 console-review-area = Obszar: { $before } → { $after } adresów ({ $added } dodanych, { $removed } wyłączonych).
 console-review-area-reach = { $email } adresów e-mail i { $sms } numerów telefonów pod dodanymi adresami otrzyma powiadomienie o awarii; kto został powiadomiony pod { $removed } wyłączonymi adresami, dowie się, że już go nie obejmuje.
