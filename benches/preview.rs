@@ -11,6 +11,10 @@
 //!   cargo bench --bench preview                      (SQLite, the default)
 //!   HERALD_DATABASE_URL=postgres://… cargo bench --bench preview
 //!
+//! Then the console's pages at that size, signed in (the "under 1 s" target):
+//! the outage list, the outage's page and live figures, the map page and its
+//! layers over the whole register.
+//!
 //! Environment: BENCH_ADDRESSES (2000000), BENCH_CONTACT_EVERY (10).
 
 use std::time::Instant;
@@ -164,6 +168,79 @@ async fn main() -> anyhow::Result<()> {
         percentile(&ms, 0.9),
         ms[ms.len() - 1]
     );
+
+    // The console's pages at this size, signed in: the outage list, one
+    // outage's page (its area holding the 500,000 addresses and a fan-out of
+    // 49,999 messages waiting), its live figures, the map page and its layers.
+    let body: serde_json::Value = serde_json::from_str(&body)?;
+    let (outage, _, _) = herald::outages::declare(
+        &state.outages(),
+        &body,
+        None,
+        &herald::domain::audit::Actor::cli(),
+    )
+    .await?;
+    herald::operators::create(
+        &state.store,
+        "bench",
+        Role::Dispatcher,
+        "correct horse battery".into(),
+        &herald::domain::audit::Actor::cli(),
+        now,
+    )
+    .await?;
+    let session = herald::operators::sign_in(
+        &state.store,
+        &state.server_key,
+        "bench",
+        "correct horse battery",
+        None,
+        chrono::Utc::now(),
+    )
+    .await?
+    .session_id;
+    let cookie = format!("herald_session={session}");
+    let extent = index.extent().expect("addresses");
+    let whole = format!(
+        "{},{},{},{}",
+        extent.min().x,
+        extent.min().y,
+        extent.max().x,
+        extent.max().y
+    );
+    let base = format!("http://{}", server.addr);
+    let pages = [
+        "/console".to_string(),
+        format!("/console/o/{}", outage.reference),
+        format!("/console/o/{}/live", outage.reference),
+        "/console/new".to_string(),
+        format!("/console/map/points?bbox={whole}"),
+        "/console/map/labels".to_string(),
+        "/console/map/outages".to_string(),
+    ];
+    println!("console pages (target: each under 1 s), 10 requests each:");
+    for path in &pages {
+        let mut ms = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..10 {
+            let started = Instant::now();
+            let r = http
+                .get(format!("{base}{path}"))
+                .header("cookie", &cookie)
+                .send()
+                .await?
+                .error_for_status()?;
+            bytes = r.bytes().await?.len();
+            ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "  {path}: median {:.1} ms, max {:.1} ms, {} KiB",
+            percentile(&ms, 0.5),
+            ms[ms.len() - 1],
+            bytes / 1024
+        );
+    }
     server.stop().await;
     Ok(())
 }

@@ -41,7 +41,7 @@
     var b = map.getBounds();
     var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (x) { return x.toFixed(6); });
     var ask = ++pointsAsked;
-    fetch(data('points-url') + '?bbox=' + bbox.join(',') + '&zoom=' + map.getZoom(), { credentials: 'same-origin' })
+    fetch(data('points-url') + '?bbox=' + bbox.join(','), { credentials: 'same-origin' })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (p) {
         if (!p || ask !== pointsAsked) return;

@@ -11,9 +11,15 @@
 //! outage with its fan-out held for `console.undo_seconds`, during which
 //! `POST /console/o/{ref}/undo` calls it off before anyone is told.
 //!
+//! An open outage's area is redrawn on the same map (`GET /console/o/{ref}/area`)
+//! or extended over the residents' reports just outside it (`POST
+//! /console/o/{ref}/extend`); both are reviewed as an area change on the
+//! outage page's review.
+//!
 //! The map's layers come from memory: `GET /console/map/points` (address
 //! points, or counts per cell when too many are in view), `…/labels`
-//! (settlements) and `…/outages` (open outages' areas as GeoJSON).
+//! (settlements) and `…/outages` (open outages' areas as GeoJSON); the
+//! reports' layer is `http::reports`'.
 
 use std::sync::Arc;
 
@@ -754,12 +760,12 @@ async fn undo(
 }
 
 /// `GET /console/map/points?bbox=west,south,east,north`: the address points in
-/// view, or counts per cell when there are more than the map draws smoothly.
+/// view, or counts per cell when there are more than the map draws smoothly
+/// (the grid follows the view, so the map's zoom needs no parameter of its own;
+/// other parameters are ignored).
 #[derive(Debug, Deserialize)]
 pub struct PointsQuery {
     pub bbox: String,
-    #[serde(default)]
-    pub zoom: Option<f64>,
 }
 
 /// Points a map draws one by one at most; beyond, a grid of counts.
@@ -792,7 +798,6 @@ async fn points(
             "expected west ≤ east and south ≤ north",
         ));
     }
-    let _ = q.zoom;
     let index = state.register.address_index().await?;
     let view = geo::Rect::new(
         geo::coord! { x: west, y: south },
