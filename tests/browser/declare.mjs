@@ -90,6 +90,9 @@ async function main() {
   // The resident's report is on the map.
   await page.waitForSelector('#map[data-reports-shown="1"]');
   await page.selectOption('#utility', 'water');
+  const away = await page.evaluate(() =>
+    [...document.querySelectorAll('a[href]')].map((a) => a.href).filter((h) => new URL(h).origin !== location.origin));
+  check(away.length === 0, `links off the server on the map page: ${away.join(', ')}`);
   await axeClean(page, 'the map page');
   await shot(page, 'map');
 
