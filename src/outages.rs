@@ -114,14 +114,16 @@ pub fn check_cause(cause: &str) -> Result<String> {
 /// Checks messages by language (`{"hu": "…", "en": "…"}`) as a declaration's
 /// or a change's `message` field is checked.
 pub fn check_messages(value: &Value) -> Result<Messages> {
-    let obj: Map<String, Value> = [("message".to_string(), value.clone())]
-        .into_iter()
-        .collect();
-    Ok(messages(&obj)?.unwrap_or_default())
+    Ok(message_texts(Some(value))?.unwrap_or_default())
 }
 
 fn messages(obj: &Map<String, Value>) -> Result<Option<Messages>> {
-    let Some(value) = obj.get("message").filter(|v| !v.is_null()) else {
+    message_texts(obj.get("message"))
+}
+
+/// A `message` field's texts by language; absent or null is none given.
+fn message_texts(value: Option<&Value>) -> Result<Option<Messages>> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
         return Ok(None);
     };
     let Some(map) = value.as_object() else {
@@ -157,13 +159,25 @@ fn messages(obj: &Map<String, Value>) -> Result<Option<Messages>> {
 }
 
 fn area(ctx: &Context<'_>, obj: &Map<String, Value>) -> Result<Option<geo::MultiPolygon<f64>>> {
-    match obj.get("area") {
+    check_area(ctx.config, obj.get("area"))
+}
+
+/// Reads an area as a declaration or a change gives it (`area`; absent or
+/// null is none given), every rejection naming where the problem is.
+pub fn check_area(
+    config: &Config,
+    value: Option<&Value>,
+) -> Result<Option<geo::MultiPolygon<f64>>> {
+    match value {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => crate::geo::parse_area(v, ctx.config.max_area_vertices)
+        Some(v) => crate::geo::parse_area(v, config.max_area_vertices)
             .map(Some)
             .map_err(|e| Error::invalid(e.path, e.message)),
     }
 }
+
+/// What a declaration without an area is told.
+const AREA_REQUIRED: &str = "required: a GeoJSON Polygon or MultiPolygon";
 
 fn time_field(obj: &Map<String, Value>, field: &str) -> Result<Option<DateTime<Utc>>> {
     string_field(obj, field)?
@@ -215,8 +229,7 @@ pub fn parse_declaration(ctx: &Context<'_>, body: &Value) -> Result<Declaration>
     })?;
     let kind = enum_field::<OutageKind>(obj, "kind")?.unwrap_or(OutageKind::Unplanned);
     let cause = cause(obj)?.ok_or_else(|| Error::invalid("cause", "required"))?;
-    let area = area(ctx, obj)?
-        .ok_or_else(|| Error::invalid("area", "required: a GeoJSON Polygon or MultiPolygon"))?;
+    let area = area(ctx, obj)?.ok_or_else(|| Error::invalid("area", AREA_REQUIRED))?;
     let etr = etr_field(obj)?.unwrap_or(Etr::Unknown);
     let starts_at = time_field(obj, "starts_at")?;
     match (kind, starts_at) {
@@ -277,11 +290,8 @@ pub async fn preview(ctx: &Context<'_>, body: &Value) -> Result<Reach> {
 /// What an area alone reaches (the console's live preview, while the rest of
 /// the declaration is still being written), and the addresses, ascending.
 pub async fn reach(ctx: &Context<'_>, area: &Value, utility: Utility) -> Result<(Reach, Vec<i64>)> {
-    let area = match area {
-        Value::Null => return invalid("area", "required: a GeoJSON Polygon or MultiPolygon"),
-        v => crate::geo::parse_area(v, ctx.config.max_area_vertices)
-            .map_err(|e| Error::invalid(e.path, e.message))?,
-    };
+    let area =
+        check_area(ctx.config, Some(area))?.ok_or_else(|| Error::invalid("area", AREA_REQUIRED))?;
     reach_of(ctx, &area, utility).await
 }
 

@@ -59,6 +59,9 @@ pub struct AddressIndex {
     origin: Coord<f64>,
     /// Grid cells per degree.
     scale: Coord<f64>,
+    /// The smallest rectangle holding every point (the console map's first
+    /// view), found once at build.
+    extent: Option<geo::Rect<f64>>,
 }
 
 /// Interleaves the bits of x and y (x in even positions).
@@ -113,6 +116,7 @@ impl AddressIndex {
             any_utilities: false,
             origin,
             scale,
+            extent: None,
         };
         for (code, i) in keyed {
             let p = &points[i as usize];
@@ -122,6 +126,7 @@ impl AddressIndex {
             index.utilities.push(p.utilities);
             index.any_utilities |= p.utilities != 0;
         }
+        index.extent = Self::compute_extent(&index.coords);
         index
     }
 
@@ -135,8 +140,12 @@ impl AddressIndex {
 
     /// The smallest rectangle holding every point; None when there are none.
     pub fn extent(&self) -> Option<geo::Rect<f64>> {
-        let first = *self.coords.first()?;
-        let (lo, hi) = self.coords.iter().fold((first, first), |(lo, hi), c| {
+        self.extent
+    }
+
+    fn compute_extent(coords: &[Coord<f64>]) -> Option<geo::Rect<f64>> {
+        let first = *coords.first()?;
+        let (lo, hi) = coords.iter().fold((first, first), |(lo, hi), c| {
             (
                 Coord {
                     x: lo.x.min(c.x),

@@ -88,14 +88,9 @@ pub(super) async fn remember_language(
     let chosen = query_language(request.uri().query());
     let mut response = next.run(request).await;
     if let Some(lang) = chosen {
-        let cookie = format!(
-            "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-            super::public::LANGUAGE_COOKIE,
-            lang.as_str()
-        );
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, super::public::language_cookie(lang));
     }
     response
 }
@@ -847,8 +842,9 @@ struct Planned {
     cause: String,
     /// (field, text) of a message change.
     messages: Vec<(&'static str, String)>,
-    /// The new area of an area change, as GeoJSON text.
+    /// The new area of an area change, as GeoJSON text, and read.
     area: String,
+    new_area: Option<geo::MultiPolygon<f64>>,
 }
 
 fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned> {
@@ -856,6 +852,7 @@ fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned>
     let (mut etr, mut cause) = (String::new(), String::new());
     let mut messages = Vec::new();
     let mut area = String::new();
+    let mut new_area = None;
     let (body, kind) = match form.change {
         ChangeAction::Etr => {
             let at = match (&form.etr, &form.etr_local) {
@@ -902,8 +899,10 @@ fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned>
         }
         ChangeAction::Area => {
             let value = super::declare::area_value(form.area.as_deref())?;
-            crate::geo::parse_area(&value, state.config.max_area_vertices)
-                .map_err(|e| Error::invalid(e.path, e.message))?;
+            new_area = outages::check_area(&state.config, Some(&value))?;
+            if new_area.is_none() {
+                return Err(Error::invalid("area", "draw the new area first"));
+            }
             area = value.to_string();
             after.area = value.clone();
             (json!({ "area": value }), DeliveryKind::Updated)
@@ -926,6 +925,7 @@ fn plan(state: &AppState, outage: &Outage, form: &ChangeForm) -> Result<Planned>
         cause,
         messages,
         area,
+        new_area,
     })
 }
 
@@ -1026,31 +1026,36 @@ pub(super) async fn review_change(
         .map_err(|e| Error::Internal(anyhow::anyhow!("template: {e}")))?,
         None => Vec::new(),
     };
-    let summary = match form.change {
-        ChangeAction::Etr | ChangeAction::EtrUnknown => format!(
-            "{}: {} → {}",
-            w.t("console-etr"),
-            etr_words(state, &w, outage.etr.as_option(), now),
-            etr_words(state, &w, planned.after.etr.as_option(), now)
-        ),
-        ChangeAction::Cause => format!(
-            "{}: {} → {}",
-            w.t("console-cause"),
-            outage.cause,
-            planned.after.cause
-        ),
-        ChangeAction::Message => w.t("console-review-message"),
-        ChangeAction::Area => String::new(),
-        ChangeAction::Restore => w.t("console-review-restore"),
-        ChangeAction::Cancel => w.t("console-review-cancel"),
-    };
     let (summary, area_reach) = match form.change {
+        ChangeAction::Etr | ChangeAction::EtrUnknown => (
+            format!(
+                "{}: {} → {}",
+                w.t("console-etr"),
+                etr_words(state, &w, outage.etr.as_option(), now),
+                etr_words(state, &w, planned.after.etr.as_option(), now)
+            ),
+            None,
+        ),
+        ChangeAction::Cause => (
+            format!(
+                "{}: {} → {}",
+                w.t("console-cause"),
+                outage.cause,
+                planned.after.cause
+            ),
+            None,
+        ),
+        ChangeAction::Message => (w.t("console-review-message"), None),
         ChangeAction::Area => {
-            let (summary, reach) =
-                super::declare::area_change(state, &w, &outage, &planned.after.area).await?;
+            let area = planned
+                .new_area
+                .as_ref()
+                .expect("an area change reads its area");
+            let (summary, reach) = super::declare::area_change(state, &w, &outage, area).await?;
             (summary, Some(reach))
         }
-        _ => (summary, None),
+        ChangeAction::Restore => (w.t("console-review-restore"), None),
+        ChangeAction::Cancel => (w.t("console-review-cancel"), None),
     };
     let page = ReviewPage {
         o: outage_row(state, &w, &outage, now),

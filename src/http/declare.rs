@@ -464,9 +464,9 @@ pub(super) async fn area_change(
     state: &AppState,
     w: &Words,
     outage: &Outage,
-    area: &Value,
+    area: &geo::MultiPolygon<f64>,
 ) -> Result<(String, String)> {
-    let (reach, new_ids) = outages::reach(&state.outages(), area, outage.utility).await?;
+    let (reach, new_ids) = outages::reach_of(&state.outages(), area, outage.utility).await?;
     let view = state.view().await?;
     let old_ids = view
         .open

@@ -91,10 +91,15 @@ async fn refresh_call_gauges(state: &AppState) {
     let Ok(open) = state.store.open_outages().await else {
         return;
     };
+    // Every call this node noted counts, written once for all the outages.
+    if state.calls.flush(&state.store).await.is_err() {
+        return;
+    }
     for o in open {
-        let Ok(s) = crate::calls::outage_stats(&state.calls, &state.store, o.id).await else {
+        let Ok(callers) = state.store.outage_callers(o.id).await else {
             continue;
         };
+        let s = crate::calls::CallStats::of(&callers);
         let reference = o.reference.to_string();
         metrics::gauge!("herald_outage_callers", "reference" => reference.clone())
             .set(s.callers as f64);

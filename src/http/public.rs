@@ -45,7 +45,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// The chosen language (public pages and the console).
-pub(super) const LANGUAGE_COOKIE: &str = "herald_lang";
+const LANGUAGE_COOKIE: &str = "herald_lang";
 
 /// `?lang=` on every page: hu, pl or en (also `hu-HU`…). A value that is not one
 /// is ignored, never refused: a visitor with a mangled link still gets the page,
@@ -268,15 +268,19 @@ where
         HeaderValue::from_static(lang.as_str()),
     );
     if remember {
-        let cookie = format!(
-            "{LANGUAGE_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-            lang.as_str()
-        );
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            h.insert(header::SET_COOKIE, v);
-        }
+        h.insert(header::SET_COOKIE, language_cookie(lang));
     }
     Ok(response)
+}
+
+/// The cookie that keeps a chosen language for a year (public pages and the
+/// console).
+pub(super) fn language_cookie(lang: Language) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{LANGUAGE_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.as_str()
+    ))
+    .expect("a language code is a cookie value")
 }
 
 pub(super) fn urlencode(s: &str) -> String {

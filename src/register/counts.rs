@@ -66,8 +66,8 @@ impl ContactCounts {
         b.finish()
     }
 
-    /// The contacts at the addresses `ids` (ascending), per channel: what
-    /// [`crate::store::Database::count_contacts`] answers, from memory.
+    /// The contacts (not opted out) at the addresses `ids` (ascending), per
+    /// channel.
     pub fn count(&self, ids: &[i64]) -> ChannelCounts {
         let (mut email, mut sms) = (0i64, 0i64);
         let mut at = 0;

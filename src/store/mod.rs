@@ -783,8 +783,6 @@ pub trait Database: Accounts + Calls + Reports {
     /// (outage id, first address id, last address id) of every open outage's
     /// id runs, by outage then first id.
     async fn open_outage_runs(&self) -> Result<Vec<(i64, i64, i64)>>;
-    /// Contacts (not opted out) at the addresses, per channel.
-    async fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts>;
     /// One service address by its id (the status page's chosen address).
     async fn address(&self, id: i64) -> Result<Option<AddressRow>>;
 

@@ -288,18 +288,6 @@ impl<B: Backend> Database for SqlStore<B> {
         bad.map_or(Ok(()), Err)
     }
 
-    async fn count_contacts(&self, address_ids: &[i64]) -> Result<ChannelCounts> {
-        let rows: Vec<(String, i64)> = Sql::new(format!(
-            "SELECT channel, COUNT(*) FROM contacts WHERE opted_out_at IS NULL \
-             AND {} GROUP BY channel",
-            B::any("address_id", 1)
-        ))
-        .bind(address_ids)
-        .fetch_all(&mut self.0.read().await?)
-        .await?;
-        rows::channel_counts(&rows)
-    }
-
     async fn create_token(&self, token: &NewToken<'_>) -> Result<i64> {
         let now = to_ms(token.now);
         let mut tx = self.0.begin_write().await?;
