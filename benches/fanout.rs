@@ -102,6 +102,10 @@ async fn run(
     import::import_contacts(
         &state.store,
         import::Input::Bytes(contacts.as_bytes()),
+        import::ListSource {
+            name: "bench",
+            key: &state.server_key,
+        },
         region,
         Mode::Skip,
         now,

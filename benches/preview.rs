@@ -90,6 +90,10 @@ async fn main() -> anyhow::Result<()> {
     import::import_contacts(
         &state.store,
         import::Input::Bytes(contacts.as_bytes()),
+        import::ListSource {
+            name: "bench",
+            key: &state.server_key,
+        },
         region,
         Mode::Skip,
         now,

@@ -194,6 +194,20 @@ impl ServerKey {
         hex::encode(&self.mac(purpose, subject).finalize().into_bytes()[..16])
     }
 
+    /// A destination as the suppressions hold it (a number that texted STOP,
+    /// a deleted person's address): its keyed hash, never itself.
+    pub fn suppression(&self, channel: crate::domain::Channel, destination: &str) -> String {
+        self.sign(
+            "suppressed destination",
+            &format!("{channel}:{destination}"),
+        )
+    }
+
+    /// A number that texted Herald, as the inbound log holds it.
+    pub fn sms_sender(&self, number: &str) -> String {
+        self.sign("sms sender", number)
+    }
+
     /// Constant-time check of a signature made by [`ServerKey::sign`].
     pub fn verify(&self, purpose: &str, subject: &str, signature: &str) -> bool {
         match hex::decode(signature) {

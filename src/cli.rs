@@ -182,9 +182,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ImportWhat::Contacts { file, strict } => {
                     let region =
                         crate::domain::contact::parse_region(&state.config.default_region)?;
+                    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+                    let source = import::ListSource {
+                        name: name.as_deref().unwrap_or("contacts"),
+                        key: &state.server_key,
+                    };
                     import::import_contacts(
                         &state.store,
                         import::Input::File(&file),
+                        source,
                         region,
                         mode(strict),
                         SystemClock.now(),
@@ -469,9 +475,14 @@ async fn demo(config: Config, fixtures: &Path) -> anyhow::Result<()> {
     )
     .await?;
     let region = crate::domain::contact::parse_region(&config.default_region)?;
+    let source = import::ListSource {
+        name: "contacts.csv",
+        key: &state.server_key,
+    };
     let contacts = import::import_contacts(
         &state.store,
         import::Input::File(&fixtures.join("contacts.csv")),
+        source,
         region,
         Mode::Skip,
         now,

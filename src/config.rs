@@ -374,6 +374,14 @@ pub struct SmsConfig {
     /// Whether Hungarian/Polish letters may switch a message to UCS-2.
     pub unicode: UnicodePolicy,
     pub timeout_ms: u64,
+    /// The shared secret Kannel's `sms-service` passes as `secret` when it
+    /// hands Herald a received message (`/sms/v1/inbound/kannel`); empty, the
+    /// webhook refuses everything.
+    pub inbound_secret: Secret,
+    /// Replies to received messages, each an SMS: per number per hour…
+    pub replies_per_number_per_hour: u32,
+    /// …and over every number per hour.
+    pub replies_per_hour: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -483,6 +491,9 @@ impl Default for SmsConfig {
             concurrency: 32,
             unicode: UnicodePolicy::Auto,
             timeout_ms: 15_000,
+            inbound_secret: Secret::default(),
+            replies_per_number_per_hour: 10,
+            replies_per_hour: 2_000,
         }
     }
 }

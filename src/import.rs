@@ -4,7 +4,10 @@
 //! and reason. `Skip` mode (the CLI default) imports the good rows; `Strict` mode
 //! (the API default) imports nothing unless every row is good, so a half-applied
 //! file never surprises an integrator. Re-importing is idempotent by external id;
-//! consent is never touched by an import (an opted-out contact stays opted out).
+//! consent is never touched by an import (an opted-out contact stays opted out),
+//! and a destination that texted STOP or whose person deleted their data is not
+//! added back. Each contact an import adds gets a consent-ledger event naming
+//! the list.
 
 use std::io::Read;
 use std::path::Path;
@@ -12,7 +15,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::auth::ServerKey;
 use crate::domain::address::{register_text, AddressError};
+use crate::domain::consent::{Method, Via};
 use crate::domain::contact::{Destination, Language};
 use crate::domain::{Address, Channel, Utility};
 use crate::error::{Error, Result};
@@ -86,7 +91,15 @@ pub struct ImportReport {
     pub updated: u64,
     pub unchanged: u64,
     pub rejected: u64,
+    /// Contacts left out because their destination texted STOP or deleted
+    /// its data: an import never adds them back.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub suppressed: u64,
     pub errors: Vec<RowError>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ImportReport {
@@ -328,6 +341,7 @@ const CONTACT_COLUMNS: &[&str] = &["address_external_id", "channel", "destinatio
 fn csv_contacts<'a, R: Read + Send + 'a>(
     input: R,
     region: phonenumber::country::Id,
+    key: &'a ServerKey,
 ) -> Result<Rows<'a, (u64, NewContact)>> {
     let mut reader = csv_reader(input);
     let headers = reader
@@ -360,6 +374,7 @@ fn csv_contacts<'a, R: Read + Send + 'a>(
             NewContact {
                 address_external_id: address.to_string(),
                 channel,
+                suppression: key.suppression(channel, destination.as_str()),
                 destination: destination.as_str().to_string(),
                 language,
             },
@@ -419,10 +434,20 @@ pub async fn import_addresses(
     Ok(report)
 }
 
+/// Where a contact list comes from: its name, for the consent ledger (an
+/// import is how its contacts' consent was given), and the deployment's key,
+/// to find the destinations no import may add back.
+#[derive(Clone, Copy)]
+pub struct ListSource<'a> {
+    pub name: &'a str,
+    pub key: &'a ServerKey,
+}
+
 /// Imports contacts from CSV bytes.
 pub async fn import_contacts(
     store: &Store,
     input: Input<'_>,
+    source: ListSource<'_>,
     region: phonenumber::country::Id,
     mode: Mode,
     now: DateTime<Utc>,
@@ -430,7 +455,7 @@ pub async fn import_contacts(
     let mut report = ImportReport::default();
     let mut rows: Vec<(u64, NewContact)> = Vec::new();
     let mut errors = Vec::new();
-    for row in csv_contacts(input.open()?, region)? {
+    for row in csv_contacts(input.open()?, region, source.key)? {
         report.rows += 1;
         match row {
             Ok(r) => rows.push(r),
@@ -454,11 +479,13 @@ pub async fn import_contacts(
             return Err(strict_error(unknown));
         }
     }
+    let via = Via::new(Method::Import, source.name, None);
     for chunk in rows.chunks(BATCH) {
         let contacts: Vec<NewContact> = chunk.iter().map(|(_, c)| c.clone()).collect();
-        let result = store.upsert_contacts(&contacts, now).await?;
-        let applied = (chunk.len() - result.unknown_address.len()) as u64;
+        let result = store.upsert_contacts(&contacts, &via, now).await?;
+        let applied = (chunk.len() - result.unknown_address.len() - result.suppressed.len()) as u64;
         report.add(result.counts, applied);
+        report.suppressed += result.suppressed.len() as u64;
         for i in result.unknown_address {
             errors.push(unknown_address(chunk[i].0, &chunk[i].1));
         }
@@ -589,7 +616,9 @@ mod tests {
                     A1,fax,123,hu\n\
                     A1,email,nobody,xx\n";
         let region = crate::domain::contact::parse_region("HU").unwrap();
-        let rows: Vec<_> = csv_contacts(data.as_bytes(), region).unwrap().collect();
+        let rows: Vec<_> = csv_contacts(data.as_bytes(), region, &ServerKey::new("test"))
+            .unwrap()
+            .collect();
         assert_eq!(rows[0].as_ref().unwrap().1.destination, "+36301234567");
         assert_eq!(rows[1].as_ref().unwrap().1.destination, "Anna@example.com");
         let errs: Vec<_> = rows

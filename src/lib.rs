@@ -15,7 +15,8 @@
 //!   housekeeping starts planned work through `outages`).
 //! - Operations: `outages` (declare, update, restore, cancel, start planned work),
 //!   `operators` (operator accounts, signing in with lock-out),
-//!   `status` (the answer for a place), `published` (the versioned view pages and
+//!   `status` (the answer for a place), `inbound` (text messages to Herald's
+//!   number: STOP/START, HELP, STATUS, references, OUT reports), `published` (the versioned view pages and
 //!   the IVR are cached by), `import` (address and contact files), `register`
 //!   (the in-memory geo and search indexes over the register), `search`
 //!   (forgiving address search).
@@ -43,6 +44,7 @@ pub mod geo;
 pub mod http;
 pub mod i18n;
 pub mod import;
+pub mod inbound;
 pub mod interned;
 pub mod operators;
 pub mod outages;

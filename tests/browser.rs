@@ -110,7 +110,14 @@ async fn status_pages_in_a_real_browser() {
 
 /// Runs scripts/browser-setup; the project's root when the browser can run
 /// (otherwise [`missing_tools`] has said why).
+/// Runs once per test process: the tests here run in parallel, and two
+/// `apt-get`s at once fail on dpkg's lock.
 async fn browser_ready() -> Option<&'static Path> {
+    static READY: tokio::sync::OnceCell<Option<&'static Path>> = tokio::sync::OnceCell::const_new();
+    *READY.get_or_init(set_up_browser).await
+}
+
+async fn set_up_browser() -> Option<&'static Path> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let setup = root.join("scripts/browser-setup");
     let mut cmd = Command::new(&setup);

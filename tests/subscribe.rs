@@ -265,6 +265,26 @@ async fn consent_limits_and_expiry() {
         contacts_at(&app, "a0@town.test").await,
         vec![("en".to_string(), None)]
     );
+    // The ledger has the consent the confirmation gave: the form's version,
+    // the link, and where the click came from.
+    let (s, v) = app
+        .send(
+            app.http
+                .get(app.url("/api/v1/contacts"))
+                .query(&[("destination", "a0@town.test")]),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let contact = v["contacts"][0]["id"].as_i64().unwrap();
+    let (s, v) = app
+        .get_json(&format!("/api/v1/contacts/{contact}/consent"))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let last = v["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "given", "{v}");
+    assert_eq!(last["method"], "confirmation_link", "{v}");
+    assert_eq!(last["detail"], "sign-up form v1", "{v}");
+    assert_eq!(last["source"], "127.0.0.1", "{v}");
 
     // Three requests a day per destination; the fourth is refused without sending.
     for _ in 0..2 {

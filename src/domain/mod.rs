@@ -4,7 +4,9 @@
 pub mod address;
 pub mod audit;
 pub mod bucket;
+pub mod consent;
 pub mod contact;
+pub mod keyword;
 pub mod operator;
 pub mod outage;
 pub mod reference;

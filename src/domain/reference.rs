@@ -108,6 +108,48 @@ impl Reference {
         Ok(Reference(canonical))
     }
 
+    /// The references one typo away from `input` (one character wrong, or
+    /// two neighbours swapped) that pass their check: what a person who
+    /// mistyped a reference probably meant. The check character catches every
+    /// such typo, so the input itself, when valid, is never among them.
+    pub fn corrections(input: &str) -> Vec<Reference> {
+        let compact: Vec<char> = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '_' | '\u{a0}'))
+            .collect();
+        let Some(values) = compact
+            .iter()
+            .map(|c| value(*c))
+            .collect::<Option<Vec<u32>>>()
+            .filter(|v| v.len() == 7)
+        else {
+            return Vec::new();
+        };
+        let mut found: Vec<Reference> = Vec::new();
+        let mut consider = |v: &[u32]| {
+            if v[..2].iter().all(|x| *x >= 10) && check(&v[..6]) == v[6] && v != &values[..] {
+                let s: String = v.iter().map(|x| ALPHABET[*x as usize] as char).collect();
+                let r = Reference(format!("{}-{}-{}", &s[..2], &s[2..6], &s[6..]));
+                if !found.contains(&r) {
+                    found.push(r);
+                }
+            }
+        };
+        for i in 0..7 {
+            for x in 0..31 {
+                let mut v = values.clone();
+                v[i] = x;
+                consider(&v);
+            }
+        }
+        for i in 0..6 {
+            let mut v = values.clone();
+            v.swap(i, i + 1);
+            consider(&v);
+        }
+        found
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -166,6 +208,35 @@ impl fmt::Display for Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mistyped_reference_is_corrected_to_the_references_one_typo_away() {
+        let mut rng = rand::rng();
+        for _ in 0..200 {
+            let r = Reference::generate("WA", &mut rng);
+            let mut typed: Vec<char> = r.as_str().chars().collect();
+            // One wrong body character…
+            typed[3] = if typed[3] == '7' { '8' } else { '7' };
+            let typed: String = typed.into_iter().collect();
+            assert!(Reference::parse(&typed).is_err());
+            let fixes = Reference::corrections(&typed);
+            assert!(fixes.contains(&r), "{typed} → {fixes:?}");
+            // …a handful of candidates, every one valid.
+            assert!(fixes.len() <= 13, "{fixes:?}");
+            assert!(fixes.iter().all(|f| Reference::parse(f.as_str()).is_ok()));
+        }
+        // Swapped neighbours, lower case, no dashes.
+        let r = Reference::parse(&Reference::generate("PW", &mut rng).to_string()).unwrap();
+        let s: String = r.as_str().replace('-', "").to_lowercase();
+        let mut c: Vec<char> = s.chars().collect();
+        if c[2] != c[3] {
+            c.swap(2, 3);
+            let swapped: String = c.into_iter().collect();
+            assert!(Reference::corrections(&swapped).contains(&r));
+        }
+        assert!(Reference::corrections("hello").is_empty());
+        assert!(!Reference::corrections(r.as_str()).contains(&r));
+    }
 
     #[test]
     fn generated_references_parse_back_in_any_spelling() {

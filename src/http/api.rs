@@ -35,6 +35,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/outages/{id}/retry-dead", post(retry_dead))
         .route("/api/v1/addresses/import", post(import_addresses))
         .route("/api/v1/contacts/import", post(import_contacts))
+        .route("/api/v1/contacts", get(contacts))
+        .route("/api/v1/contacts/{id}/consent", get(consent_history))
         .route("/api/v1/audit", get(audit))
 }
 
@@ -217,6 +219,8 @@ async fn show(
     v["delivery_counts"] = json!(counts);
     // Who called the IVR about it, and whether they had been told first.
     v["calls"] = json!(crate::calls::outage_stats(&state.calls, &state.store, outage.id).await?);
+    // Residents' reports: inside it, and of supply still out after its restore.
+    v["reports"] = json!(state.store.outage_reports(outage.id).await?);
     Ok(Json(v))
 }
 
@@ -413,6 +417,27 @@ impl std::str::FromStr for OnError {
 pub struct ImportQuery {
     #[serde(default, deserialize_with = "params::parsed")]
     pub on_error: Option<OnError>,
+    /// The list's name, recorded in the consent ledger of every contact the
+    /// import adds (`API upload` when not given).
+    #[serde(default, deserialize_with = "params::non_blank")]
+    pub file: Option<FileName>,
+}
+
+/// A contact list's name as the ledger records it: up to 200 characters, no
+/// control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileName(String);
+
+impl std::str::FromStr for FileName {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<FileName, &'static str> {
+        if s.chars().count() > 200 || s.chars().any(crate::domain::text::is_forbidden) {
+            return Err(
+                "expected a file name of at most 200 characters, without control characters",
+            );
+        }
+        Ok(FileName(s.to_string()))
+    }
 }
 
 impl ImportQuery {
@@ -453,9 +478,14 @@ async fn import_contacts(
     let mode = q.mode();
     let body = read_body(request, &state).await?;
     let region = state.config.region()?;
+    let source = import::ListSource {
+        name: q.file.as_ref().map_or("API upload", |f| f.0.as_str()),
+        key: &state.server_key,
+    };
     let report = import::import_contacts(
         &state.store,
         import::Input::Bytes(&body),
+        source,
         region,
         mode,
         state.clock.now(),
@@ -624,4 +654,75 @@ async fn audit(
         ]
     });
     csv_download("herald-audit.csv", &header, lines)
+}
+
+/// `GET /api/v1/contacts?destination=` (supervisors): the contacts of one
+/// e-mail address or phone number, with their ids, for the ledger below.
+#[derive(Debug, Deserialize)]
+pub struct ContactsQuery {
+    #[serde(deserialize_with = "params::trimmed")]
+    pub destination: String,
+}
+
+async fn contacts(
+    axum::extract::State(state): State,
+    _op: Needs<ToSupervise>,
+    Params(q): Params<ContactsQuery>,
+) -> Result<Json<Value>> {
+    let region = state.config.region()?;
+    let channel = if q.destination.contains('@') {
+        crate::domain::Channel::Email
+    } else {
+        crate::domain::Channel::Sms
+    };
+    let destination = crate::domain::contact::Destination::parse(channel, &q.destination, region)
+        .map_err(|e| Error::bad_request("destination", e.to_string()))?;
+    let found = state
+        .store
+        .contacts_of(channel, destination.as_str())
+        .await?;
+    Ok(Json(json!({ "contacts": found })))
+}
+
+/// `GET /api/v1/contacts/{id}/consent?format=` (supervisors): the contact's
+/// consent ledger, oldest first, as JSON or CSV.
+#[derive(Debug, Deserialize)]
+pub struct ConsentQuery {
+    #[serde(default, deserialize_with = "params::parsed")]
+    pub format: Option<Format>,
+}
+
+async fn consent_history(
+    axum::extract::State(state): State,
+    _op: Needs<ToSupervise>,
+    Path(id): Path<String>,
+    Params(q): Params<ConsentQuery>,
+) -> Result<Response> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::bad_request("id", "expected a contact id (a number)"))?;
+    let events = state
+        .store
+        .consent_history(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no contact {id}")))?;
+    if q.format != Some(Format::Csv) {
+        return Ok(Json(json!({ "contact_id": id, "events": events })).into_response());
+    }
+    let header = [
+        "id", "at", "channel", "purpose", "action", "method", "detail", "source",
+    ];
+    let lines = events.iter().map(|e| {
+        vec![
+            e.id.to_string(),
+            e.at.to_rfc3339(),
+            e.channel.to_string(),
+            e.purpose.clone(),
+            e.action.as_str().to_string(),
+            e.method.to_string(),
+            e.detail.clone(),
+            e.source.clone().unwrap_or_default(),
+        ]
+    });
+    csv_download(&format!("herald-consent-{id}.csv"), &header, lines)
 }

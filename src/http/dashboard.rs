@@ -37,6 +37,10 @@ pub struct Dashboard {
     /// the page's failure list is out of date.
     pub dead: i64,
     pub calls: CallLines,
+    /// Residents' reports of no supply inside it.
+    pub reports_inside: String,
+    /// Reports of supply still out within a day after its restore.
+    pub reports_still_out: String,
     /// When the figures were read, in words.
     pub updated: String,
 }
@@ -64,11 +68,25 @@ impl Dashboard {
         let dead =
             sum(Channel::Email, &[DeliveryState::Dead]) + sum(Channel::Sms, &[DeliveryState::Dead]);
         let stats = calls::outage_stats(&state.calls, &state.store, outage.id).await?;
+        let reports = state.store.outage_reports(outage.id).await?;
         let now = state.clock.now();
+        let reports_still_out = match reports.last_still_out_at {
+            Some(at) => i18n::t_args(
+                w.lang,
+                "console-reports-still-out-last",
+                &i18n::args([
+                    ("count", reports.still_out.to_string()),
+                    ("time", i18n::date_time(w.lang, state.tz, at)),
+                ]),
+            ),
+            None => reports.still_out.to_string(),
+        };
         Ok(Dashboard {
             deliveries,
             dead,
             calls: call_lines(w, &stats),
+            reports_inside: reports.inside.to_string(),
+            reports_still_out,
             updated: w.ta(
                 "console-live-updated",
                 "time",
@@ -95,6 +113,8 @@ impl Dashboard {
             ("calls-told", &self.calls.told),
             ("calls-share", &self.calls.share),
             ("calls-lead", &self.calls.lead),
+            ("reports-inside", &self.reports_inside),
+            ("reports-still-out", &self.reports_still_out),
             ("updated", &self.updated),
         ] {
             cells.insert(key.into(), json!(text));

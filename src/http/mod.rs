@@ -15,6 +15,7 @@ pub mod credentials;
 pub mod dashboard;
 pub mod declare;
 pub mod health;
+pub mod inbound;
 pub mod ivr;
 pub mod listener;
 pub mod map;
@@ -54,6 +55,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(subscribe::routes())
         .merge(health::routes())
         .merge(ivr::routes())
+        .merge(inbound::routes())
         .layer(axum::middleware::from_fn(record_latency))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(CompressionLayer::new())

@@ -22,11 +22,13 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::client::ClientAddr;
 use super::conditional::{self, Condition};
 use super::params::{self, Params};
 use super::AppState;
 use super::State;
 use crate::auth::sha256_hex;
+use crate::domain::consent::{Method, Via};
 use crate::domain::{AddressForm, Etr, Language, Outage, OutageStatus, Reference, Utility};
 use crate::error::{Error, Result};
 use crate::i18n;
@@ -739,17 +741,31 @@ async fn unsubscribe_page(
     )
 }
 
+const ONE_CLICK: &[u8] = b"List-Unsubscribe=One-Click";
+
 /// Opts the contact out. Serves both the page's button and RFC 8058 one-click
 /// POSTs from mail clients (body `List-Unsubscribe=One-Click`).
 async fn unsubscribe(
     axum::extract::State(state): State,
     Path(token): Path<String>,
+    client: ClientAddr,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<Response> {
     let Some(contact) = state.store.contact_by_token(&token).await? else {
         return not_found_page(&state, &headers);
     };
-    state.store.opt_out(&token, state.clock.now()).await?;
+    // RFC 8058: the mail client's one-click POST says so in its body.
+    let one_click = body
+        .windows(ONE_CLICK.len())
+        .any(|w| w.eq_ignore_ascii_case(ONE_CLICK));
+    let (method, detail) = if one_click {
+        (Method::OneClick, "List-Unsubscribe-Post")
+    } else {
+        (Method::UnsubscribeLink, "unsubscribe page")
+    };
+    let via = Via::new(method, detail, Some(client.0.to_string()));
+    state.store.opt_out(&token, &via, state.clock.now()).await?;
     tracing::info!(contact_id = contact.id, "contact opted out");
     page(StatusCode::OK, unsubscribed(&contact))
 }

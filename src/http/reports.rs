@@ -24,6 +24,7 @@ use super::{AppState, State};
 use crate::domain::{AddressForm, Language, Utility};
 use crate::error::{Error, Result};
 use crate::i18n;
+use crate::inbound;
 use crate::store::{NewReport, ReportLimits, Reported};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -72,6 +73,17 @@ async fn report(
         .into_iter()
         .map(|(open, _)| &open.outage)
         .find(|o| o.utility == utility);
+    // Supply still out after a restore here (within the day) is news the
+    // dispatcher needs: the restore did not hold, or did not reach everyone.
+    let still_out = match covering {
+        Some(_) => None,
+        None => state
+            .store
+            .restored_at(&[address_id], now - inbound::RESTORE_VERIFICATION)
+            .await?
+            .into_iter()
+            .find(|r| r.utility == utility),
+    };
     let limits = &state.config.reports;
     let reported = state
         .store
@@ -80,6 +92,8 @@ async fn report(
                 address_id,
                 utility,
                 outage_id: covering.map(|o| o.id),
+                still_out_of: still_out.map(|r| r.outage_id),
+                via: "web",
                 client_key: &state.server_key.sign(CLIENT, &client.limit_key()),
                 at: now,
             },

@@ -34,12 +34,13 @@ use super::public::{
 };
 use super::AppState;
 use super::State;
+use crate::domain::consent::{Method, Via, SIGN_UP_FORM_VERSION};
 use crate::domain::contact::Destination;
 use crate::domain::{Address, AddressForm, Channel, Language};
 use crate::error::Result;
 use crate::i18n;
 use crate::store::{
-    AddressRow, Confirmation, NewSubscription, SignUpLimit, SignUpLimits, Subscribed,
+    AddressRow, Confirmation, ConfirmedBy, NewSubscription, SignUpLimit, SignUpLimits, Subscribed,
 };
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -420,6 +421,7 @@ async fn confirm_page(
 async fn confirm(
     axum::extract::State(state): State,
     Path(token): Path<String>,
+    client: ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response> {
     let Some(s) = state.store.subscription(&token).await? else {
@@ -427,9 +429,18 @@ async fn confirm(
     };
     let now = state.clock.now();
     let ttl = chrono::Duration::minutes(state.config.delivery.ttl_minutes as i64);
+    let via = Via::new(
+        Method::ConfirmationLink,
+        SIGN_UP_FORM_VERSION,
+        Some(client.0.to_string()),
+    );
+    let confirmed = ConfirmedBy {
+        via: &via,
+        suppression: &state.server_key.suppression(s.channel, &s.destination),
+    };
     let outcome = state
         .store
-        .confirm_subscription(&token, now, now + ttl)
+        .confirm_subscription(&token, &confirmed, now, now + ttl)
         .await?;
     let w = Words::new(s.language);
     let title = w.t("page-confirm-title");

@@ -21,6 +21,7 @@ mod accounts;
 mod calls;
 mod postgres;
 mod reports;
+mod residents;
 mod rows;
 mod shared;
 mod sql;
@@ -36,6 +37,7 @@ use crate::auth::Role;
 use crate::config::Config;
 use crate::domain::audit::{Actor, Entry, Logged};
 use crate::domain::bucket::{Grant, TokenRequest};
+use crate::domain::consent::{self, Via};
 use crate::domain::operator::{Failures, Lockout, Username};
 use crate::domain::{
     Address, ChangeKind, Channel, DeliveryKind, DeliveryState, Language, Outage, OutageField,
@@ -111,6 +113,9 @@ pub struct NewContact {
     pub channel: Channel,
     pub destination: String,
     pub language: Language,
+    /// The destination's keyed hash, as suppressions hold it
+    /// (`ServerKey::suppression`).
+    pub suppression: String,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -125,6 +130,9 @@ pub struct ImportCounts {
 pub struct ContactImport {
     pub counts: ImportCounts,
     pub unknown_address: Vec<usize>,
+    /// Rows left out because their destination is suppressed (it texted
+    /// STOP, or its person deleted their data).
+    pub suppressed: Vec<usize>,
 }
 
 /// A token to store (the secret itself never reaches the database).
@@ -563,6 +571,15 @@ pub struct SubscriptionView {
     pub expires_at: DateTime<Utc>,
 }
 
+/// How a subscription was confirmed: its ledger event, and the destination's
+/// keyed hash, whose suppression (an earlier STOP, a deletion) the resident's
+/// own request lifts.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfirmedBy<'a> {
+    pub via: &'a Via,
+    pub suppression: &'a str,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confirmation {
     /// The resident is a contact now; `queued` messages about outages already
@@ -636,6 +653,11 @@ pub struct NewReport<'a> {
     pub utility: Utility,
     /// The open outage of that utility covering the address, if any.
     pub outage_id: Option<i64>,
+    /// Otherwise, an outage of that utility restored there within a day: the
+    /// supply is still out after it (restore verification).
+    pub still_out_of: Option<i64>,
+    /// `web` (the status page) or `sms` (a text message).
+    pub via: &'a str,
     /// A keyed hash of the client's address (see `http::client`).
     pub client_key: &'a str,
     pub at: DateTime<Utc>,
@@ -674,7 +696,7 @@ pub struct ReportRow {
     pub lat: f64,
 }
 
-/// Residents' reports (see `http::reports`). Part of the [`Database`]
+/// Residents' reports (see `http::reports` and `inbound`). Part of the [`Database`]
 /// contract, carried out in `reports.rs`.
 #[async_trait::async_trait]
 pub trait Reports: Send + Sync {
@@ -683,6 +705,98 @@ pub trait Reports: Send + Sync {
     async fn report(&self, report: &NewReport<'_>, limits: &ReportLimits) -> Result<Reported>;
     /// Reports made since `since`, newest first, at most `limit`.
     async fn reports_since(&self, since: DateTime<Utc>, limit: i64) -> Result<Vec<ReportRow>>;
+    /// The reports about one outage: inside it while open, and of supply
+    /// still out after it was restored.
+    async fn outage_reports(&self, outage_id: i64) -> Result<OutageReports>;
+}
+
+/// Residents' reports about one outage ([`Reports::outage_reports`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OutageReports {
+    /// Made inside it while it was open.
+    pub inside: i64,
+    /// Made within a day after it was restored: the supply is still out there.
+    pub still_out: i64,
+    /// The latest of those.
+    pub last_still_out_at: Option<DateTime<Utc>>,
+}
+
+/// A number's SMS consent changed by a keyword it texted
+/// ([`Residents::sms_opt_out`], [`Residents::sms_opt_in`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NumberConsent<'a> {
+    /// E.164.
+    pub number: &'a str,
+    /// The number's keyed hash, as [`Residents`]' suppressions hold it.
+    pub suppression: &'a str,
+    pub via: &'a Via,
+    pub at: DateTime<Utc>,
+}
+
+/// What a STOP changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberOptOut {
+    /// Contacts of the number that were opted in.
+    pub contacts: u64,
+    /// Whether this is the number's first STOP since it last said START (or
+    /// ever): only that one is confirmed.
+    pub first: bool,
+}
+
+/// A text message received, and the reply Herald would give
+/// ([`Residents::inbound`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewInbound<'a> {
+    /// A keyed hash of the sender's number.
+    pub sender: &'a str,
+    /// `twilio` or `kannel`.
+    pub gateway: &'a str,
+    /// What it was read as ([`crate::domain::keyword::Keyword::as_str`]);
+    /// the HELP answer to an `unknown` text goes to a number once a day.
+    pub keyword: &'a str,
+    pub reply: Option<&'a str>,
+    pub language: Language,
+    pub at: DateTime<Utc>,
+}
+
+/// How many replies go out (each costs an SMS).
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyLimits {
+    pub per_number_per_hour: u32,
+    /// Over every number.
+    pub per_hour: u32,
+}
+
+/// An outage restored recently that covered an address
+/// ([`Residents::restored_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restored {
+    pub outage_id: i64,
+    pub utility: Utility,
+    pub address_id: i64,
+}
+
+/// What residents decide themselves: consent and its ledger, the numbers and
+/// people no import may add back, the text messages they send. Part of the
+/// [`Database`] contract, carried out in `residents.rs`.
+#[async_trait::async_trait]
+pub trait Residents: Send + Sync {
+    /// Opts out every SMS contact of the number, suppresses their pending
+    /// messages, keeps the number from being imported again, and writes one
+    /// ledger event per contact that was opted in.
+    async fn sms_opt_out(&self, c: &NumberConsent<'_>) -> Result<NumberOptOut>;
+    /// Opts the number's SMS contacts back in (an event each) and lets imports
+    /// add it again; how many were opted out.
+    async fn sms_opt_in(&self, c: &NumberConsent<'_>) -> Result<u64>;
+    /// The contact's ledger, oldest first; `None` for an unknown contact.
+    async fn consent_history(&self, contact_id: i64) -> Result<Option<Vec<consent::Event>>>;
+    /// Records the message; its reply stands (true) unless a limit holds it
+    /// back, in which case it is recorded as not sent.
+    async fn inbound(&self, m: &NewInbound<'_>, limits: &ReplyLimits) -> Result<bool>;
+    /// Outages restored since `since` covering any of the addresses, newest
+    /// first.
+    async fn restored_at(&self, address_ids: &[i64], since: DateTime<Utc>)
+        -> Result<Vec<Restored>>;
 }
 
 /// Who called the IVR about which outage, and whether they had been told
@@ -742,7 +856,7 @@ pub trait Accounts: Send + Sync {
 /// `sqlite.rs`/`postgres.rs` for what differs). Instants are bound from the
 /// caller's clock, never read from the database's.
 #[async_trait::async_trait]
-pub trait Database: Accounts + Calls + Reports {
+pub trait Database: Accounts + Calls + Reports + Residents {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;
     /// Brings the schema up to date (safe when several processes start at once).
@@ -762,6 +876,7 @@ pub trait Database: Accounts + Calls + Reports {
     async fn upsert_contacts(
         &self,
         rows: &[NewContact],
+        via: &Via,
         now: DateTime<Utc>,
     ) -> Result<ContactImport>;
     /// Positions of rows whose address external id is not in the register.
@@ -880,8 +995,12 @@ pub trait Database: Accounts + Calls + Reports {
 
     // Residents.
     async fn contact_by_token(&self, token: &str) -> Result<Option<ContactSummary>>;
-    /// Opts the contact out and suppresses its pending messages. Idempotent.
-    async fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Every contact of the destination (one per address), by id.
+    async fn contacts_of(&self, channel: Channel, destination: &str)
+        -> Result<Vec<ContactSummary>>;
+    /// Opts the contact out and suppresses its pending messages, with a
+    /// ledger event the first time. Idempotent.
+    async fn opt_out(&self, token: &str, via: &Via, now: DateTime<Utc>) -> Result<bool>;
     /// Whether the contact has not opted out (false for an unknown contact):
     /// the check a worker makes immediately before handing a message to the
     /// provider, so an opt-out stops even a message already claimed.
@@ -915,6 +1034,7 @@ pub trait Database: Accounts + Calls + Reports {
     async fn confirm_subscription(
         &self,
         token: &str,
+        confirmed: &ConfirmedBy<'_>,
         now: DateTime<Utc>,
         delivery_expires_at: DateTime<Utc>,
     ) -> Result<Confirmation>;

@@ -48,14 +48,16 @@ impl<B: Backend> Reports for SqlStore<B> {
             return Ok(Reported::Known);
         }
         let (id,): (i64,) = Sql::new(
-            "INSERT INTO reports (address_id, utility, reported_at, client_key, outage_id) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO reports (address_id, utility, reported_at, client_key, outage_id, \
+             still_out_of, via) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(r.address_id)
         .bind(r.utility.as_str())
         .bind(now)
         .bind(r.client_key)
         .bind(r.outage_id)
+        .bind(r.still_out_of)
+        .bind(r.via)
         .fetch_one(&mut tx)
         .await?;
         tx.commit().await?;
@@ -87,5 +89,22 @@ impl<B: Backend> Reports for SqlStore<B> {
                 })
             })
             .collect()
+    }
+
+    async fn outage_reports(&self, outage_id: i64) -> Result<OutageReports> {
+        let (inside, still_out, last): (i64, i64, Option<i64>) = Sql::new(
+            "SELECT COUNT(*) FILTER (WHERE outage_id = $1), \
+             COUNT(*) FILTER (WHERE still_out_of = $1), \
+             MAX(reported_at) FILTER (WHERE still_out_of = $1) \
+             FROM reports WHERE outage_id = $1 OR still_out_of = $1",
+        )
+        .bind(outage_id)
+        .fetch_one(&mut self.0.read().await?)
+        .await?;
+        Ok(OutageReports {
+            inside,
+            still_out,
+            last_still_out_at: last.map(from_ms),
+        })
     }
 }

@@ -10,6 +10,7 @@
 use async_trait::async_trait;
 
 use super::accounts::insert_audit;
+use super::residents::record_consent;
 use super::rows::{self, ADDRESS_COLUMNS, OUTAGE_COLUMNS};
 use super::sql::{kinds_sql, Announce, Backend, Batch, ClaimBatch, Exec, Sql, Tx};
 use super::*;
@@ -152,6 +153,7 @@ impl<B: Backend> Database for SqlStore<B> {
     async fn upsert_contacts(
         &self,
         rows: &[NewContact],
+        via: &Via,
         now: DateTime<Utc>,
     ) -> Result<ContactImport> {
         let now = to_ms(now);
@@ -169,12 +171,27 @@ impl<B: Backend> Database for SqlStore<B> {
         .await?
         .into_iter()
         .collect();
+        // Numbers that texted STOP and people who deleted their data: a
+        // customer list must not add them back.
+        let hashes: Vec<&str> = rows.iter().map(|c| c.suppression.as_str()).collect();
+        // (The hash covers the channel, so it names one destination alone.)
+        let suppressed: std::collections::HashSet<String> = Sql::new(format!(
+            "SELECT destination_hash FROM suppressions WHERE {}",
+            B::any("destination_hash", 1)
+        ))
+        .bind(&hashes[..])
+        .fetch_all::<(String,)>(&mut tx)
+        .await?
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
         let mut result = ContactImport::default();
         let mut known = Vec::with_capacity(rows.len());
         for (i, c) in rows.iter().enumerate() {
             match ids.get(&c.address_external_id) {
-                Some(&id) => known.push((id, c)),
                 None => result.unknown_address.push(i),
+                Some(_) if suppressed.contains(&c.suppression) => result.suppressed.push(i),
+                Some(&id) => known.push((id, c)),
             }
         }
         let known = last_of_each(&known, |(id, c)| (*id, c.channel, &c.destination));
@@ -210,6 +227,12 @@ impl<B: Backend> Database for SqlStore<B> {
         .fetch_all(&mut tx)
         .await?;
         result.counts = import_counts(&changed, max_id);
+        let inserted: Vec<i64> = changed
+            .iter()
+            .filter(|&&c| is_new(c, max_id))
+            .map(|&(id, _)| id)
+            .collect();
+        record_consent::<B>(&mut tx, &inserted, consent::Action::Given, via, now).await?;
         finish_import::<B>(tx, BulkTable::Contacts, result.counts, now).await?;
         Ok(result)
     }
@@ -976,19 +999,51 @@ impl<B: Backend> Database for SqlStore<B> {
         .await
     }
 
-    async fn opt_out(&self, token: &str, now: DateTime<Utc>) -> Result<bool> {
+    async fn contacts_of(
+        &self,
+        channel: Channel,
+        destination: &str,
+    ) -> Result<Vec<ContactSummary>> {
+        Sql::new(format!(
+            "SELECT c.id, c.channel, c.destination, c.language, \
+             c.opted_out_at IS NOT NULL, {ADDRESS_COLUMNS} \
+             FROM contacts c JOIN addresses a ON a.id = c.address_id \
+             WHERE c.channel = $1 AND c.destination = $2 ORDER BY c.id",
+        ))
+        .bind(channel.as_str())
+        .bind(destination)
+        .fetch_all(&mut self.0.read().await?)
+        .await
+    }
+
+    async fn opt_out(&self, token: &str, via: &Via, now: DateTime<Utc>) -> Result<bool> {
         let now = to_ms(now);
         let mut tx = self.0.begin_write().await?;
-        let id: Option<(i64,)> = Sql::new(
-            "UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, $2), \
-             updated_at = $2 WHERE unsubscribe_token = $1 RETURNING id",
+        // Only the first opt-out is an event: a second click changes nothing.
+        let fresh: Option<(i64,)> = Sql::new(
+            "UPDATE contacts SET opted_out_at = $2, updated_at = $2 \
+             WHERE unsubscribe_token = $1 AND opted_out_at IS NULL RETURNING id",
         )
         .bind(token)
         .bind(now)
         .fetch_optional(&mut tx)
         .await?;
-        let Some((id,)) = id else {
-            return Ok(false);
+        let id = match fresh {
+            Some((id,)) => {
+                record_consent::<B>(&mut tx, &[id], consent::Action::Withdrawn, via, now).await?;
+                id
+            }
+            None => {
+                let known: Option<(i64,)> =
+                    Sql::new("SELECT id FROM contacts WHERE unsubscribe_token = $1")
+                        .bind(token)
+                        .fetch_optional(&mut tx)
+                        .await?;
+                match known {
+                    Some((id,)) => id,
+                    None => return Ok(false),
+                }
+            }
         };
         Sql::new(
             "UPDATE deliveries SET state = 'suppressed', last_error = 'contact opted out', \
@@ -1180,6 +1235,7 @@ impl<B: Backend> Database for SqlStore<B> {
     async fn confirm_subscription(
         &self,
         token: &str,
+        confirmed: &ConfirmedBy<'_>,
         now: DateTime<Utc>,
         delivery_expires_at: DateTime<Utc>,
     ) -> Result<Confirmation> {
@@ -1226,6 +1282,19 @@ impl<B: Backend> Database for SqlStore<B> {
             .bind(id)
             .bind(now)
             .bind(contact_id)
+            .execute(&mut tx)
+            .await?;
+        record_consent::<B>(
+            &mut tx,
+            &[contact_id],
+            consent::Action::Given,
+            confirmed.via,
+            now,
+        )
+        .await?;
+        // Their own request outweighs an earlier STOP or deletion.
+        Sql::new("DELETE FROM suppressions WHERE destination_hash = $1")
+            .bind(confirmed.suppression)
             .execute(&mut tx)
             .await?;
         // Outages already under way at the address are news to the new subscriber,
@@ -1323,7 +1392,7 @@ async fn finish_import<B: Backend>(
 }
 
 /// Tells every node to rebuild its caller map (see `meta.contacts_version`).
-async fn contacts_changed<B: Backend>(tx: &mut Tx<B>) -> Result<()> {
+pub(super) async fn contacts_changed<B: Backend>(tx: &mut Tx<B>) -> Result<()> {
     Sql::new("UPDATE meta SET value = value + 1 WHERE key = 'contacts_version'")
         .execute(tx)
         .await?;
@@ -1419,14 +1488,17 @@ async fn max_id(tx: &mut impl Exec, table: BulkTable) -> Result<i64> {
 /// an unchanged row returns none): where the database cannot tell, rows with
 /// ids above `max_before` are new (SQLite's write transaction holds the table).
 fn import_counts(changed: &[(i64, Option<bool>)], max_before: i64) -> ImportCounts {
-    let inserted = changed
-        .iter()
-        .filter(|&&(id, new)| new.unwrap_or(id > max_before))
-        .count() as u64;
+    let inserted = changed.iter().filter(|&&c| is_new(c, max_before)).count() as u64;
     ImportCounts {
         inserted,
         updated: changed.len() as u64 - inserted,
     }
+}
+
+/// Whether an import's returned row was inserted rather than updated: told by
+/// PostgreSQL, and on SQLite by an id above every id before the import.
+fn is_new((id, inserted): (i64, Option<bool>), max_before: i64) -> bool {
+    inserted.unwrap_or(id > max_before)
 }
 
 /// How a claimed row's outcome is recorded, in both queues (deliveries and

@@ -308,6 +308,10 @@ console-calls-callers = Callers
 console-calls-told = Told before calling
 console-calls-share = Share told before calling
 console-calls-lead = Median time from message to call
+console-reports = Residents' reports of no supply
+console-reports-inside = Inside the area while open
+console-reports-still-out = Still out within a day after the restore
+console-reports-still-out-last = { $count }, latest { $time }
 console-calls-none = none yet
 console-duration-under-minute = under a minute
 console-duration-minutes = { $minutes } min
@@ -351,3 +355,23 @@ console-message = Message
 console-attempts = Attempts
 console-reason = Reason
 console-retry-dead = Retry the failed messages
+
+## Replies to text messages (src/inbound.rs). Keywords stay in capitals.
+sms-reply-stopped = { $sender }: you will get no more text messages from us. Reply START to get alerts again.
+sms-reply-started = { $sender }: outage alerts by text message are on again for your address. Reply STOP to stop them.
+sms-reply-started-unknown = { $sender }: we have no address for this number. Sign up for alerts at { $url }
+sms-reply-help = { $sender } outage alerts for your address. Reply STATUS for the current status, OUT to report no supply, STOP to stop. Status page: { $url }
+sms-reply-unknown-number = We have no address for this number. Check your address at { $url }
+sms-reply-none = No known outage at { $place }.
+sms-reply-line = { $title }: { $place }. Expected fix: { $etr }. Ref { $reference }
+sms-reply-line-planned = { $title }: { $place }, { $starts }. Expected end: { $etr }. Ref { $reference }
+sms-reply-ended = { $status ->
+    [restored] Outage { $reference } has been fixed.
+   *[cancelled] Outage notice { $reference } was cancelled.
+}
+sms-reply-no-reference = We know of no outage { $reference }. Please check the reference.
+sms-reply-did-you-mean = Did you mean { $reference }?
+sms-reply-which-service = Which service is out? Reply for example OUT POWER or OUT WATER.
+sms-reply-report-known = Thank you. { $line }
+sms-reply-report-new = Thank you: we knew of no outage at { $place }; the dispatchers have been told.
+sms-reply-report-still-out = Thank you: the dispatchers have been told that { $utility-name } is still out at { $place } after { $reference }.

@@ -305,6 +305,10 @@ console-calls-callers = Telefonálók
 console-calls-told = Hívás előtt értesítve
 console-calls-share = Hívás előtt értesítettek aránya
 console-calls-lead = Az üzenet és a hívás közti idő mediánja
+console-reports = Lakossági hiánybejelentések
+console-reports-inside = A területen, nyitott üzemzavar alatt
+console-reports-still-out = A helyreállítás után egy napon belül is hiány
+console-reports-still-out-last = { $count }, legutóbb { $time }
 console-calls-none = még nincs
 console-duration-under-minute = egy percen belül
 console-duration-minutes = { $minutes } perc
@@ -348,3 +352,23 @@ console-message = Üzenet
 console-attempts = Próbálkozások
 console-reason = Ok
 console-retry-dead = A sikertelen üzenetek újraküldése
+
+## Válaszok SMS-ekre (src/inbound.rs). A kulcsszavak nagybetűsek maradnak.
+sms-reply-stopped = { $sender }: több SMS-t nem küldünk. Ha újra kéri az értesítéseket, küldje el: START
+sms-reply-started = { $sender }: az SMS-értesítés újra bekapcsolva a címére. Leiratkozás: STOP
+sms-reply-started-unknown = { $sender }: ehhez a számhoz nincs címünk. Feliratkozás: { $url }
+sms-reply-help = { $sender } üzemzavar-értesítés a címére. ÁLLAPOT: a mostani helyzet, NINCS: hiány bejelentése, STOP: leiratkozás. Állapotoldal: { $url }
+sms-reply-unknown-number = Ehhez a számhoz nincs címünk. Címét itt ellenőrizheti: { $url }
+sms-reply-none = Nem tudunk üzemzavarról itt: { $place }.
+sms-reply-line = { $title }: { $place }. Várható helyreállítás: { $etr }. Azon.: { $reference }
+sms-reply-line-planned = { $title }: { $place }, { $starts }. Várható vége: { $etr }. Azon.: { $reference }
+sms-reply-ended = { $status ->
+    [restored] A(z) { $reference } üzemzavar elhárult.
+   *[cancelled] A(z) { $reference } értesítés tárgytalan, visszavontuk.
+}
+sms-reply-no-reference = Nem ismerünk { $reference } azonosítójú üzemzavart. Kérjük, ellenőrizze az azonosítót.
+sms-reply-did-you-mean = Erre gondolt: { $reference }?
+sms-reply-which-service = Melyik szolgáltatás hiányzik? Küldje el például: NINCS ÁRAM vagy NINCS VÍZ
+sms-reply-report-known = Köszönjük. { $line }
+sms-reply-report-new = Köszönjük: nem tudtunk üzemzavarról itt: { $place }; a diszpécsereket értesítettük.
+sms-reply-report-still-out = Köszönjük: jeleztük a diszpécsereknek, hogy { $utility-name } a(z) { $reference } után is szünetel itt: { $place }.

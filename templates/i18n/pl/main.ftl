@@ -302,6 +302,10 @@ console-calls-callers = Dzwoniący
 console-calls-told = Powiadomieni przed połączeniem
 console-calls-share = Odsetek powiadomionych przed połączeniem
 console-calls-lead = Mediana czasu od wiadomości do połączenia
+console-reports = Zgłoszenia mieszkańców o braku dostawy
+console-reports-inside = W obszarze, w czasie awarii
+console-reports-still-out = Nadal brak w ciągu doby po przywróceniu
+console-reports-still-out-last = { $count }, ostatnio { $time }
 console-calls-none = jeszcze brak
 console-duration-under-minute = poniżej minuty
 console-duration-minutes = { $minutes } min
@@ -345,3 +349,23 @@ console-message = Wiadomość
 console-attempts = Próby
 console-reason = Powód
 console-retry-dead = Ponów nieudane wiadomości
+
+## Odpowiedzi na SMS-y (src/inbound.rs). Słowa kluczowe wielkimi literami.
+sms-reply-stopped = { $sender }: nie wyślemy więcej SMS-ów. Aby znów otrzymywać powiadomienia, odpisz START
+sms-reply-started = { $sender }: powiadomienia SMS o awariach pod Twoim adresem są znów włączone. Aby się wypisać, odpisz STOP
+sms-reply-started-unknown = { $sender }: nie mamy adresu dla tego numeru. Zapisz się na powiadomienia: { $url }
+sms-reply-help = { $sender }: powiadomienia o awariach pod Twoim adresem. STAN: aktualna sytuacja, BRAK: zgłoś brak dostawy, STOP: wypisz się. Strona: { $url }
+sms-reply-unknown-number = Nie mamy adresu dla tego numeru. Sprawdź swój adres: { $url }
+sms-reply-none = Nie wiemy o żadnej awarii: { $place }.
+sms-reply-line = { $title }: { $place }. Usunięcie: { $etr }. Nr { $reference }
+sms-reply-line-planned = { $title }: { $place }, { $starts }. Koniec: { $etr }. Nr { $reference }
+sms-reply-ended = { $status ->
+    [restored] Awaria { $reference } została usunięta.
+   *[cancelled] Powiadomienie { $reference } zostało odwołane.
+}
+sms-reply-no-reference = Nie znamy awarii { $reference }. Sprawdź numer.
+sms-reply-did-you-mean = Czy chodziło o { $reference }?
+sms-reply-which-service = Czego brakuje? Odpisz na przykład BRAK PRĄDU lub BRAK WODY.
+sms-reply-report-known = Dziękujemy. { $line }
+sms-reply-report-new = Dziękujemy: nie wiedzieliśmy o awarii: { $place }; dyspozytorzy zostali powiadomieni.
+sms-reply-report-still-out = Dziękujemy: dyspozytorzy wiedzą, że po { $reference } nadal brak usługi ({ $utility-name }): { $place }.

@@ -1,0 +1,256 @@
+//! [`Residents`], carried out once for both databases: SMS consent by
+//! keyword, the consent ledger, suppressed destinations and the text messages
+//! received.
+
+use async_trait::async_trait;
+
+use super::shared::{contacts_changed, SqlStore};
+use super::sql::{Announce, Backend, Sql, Tx};
+use super::*;
+use crate::clock::{from_ms, to_ms};
+use crate::domain::consent::{Action, Event, ALERTS};
+use crate::error::Error;
+
+/// Appends one ledger event per contact, in the caller's transaction.
+pub(super) async fn record_consent<B: Backend>(
+    tx: &mut Tx<B>,
+    contact_ids: &[i64],
+    action: consent::Action,
+    via: &Via,
+    at: i64,
+) -> Result<()> {
+    if contact_ids.is_empty() {
+        return Ok(());
+    }
+    Sql::new(format!(
+        "INSERT INTO consent_events (contact_id, channel, purpose, action, method, detail, \
+         source, at) SELECT id, channel, $2, $3, $4, $5, $6, $7 FROM contacts WHERE {}",
+        B::any("id", 1)
+    ))
+    .bind(contact_ids)
+    .bind(ALERTS)
+    .bind(action.as_str())
+    .bind(via.method.as_str())
+    .bind(via.detail.as_str())
+    .bind(via.source.as_deref())
+    .bind(at)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl<B: Backend> Residents for SqlStore<B> {
+    async fn sms_opt_out(&self, c: &NumberConsent<'_>) -> Result<NumberOptOut> {
+        let at = to_ms(c.at);
+        let mut tx = self.0.begin_write().await?;
+        let ids: Vec<(i64,)> = Sql::new(
+            "UPDATE contacts SET opted_out_at = $2, updated_at = $2 WHERE channel = 'sms' \
+             AND destination = $1 AND opted_out_at IS NULL RETURNING id",
+        )
+        .bind(c.number)
+        .bind(at)
+        .fetch_all(&mut tx)
+        .await?;
+        let ids: Vec<i64> = ids.into_iter().map(|r| r.0).collect();
+        Sql::new(
+            "UPDATE deliveries SET state = 'suppressed', last_error = 'number texted STOP', \
+             updated_at = $2 WHERE state = 'pending' AND contact_id IN \
+             (SELECT id FROM contacts WHERE channel = 'sms' AND destination = $1)",
+        )
+        .bind(c.number)
+        .bind(at)
+        .execute(&mut tx)
+        .await?;
+        // A deletion's tombstone stays what it is.
+        let suppressed = Sql::new(
+            "INSERT INTO suppressions (channel, destination_hash, reason, at) \
+             VALUES ('sms', $1, 'stopped', $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(c.suppression)
+        .bind(at)
+        .execute(&mut tx)
+        .await?;
+        record_consent::<B>(&mut tx, &ids, Action::Withdrawn, c.via, at).await?;
+        if !ids.is_empty() {
+            // Callers' "press 2" offer follows consent.
+            contacts_changed::<B>(&mut tx).await?;
+            B::announce(&mut tx, Announce::Published).await?;
+        }
+        tx.commit().await?;
+        Ok(NumberOptOut {
+            contacts: ids.len() as u64,
+            first: !ids.is_empty() || suppressed > 0,
+        })
+    }
+
+    async fn sms_opt_in(&self, c: &NumberConsent<'_>) -> Result<u64> {
+        let at = to_ms(c.at);
+        let mut tx = self.0.begin_write().await?;
+        let ids: Vec<(i64,)> = Sql::new(
+            "UPDATE contacts SET opted_out_at = NULL, updated_at = $2 WHERE channel = 'sms' \
+             AND destination = $1 AND opted_out_at IS NOT NULL RETURNING id",
+        )
+        .bind(c.number)
+        .bind(at)
+        .fetch_all(&mut tx)
+        .await?;
+        let ids: Vec<i64> = ids.into_iter().map(|r| r.0).collect();
+        Sql::new(
+            "DELETE FROM suppressions WHERE channel = 'sms' AND destination_hash = $1 \
+             AND reason = 'stopped'",
+        )
+        .bind(c.suppression)
+        .execute(&mut tx)
+        .await?;
+        record_consent::<B>(&mut tx, &ids, Action::Given, c.via, at).await?;
+        if !ids.is_empty() {
+            contacts_changed::<B>(&mut tx).await?;
+            B::announce(&mut tx, Announce::Published).await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
+    async fn consent_history(&self, contact_id: i64) -> Result<Option<Vec<Event>>> {
+        let mut conn = self.0.read().await?;
+        let known: Option<(i64,)> = Sql::new("SELECT id FROM contacts WHERE id = $1")
+            .bind(contact_id)
+            .fetch_optional(&mut conn)
+            .await?;
+        if known.is_none() {
+            return Ok(None);
+        }
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            i64,
+        );
+        let rows: Vec<Row> = Sql::new(
+            "SELECT id, channel, purpose, action, method, detail, source, at \
+             FROM consent_events WHERE contact_id = $1 ORDER BY id",
+        )
+        .bind(contact_id)
+        .fetch_all(&mut conn)
+        .await?;
+        let corrupt = |what: &str, v: &str| {
+            Error::Internal(anyhow::anyhow!("corrupt {what} '{v}' in consent_events"))
+        };
+        rows.into_iter()
+            .map(
+                |(id, channel, purpose, action, method, detail, source, at)| {
+                    Ok(Event {
+                        id,
+                        contact_id,
+                        channel: channel.parse().map_err(|_| corrupt("channel", &channel))?,
+                        purpose,
+                        action: match action.as_str() {
+                            "given" => Action::Given,
+                            "withdrawn" => Action::Withdrawn,
+                            _ => return Err(corrupt("action", &action)),
+                        },
+                        method: consent::Method::parse(&method)
+                            .ok_or_else(|| corrupt("method", &method))?,
+                        detail,
+                        source,
+                        at: from_ms(at),
+                    })
+                },
+            )
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
+    async fn inbound(&self, m: &NewInbound<'_>, limits: &ReplyLimits) -> Result<bool> {
+        const HOUR: i64 = 3_600_000;
+        const DAY: i64 = 24 * HOUR;
+        let now = to_ms(m.at);
+        let mut tx = self.0.begin_write().await?;
+        // Replies are counted one message at a time across every node, so a
+        // flood of texts cannot overrun the limits by arriving together.
+        B::lock_key(&mut tx, "sms-reply", 0).await?;
+        let mut reply = m.reply;
+        if reply.is_some() {
+            let by_number = "SELECT COUNT(*) FROM sms_inbound WHERE reply IS NOT NULL \
+                             AND received_at > $1 AND sender = $2";
+            let (mine,): (i64,) = Sql::new(by_number)
+                .bind(now - HOUR)
+                .bind(m.sender)
+                .fetch_one(&mut tx)
+                .await?;
+            let (all,): (i64,) = Sql::new(
+                "SELECT COUNT(*) FROM sms_inbound WHERE reply IS NOT NULL AND received_at > $1",
+            )
+            .bind(now - HOUR)
+            .fetch_one(&mut tx)
+            .await?;
+            let helped: Option<(i64,)> = if m.keyword == "unknown" {
+                Sql::new(
+                    "SELECT id FROM sms_inbound WHERE sender = $1 AND keyword = 'unknown' \
+                     AND reply IS NOT NULL AND received_at > $2 LIMIT 1",
+                )
+                .bind(m.sender)
+                .bind(now - DAY)
+                .fetch_optional(&mut tx)
+                .await?
+            } else {
+                None
+            };
+            if mine >= i64::from(limits.per_number_per_hour)
+                || all >= i64::from(limits.per_hour)
+                || helped.is_some()
+            {
+                reply = None;
+            }
+        }
+        Sql::new(
+            "INSERT INTO sms_inbound (sender, gateway, keyword, received_at, reply, \
+             reply_language) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(m.sender)
+        .bind(m.gateway)
+        .bind(m.keyword)
+        .bind(now)
+        .bind(reply)
+        .bind(reply.map(|_| m.language.as_str()))
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(reply.is_some())
+    }
+
+    async fn restored_at(
+        &self,
+        address_ids: &[i64],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Restored>> {
+        if address_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(i64, String, i64)> = Sql::new(format!(
+            "SELECT o.id, o.utility, a.id FROM outages o, addresses a \
+             WHERE {} AND o.status = 'restored' AND o.ended_at > $2 AND {} \
+             ORDER BY o.ended_at DESC, o.id DESC",
+            B::any("a.id", 1),
+            rows::covers("o.id", "a.id")
+        ))
+        .bind(address_ids)
+        .bind(to_ms(since))
+        .fetch_all(&mut self.0.read().await?)
+        .await?;
+        rows.into_iter()
+            .map(|(outage_id, utility, address_id)| {
+                Ok(Restored {
+                    outage_id,
+                    utility: rows::parse(&utility, "utility")?,
+                    address_id,
+                })
+            })
+            .collect()
+    }
+}
