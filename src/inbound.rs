@@ -363,7 +363,6 @@ async fn report(
         .map(|(_, id)| *id)
         .or(still_out.map(|r| r.address_id))
         .unwrap_or(addresses[0]);
-    let limits = &ctx.config.reports;
     let reported = ctx
         .store
         .report(
@@ -378,11 +377,7 @@ async fn report(
                 via: "sms",
                 at: ctx.now,
             },
-            &ReportLimits {
-                per_client_per_hour: limits.per_client_per_hour,
-                per_client_per_day: limits.per_client_per_day,
-                per_hour: limits.per_hour,
-            },
+            &ReportLimits::from(&ctx.config.reports),
         )
         .await?;
     let here = place(ctx, w, address_id);

@@ -160,20 +160,8 @@ async fn public_modes_answer_the_same_whoever_is_registered() {
         .await;
     assert_eq!(s, 200, "{v}");
     let token = app.unsubscribe_token("+36301000000").await;
-    assert!(app
-        .state()
-        .store
-        .opt_out(
-            &token,
-            &herald::domain::consent::Via::new(
-                herald::domain::consent::Method::UnsubscribeLink,
-                "test",
-                None
-            ),
-            app.now()
-        )
-        .await
-        .unwrap());
+    app.one_click_unsubscribe(&app.url(&format!("/unsubscribe/{token}")))
+        .await;
     for (path, earlier) in public.iter().zip(before) {
         let (_, body) = get(&app, path, None).await;
         // The feed carries its generation time; compare without it.
@@ -238,20 +226,8 @@ async fn press_2_texts_a_consenting_contact_once_per_outage() {
 
     // A contact who opted out gets nothing, though the answer is the same.
     let token = app.unsubscribe_token("+36301000002").await;
-    assert!(app
-        .state()
-        .store
-        .opt_out(
-            &token,
-            &herald::domain::consent::Via::new(
-                herald::domain::consent::Method::UnsubscribeLink,
-                "test",
-                None
-            ),
-            app.now()
-        )
-        .await
-        .unwrap());
+    app.one_click_unsubscribe(&app.url(&format!("/unsubscribe/{token}")))
+        .await;
     let before = sent("+36301000002");
     assert_eq!(press_2(&app, "%2B36301000002").await, 200);
     app.drain().await;

@@ -254,3 +254,51 @@ async fn the_dispatcher_extends_the_area_over_reports_just_outside_it() {
     let page = b.get(&format!("/console/o/{reference}")).await;
     assert!(!page.text.contains("/extend"), "{}", page.text);
 }
+
+#[tokio::test]
+async fn a_report_within_a_day_after_the_restore_says_the_supply_is_still_out() {
+    let app = app().await;
+    let outage = app.declare(&app.water_outage(Town::rect(0, 1, 0, 0))).await;
+    let (id, reference) = (
+        outage["id"].as_i64().unwrap(),
+        outage["reference"].as_str().unwrap().to_string(),
+    );
+    let (s, v) = app
+        .post_json(
+            &format!("/api/v1/outages/{id}/restore"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    app.drain().await;
+    app.advance(std::time::Duration::from_secs(2 * 3600));
+    app.state().published.touch();
+    let mut resident = Browser::from(&app, "203.0.113.80");
+    let t0 = address_id(&mut resident, 1).await;
+    let answer = resident
+        .post_form(
+            "/report",
+            &[("address", &t0), ("utility", "water"), ("lang", "en")],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(
+        answer
+            .text
+            .contains(&format!("outage {reference} was restored")),
+        "{}",
+        answer.text
+    );
+    let (_, detail) = app.get_json(&format!("/api/v1/outages/{id}")).await;
+    assert_eq!(detail["reports"]["still_out"], 1, "{detail}");
+    // Another service there is not about that outage.
+    let gas = resident
+        .post_form(
+            "/report",
+            &[("address", &t0), ("utility", "gas"), ("lang", "en")],
+        )
+        .await;
+    assert!(gas.text.contains("We knew of no outage there yet"));
+    let (_, detail) = app.get_json(&format!("/api/v1/outages/{id}")).await;
+    assert_eq!(detail["reports"]["still_out"], 1, "{detail}");
+}

@@ -84,7 +84,6 @@ async fn report(
             .into_iter()
             .find(|r| r.utility == utility),
     };
-    let limits = &state.config.reports;
     let reported = state
         .store
         .report(
@@ -97,11 +96,7 @@ async fn report(
                 client_key: &state.server_key.sign(CLIENT, &client.limit_key()),
                 at: now,
             },
-            &ReportLimits {
-                per_client_per_hour: limits.per_client_per_hour,
-                per_client_per_day: limits.per_client_per_day,
-                per_hour: limits.per_hour,
-            },
+            &ReportLimits::from(&state.config.reports),
         )
         .await?;
     let place = i18n::address(lang, &address.address, AddressForm::Postal);
@@ -122,7 +117,22 @@ async fn report(
                     "page-report-known",
                     &i18n::args([("place", place), ("reference", o.reference.to_string())]),
                 ),
-                None => w.ta("page-report-new", "place", &place),
+                None => match still_out {
+                    Some(r) => {
+                        let reference = state
+                            .store
+                            .outage(r.outage_id)
+                            .await?
+                            .map(|o| o.reference.to_string())
+                            .unwrap_or_default();
+                        i18n::t_args(
+                            lang,
+                            "page-report-still-out",
+                            &i18n::args([("place", place), ("reference", reference)]),
+                        )
+                    }
+                    None => w.ta("page-report-new", "place", &place),
+                },
             };
             (StatusCode::OK, text, None)
         }

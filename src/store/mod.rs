@@ -672,6 +672,16 @@ pub struct ReportLimits {
     pub per_hour: u32,
 }
 
+impl From<&crate::config::ReportsConfig> for ReportLimits {
+    fn from(c: &crate::config::ReportsConfig) -> ReportLimits {
+        ReportLimits {
+            per_client_per_hour: c.per_client_per_hour,
+            per_client_per_day: c.per_client_per_day,
+            per_hour: c.per_hour,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reported {
     Stored(i64),

@@ -39,6 +39,23 @@ pub(super) async fn record_consent<B: Backend>(
     Ok(())
 }
 
+/// A keyword changed the consent of the number's contacts `ids`: their
+/// ledger events, and (when there are any) the caller map's version, which
+/// every node follows (callers' "press 2" offer follows consent).
+async fn number_consent_changed<B: Backend>(
+    tx: &mut Tx<B>,
+    ids: &[i64],
+    action: Action,
+    c: &NumberConsent<'_>,
+) -> Result<()> {
+    record_consent::<B>(tx, ids, action, c.via, to_ms(c.at)).await?;
+    if !ids.is_empty() {
+        contacts_changed::<B>(tx).await?;
+        B::announce(tx, Announce::Published).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl<B: Backend> Residents for SqlStore<B> {
     async fn sms_opt_out(&self, c: &NumberConsent<'_>) -> Result<NumberOptOut> {
@@ -71,12 +88,7 @@ impl<B: Backend> Residents for SqlStore<B> {
         .bind(at)
         .execute(&mut tx)
         .await?;
-        record_consent::<B>(&mut tx, &ids, Action::Withdrawn, c.via, at).await?;
-        if !ids.is_empty() {
-            // Callers' "press 2" offer follows consent.
-            contacts_changed::<B>(&mut tx).await?;
-            B::announce(&mut tx, Announce::Published).await?;
-        }
+        number_consent_changed::<B>(&mut tx, &ids, Action::Withdrawn, c).await?;
         tx.commit().await?;
         Ok(NumberOptOut {
             contacts: ids.len() as u64,
@@ -103,11 +115,7 @@ impl<B: Backend> Residents for SqlStore<B> {
         .bind(c.suppression)
         .execute(&mut tx)
         .await?;
-        record_consent::<B>(&mut tx, &ids, Action::Given, c.via, at).await?;
-        if !ids.is_empty() {
-            contacts_changed::<B>(&mut tx).await?;
-            B::announce(&mut tx, Announce::Published).await?;
-        }
+        number_consent_changed::<B>(&mut tx, &ids, Action::Given, c).await?;
         tx.commit().await?;
         Ok(ids.len() as u64)
     }

@@ -183,6 +183,7 @@ page-report-button = Report no supply at this address
 page-report-title = Thank you for telling us
 page-report-known = We know about it: outage { $reference } covers { $place }. Its page has the expected fix time.
 page-report-new = We have passed it on: the dispatchers see your report for { $place } on their map. We knew of no outage there yet.
+page-report-still-out = We have passed it on: outage { $reference } was restored, and the dispatchers now see that { $place } is still without supply.
 page-report-slow-down = Too many reports from here; please try again in { $minutes } minutes.
 page-subscribe-intro = We send an e-mail or SMS when an outage or planned work affects your address, when the expected fix time changes, and when service is back.
 page-subscribe-find = Find your address

@@ -180,6 +180,7 @@ page-report-button = Szolgáltatáskiesés bejelentése erre a címre
 page-report-title = Köszönjük a bejelentést
 page-report-known = Tudunk róla: a(z) { $reference } üzemzavar érinti ezt a címet: { $place }. Az oldalán látja a várható helyreállítást.
 page-report-new = Továbbítottuk: a diszpécserek a térképükön látják a bejelentését ({ $place }). Itt eddig nem tudtunk üzemzavarról.
+page-report-still-out = Továbbítottuk: a(z) { $reference } üzemzavart helyreállítottnak jelentettük, és a diszpécserek most látják, hogy itt továbbra sincs szolgáltatás: { $place }.
 page-report-slow-down = Túl sok bejelentés érkezett innen; kérjük, próbálja újra { $minutes } perc múlva.
 page-subscribe-intro = E-mailt vagy SMS-t küldünk, ha üzemzavar vagy tervezett munka érinti a címét, ha változik a várható helyreállítás ideje, és amikor a szolgáltatás helyreállt.
 page-subscribe-find = Keresse meg a címét

@@ -177,6 +177,7 @@ page-report-button = Zgłoś brak usługi pod tym adresem
 page-report-title = Dziękujemy za zgłoszenie
 page-report-known = Wiemy o tym: awaria { $reference } obejmuje { $place }. Na jej stronie jest przewidywany czas usunięcia.
 page-report-new = Przekazaliśmy dalej: dyspozytorzy widzą Twoje zgłoszenie ({ $place }) na swojej mapie. Nie wiedzieliśmy jeszcze o awarii w tym miejscu.
+page-report-still-out = Przekazaliśmy: awaria { $reference } została zgłoszona jako usunięta, a dyspozytorzy widzą teraz, że pod adresem { $place } nadal brak dostawy.
 page-report-slow-down = Zbyt wiele zgłoszeń z tego miejsca; spróbuj ponownie za { $minutes } min.
 page-subscribe-intro = Wyślemy e-mail lub SMS, gdy awaria lub planowane prace obejmą Twój adres, gdy zmieni się przewidywany czas usunięcia i gdy usługa wróci.
 page-subscribe-find = Znajdź swój adres
