@@ -23,14 +23,12 @@ use crate::channels::sms_text::fit;
 use crate::config::Config;
 use crate::domain::consent::{Method, Via};
 use crate::domain::keyword::{self, Keyword};
-use crate::domain::{
-    AddressForm, Channel, Etr, Language, Outage, OutageKind, OutageStatus, Phone, Reference,
-    Utility,
-};
+use crate::domain::{AddressForm, Channel, Etr, Language, Outage, Phone, Reference, Utility};
 use crate::error::Result;
 use crate::i18n;
 use crate::published::{PlaceLists, View};
 use crate::register::{AddressBook, CallerMap};
+use crate::status;
 use crate::store::{
     NewInbound, NewReport, NumberConsent, ReplyLimits, ReportLimits, Reported, Store,
 };
@@ -197,17 +195,8 @@ impl Words {
 /// One outage's status as a line of a reply.
 fn line(ctx: &Context<'_>, w: &Words, o: &Outage, place: &str) -> String {
     let lang = w.lang;
-    let planned = o.kind == OutageKind::Planned && o.status == OutageStatus::Scheduled;
-    let title_key = if planned {
-        "planned-title"
-    } else {
-        "outage-title"
-    };
-    let title = i18n::t_args(
-        lang,
-        title_key,
-        &i18n::args([("utility", o.utility.as_str().to_string())]),
-    );
+    let planned = status::is_upcoming(o);
+    let title = status::title(lang, o);
     let etr = match o.etr {
         Etr::At(t) => i18n::when(lang, ctx.tz, t, ctx.now),
         Etr::Unknown => i18n::t(lang, "etr-unknown"),
@@ -302,9 +291,7 @@ async fn about(ctx: &Context<'_>, w: &Words, o: &Outage) -> Result<String> {
         ));
     }
     let places = ctx.places.get(ctx.store, ctx.view, ctx.book, o.id).await?;
-    let mut settlements: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
-    settlements.dedup();
-    Ok(line(ctx, w, o, &settlements.join(", ")))
+    Ok(line(ctx, w, o, &status::settlements(&places)))
 }
 
 /// A reference that failed its check: the outage one typo away, when exactly
@@ -387,12 +374,7 @@ async fn report(
             &i18n::args([("line", line(ctx, w, o, &here))]),
         ),
         (None, Some(r)) => {
-            let reference = ctx
-                .store
-                .outage(r.outage_id)
-                .await?
-                .map(|o| o.reference.to_string())
-                .unwrap_or_default();
+            let reference = r.reference.to_string();
             w.with(
                 "sms-reply-report-still-out",
                 &i18n::args([

@@ -92,16 +92,37 @@ pub fn etr_state(o: &Outage, now: DateTime<Utc>) -> EtrState {
     }
 }
 
-/// The spoken sentence for one outage at `place`.
-pub fn sentence(tz: Tz, o: &Outage, place: &str, lang: Language, now: DateTime<Utc>) -> String {
-    let utility = o.utility.as_str().to_string();
-    let planned = o.status == OutageStatus::Scheduled && o.kind == OutageKind::Planned;
-    let title_key = if planned {
+/// The settlements of an outage's place list (sorted by settlement), each once:
+/// how an answer about an outage named by its reference names its place.
+pub fn settlements(places: &[(String, String, String)]) -> String {
+    let mut names: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
+    names.dedup();
+    names.join(", ")
+}
+
+/// Planned work that has not started yet: told with its start, not its ETR.
+pub fn is_upcoming(o: &Outage) -> bool {
+    o.status == OutageStatus::Scheduled && o.kind == OutageKind::Planned
+}
+
+/// "Water outage", "Planned power cut"…: what the outage is called.
+pub fn title(lang: Language, o: &Outage) -> String {
+    let key = if is_upcoming(o) {
         "planned-title"
     } else {
         "outage-title"
     };
-    let title = i18n::t_args(lang, title_key, &i18n::args([("utility", utility)]));
+    i18n::t_args(
+        lang,
+        key,
+        &i18n::args([("utility", o.utility.as_str().to_string())]),
+    )
+}
+
+/// The spoken sentence for one outage at `place`.
+pub fn sentence(tz: Tz, o: &Outage, place: &str, lang: Language, now: DateTime<Utc>) -> String {
+    let planned = is_upcoming(o);
+    let title = title(lang, o);
     let when = o
         .etr
         .as_option()
@@ -259,9 +280,7 @@ pub async fn answer(ask: &Ask<'_>, place: &Place, lang: Language) -> Result<Answ
             match open.map(|o| &o.outage).or(ended.as_ref()) {
                 Some(o) => {
                     let places = ask.places.get(ask.store, ask.view, book, o.id).await?;
-                    let mut settlements: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
-                    settlements.dedup();
-                    let label = settlements.join(", ");
+                    let label = settlements(&places);
                     if o.status.is_open() {
                         lines.push(line(tz, o, &label, 0, lang, now));
                     }

@@ -91,7 +91,7 @@ async fn report(
                 address_id,
                 utility,
                 outage_id: covering.map(|o| o.id),
-                still_out_of: still_out.map(|r| r.outage_id),
+                still_out_of: still_out.as_ref().map(|r| r.outage_id),
                 via: "web",
                 client_key: &state.server_key.sign(CLIENT, &client.limit_key()),
                 at: now,
@@ -118,19 +118,11 @@ async fn report(
                     &i18n::args([("place", place), ("reference", o.reference.to_string())]),
                 ),
                 None => match still_out {
-                    Some(r) => {
-                        let reference = state
-                            .store
-                            .outage(r.outage_id)
-                            .await?
-                            .map(|o| o.reference.to_string())
-                            .unwrap_or_default();
-                        i18n::t_args(
-                            lang,
-                            "page-report-still-out",
-                            &i18n::args([("place", place), ("reference", reference)]),
-                        )
-                    }
+                    Some(r) => i18n::t_args(
+                        lang,
+                        "page-report-still-out",
+                        &i18n::args([("place", place), ("reference", r.reference.to_string())]),
+                    ),
                     None => w.ta("page-report-new", "place", &place),
                 },
             };

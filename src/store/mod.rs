@@ -779,9 +779,10 @@ pub struct ReplyLimits {
 
 /// An outage restored recently that covered an address
 /// ([`Residents::restored_at`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restored {
     pub outage_id: i64,
+    pub reference: Reference,
     pub utility: Utility,
     pub address_id: i64,
 }

@@ -240,8 +240,8 @@ impl<B: Backend> Residents for SqlStore<B> {
         if address_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(i64, String, i64)> = Sql::new(format!(
-            "SELECT o.id, o.utility, a.id FROM outages o, addresses a \
+        let rows: Vec<(i64, String, String, i64)> = Sql::new(format!(
+            "SELECT o.id, o.reference, o.utility, a.id FROM outages o, addresses a \
              WHERE {} AND o.status = 'restored' AND o.ended_at > $2 AND {} \
              ORDER BY o.ended_at DESC, o.id DESC",
             B::any("a.id", 1),
@@ -252,9 +252,10 @@ impl<B: Backend> Residents for SqlStore<B> {
         .fetch_all(&mut self.0.read().await?)
         .await?;
         rows.into_iter()
-            .map(|(outage_id, utility, address_id)| {
+            .map(|(outage_id, reference, utility, address_id)| {
                 Ok(Restored {
                     outage_id,
+                    reference: rows::parse(&reference, "reference")?,
                     utility: rows::parse(&utility, "utility")?,
                     address_id,
                 })
