@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::domain::Utility;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -119,6 +120,7 @@ pub struct Config {
     pub ivr: IvrConfig,
     pub subscribe: SubscribeConfig,
     pub reports: ReportsConfig,
+    pub alerts: AlertsConfig,
     pub http: HttpConfig,
     pub console: ConsoleConfig,
     /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed:
@@ -206,6 +208,54 @@ impl Default for ReportsConfig {
             per_hour: 20_000,
         }
     }
+}
+
+/// How often a resident hears about one outage: ETR changes too small to
+/// matter are not sent, and updates per day are capped (the page, the IVR and
+/// the API always show the latest state, whatever was sent).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AlertsConfig {
+    /// An ETR change is sent only when it moves the time the contact was last
+    /// told by at least this much (a change from "not yet assessed" to a time,
+    /// or back, always goes).
+    pub etr_threshold_minutes: u32,
+    /// Update messages per outage and contact in any 24 hours; a change beyond
+    /// it waits, and the next allowed message carries the latest state.
+    pub updates_per_day: u32,
+    /// What a contact hears of an outage that began and ended while their
+    /// window was closed: `nothing` (the default) or `summary` (one message
+    /// when the window opens, saying it is over).
+    pub ended_outside_window: AfterWindow,
+    /// The same, per utility (`{ water = "summary" }`), over the default.
+    pub ended_outside_window_by_utility: std::collections::BTreeMap<Utility, AfterWindow>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            etr_threshold_minutes: 30,
+            updates_per_day: 3,
+            ended_outside_window: AfterWindow::Nothing,
+            ended_outside_window_by_utility: Default::default(),
+        }
+    }
+}
+
+impl AlertsConfig {
+    pub fn after_window(&self, utility: Utility) -> AfterWindow {
+        self.ended_outside_window_by_utility
+            .get(&utility)
+            .copied()
+            .unwrap_or(self.ended_outside_window)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterWindow {
+    Nothing,
+    Summary,
 }
 
 /// Limits on the public sign-up form, which anyone can post and which sends
@@ -422,6 +472,7 @@ impl Default for Config {
             ivr: IvrConfig::default(),
             subscribe: SubscribeConfig::default(),
             reports: ReportsConfig::default(),
+            alerts: AlertsConfig::default(),
             http: HttpConfig::default(),
             console: ConsoleConfig::default(),
             trusted_proxies: Vec::new(),

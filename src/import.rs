@@ -13,13 +13,14 @@ use std::io::Read;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::auth::ServerKey;
 use crate::domain::address::{register_text, AddressError};
 use crate::domain::consent::{Method, Via};
 use crate::domain::contact::{Destination, Language};
-use crate::domain::{Address, Channel, Utility};
+use crate::domain::{Address, Channel, Utility, Window};
 use crate::error::{Error, Result};
 use crate::store::{BulkTable, ImportCounts, NewAddress, NewContact, Store};
 
@@ -348,7 +349,7 @@ fn csv_contacts<'a, R: Read + Send + 'a>(
         .headers()
         .map_err(|e| Error::invalid("header", format!("cannot read CSV header: {e}")))?
         .clone();
-    let cols = columns(&headers, CONTACT_COLUMNS, &[])?;
+    let cols = columns(&headers, CONTACT_COLUMNS, &["window", "time_zone"])?;
     Ok(Box::new(reader.into_records().map(move |record| {
         let (record, line) = record_at(record)?;
         let get = |i: usize| cols[i].and_then(|c| record.get(c)).unwrap_or("");
@@ -369,6 +370,21 @@ fn csv_contacts<'a, R: Read + Send + 'a>(
                 format!("'{}' is not one of hu, pl, en", get(3)),
             )
         })?;
+        // Optional: an empty cell (or no column) leaves what the contact chose.
+        let window = match get(4).trim() {
+            "" => None,
+            w => Some(Window::parse(w).map_err(|e| row_error(line, "window", e))?),
+        };
+        let time_zone = match get(5).trim() {
+            "" => None,
+            z => Some(z.parse::<Tz>().map_err(|_| {
+                row_error(
+                    line,
+                    "time_zone",
+                    format!("'{z}' is not a time zone such as Europe/Budapest"),
+                )
+            })?),
+        };
         Ok((
             line,
             NewContact {
@@ -377,6 +393,8 @@ fn csv_contacts<'a, R: Read + Send + 'a>(
                 suppression: key.suppression(channel, destination.as_str()),
                 destination: destination.as_str().to_string(),
                 language,
+                window,
+                time_zone,
             },
         ))
     })))
@@ -630,5 +648,30 @@ mod tests {
             errs,
             vec![(4, "destination"), (5, "channel"), (6, "destination")]
         );
+    }
+
+    #[test]
+    fn a_window_and_time_zone_are_optional_and_checked() {
+        let data = "address_external_id,channel,destination,language,window,time_zone\n\
+                    A1,sms,06 30 123 4567,hu,07:00-21:00,\n\
+                    A2,sms,06 30 123 4568,hu,,Europe/Warsaw\n\
+                    A3,sms,06 30 123 4569,hu,7-21,\n\
+                    A4,sms,06 30 123 4570,hu,any,Mars/Olympus\n";
+        let region = crate::domain::contact::parse_region("HU").unwrap();
+        let rows: Vec<_> = csv_contacts(data.as_bytes(), region, &ServerKey::new("test"))
+            .unwrap()
+            .collect();
+        let first = &rows[0].as_ref().unwrap().1;
+        assert_eq!(first.window, Some(Window::parse("07:00-21:00").unwrap()));
+        assert_eq!(first.time_zone, None);
+        let second = &rows[1].as_ref().unwrap().1;
+        assert_eq!(second.window, None);
+        assert_eq!(second.time_zone, Some(chrono_tz::Europe::Warsaw));
+        let errs: Vec<_> = rows
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(|e| (e.line, e.field.as_str()))
+            .collect();
+        assert_eq!(errs, vec![(4, "window"), (5, "time_zone")]);
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{AfterWindow, Config};
 use crate::domain::audit::Actor;
 use crate::domain::outage::{parse_time, Messages};
 use crate::domain::{
@@ -489,6 +489,7 @@ pub async fn update(
         },
         messages: messages_json(&next_messages),
         new_address_ids: new_ids,
+        keep_held: false,
         now,
         expires_at: expiry(ctx, now),
         by: by.clone(),
@@ -541,6 +542,7 @@ pub async fn end(
         messages: messages_json(&current.messages),
         new_address_ids: None,
         notify_update: false,
+        keep_held: ctx.config.alerts.after_window(current.utility) == AfterWindow::Summary,
         now,
         expires_at: expiry(ctx, now),
         by: by.clone(),

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::decide::{decide, Claim, Decision, OutageState, Skip};
+use super::decide::{decide, Claim, Decision, OutageState, Pacing, Skip};
 use super::ratelimit::SharedLimiter;
 use super::retry;
 use crate::channels::email::{build_message, EmailSender, OutgoingEmail};
@@ -41,7 +41,7 @@ use crate::channels::render::{
 use crate::channels::sms::{OutgoingSms, SmsSender};
 use crate::channels::SendOutcome;
 use crate::clock::SharedClock;
-use crate::config::{Config, DeliveryConfig, UnicodePolicy};
+use crate::config::{AlertsConfig, Config, DeliveryConfig, UnicodePolicy};
 use crate::domain::{Channel, Outage};
 use crate::error::Result;
 use crate::outages;
@@ -139,6 +139,8 @@ pub struct Dispatcher {
     store: Store,
     clock: SharedClock,
     delivery: DeliveryConfig,
+    alerts: AlertsConfig,
+    pacing: Pacing,
     tz: Tz,
     public_url: String,
     email: EmailSender,
@@ -223,6 +225,8 @@ impl Dispatcher {
             store,
             clock,
             delivery: config.delivery.clone(),
+            alerts: config.alerts.clone(),
+            pacing: Pacing::new(&config.alerts, config.delivery.ttl_minutes),
             tz: config.tz()?,
             public_url: config.public_url(),
             message_id_domain: from.email.domain().to_string(),
@@ -579,7 +583,7 @@ impl Dispatcher {
             }
         }
         let pairs: Vec<(i64, i64)> = batch.iter().map(|d| (d.outage_id, d.contact_id)).collect();
-        let news_sent = match self.store.news_sent(&pairs).await {
+        let news_sent = match self.store.news_sent(&pairs, now).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot check sent revisions; batch left to lease expiry");
@@ -690,21 +694,35 @@ impl Dispatcher {
             failure,
             reason,
         };
-        let outage = match (
-            decide(Claim::from(&d), outage.map(OutageState::from), told, now),
-            outage,
-        ) {
-            (Decision::Send, Some(outage)) => outage,
-            (Decision::Defer { until, reason }, _) => {
+        let decision = decide(
+            Claim::of(&d, self.tz),
+            outage.map(|o| OutageState::of(o, &self.alerts)),
+            told,
+            self.pacing,
+            now,
+        );
+        let (outage, kind) = match (decision, outage) {
+            (Decision::Send { render }, Some(outage)) => (outage, render),
+            (
+                Decision::Defer {
+                    until,
+                    reason,
+                    hold,
+                },
+                _,
+            ) => {
                 return Completion::Defer {
                     id: d.id,
                     until,
                     reason: reason.to_string(),
+                    hold,
                 }
             }
             (Decision::Drop { failure, reason }, _) => return failed(failure, reason.to_string()),
             // `decide` drops a delivery whose outage is gone; this arm only says so to the compiler.
-            (Decision::Send, None) => return failed(Failure::Dead, Skip::OutageGone.to_string()),
+            (Decision::Send { .. }, None) => {
+                return failed(Failure::Dead, Skip::OutageGone.to_string())
+            }
         };
         let ctx = RenderContext {
             tz: self.tz,
@@ -720,8 +738,8 @@ impl Dispatcher {
         let started = std::time::Instant::now();
         let (outcome, segments) = match d.channel {
             Channel::Email => {
-                let view = MessageView::new(&ctx, outage, d.kind, &recipient, false);
-                let content = match render_email(d.kind, &view) {
+                let view = MessageView::new(&ctx, outage, kind, &recipient, false);
+                let content = match render_email(kind, &view) {
                     Ok(c) => c,
                     Err(e) => return failed(Failure::Dead, format!("template error: {e}")),
                 };
@@ -744,8 +762,8 @@ impl Dispatcher {
                 (self.email.send(&message).await, None)
             }
             Channel::Sms => {
-                let mut view = MessageView::new(&ctx, outage, d.kind, &recipient, true);
-                let (text, encoding) = match render_sms(d.kind, &mut view, self.unicode) {
+                let mut view = MessageView::new(&ctx, outage, kind, &recipient, true);
+                let (text, encoding) = match render_sms(kind, &mut view, self.unicode) {
                     Ok(t) => t,
                     Err(e) => return failed(Failure::Dead, format!("template error: {e}")),
                 };

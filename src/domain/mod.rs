@@ -13,6 +13,7 @@ pub mod reference;
 pub mod runs;
 pub mod text;
 pub mod token;
+pub mod window;
 
 pub use address::{Address, AddressForm};
 pub use contact::{Channel, Email, Language, Phone};
@@ -21,3 +22,4 @@ pub use outage::{
     Urgency, Utility,
 };
 pub use reference::Reference;
+pub use window::Window;

@@ -183,9 +183,12 @@ text_enum!(
 
 text_enum!(
     /// Life of one message. `superseded`: replaced by newer news before it was sent;
-    /// `suppressed`: the contact opted out; `expired`: too old to be worth sending.
+    /// `suppressed`: the contact opted out; `expired`: too old to be worth sending;
+    /// `deferred`: pending, held for the contact's window or the daily cap of
+    /// updates (shown, never stored: the row is `pending` with a `held_until`).
     DeliveryState {
         Pending => "pending",
+        Deferred => "deferred",
         Sending => "sending",
         Sent => "sent",
         Dead => "dead",
@@ -195,11 +198,21 @@ text_enum!(
     }
 );
 
+impl DeliveryState {
+    /// Still to go: waiting, held for the contact, or being sent.
+    pub const QUEUED: &'static [DeliveryState] = &[
+        DeliveryState::Pending,
+        DeliveryState::Deferred,
+        DeliveryState::Sending,
+    ];
+}
+
 /// Estimated time of restoration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Etr {
     At(DateTime<Utc>),
     /// "Not yet assessed": crews have not seen the fault yet.
+    #[default]
     Unknown,
 }
 

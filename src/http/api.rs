@@ -317,6 +317,7 @@ pub(super) fn deliveries_csv(outage: &Outage, rows: &[DeliveryRow]) -> Result<Re
         "segments",
         "last_error",
         "updated_at",
+        "deferred_until",
     ];
     let lines = rows.iter().map(|d| {
         vec![
@@ -332,6 +333,7 @@ pub(super) fn deliveries_csv(outage: &Outage, rows: &[DeliveryRow]) -> Result<Re
             d.segments.map(|s| s.to_string()).unwrap_or_default(),
             d.last_error.clone().unwrap_or_default(),
             d.updated_at.to_rfc3339(),
+            d.deferred_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
         ]
     });
     csv_download(

@@ -1010,7 +1010,7 @@ pub(super) async fn review_change(
         .delivery_counts(outage.id)
         .await?
         .iter()
-        .filter(|c| matches!(c.state, DeliveryState::Pending | DeliveryState::Sending))
+        .filter(|c| DeliveryState::QUEUED.contains(&c.state))
         .map(|c| c.count)
         .sum();
     let samples = match state.store.sample_address(outage.id).await? {

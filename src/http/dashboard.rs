@@ -60,7 +60,7 @@ impl Dashboard {
             .map(|channel| DeliveryLine {
                 key: channel.as_str(),
                 channel: w.t(&format!("console-channel-{}", channel.as_str())),
-                pending: sum(channel, &[DeliveryState::Pending, DeliveryState::Sending]),
+                pending: sum(channel, DeliveryState::QUEUED),
                 sent: sum(channel, &[DeliveryState::Sent]),
                 failed: sum(channel, &[DeliveryState::Dead, DeliveryState::Expired]),
             })

@@ -31,6 +31,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::auth::Role;
@@ -40,8 +41,8 @@ use crate::domain::bucket::{Grant, TokenRequest};
 use crate::domain::consent::{self, Via};
 use crate::domain::operator::{Failures, Lockout, Username};
 use crate::domain::{
-    Address, ChangeKind, Channel, DeliveryKind, DeliveryState, Language, Outage, OutageField,
-    OutageKind, OutageStatus, Reference, Urgency, Utility,
+    Address, ChangeKind, Channel, DeliveryKind, DeliveryState, Etr, Language, Outage, OutageField,
+    OutageKind, OutageStatus, Reference, Urgency, Utility, Window,
 };
 use crate::error::Result;
 
@@ -116,6 +117,12 @@ pub struct NewContact {
     /// The destination's keyed hash, as suppressions hold it
     /// (`ServerKey::suppression`).
     pub suppression: String,
+    /// When the contact accepts normal messages; None leaves a known
+    /// contact's window as it is (a new one: any time).
+    pub window: Option<Window>,
+    /// The contact's own time zone; None leaves it as it is (a new contact:
+    /// the utility's).
+    pub time_zone: Option<Tz>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -310,6 +317,9 @@ pub struct OutageChange {
     pub new_address_ids: Option<Vec<i64>>,
     /// Residents already told get an "updated" message (ETR, cause, message changed).
     pub notify_update: bool,
+    /// When it ends: a first message held for a closed window stays queued,
+    /// to go as a summary when the window opens (`alerts.ended_outside_window`).
+    pub keep_held: bool,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     /// Who changes it (for the audit log, written in the same transaction).
@@ -368,6 +378,14 @@ pub struct ClaimedDelivery {
     pub opted_out: bool,
     pub unsubscribe_token: String,
     pub address: Address,
+    /// The outage is urgent: windows do not apply.
+    pub urgent: bool,
+    /// It was held for the contact's window or the daily cap before.
+    pub held: bool,
+    /// The contact's window for this channel, if it set one.
+    pub window: Option<Window>,
+    /// The contact's own time zone, if it has one.
+    pub time_zone: Option<Tz>,
 }
 
 /// The news a contact has had about an outage, checked just before sending.
@@ -377,6 +395,14 @@ pub struct NewsSent {
     pub revision: Option<i64>,
     /// A news message to the contact is being sent right now.
     pub in_flight: bool,
+    /// The ETR that revision carried.
+    pub etr: Etr,
+    /// Since that revision, the outage changed more than its ETR.
+    pub more_than_etr: bool,
+    /// Updates sent to the contact about this outage in the last 24 hours,
+    /// and when the first of them went.
+    pub updates_today: u32,
+    pub first_update_today: Option<DateTime<Utc>>,
 }
 
 /// Why a claimed message ends unsent: each is a final state, so a `Completion`
@@ -434,6 +460,9 @@ pub enum Completion {
         id: i64,
         until: DateTime<Utc>,
         reason: String,
+        /// A hold for the contact's window or the daily cap (shown as
+        /// `deferred`), with the expiry moved so the wait cannot expire it.
+        hold: Option<DateTime<Utc>>,
     },
 }
 
@@ -443,7 +472,9 @@ impl Completion {
     pub(crate) fn unsent(&self, now: DateTime<Utc>) -> Option<(i64, DateTime<Utc>, &str)> {
         match self {
             Completion::Release { id, reason } => Some((*id, now, reason)),
-            Completion::Defer { id, until, reason } => Some((*id, *until, reason)),
+            Completion::Defer {
+                id, until, reason, ..
+            } => Some((*id, *until, reason)),
             _ => None,
         }
     }
@@ -465,6 +496,9 @@ pub struct DeliveryRow {
     pub segments: Option<i64>,
     pub last_error: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// A `deferred` message goes then (the contact's window opens, or the
+    /// day's updates allow another).
+    pub deferred_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -993,7 +1027,11 @@ pub trait Database: Accounts + Calls + Reports + Residents {
         now: DateTime<Utc>,
     ) -> Result<()>;
     /// For each (outage, contact): what news (declared/updated) it has had.
-    async fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<HashMap<(i64, i64), NewsSent>>;
+    async fn news_sent(
+        &self,
+        pairs: &[(i64, i64)],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<(i64, i64), NewsSent>>;
     /// Queues the current state of every open outage at the addresses of SMS
     /// contacts with this number who have not opted out, as a `requested`
     /// message, at most once per outage and number; returns how many.

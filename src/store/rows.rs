@@ -196,7 +196,7 @@ impl FromCols for DeliveryCount {
     }
 }
 
-/// See [`DELIVERY_COLUMNS`].
+/// See [`delivery_columns`].
 impl FromCols for DeliveryRow {
     fn from_cols(r: &impl Cols) -> Result<Self> {
         Ok(DeliveryRow {
@@ -214,22 +214,45 @@ impl FromCols for DeliveryRow {
             segments: r.opt_int(11),
             last_error: r.opt_text(12).map(String::from),
             updated_at: from_ms(r.int(13)),
+            deferred_until: r.opt_int(14).map(from_ms),
         })
     }
 }
 
-/// Deliveries `d` joined with their contacts `c`, for [`delivery`].
-pub(super) const DELIVERY_COLUMNS: &str =
-    "d.id, d.outage_id, d.revision, d.kind, d.channel, c.destination, d.state, \
-     d.attempts, d.next_attempt_at, d.sent_revision, d.provider_message_id, d.segments, \
-     d.last_error, d.updated_at";
+/// A contact's window as stored (minutes after midnight, both or neither).
+pub(super) fn stored_window(start: Option<i64>, end: Option<i64>) -> Option<Window> {
+    let (start, end) = (u16::try_from(start?).ok()?, u16::try_from(end?).ok()?);
+    Window::from_minutes(start, end)
+}
+
+/// A delivery's state as shown (API, console, metrics): the stored state,
+/// except that a pending message held for its contact is `deferred`. `table`
+/// is the deliveries table's name or alias.
+pub(super) fn shown_state(table: &str) -> String {
+    format!(
+        "CASE WHEN {table}.state = 'pending' AND {table}.held_until IS NOT NULL \
+         THEN 'deferred' ELSE {table}.state END"
+    )
+}
+
+/// Deliveries `d` joined with their contacts `c`, for [`delivery`]; the state
+/// is the [`shown_state`].
+pub(super) fn delivery_columns() -> String {
+    format!(
+        "d.id, d.outage_id, d.revision, d.kind, d.channel, c.destination, {}, \
+         d.attempts, d.next_attempt_at, d.sent_revision, d.provider_message_id, d.segments, \
+         d.last_error, d.updated_at, d.held_until",
+        shown_state("d")
+    )
+}
 
 /// Deliveries `d` joined with contacts `c` and addresses `a` (the last four are
 /// [`ADDRESS_COLUMNS`]), for [`claimed`].
 pub(super) const CLAIMED_COLUMNS: &str =
     "d.id, d.outage_id, d.revision, d.kind, d.channel, d.attempts, d.expires_at, \
      c.id, c.destination, c.language, c.opted_out_at IS NOT NULL, c.unsubscribe_token, \
-     a.street, a.house_number, a.postcode, a.settlement";
+     a.street, a.house_number, a.postcode, a.settlement, d.urgent, d.held_until IS NOT NULL, \
+     c.window_start, c.window_end, c.time_zone";
 
 impl FromCols for ClaimedDelivery {
     fn from_cols(r: &impl Cols) -> Result<Self> {
@@ -247,6 +270,11 @@ impl FromCols for ClaimedDelivery {
             opted_out: r.flag(10),
             unsubscribe_token: r.text(11).to_string(),
             address: r.address(12),
+            urgent: r.flag(16),
+            held: r.flag(17),
+            window: stored_window(r.opt_int(18), r.opt_int(19)),
+            // A zone no longer known (an old tz database) falls back to the utility's.
+            time_zone: r.opt_text(20).and_then(|z| z.parse().ok()),
         })
     }
 }
@@ -406,18 +434,35 @@ impl FromCols for SubscriptionView {
 }
 
 /// (outage, contact) → news, from rows of outage_id, contact_id, newest sent
-/// revision (or NULL), whether one is in flight (or NULL).
-pub(super) type NewsRow = (i64, i64, Option<i64>, Option<i64>);
+/// revision (or NULL), whether one is in flight, the ETR of that revision,
+/// how many later revisions changed more than the ETR, updates sent in the
+/// last day and when the first of them went.
+pub(super) type NewsRow = (
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 pub(super) fn news_sent(rows: Vec<NewsRow>) -> HashMap<(i64, i64), NewsSent> {
     rows.into_iter()
-        .map(|(outage, contact, revision, in_flight)| {
-            let news = NewsSent {
-                revision,
-                in_flight: in_flight.is_some_and(|n| n != 0),
-            };
-            ((outage, contact), news)
-        })
+        .map(
+            |(outage, contact, revision, in_flight, etr, more, updates, first)| {
+                let news = NewsSent {
+                    revision,
+                    in_flight: in_flight.is_some_and(|n| n != 0),
+                    etr: Etr::from_option(etr.map(from_ms)),
+                    more_than_etr: more.is_some_and(|n| n != 0),
+                    updates_today: updates.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
+                    first_update_today: first.map(from_ms),
+                };
+                ((outage, contact), news)
+            },
+        )
         .collect()
 }
 

@@ -210,15 +210,42 @@ impl<B: Backend> Database for SqlStore<B> {
                 "language",
                 known.iter().map(|(_, c)| Some(c.language.as_str())),
             )
-            .text("token", tokens.iter().map(|t| Some(t.as_str())));
+            .text("token", tokens.iter().map(|t| Some(t.as_str())))
+            .int(
+                "window_start",
+                known
+                    .iter()
+                    .map(|(_, c)| c.window.map(|w| i64::from(w.start_minute()))),
+            )
+            .int(
+                "window_end",
+                known
+                    .iter()
+                    .map(|(_, c)| c.window.map(|w| i64::from(w.end_minute()))),
+            )
+            .text(
+                "time_zone",
+                known.iter().map(|(_, c)| c.time_zone.map(|z| z.name())),
+            );
         let max_id = max_id(&mut tx, BulkTable::Contacts).await?;
         // Consent is never touched here: an opted-out contact stays opted out.
+        // A list that names no window (or zone) for a contact leaves the one
+        // the contact chose.
         let changed = Sql::new(format!(
             "INSERT INTO contacts (address_id, channel, destination, language, \
-             unsubscribe_token, created_at, updated_at) SELECT u.*, $1, $1 FROM ({}) AS u WHERE TRUE \
+             unsubscribe_token, window_start, window_end, time_zone, created_at, updated_at) \
+             SELECT u.*, $1, $1 FROM ({}) AS u WHERE TRUE \
              ON CONFLICT (address_id, channel, destination) DO UPDATE \
-             SET language = excluded.language, updated_at = excluded.updated_at \
-             WHERE contacts.language <> excluded.language RETURNING id, {}",
+             SET language = excluded.language, updated_at = excluded.updated_at, \
+             window_start = COALESCE(excluded.window_start, contacts.window_start), \
+             window_end = COALESCE(excluded.window_end, contacts.window_end), \
+             time_zone = COALESCE(excluded.time_zone, contacts.time_zone) \
+             WHERE contacts.language <> excluded.language \
+             OR (excluded.window_start IS NOT NULL \
+             AND (contacts.window_start IS DISTINCT FROM excluded.window_start \
+             OR contacts.window_end IS DISTINCT FROM excluded.window_end)) \
+             OR (excluded.time_zone IS NOT NULL \
+             AND contacts.time_zone IS DISTINCT FROM excluded.time_zone) RETURNING id, {}",
             B::rows(&batch, 2),
             B::INSERTED
         ))
@@ -573,6 +600,7 @@ impl<B: Backend> Database for SqlStore<B> {
                 &left,
                 DeliveryKind::NEWS,
                 "address left the outage area",
+                false,
             )
             .await?;
             enqueue_to_told::<B>(&mut tx, &left, DeliveryKind::Withdrawn).await?;
@@ -586,6 +614,7 @@ impl<B: Backend> Database for SqlStore<B> {
                 &entered,
                 &[DeliveryKind::Withdrawn],
                 "address re-entered the area",
+                false,
             )
             .await?;
             enqueue_news::<B>(&mut tx, &fanout, &added, DeliveryKind::Declared).await?;
@@ -601,6 +630,7 @@ impl<B: Backend> Database for SqlStore<B> {
                 &fanout,
                 DeliveryKind::NEWS,
                 "outage ended before sending",
+                change.keep_held,
             )
             .await?;
             enqueue_to_told::<B>(&mut tx, &fanout, kind).await?;
@@ -671,10 +701,11 @@ impl<B: Backend> Database for SqlStore<B> {
     }
 
     async fn delivery_counts(&self, outage_id: i64) -> Result<Vec<DeliveryCount>> {
-        Sql::new(
-            "SELECT channel, kind, state, COUNT(*) FROM deliveries WHERE outage_id = $1 \
-             GROUP BY channel, kind, state ORDER BY channel, kind, state",
-        )
+        Sql::new(format!(
+            "SELECT channel, kind, {} AS shown, COUNT(*) FROM deliveries WHERE outage_id = $1 \
+             GROUP BY channel, kind, shown ORDER BY channel, kind, shown",
+            rows::shown_state("deliveries")
+        ))
         .bind(outage_id)
         .fetch_all(&mut self.0.read().await?)
         .await
@@ -751,9 +782,10 @@ impl<B: Backend> Database for SqlStore<B> {
     ) -> Result<Vec<DeliveryRow>> {
         Sql::new(format!(
             "SELECT {} FROM deliveries d JOIN contacts c ON c.id = d.contact_id \
-             WHERE d.outage_id = $1 AND (CAST($2 AS TEXT) IS NULL OR d.state = $2) \
+             WHERE d.outage_id = $1 AND (CAST($2 AS TEXT) IS NULL OR {} = $2) \
              ORDER BY d.id LIMIT $3",
-            rows::DELIVERY_COLUMNS
+            rows::delivery_columns(),
+            rows::shown_state("d")
         ))
         .bind(outage_id)
         .bind(state.map(|s| s.as_str()))
@@ -822,7 +854,9 @@ impl<B: Backend> Database for SqlStore<B> {
             "WITH u AS MATERIALIZED ({}) UPDATE deliveries SET {OUTCOME}, \
              sent_revision = COALESCE(u.rev, sent_revision), provider_message_id = \
              CASE u.state WHEN 'sent' THEN u.pid ELSE provider_message_id END, segments = \
-             CASE u.state WHEN 'sent' THEN u.seg ELSE segments END, updated_at = $2 FROM u \
+             CASE u.state WHEN 'sent' THEN u.seg ELSE segments END, updated_at = $2, \
+             sent_at = CASE u.state WHEN 'sent' THEN $2 ELSE sent_at END, held_until = u.held, \
+             expires_at = COALESCE(u.expires, expires_at) FROM u \
              WHERE deliveries.id = u.id AND deliveries.state = 'sending' \
              AND deliveries.lease_until = $1",
             B::rows(&batch, 3)
@@ -841,22 +875,39 @@ impl<B: Backend> Database for SqlStore<B> {
         Ok(tx.commit().await?)
     }
 
-    async fn news_sent(&self, pairs: &[(i64, i64)]) -> Result<HashMap<(i64, i64), NewsSent>> {
+    async fn news_sent(
+        &self,
+        pairs: &[(i64, i64)],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<(i64, i64), NewsSent>> {
         if pairs.is_empty() {
             return Ok(HashMap::new());
         }
         let batch = Batch::default()
             .int("outage_id", pairs.iter().map(|p| Some(p.0)))
             .int("contact_id", pairs.iter().map(|p| Some(p.1)));
+        // Updates in the last day count towards the daily cap; the revision
+        // told says which ETR the contact knows, and whether anything but the
+        // ETR changed since.
+        let update_today = "state = 'sent' AND kind = 'updated' AND sent_at > $1";
         let rows: Vec<rows::NewsRow> = Sql::new(format!(
-            "SELECT outage_id, contact_id, MAX(CASE WHEN state = 'sent' THEN sent_revision END), \
-             CAST(MAX(CASE WHEN state = 'sending' THEN 1 ELSE 0 END) AS BIGINT) \
+            "SELECT n.outage_id, n.contact_id, n.told, n.in_flight, r.etr, \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM outage_revisions x \
+             WHERE x.outage_id = n.outage_id AND x.revision > n.told \
+             AND x.changed_fields <> 'etr'), n.updates, n.first_update \
+             FROM (SELECT outage_id, contact_id, \
+             MAX(CASE WHEN state = 'sent' THEN sent_revision END) AS told, \
+             CAST(MAX(CASE WHEN state = 'sending' THEN 1 ELSE 0 END) AS BIGINT) AS in_flight, \
+             CAST(SUM(CASE WHEN {update_today} THEN 1 ELSE 0 END) AS BIGINT) AS updates, \
+             MIN(CASE WHEN {update_today} THEN sent_at END) AS first_update \
              FROM deliveries WHERE state IN ('sent', 'sending') AND kind IN {} \
              AND (outage_id, contact_id) IN ({}) \
-             GROUP BY outage_id, contact_id",
+             GROUP BY outage_id, contact_id) n \
+             LEFT JOIN outage_revisions r ON r.outage_id = n.outage_id AND r.revision = n.told",
             kinds_sql(DeliveryKind::NEWS),
-            B::rows(&batch, 1)
+            B::rows(&batch, 2)
         ))
+        .bind(to_ms(now - chrono::Duration::days(1)))
         .bind(&batch)
         .fetch_all(&mut self.0.read().await?)
         .await?;
@@ -979,7 +1030,10 @@ impl<B: Backend> Database for SqlStore<B> {
     }
 
     async fn delivery_totals(&self) -> Result<Vec<(Channel, DeliveryState, i64)>> {
-        let sql = "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state";
+        let sql = format!(
+            "SELECT channel, {} AS shown, COUNT(*) FROM deliveries GROUP BY channel, shown",
+            rows::shown_state("deliveries")
+        );
         let rows: Vec<(String, String, i64)> =
             Sql::new(sql).fetch_all(&mut self.0.read().await?).await?;
         rows.into_iter()
@@ -1511,19 +1565,23 @@ fn is_new((id, inserted): (i64, Option<bool>), max_before: i64) -> bool {
 const OUTCOME: &str = "state = u.state, lease_until = NULL, attempts = attempts - u.unsent, \
                        next_attempt_at = COALESCE(u.at, next_attempt_at), last_error = u.error";
 
-/// An outcome: id, new state, when due again (or unchanged),
-/// last error, whether the attempt is not counted (put back unsent), and what a
-/// sent message records. `failed` names the state a failure ends in.
-type OutcomeRow<'a> = (
-    i64,
-    &'a str,
-    Option<i64>,
-    Option<&'a str>,
-    i64,
-    Option<i64>,
-    Option<&'a str>,
-    Option<i64>,
-);
+/// An outcome as the batch [`OUTCOME`] reads it: id, new state, when due again
+/// (or unchanged), last error, whether the attempt is not counted (put back
+/// unsent), what a sent message records (revision, provider id, segments), and
+/// for a hold, until when and the expiry it moves to. `failed` names the state
+/// a failure ends in.
+struct OutcomeRow<'a> {
+    id: i64,
+    state: &'a str,
+    at: Option<i64>,
+    error: Option<&'a str>,
+    unsent: i64,
+    rev: Option<i64>,
+    pid: Option<&'a str>,
+    seg: Option<i64>,
+    held: Option<i64>,
+    expires: Option<i64>,
+}
 
 fn outcome<'a>(r: &'a Completion, now: i64, failed: fn(Failure) -> &'static str) -> OutcomeRow<'a> {
     let (id, state, at, error, unsent) = match r {
@@ -1552,20 +1610,41 @@ fn outcome<'a>(r: &'a Completion, now: i64, failed: fn(Failure) -> &'static str)
         ),
         _ => (None, None, None),
     };
-    (id, state, at.map(to_ms), error, unsent, rev, pid, seg)
+    let (held, expires) = match r {
+        Completion::Defer {
+            until,
+            hold: Some(expires),
+            ..
+        } => (Some(to_ms(*until)), Some(to_ms(*expires))),
+        _ => (None, None),
+    };
+    OutcomeRow {
+        id,
+        state,
+        at: at.map(to_ms),
+        error,
+        unsent,
+        rev,
+        pid,
+        seg,
+        held,
+        expires,
+    }
 }
 
 /// The outcomes as the batch [`OUTCOME`] reads as `u`.
 fn outcome_batch<'a>(rows: &'a [OutcomeRow<'a>]) -> Batch<'a> {
     Batch::default()
-        .int("id", rows.iter().map(|r| Some(r.0)))
-        .text("state", rows.iter().map(|r| Some(r.1)))
-        .int("at", rows.iter().map(|r| r.2))
-        .text("error", rows.iter().map(|r| r.3))
-        .int("unsent", rows.iter().map(|r| Some(r.4)))
-        .int("rev", rows.iter().map(|r| r.5))
-        .text("pid", rows.iter().map(|r| r.6))
-        .int("seg", rows.iter().map(|r| r.7))
+        .int("id", rows.iter().map(|r| Some(r.id)))
+        .text("state", rows.iter().map(|r| Some(r.state)))
+        .int("at", rows.iter().map(|r| r.at))
+        .text("error", rows.iter().map(|r| r.error))
+        .int("unsent", rows.iter().map(|r| Some(r.unsent)))
+        .int("rev", rows.iter().map(|r| r.rev))
+        .text("pid", rows.iter().map(|r| r.pid))
+        .int("seg", rows.iter().map(|r| r.seg))
+        .int("held", rows.iter().map(|r| r.held))
+        .int("expires", rows.iter().map(|r| r.expires))
 }
 
 /// The address ids in the outage's area, ascending.
@@ -1649,20 +1728,25 @@ async fn enqueue_update(tx: &mut impl Exec, f: &Fanout<'_>) -> Result<()> {
 }
 
 /// Marks pending deliveries of the given kinds as superseded (for the given
-/// addresses, or the whole outage).
+/// addresses, or the whole outage); with `keep_held`, first messages held for
+/// the contact's window stay (to go as a summary).
 async fn supersede_pending<B: Backend>(
     tx: &mut Tx<B>,
     f: &Fanout<'_>,
     kinds: &[DeliveryKind],
     reason: &str,
+    keep_held: bool,
 ) -> Result<()> {
-    let scope = match f.addresses {
+    let mut scope = match f.addresses {
         Some(_) => format!(
             " AND contact_id IN (SELECT id FROM contacts WHERE {})",
             B::any("address_id", 4)
         ),
         None => String::new(),
     };
+    if keep_held {
+        scope.push_str(" AND NOT (kind = 'declared' AND held_until IS NOT NULL)");
+    }
     let mut q = Sql::new(format!(
         "UPDATE deliveries SET state = 'superseded', last_error = $2, updated_at = $3 \
          WHERE outage_id = $1 AND state = 'pending' AND kind IN {}{scope}",
