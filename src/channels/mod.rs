@@ -6,6 +6,7 @@
 //! (the server is down, throttling with `Retry-After`).
 
 pub mod email;
+pub mod feedback;
 pub mod preview;
 pub mod render;
 pub mod sms;

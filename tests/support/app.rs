@@ -360,7 +360,7 @@ impl Town {
         format!("+3630100{i:04}")
     }
     pub fn has_sms(i: usize) -> bool {
-        i % 2 == 0
+        i.is_multiple_of(2)
     }
     pub fn language(i: usize) -> &'static str {
         ["hu", "pl", "en"][i % 3]
