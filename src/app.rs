@@ -51,9 +51,7 @@ impl AppState {
     pub async fn new(config: Config, clock: SharedClock) -> anyhow::Result<Arc<AppState>> {
         let store = Store::open(&config).await?;
         store.migrate().await?;
-        let server_key = store
-            .server_key("signing", &crate::domain::token::random_token(32))
-            .await?;
+        let server_key = store.signing_key().await?;
         Ok(Arc::new(AppState {
             published: Published::default(),
             feed_cache: TagCache::new(FEED_CACHE_BYTES),
@@ -63,7 +61,7 @@ impl AppState {
             calls: Default::default(),
             places: PlaceLists::new(PLACE_LIST_BYTES),
             credentials: Default::default(),
-            server_key: crate::auth::ServerKey::new(&server_key),
+            server_key,
             trusted_proxies: config.proxies()?,
             tz: config.tz()?,
             config: Arc::new(config),

@@ -385,6 +385,9 @@ pub struct EmailConfig {
     pub rate_per_sec: u32,
     /// Messages in flight at once.
     pub concurrency: usize,
+    /// The bearer secret the bounce processor sends with bounces and
+    /// complaints to `POST /email/v1/feedback`; empty, it refuses everything.
+    pub feedback_secret: Secret,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -432,6 +435,9 @@ pub struct SmsConfig {
     pub replies_per_number_per_hour: u32,
     /// …and over every number per hour.
     pub replies_per_hour: u32,
+    /// Ask the gateway for delivery reports (Kannel's `dlr-url`, Twilio's
+    /// `StatusCallback`), at `public_url`, which it must be able to reach.
+    pub delivery_reports: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -512,6 +518,7 @@ impl Default for EmailConfig {
             smtp: SmtpConfig::default(),
             rate_per_sec: 0,
             concurrency: 32,
+            feedback_secret: Secret::default(),
         }
     }
 }
@@ -545,6 +552,7 @@ impl Default for SmsConfig {
             inbound_secret: Secret::default(),
             replies_per_number_per_hour: 10,
             replies_per_hour: 2_000,
+            delivery_reports: true,
         }
     }
 }

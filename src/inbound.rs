@@ -30,7 +30,7 @@ use crate::published::{PlaceLists, View};
 use crate::register::{AddressBook, CallerMap};
 use crate::status;
 use crate::store::{
-    NewInbound, NewReport, NumberConsent, ReplyLimits, ReportLimits, Reported, Store,
+    DestinationConsent, NewInbound, NewReport, ReplyLimits, ReportLimits, Reported, Store,
 };
 
 /// How long after a restore a report of no supply is taken as "still out".
@@ -101,8 +101,9 @@ pub async fn receive(ctx: &Context<'_>, m: &Message<'_>) -> Result<Outcome> {
         read.word.clone(),
         Some(number.to_string()),
     );
-    let consent = NumberConsent {
-        number,
+    let consent = DestinationConsent {
+        channel: Channel::Sms,
+        destination: number,
         suppression: &suppression,
         via: &via,
         at: ctx.now,
@@ -110,13 +111,13 @@ pub async fn receive(ctx: &Context<'_>, m: &Message<'_>) -> Result<Outcome> {
     let addresses: Vec<i64> = contacts.iter().map(|c| c.address_id).collect();
     let reply = match &read.keyword {
         Keyword::Stop => {
-            let changed = ctx.store.sms_opt_out(&consent).await?;
+            let changed = ctx.store.opt_out_destination(&consent).await?;
             outcome.consent_changed = changed.contacts > 0;
             // One confirmation: a STOP repeated gets none.
             changed.first.then(|| w.t("sms-reply-stopped"))
         }
         Keyword::Start => {
-            let changed = ctx.store.sms_opt_in(&consent).await?;
+            let changed = ctx.store.opt_in_destination(&consent).await?;
             outcome.consent_changed = changed > 0;
             Some(if contacts.is_empty() {
                 w.t("sms-reply-started-unknown")

@@ -16,7 +16,8 @@
 //! - Operations: `outages` (declare, update, restore, cancel, start planned work),
 //!   `operators` (operator accounts, signing in with lock-out),
 //!   `status` (the answer for a place), `inbound` (text messages to Herald's
-//!   number: STOP/START, HELP, STATUS, references, OUT reports), `published` (the versioned view pages and
+//!   number: STOP/START, HELP, STATUS, references, OUT reports), `receipts`
+//!   (SMS delivery reports, e-mail bounces and complaints), `published` (the versioned view pages and
 //!   the IVR are cached by), `import` (address and contact files), `register`
 //!   (the in-memory geo and search indexes over the register), `search`
 //!   (forgiving address search).
@@ -49,6 +50,7 @@ pub mod interned;
 pub mod operators;
 pub mod outages;
 pub mod published;
+pub mod receipts;
 pub mod register;
 pub mod search;
 pub mod status;

@@ -7,44 +7,7 @@ mod support;
 use std::time::Duration;
 
 use support::app::{TestApp, Town};
-
-async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let r = app
-        .http
-        .post(app.url(path))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// The address id behind "Kossuth Lajos utca {house}" on the subscribe search.
-async fn address_id(app: &TestApp, house: usize) -> String {
-    let (s, html) = app
-        .get_page(&format!("/subscribe?q=kossuth+l.+u.+{house}"))
-        .await;
-    assert_eq!(s, 200);
-    let label = format!("Kossuth Lajos utca {house}, 1111 Budapest</a>");
-    let at = html
-        .find(&label)
-        .unwrap_or_else(|| panic!("{label} in {html}"));
-    let href = html[..at].rfind("/subscribe?address=").unwrap();
-    html[href + "/subscribe?address=".len()..at]
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-/// The confirmation token in a message's text.
-fn token_in(text: &str) -> String {
-    let at = text.find("/subscribe/confirm/").expect("confirmation link");
-    text[at + "/subscribe/confirm/".len()..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect()
-}
+use support::subscribe::{address_id, post_form, token_in};
 
 async fn contacts_at(app: &TestApp, destination: &str) -> Vec<(String, Option<i64>)> {
     let mut db = app.db().await;

@@ -27,6 +27,10 @@ pub struct OutgoingSms<'a> {
     pub segments: u32,
     /// None for a subscription confirmation.
     pub delivery_id: Option<i64>,
+    /// Where the gateway reports delivery (Kannel's `dlr-url`, Twilio's
+    /// `StatusCallback`); None asks for no report.
+    #[serde(skip)]
+    pub status_url: Option<&'a str>,
 }
 
 pub enum SmsSender {
@@ -43,6 +47,11 @@ pub enum SmsSender {
         config: SmsConfig,
     },
 }
+
+/// Kannel's DLR types a report is asked for: 1 delivered to the phone, 2 not
+/// delivered to the phone, 16 rejected by the SMSC (4 and 8, buffered and
+/// accepted by the SMSC, are not final).
+pub const KANNEL_DLR_MASK: &str = "19";
 
 /// Twilio error codes that mean "this number will never work".
 const TWILIO_PERMANENT: &[i64] = &[21211, 21214, 21408, 21610, 21612, 21614, 21217];
@@ -128,7 +137,7 @@ impl SmsSender {
                 } else {
                     "0"
                 };
-                let request = client
+                let mut request = client
                     .get(format!(
                         "{}/cgi-bin/sendsms",
                         config.kannel.url.trim_end_matches('/')
@@ -142,6 +151,9 @@ impl SmsSender {
                         ("charset", "UTF-8"),
                         ("coding", coding),
                     ]);
+                if let Some(url) = sms.status_url {
+                    request = request.query(&[("dlr-mask", KANNEL_DLR_MASK), ("dlr-url", url)]);
+                }
                 classify(request.send().await, Protocol::Kannel).await
             }
             SmsSender::Twilio { client, config } => {
@@ -152,8 +164,12 @@ impl SmsSender {
                         t.url.trim_end_matches('/'),
                         t.account_sid
                     ))
-                    .basic_auth(&t.account_sid, Some(t.auth_token.expose()))
-                    .form(&[("To", sms.to), ("From", sms.from), ("Body", sms.text)]);
+                    .basic_auth(&t.account_sid, Some(t.auth_token.expose()));
+                let mut form = vec![("To", sms.to), ("From", sms.from), ("Body", sms.text)];
+                if let Some(url) = sms.status_url {
+                    form.push(("StatusCallback", url));
+                }
+                let request = request.form(&form);
                 classify(request.send().await, Protocol::Twilio).await
             }
         }

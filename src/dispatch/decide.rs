@@ -15,6 +15,7 @@
 //! |---------------------------------|---------------------------------------------|-------------------------------------------|
 //! | `now` after `expires_at`        | any                                         | drop, expired                             |
 //! | opted out                       | any                                         | drop, suppressed                          |
+//! | address undeliverable (bounced) | any                                         | drop, suppressed                          |
 //! | any                             | outage missing                              | drop, dead                                |
 //! | declared, held for its window   | ended, never told, utility sends a summary  | send, as "restored"/"cancelled"           |
 //! | declared, updated, requested    | outage restored or cancelled                | drop, superseded ("outage … before …")    |
@@ -58,6 +59,8 @@ pub const FIRST_MESSAGE_WAIT: Duration = Duration::seconds(1);
 pub struct Claim {
     pub kind: DeliveryKind,
     pub opted_out: bool,
+    /// The address bounced for good.
+    pub undeliverable: bool,
     pub expires_at: DateTime<Utc>,
     pub urgent: bool,
     /// Held before for the contact's window or the daily cap.
@@ -74,6 +77,7 @@ impl Claim {
         Claim {
             kind: d.kind,
             opted_out: d.opted_out,
+            undeliverable: d.undeliverable,
             expires_at: d.expires_at,
             urgent: d.urgent,
             held: d.held,
@@ -131,6 +135,7 @@ impl Pacing {
 pub enum Skip {
     Expired,
     OptedOut,
+    Undeliverable,
     OutageGone,
     /// The outage was restored or cancelled before this message went out.
     OutageEnded(OutageStatus),
@@ -156,6 +161,9 @@ impl fmt::Display for Skip {
         match self {
             Skip::Expired => f.write_str("expired before it could be sent"),
             Skip::OptedOut => f.write_str("contact opted out"),
+            Skip::Undeliverable => {
+                f.write_str("the address is undeliverable (it bounced); waiting for it to be confirmed again")
+            }
             Skip::OutageGone => f.write_str("outage not found"),
             Skip::OutageEnded(status) => write!(f, "outage {status} before this message was sent"),
             Skip::RevisionAlreadySent(revision) => {
@@ -230,6 +238,9 @@ pub fn decide(
     }
     if claim.opted_out {
         return drop(Failure::Suppressed, Skip::OptedOut);
+    }
+    if claim.undeliverable {
+        return drop(Failure::Suppressed, Skip::Undeliverable);
     }
     let Some(outage) = outage else {
         return drop(Failure::Dead, Skip::OutageGone);
@@ -363,6 +374,7 @@ mod tests {
     struct Case {
         kind: DeliveryKind,
         opted_out: bool,
+        undeliverable: bool,
         outage: Option<OutageStatus>,
         /// (revision told, a message in flight)
         told: (Option<i64>, bool),
@@ -399,6 +411,7 @@ mod tests {
             let claim = Claim {
                 kind: self.kind,
                 opted_out: self.opted_out,
+                undeliverable: self.undeliverable,
                 expires_at,
                 urgent: self.urgent,
                 held: self.held,
@@ -474,7 +487,7 @@ mod tests {
         ];
         let mut cases = Vec::new();
         for &kind in DeliveryKind::ALL {
-            for opted_out in [false, true] {
+            for (opted_out, undeliverable) in [(false, false), (true, false), (false, true)] {
                 for outage in outages {
                     for told in told {
                         for expired in [false, true] {
@@ -487,6 +500,7 @@ mod tests {
                                                     cases.push(Case {
                                                         kind,
                                                         opted_out,
+                                                        undeliverable,
                                                         outage,
                                                         told,
                                                         expired,
@@ -536,6 +550,11 @@ mod tests {
             "opted out",
             |c| c.opted_out,
             |_| dropped(Failure::Suppressed, Skip::OptedOut),
+        ),
+        (
+            "address undeliverable",
+            |c| c.undeliverable,
+            |_| dropped(Failure::Suppressed, Skip::Undeliverable),
         ),
         (
             "outage missing",
@@ -638,6 +657,7 @@ mod tests {
         Case {
             kind,
             opted_out: false,
+            undeliverable: false,
             outage,
             told,
             expired: false,
@@ -747,6 +767,10 @@ mod tests {
         for (skip, text) in [
             (Skip::Expired, "expired before it could be sent"),
             (Skip::OptedOut, "contact opted out"),
+            (
+                Skip::Undeliverable,
+                "the address is undeliverable (it bounced); waiting for it to be confirmed again",
+            ),
             (Skip::OutageGone, "outage not found"),
             (
                 Skip::OutageEnded(OutageStatus::Restored),

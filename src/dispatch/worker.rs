@@ -33,6 +33,7 @@ use tracing::Instrument;
 use super::decide::{decide, Claim, Decision, OutageState, Pacing, Skip};
 use super::ratelimit::SharedLimiter;
 use super::retry;
+use crate::auth::ServerKey;
 use crate::channels::email::{build_message, EmailSender, OutgoingEmail};
 use crate::channels::render::{
     render_confirm_email, render_confirm_sms, render_email, render_sms, ConfirmView, MessageView,
@@ -41,10 +42,12 @@ use crate::channels::render::{
 use crate::channels::sms::{OutgoingSms, SmsSender};
 use crate::channels::SendOutcome;
 use crate::clock::SharedClock;
-use crate::config::{AlertsConfig, Config, DeliveryConfig, UnicodePolicy};
+use crate::config::{AlertsConfig, Config, DeliveryConfig, SmsProvider, UnicodePolicy};
+use crate::domain::consent::{Method, Via};
 use crate::domain::{Channel, Outage};
 use crate::error::Result;
 use crate::outages;
+use crate::receipts::{self, ReportRequest};
 use crate::store::{ClaimedDelivery, Completion, Failure, NewsSent, PendingConfirmation, Store};
 use crate::wake::Wake;
 
@@ -149,6 +152,9 @@ pub struct Dispatcher {
     message_id_domain: String,
     sms_from: String,
     unicode: UnicodePolicy,
+    /// Which gateway's report link SMS carry (None: no reports asked for).
+    sms_reports: Option<SmsProvider>,
+    server_key: ServerKey,
     email_lane: Lane,
     sms_lane: Lane,
     /// Confirmations by e-mail and by SMS.
@@ -221,6 +227,7 @@ impl Dispatcher {
             Lane::new(&store, "confirm-email", confirm, 4, &config.delivery),
             Lane::new(&store, "confirm-sms", confirm, 4, &config.delivery),
         ];
+        let server_key = store.signing_key().await?;
         Ok(Arc::new(Dispatcher {
             store,
             clock,
@@ -235,6 +242,9 @@ impl Dispatcher {
             sms,
             sms_from: config.sms.from.clone(),
             unicode: config.sms.unicode,
+            sms_reports: Some(config.sms.provider)
+                .filter(|p| config.sms.delivery_reports && *p != SmsProvider::File),
+            server_key,
             email_lane,
             sms_lane,
             confirm_lanes,
@@ -530,6 +540,7 @@ impl Dispatcher {
                     encoding: encoding.encoding,
                     segments: encoding.segments,
                     delivery_id: None,
+                    status_url: None,
                 };
                 if let Some(released) = gate.pass(lane, c.id).await {
                     return released;
@@ -762,6 +773,13 @@ impl Dispatcher {
                 (self.email.send(&message).await, None)
             }
             Channel::Sms => {
+                let status_url = self.sms_reports.map(|provider| {
+                    let r = ReportRequest::new(d.id, &self.public_url, &self.server_key);
+                    match provider {
+                        SmsProvider::Twilio => r.twilio_url(),
+                        _ => r.kannel_url(),
+                    }
+                });
                 let mut view = MessageView::new(&ctx, outage, kind, &recipient, true);
                 let (text, encoding) = match render_sms(kind, &mut view, self.unicode) {
                     Ok(t) => t,
@@ -774,6 +792,7 @@ impl Dispatcher {
                     encoding: encoding.encoding,
                     segments: encoding.segments,
                     delivery_id: Some(d.id),
+                    status_url: status_url.as_deref(),
                 };
                 if let Some(stopped) = self.last_check(&d, lane, gate).await {
                     return stopped;
@@ -804,6 +823,18 @@ impl Dispatcher {
             }
             SendOutcome::Permanent { error } => {
                 tracing::warn!(%error, "permanent failure");
+                // The receiving server refused the address itself: a bounce,
+                // so nothing more is sent to it until it is confirmed again.
+                if d.channel == Channel::Email && receipts::refused_at_send(&error) {
+                    let via = Via::new(Method::Bounce, error.clone(), Some("smtp".to_string()));
+                    if let Err(e) = self
+                        .store
+                        .mark_undeliverable(Channel::Email, &d.destination, &error, &via, now)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "cannot mark the address undeliverable");
+                    }
+                }
                 failed(Failure::Dead, format!("permanent failure: {error}"))
             }
         }

@@ -19,14 +19,24 @@ pub const ALERTS: &str = "outage_alerts";
 pub enum Action {
     Given,
     Withdrawn,
+    /// The address cannot receive (a permanent bounce): no consent changes,
+    /// but nothing goes to it until the resident confirms it again.
+    Undeliverable,
 }
 
 impl Action {
+    pub const ALL: [Action; 3] = [Action::Given, Action::Withdrawn, Action::Undeliverable];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Given => "given",
             Action::Withdrawn => "withdrawn",
+            Action::Undeliverable => "undeliverable",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
     }
 }
 
@@ -47,12 +57,16 @@ pub enum Method {
     OneClick,
     /// An operator's action (the operator in the detail).
     Operator,
-    /// A spam complaint from the mailbox provider.
+    /// A spam complaint from the mailbox provider (the feedback type in the
+    /// detail).
     Complaint,
+    /// A bounce: the receiving system refused the address for good (the
+    /// status and diagnostic in the detail).
+    Bounce,
 }
 
 impl Method {
-    pub const ALL: [Method; 7] = [
+    pub const ALL: [Method; 8] = [
         Method::ConfirmationLink,
         Method::Import,
         Method::SmsKeyword,
@@ -60,6 +74,7 @@ impl Method {
         Method::OneClick,
         Method::Operator,
         Method::Complaint,
+        Method::Bounce,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +86,7 @@ impl Method {
             Method::OneClick => "one_click",
             Method::Operator => "operator",
             Method::Complaint => "complaint",
+            Method::Bounce => "bounce",
         }
     }
 
@@ -134,5 +150,8 @@ mod tests {
             assert_eq!(Method::parse(m.as_str()), Some(m));
         }
         assert_eq!(Method::parse("telepathy"), None);
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.as_str()), Some(a));
+        }
     }
 }

@@ -185,12 +185,16 @@ text_enum!(
     /// Life of one message. `superseded`: replaced by newer news before it was sent;
     /// `suppressed`: the contact opted out; `expired`: too old to be worth sending;
     /// `deferred`: pending, held for the contact's window or the daily cap of
-    /// updates (shown, never stored: the row is `pending` with a `held_until`).
+    /// updates (shown, never stored: the row is `pending` with a `held_until`);
+    /// `delivered`/`failed`: sent, and the carrier (or a bounce) said so
+    /// (shown, never stored: the row is `sent` with a `receipt`).
     DeliveryState {
         Pending => "pending",
         Deferred => "deferred",
         Sending => "sending",
         Sent => "sent",
+        Delivered => "delivered",
+        Failed => "failed",
         Dead => "dead",
         Suppressed => "suppressed",
         Superseded => "superseded",

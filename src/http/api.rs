@@ -318,6 +318,8 @@ pub(super) fn deliveries_csv(outage: &Outage, rows: &[DeliveryRow]) -> Result<Re
         "last_error",
         "updated_at",
         "deferred_until",
+        "report",
+        "reported_at",
     ];
     let lines = rows.iter().map(|d| {
         vec![
@@ -334,6 +336,8 @@ pub(super) fn deliveries_csv(outage: &Outage, rows: &[DeliveryRow]) -> Result<Re
             d.last_error.clone().unwrap_or_default(),
             d.updated_at.to_rfc3339(),
             d.deferred_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            d.report.clone().unwrap_or_default(),
+            d.reported_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
         ]
     });
     csv_download(

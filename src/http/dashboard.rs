@@ -61,8 +61,15 @@ impl Dashboard {
                 key: channel.as_str(),
                 channel: w.t(&format!("console-channel-{}", channel.as_str())),
                 pending: sum(channel, DeliveryState::QUEUED),
-                sent: sum(channel, &[DeliveryState::Sent]),
-                failed: sum(channel, &[DeliveryState::Dead, DeliveryState::Expired]),
+                sent: sum(channel, &[DeliveryState::Sent, DeliveryState::Delivered]),
+                failed: sum(
+                    channel,
+                    &[
+                        DeliveryState::Dead,
+                        DeliveryState::Expired,
+                        DeliveryState::Failed,
+                    ],
+                ),
             })
             .collect();
         let dead =

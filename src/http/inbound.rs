@@ -60,8 +60,8 @@ struct KannelParams {
     text: String,
 }
 
-fn forbidden(why: &'static str) -> Response {
-    tracing::warn!(why, "inbound SMS webhook refused");
+pub(super) fn forbidden(why: &'static str) -> Response {
+    tracing::warn!(why, "SMS webhook refused");
     (StatusCode::FORBIDDEN, why).into_response()
 }
 
@@ -79,8 +79,37 @@ pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The POST parameters of a request Twilio signed, or the 403 for one it did
+/// not (see the module docs); also the status callbacks' check.
+pub(super) async fn twilio_signed_form(
+    state: &Arc<AppState>,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    request: Request,
+) -> Result<std::result::Result<Vec<(String, String)>, Response>> {
+    let token = state.config.sms.twilio.auth_token.expose();
+    let Some(signature) = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(Err(forbidden("X-Twilio-Signature missing")));
+    };
+    if token.is_empty() {
+        return Ok(Err(forbidden("sms.twilio.auth_token is not configured")));
+    }
+    let axum::Form(pairs) = axum::Form::<Vec<(String, String)>>::from_request(request, state)
+        .await
+        .map_err(|e| Error::bad_request("body", e.body_text()))?;
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let url = format!("{}{path}", state.config.public_url());
+    if !same(&twilio_signature(token, &url, &pairs), signature) {
+        return Ok(Err(forbidden("X-Twilio-Signature does not match")));
+    }
+    Ok(Ok(pairs))
 }
 
 async fn twilio(
@@ -89,24 +118,10 @@ async fn twilio(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response> {
-    let token = state.config.sms.twilio.auth_token.expose();
-    let Some(signature) = headers
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Ok(forbidden("X-Twilio-Signature missing"));
+    let pairs = match twilio_signed_form(&state, &uri, &headers, request).await? {
+        Ok(pairs) => pairs,
+        Err(refused) => return Ok(refused),
     };
-    if token.is_empty() {
-        return Ok(forbidden("sms.twilio.auth_token is not configured"));
-    }
-    let axum::Form(pairs) = axum::Form::<Vec<(String, String)>>::from_request(request, &state)
-        .await
-        .map_err(|e| Error::bad_request("body", e.body_text()))?;
-    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let url = format!("{}{path}", state.config.public_url());
-    if !same(&twilio_signature(token, &url, &pairs), signature) {
-        return Ok(forbidden("X-Twilio-Signature does not match"));
-    }
     let form: TwilioForm = params::from_pairs(pairs)?;
     let reply = receive(&state, "twilio", ("From", &form.from), ("Body", &form.body)).await?;
     let twiml = match reply {

@@ -21,6 +21,7 @@ pub mod listener;
 pub mod map;
 pub mod params;
 pub mod public;
+pub mod receipts;
 pub mod reports;
 mod state;
 pub mod subscribe;
@@ -56,6 +57,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(health::routes())
         .merge(ivr::routes())
         .merge(inbound::routes())
+        .merge(receipts::routes())
         .layer(axum::middleware::from_fn(record_latency))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(CompressionLayer::new())

@@ -378,6 +378,8 @@ pub struct ClaimedDelivery {
     pub opted_out: bool,
     pub unsubscribe_token: String,
     pub address: Address,
+    /// The address bounced for good.
+    pub undeliverable: bool,
     /// The outage is urgent: windows do not apply.
     pub urgent: bool,
     /// It was held for the contact's window or the daily cap before.
@@ -499,6 +501,10 @@ pub struct DeliveryRow {
     /// A `deferred` message goes then (the contact's window opens, or the
     /// day's updates allow another).
     pub deferred_until: Option<DateTime<Utc>>,
+    /// A `delivered` or `failed` message: the carrier's (or a bounce's)
+    /// word, and when it came.
+    pub report: Option<String>,
+    pub reported_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -768,12 +774,25 @@ pub struct OutageReports {
 /// A number's SMS consent changed by a keyword it texted
 /// ([`Residents::sms_opt_out`], [`Residents::sms_opt_in`]).
 #[derive(Debug, Clone, Copy)]
-pub struct NumberConsent<'a> {
-    /// E.164.
-    pub number: &'a str,
-    /// The number's keyed hash, as [`Residents`]' suppressions hold it.
+pub struct DestinationConsent<'a> {
+    pub channel: Channel,
+    /// As stored: E.164, or the normalised e-mail address.
+    pub destination: &'a str,
+    /// The destination's keyed hash, as [`Residents`]' suppressions hold it.
     pub suppression: &'a str,
     pub via: &'a Via,
+    pub at: DateTime<Utc>,
+}
+
+/// A delivery report: the carrier's (or a bounce's) word on one delivery.
+#[derive(Debug, Clone, Copy)]
+pub struct Receipt<'a> {
+    pub delivery_id: i64,
+    /// When the report names the provider's id (Twilio's MessageSid), it must
+    /// be the delivery's.
+    pub provider_message_id: Option<&'a str>,
+    pub delivered: bool,
+    pub reason: Option<&'a str>,
     pub at: DateTime<Utc>,
 }
 
@@ -826,13 +845,27 @@ pub struct Restored {
 /// [`Database`] contract, carried out in `residents.rs`.
 #[async_trait::async_trait]
 pub trait Residents: Send + Sync {
-    /// Opts out every SMS contact of the number, suppresses their pending
-    /// messages, keeps the number from being imported again, and writes one
-    /// ledger event per contact that was opted in.
-    async fn sms_opt_out(&self, c: &NumberConsent<'_>) -> Result<NumberOptOut>;
-    /// Opts the number's SMS contacts back in (an event each) and lets imports
-    /// add it again; how many were opted out.
-    async fn sms_opt_in(&self, c: &NumberConsent<'_>) -> Result<u64>;
+    /// Opts out every contact of the destination (a number that texted STOP,
+    /// an inbox whose owner complained), suppresses their pending messages,
+    /// keeps the destination from being imported again, and writes one ledger
+    /// event per contact that was opted in.
+    async fn opt_out_destination(&self, c: &DestinationConsent<'_>) -> Result<NumberOptOut>;
+    /// Opts the destination's contacts back in (an event each) and lets
+    /// imports add it again; how many were opted out.
+    async fn opt_in_destination(&self, c: &DestinationConsent<'_>) -> Result<u64>;
+    /// Marks every contact of the destination undeliverable (a permanent
+    /// bounce), with a ledger event for each not marked before; how many.
+    async fn mark_undeliverable(
+        &self,
+        channel: Channel,
+        destination: &str,
+        reason: &str,
+        via: &Via,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
+    /// Records what the carrier (or a bounce) said of a sent delivery; false
+    /// when no such delivery was handed over (or its provider id differs).
+    async fn record_receipt(&self, r: &Receipt<'_>) -> Result<bool>;
     /// The contact's ledger, oldest first; `None` for an unknown contact.
     async fn consent_history(&self, contact_id: i64) -> Result<Option<Vec<consent::Event>>>;
     /// Records the message; its reply stands (true) unless a limit holds it
@@ -1113,6 +1146,15 @@ impl Store {
             )
         };
         Ok(Store(db))
+    }
+
+    /// The deployment's signing key, the same on every node: made by the first
+    /// to ask.
+    pub async fn signing_key(&self) -> Result<crate::auth::ServerKey> {
+        let secret = self
+            .server_key("signing", &crate::domain::token::random_token(32))
+            .await?;
+        Ok(crate::auth::ServerKey::new(&secret))
     }
 }
 

@@ -39,14 +39,15 @@ pub(super) async fn record_consent<B: Backend>(
     Ok(())
 }
 
-/// A keyword changed the consent of the number's contacts `ids`: their
-/// ledger events, and (when there are any) the caller map's version, which
-/// every node follows (callers' "press 2" offer follows consent).
+/// A keyword or a complaint changed the consent of the destination's
+/// contacts `ids`: their ledger events, and (when there are any) the caller
+/// map's version, which every node follows (callers' "press 2" offer follows
+/// consent).
 async fn number_consent_changed<B: Backend>(
     tx: &mut Tx<B>,
     ids: &[i64],
     action: Action,
-    c: &NumberConsent<'_>,
+    c: &DestinationConsent<'_>,
 ) -> Result<()> {
     record_consent::<B>(tx, ids, action, c.via, to_ms(c.at)).await?;
     if !ids.is_empty() {
@@ -58,32 +59,41 @@ async fn number_consent_changed<B: Backend>(
 
 #[async_trait]
 impl<B: Backend> Residents for SqlStore<B> {
-    async fn sms_opt_out(&self, c: &NumberConsent<'_>) -> Result<NumberOptOut> {
+    async fn opt_out_destination(&self, c: &DestinationConsent<'_>) -> Result<NumberOptOut> {
         let at = to_ms(c.at);
         let mut tx = self.0.begin_write().await?;
         let ids: Vec<(i64,)> = Sql::new(
-            "UPDATE contacts SET opted_out_at = $2, updated_at = $2 WHERE channel = 'sms' \
-             AND destination = $1 AND opted_out_at IS NULL RETURNING id",
+            "UPDATE contacts SET opted_out_at = $3, updated_at = $3 WHERE channel = $1 \
+             AND destination = $2 AND opted_out_at IS NULL RETURNING id",
         )
-        .bind(c.number)
+        .bind(c.channel.as_str())
+        .bind(c.destination)
         .bind(at)
         .fetch_all(&mut tx)
         .await?;
         let ids: Vec<i64> = ids.into_iter().map(|r| r.0).collect();
+        let why = match c.via.method {
+            consent::Method::SmsKeyword => "number texted STOP",
+            consent::Method::Complaint => "the recipient complained",
+            _ => "contact opted out",
+        };
         Sql::new(
-            "UPDATE deliveries SET state = 'suppressed', last_error = 'number texted STOP', \
-             updated_at = $2 WHERE state = 'pending' AND contact_id IN \
-             (SELECT id FROM contacts WHERE channel = 'sms' AND destination = $1)",
+            "UPDATE deliveries SET state = 'suppressed', last_error = $4, \
+             updated_at = $3 WHERE state = 'pending' AND contact_id IN \
+             (SELECT id FROM contacts WHERE channel = $1 AND destination = $2)",
         )
-        .bind(c.number)
+        .bind(c.channel.as_str())
+        .bind(c.destination)
         .bind(at)
+        .bind(why)
         .execute(&mut tx)
         .await?;
         // A deletion's tombstone stays what it is.
         let suppressed = Sql::new(
             "INSERT INTO suppressions (channel, destination_hash, reason, at) \
-             VALUES ('sms', $1, 'stopped', $2) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, 'stopped', $3) ON CONFLICT DO NOTHING",
         )
+        .bind(c.channel.as_str())
         .bind(c.suppression)
         .bind(at)
         .execute(&mut tx)
@@ -96,28 +106,74 @@ impl<B: Backend> Residents for SqlStore<B> {
         })
     }
 
-    async fn sms_opt_in(&self, c: &NumberConsent<'_>) -> Result<u64> {
+    async fn opt_in_destination(&self, c: &DestinationConsent<'_>) -> Result<u64> {
         let at = to_ms(c.at);
         let mut tx = self.0.begin_write().await?;
         let ids: Vec<(i64,)> = Sql::new(
-            "UPDATE contacts SET opted_out_at = NULL, updated_at = $2 WHERE channel = 'sms' \
-             AND destination = $1 AND opted_out_at IS NOT NULL RETURNING id",
+            "UPDATE contacts SET opted_out_at = NULL, updated_at = $3 WHERE channel = $1 \
+             AND destination = $2 AND opted_out_at IS NOT NULL RETURNING id",
         )
-        .bind(c.number)
+        .bind(c.channel.as_str())
+        .bind(c.destination)
         .bind(at)
         .fetch_all(&mut tx)
         .await?;
         let ids: Vec<i64> = ids.into_iter().map(|r| r.0).collect();
         Sql::new(
-            "DELETE FROM suppressions WHERE channel = 'sms' AND destination_hash = $1 \
+            "DELETE FROM suppressions WHERE channel = $1 AND destination_hash = $2 \
              AND reason = 'stopped'",
         )
+        .bind(c.channel.as_str())
         .bind(c.suppression)
         .execute(&mut tx)
         .await?;
         number_consent_changed::<B>(&mut tx, &ids, Action::Given, c).await?;
         tx.commit().await?;
         Ok(ids.len() as u64)
+    }
+
+    async fn mark_undeliverable(
+        &self,
+        channel: Channel,
+        destination: &str,
+        reason: &str,
+        via: &Via,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let at = to_ms(now);
+        let mut tx = self.0.begin_write().await?;
+        let ids: Vec<(i64,)> = Sql::new(
+            "UPDATE contacts SET undeliverable_at = $3, undeliverable_reason = $4, \
+             updated_at = $3 WHERE channel = $1 AND destination = $2 \
+             AND undeliverable_at IS NULL RETURNING id",
+        )
+        .bind(channel.as_str())
+        .bind(destination)
+        .bind(at)
+        .bind(reason)
+        .fetch_all(&mut tx)
+        .await?;
+        let ids: Vec<i64> = ids.into_iter().map(|r| r.0).collect();
+        record_consent::<B>(&mut tx, &ids, Action::Undeliverable, via, at).await?;
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
+    async fn record_receipt(&self, r: &Receipt<'_>) -> Result<bool> {
+        // 'sending' too: a carrier can report before the worker has recorded
+        // the send (a fast SMSC); the worker's completion keeps the receipt.
+        let changed = Sql::new(
+            "UPDATE deliveries SET receipt = $2, receipt_reason = $3, receipt_at = $4 \
+             WHERE id = $1 AND state IN ('sending', 'sent') \
+             AND (CAST($5 AS TEXT) IS NULL OR provider_message_id = $5 \
+             OR provider_message_id IS NULL)",
+        )
+        .bind(r.delivery_id)
+        .bind(if r.delivered { "delivered" } else { "failed" })
+        .bind(r.reason)
+        .bind(to_ms(r.at))
+        .bind(r.provider_message_id);
+        Ok(self.write(changed, None).await? > 0)
     }
 
     async fn consent_history(&self, contact_id: i64) -> Result<Option<Vec<Event>>> {
@@ -157,11 +213,7 @@ impl<B: Backend> Residents for SqlStore<B> {
                         contact_id,
                         channel: channel.parse().map_err(|_| corrupt("channel", &channel))?,
                         purpose,
-                        action: match action.as_str() {
-                            "given" => Action::Given,
-                            "withdrawn" => Action::Withdrawn,
-                            _ => return Err(corrupt("action", &action)),
-                        },
+                        action: Action::parse(&action).ok_or_else(|| corrupt("action", &action))?,
                         method: consent::Method::parse(&method)
                             .ok_or_else(|| corrupt("method", &method))?,
                         detail,

@@ -215,6 +215,8 @@ impl FromCols for DeliveryRow {
             last_error: r.opt_text(12).map(String::from),
             updated_at: from_ms(r.int(13)),
             deferred_until: r.opt_int(14).map(from_ms),
+            report: r.opt_text(15).map(String::from),
+            reported_at: r.opt_int(16).map(from_ms),
         })
     }
 }
@@ -226,12 +228,14 @@ pub(super) fn stored_window(start: Option<i64>, end: Option<i64>) -> Option<Wind
 }
 
 /// A delivery's state as shown (API, console, metrics): the stored state,
-/// except that a pending message held for its contact is `deferred`. `table`
-/// is the deliveries table's name or alias.
+/// except that a pending message held for its contact is `deferred`, and a
+/// sent one the carrier (or a bounce) reported on is `delivered` or `failed`.
+/// `table` is the deliveries table's name or alias.
 pub(super) fn shown_state(table: &str) -> String {
     format!(
-        "CASE WHEN {table}.state = 'pending' AND {table}.held_until IS NOT NULL \
-         THEN 'deferred' ELSE {table}.state END"
+        "CASE WHEN {table}.state = 'pending' AND {table}.held_until IS NOT NULL THEN 'deferred' \
+         WHEN {table}.state = 'sent' AND {table}.receipt IS NOT NULL THEN {table}.receipt \
+         ELSE {table}.state END"
     )
 }
 
@@ -241,7 +245,7 @@ pub(super) fn delivery_columns() -> String {
     format!(
         "d.id, d.outage_id, d.revision, d.kind, d.channel, c.destination, {}, \
          d.attempts, d.next_attempt_at, d.sent_revision, d.provider_message_id, d.segments, \
-         d.last_error, d.updated_at, d.held_until",
+         d.last_error, d.updated_at, d.held_until, d.receipt_reason, d.receipt_at",
         shown_state("d")
     )
 }
@@ -252,7 +256,7 @@ pub(super) const CLAIMED_COLUMNS: &str =
     "d.id, d.outage_id, d.revision, d.kind, d.channel, d.attempts, d.expires_at, \
      c.id, c.destination, c.language, c.opted_out_at IS NOT NULL, c.unsubscribe_token, \
      a.street, a.house_number, a.postcode, a.settlement, d.urgent, d.held_until IS NOT NULL, \
-     c.window_start, c.window_end, c.time_zone";
+     c.window_start, c.window_end, c.time_zone, c.undeliverable_at IS NOT NULL";
 
 impl FromCols for ClaimedDelivery {
     fn from_cols(r: &impl Cols) -> Result<Self> {
@@ -275,6 +279,7 @@ impl FromCols for ClaimedDelivery {
             window: stored_window(r.opt_int(18), r.opt_int(19)),
             // A zone no longer known (an old tz database) falls back to the utility's.
             time_zone: r.opt_text(20).and_then(|z| z.parse().ok()),
+            undeliverable: r.flag(21),
         })
     }
 }

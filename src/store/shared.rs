@@ -1338,6 +1338,16 @@ impl<B: Backend> Database for SqlStore<B> {
             .bind(contact_id)
             .execute(&mut tx)
             .await?;
+        // Following the link proved the address receives: a bounce before no
+        // longer holds its messages back, at any of its addresses.
+        Sql::new(
+            "UPDATE contacts SET undeliverable_at = NULL, undeliverable_reason = NULL \
+             WHERE channel = $1 AND destination = $2 AND undeliverable_at IS NOT NULL",
+        )
+        .bind(&channel)
+        .bind(&destination)
+        .execute(&mut tx)
+        .await?;
         record_consent::<B>(
             &mut tx,
             &[contact_id],

@@ -8,6 +8,7 @@ pub mod db;
 pub mod logs;
 pub mod sms_gateway;
 pub mod smtp_sink;
+pub mod subscribe;
 pub mod xml;
 
 /// Asks `ask` again until it answers `Ok`, failing with its last `Err` once

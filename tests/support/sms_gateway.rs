@@ -29,6 +29,12 @@ pub struct ReceivedSms {
     pub from: String,
     pub text: String,
     pub coding: Option<String>,
+    /// Where the gateway is asked to report delivery: Kannel's `dlr-url`
+    /// (with `%d`/`%A` still to fill in) or Twilio's `StatusCallback`.
+    pub status_url: Option<String>,
+    /// Kannel's `dlr-mask`; Twilio's message sid.
+    pub dlr_mask: Option<String>,
+    pub sid: Option<String>,
 }
 
 #[derive(Default)]
@@ -250,6 +256,9 @@ fn kannel(shared: &Shared, p: &HashMap<String, String>) -> Response {
                     from: p.get("from").cloned().unwrap_or_default(),
                     text: p.get("text").cloned().unwrap_or_default(),
                     coding: p.get("coding").cloned(),
+                    status_url: p.get("dlr-url").cloned(),
+                    dlr_mask: p.get("dlr-mask").cloned(),
+                    sid: None,
                 },
             );
             (StatusCode::ACCEPTED, "0: Accepted for delivery").into_response()
@@ -326,6 +335,7 @@ async fn twilio(
         ),
         Verdict::Accept => {
             let body = p.get("Body").cloned().unwrap_or_default();
+            let sid = format!("SM{:032x}", shared.messages.lock().unwrap().len() + 1);
             record(
                 &shared,
                 ReceivedSms {
@@ -334,13 +344,15 @@ async fn twilio(
                     from: p.get("From").cloned().unwrap_or_default(),
                     text: body.clone(),
                     coding: None,
+                    status_url: p.get("StatusCallback").cloned(),
+                    dlr_mask: None,
+                    sid: Some(sid.clone()),
                 },
             );
-            let n = shared.messages.lock().unwrap().len();
             (
                 StatusCode::CREATED,
                 Json(json!({
-                    "sid": format!("SM{n:032x}"),
+                    "sid": sid,
                     "status": "queued",
                     "to": to,
                     "from": p.get("From"),
