@@ -25,6 +25,11 @@ use crate::store::{NewCall, OutageCaller, Store};
 /// What a caller's number is hashed for (see [`ServerKey::sign`]).
 const CALLER: &str = "ivr-caller";
 
+/// A caller's number as the calls are stored: its keyed hash.
+pub fn caller_hash(key: &ServerKey, number: &str) -> String {
+    key.sign(CALLER, number)
+}
+
 /// Calls noted and not yet written, at most; beyond (the database has been
 /// unreachable for a long storm), new calls are counted and dropped rather
 /// than let memory grow.
@@ -68,7 +73,7 @@ impl CallLog {
             return;
         }
         pending.push(Pending {
-            caller: key.sign(CALLER, number.as_str()),
+            caller: caller_hash(key, number.as_str()),
             number: number.as_str().to_string(),
             at,
             outages: Arc::clone(outages),

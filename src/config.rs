@@ -121,6 +121,7 @@ pub struct Config {
     pub subscribe: SubscribeConfig,
     pub reports: ReportsConfig,
     pub alerts: AlertsConfig,
+    pub manage: ManageConfig,
     pub http: HttpConfig,
     pub console: ConsoleConfig,
     /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed:
@@ -248,6 +249,25 @@ impl AlertsConfig {
             .get(&utility)
             .copied()
             .unwrap_or(self.ended_outside_window)
+    }
+}
+
+/// Residents' manage links (see `crate::manage`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ManageConfig {
+    /// How long the link in each e-mail opens the page.
+    pub link_days: u32,
+    /// How long the link in the SMS HELP reply opens it.
+    pub sms_link_hours: u32,
+}
+
+impl Default for ManageConfig {
+    fn default() -> Self {
+        ManageConfig {
+            link_days: 30,
+            sms_link_hours: 24,
+        }
     }
 }
 
@@ -479,6 +499,7 @@ impl Default for Config {
             subscribe: SubscribeConfig::default(),
             reports: ReportsConfig::default(),
             alerts: AlertsConfig::default(),
+            manage: ManageConfig::default(),
             http: HttpConfig::default(),
             console: ConsoleConfig::default(),
             trusted_proxies: Vec::new(),

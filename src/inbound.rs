@@ -26,6 +26,7 @@ use crate::domain::keyword::{self, Keyword};
 use crate::domain::{AddressForm, Channel, Etr, Language, Outage, Phone, Reference, Utility};
 use crate::error::Result;
 use crate::i18n;
+use crate::manage::ManageLink;
 use crate::published::{PlaceLists, View};
 use crate::register::{AddressBook, CallerMap};
 use crate::status;
@@ -72,6 +73,21 @@ pub struct Outcome {
     pub consent_changed: bool,
     /// A report was stored.
     pub reported: bool,
+}
+
+/// HELP, and for a number Herald knows, a link to its manage page (valid
+/// for `manage.sms_link_hours`): the short way to settings, export and
+/// deletion from a phone.
+async fn help_with_link(ctx: &Context<'_>, w: &Words, number: &str) -> Result<String> {
+    let help = w.t("sms-reply-help");
+    let contacts = ctx.store.contacts_of(Channel::Sms, number).await?;
+    let Some(first) = contacts.first() else {
+        return Ok(help);
+    };
+    let valid = chrono::Duration::hours(i64::from(ctx.config.manage.sms_link_hours));
+    let url = ManageLink::new(first.id, ctx.now, valid).url(&ctx.config.public_url(), ctx.key);
+    let link = i18n::t_args(w.lang, "sms-reply-manage", &i18n::args([("url", url)]));
+    Ok(format!("{help} {link}"))
 }
 
 /// Reads the message, does what it asks, and decides the reply.
@@ -125,7 +141,8 @@ pub async fn receive(ctx: &Context<'_>, m: &Message<'_>) -> Result<Outcome> {
                 w.t("sms-reply-started")
             })
         }
-        Keyword::Help | Keyword::Unknown => Some(w.t("sms-reply-help")),
+        Keyword::Help => Some(help_with_link(ctx, &w, number).await?),
+        Keyword::Unknown => Some(w.t("sms-reply-help")),
         Keyword::Status => Some(status_reply(ctx, &w, &addresses)),
         Keyword::Reference(r) => Some(reference_reply(ctx, &w, r).await?),
         Keyword::MistypedReference(typed) => Some(correction_reply(ctx, &w, typed).await?),

@@ -17,7 +17,8 @@
 //!   `operators` (operator accounts, signing in with lock-out),
 //!   `status` (the answer for a place), `inbound` (text messages to Herald's
 //!   number: STOP/START, HELP, STATUS, references, OUT reports), `receipts`
-//!   (SMS delivery reports, e-mail bounces and complaints), `published` (the versioned view pages and
+//!   (SMS delivery reports, e-mail bounces and complaints), `manage` (a
+//!   resident's manage page: settings, stop, export, erase), `published` (the versioned view pages and
 //!   the IVR are cached by), `import` (address and contact files), `register`
 //!   (the in-memory geo and search indexes over the register), `search`
 //!   (forgiving address search).
@@ -47,6 +48,7 @@ pub mod i18n;
 pub mod import;
 pub mod inbound;
 pub mod interned;
+pub mod manage;
 pub mod operators;
 pub mod outages;
 pub mod published;

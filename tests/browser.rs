@@ -91,6 +91,17 @@ async fn status_pages_in_a_real_browser() {
         .expect("reference")
         .to_string();
 
+    // The manage page, from the link in a resident's alert.
+    app.drain().await;
+    let mail = app.smtp.messages_to(&Town::email(0)).remove(0);
+    let text = mail.text_body();
+    let at = text.find("/manage/").expect("a manage link");
+    let manage: String = text[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let manage_pl = format!("{manage}?lang=pl");
+
     let search = format!("/search?q={}", encode("Kossuth Lajos utca 1, Budapest"));
     let outage = format!("/o/{water}");
     let paths = [
@@ -103,6 +114,8 @@ async fn status_pages_in_a_real_browser() {
         "/subscribe",
         "/subscribe?q=kossuth+12",
         "/subscribe?address=12&lang=pl",
+        manage.as_str(),
+        manage_pl.as_str(),
     ];
     check(&app, &paths, None).await;
     println!("outage {water}, planned {planned}");

@@ -52,6 +52,7 @@ pub fn samples(
                 language,
                 address,
                 unsubscribe_token: "preview",
+                manage_url: None,
             };
             let email = render_email(
                 kind,

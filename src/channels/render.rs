@@ -29,6 +29,7 @@ pub struct MessageView {
     pub reference: String,
     pub url: String,
     pub unsubscribe_url: String,
+    pub manage_url: Option<String>,
     pub message: Option<String>,
     pub planned: bool,
     /// SMS only: leave out what can be left out (the cause) to save a segment.
@@ -48,6 +49,9 @@ pub struct Recipient<'a> {
     pub language: Language,
     pub address: &'a Address,
     pub unsubscribe_token: &'a str,
+    /// The resident's manage page (a signed link); None where there is none
+    /// (previews).
+    pub manage_url: Option<&'a str>,
 }
 
 pub struct RenderContext<'a> {
@@ -124,6 +128,7 @@ impl MessageView {
             reference: outage.reference.to_string(),
             url,
             unsubscribe_url: unsubscribe_url(ctx.public_url, to.unsubscribe_token),
+            manage_url: to.manage_url.map(String::from),
             message,
             planned,
             short: false,
@@ -359,6 +364,7 @@ mod tests {
         Recipient {
             language,
             address: &ADDRESS,
+            manage_url: Some("https://status.example/manage/2a.1c2d3e4.0123456789abcdef0123"),
             unsubscribe_token: "tok",
         }
     }

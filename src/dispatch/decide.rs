@@ -16,6 +16,7 @@
 //! | `now` after `expires_at`        | any                                         | drop, expired                             |
 //! | opted out                       | any                                         | drop, suppressed                          |
 //! | address undeliverable (bounced) | any                                         | drop, suppressed                          |
+//! | the contact chose other services | any                                        | drop, suppressed                          |
 //! | any                             | outage missing                              | drop, dead                                |
 //! | declared, held for its window   | ended, never told, utility sends a summary  | send, as "restored"/"cancelled"           |
 //! | declared, updated, requested    | outage restored or cancelled                | drop, superseded ("outage … before …")    |
@@ -47,7 +48,7 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use crate::config::{AfterWindow, AlertsConfig};
-use crate::domain::{DeliveryKind, Etr, Outage, OutageStatus, Window};
+use crate::domain::{DeliveryKind, Etr, Outage, OutageStatus, Utility, Window};
 use crate::store::{ClaimedDelivery, Failure, NewsSent};
 
 /// How long a message waits for the same contact's first message to finish
@@ -61,6 +62,9 @@ pub struct Claim {
     pub opted_out: bool,
     /// The address bounced for good.
     pub undeliverable: bool,
+    /// The services the contact wants alerts about (a mask of
+    /// [`Utility::bit`]); 0: all.
+    pub utilities: u8,
     pub expires_at: DateTime<Utc>,
     pub urgent: bool,
     /// Held before for the contact's window or the daily cap.
@@ -78,6 +82,7 @@ impl Claim {
             kind: d.kind,
             opted_out: d.opted_out,
             undeliverable: d.undeliverable,
+            utilities: d.utilities,
             expires_at: d.expires_at,
             urgent: d.urgent,
             held: d.held,
@@ -90,6 +95,7 @@ impl Claim {
 /// The fields of the outage the decision reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutageState {
+    pub utility: Utility,
     pub status: OutageStatus,
     pub revision: i64,
     pub etr: Etr,
@@ -100,6 +106,7 @@ pub struct OutageState {
 impl OutageState {
     pub fn of(o: &Outage, alerts: &AlertsConfig) -> OutageState {
         OutageState {
+            utility: o.utility,
             status: o.status,
             revision: o.revision,
             etr: o.etr,
@@ -136,6 +143,8 @@ pub enum Skip {
     Expired,
     OptedOut,
     Undeliverable,
+    /// The contact chose not to hear about this service.
+    NotWanted(Utility),
     OutageGone,
     /// The outage was restored or cancelled before this message went out.
     OutageEnded(OutageStatus),
@@ -163,6 +172,9 @@ impl fmt::Display for Skip {
             Skip::OptedOut => f.write_str("contact opted out"),
             Skip::Undeliverable => {
                 f.write_str("the address is undeliverable (it bounced); waiting for it to be confirmed again")
+            }
+            Skip::NotWanted(utility) => {
+                write!(f, "the contact chose not to receive {utility} alerts")
             }
             Skip::OutageGone => f.write_str("outage not found"),
             Skip::OutageEnded(status) => write!(f, "outage {status} before this message was sent"),
@@ -245,6 +257,9 @@ pub fn decide(
     let Some(outage) = outage else {
         return drop(Failure::Dead, Skip::OutageGone);
     };
+    if claim.utilities != 0 && claim.utilities & outage.utility.bit() == 0 {
+        return drop(Failure::Suppressed, Skip::NotWanted(outage.utility));
+    }
     let never_told = told.revision.is_none();
     if matches!(claim.kind, Declared | Updated | Requested) && !outage.status.is_open() {
         // Began and ended while the contact's window was closed, and the
@@ -375,6 +390,8 @@ mod tests {
         kind: DeliveryKind,
         opted_out: bool,
         undeliverable: bool,
+        /// The contact's services: 0 (all), water, or power only.
+        utilities: u8,
         outage: Option<OutageStatus>,
         /// (revision told, a message in flight)
         told: (Option<i64>, bool),
@@ -412,6 +429,7 @@ mod tests {
                 kind: self.kind,
                 opted_out: self.opted_out,
                 undeliverable: self.undeliverable,
+                utilities: self.utilities,
                 expires_at,
                 urgent: self.urgent,
                 held: self.held,
@@ -419,6 +437,7 @@ mod tests {
                 time_zone: Tz::UTC,
             };
             let outage = self.outage.map(|status| OutageState {
+                utility: Utility::Water,
                 status,
                 revision: REVISION,
                 etr: Etr::At(etr_now()),
@@ -487,7 +506,13 @@ mod tests {
         ];
         let mut cases = Vec::new();
         for &kind in DeliveryKind::ALL {
-            for (opted_out, undeliverable) in [(false, false), (true, false), (false, true)] {
+            for (opted_out, undeliverable, utilities) in [
+                (false, false, 0),
+                (true, false, 0),
+                (false, true, 0),
+                (false, false, Utility::Water.bit()),
+                (false, false, Utility::Power.bit()),
+            ] {
                 for outage in outages {
                     for told in told {
                         for expired in [false, true] {
@@ -501,6 +526,7 @@ mod tests {
                                                         kind,
                                                         opted_out,
                                                         undeliverable,
+                                                        utilities,
                                                         outage,
                                                         told,
                                                         expired,
@@ -560,6 +586,11 @@ mod tests {
             "outage missing",
             |c| c.outage.is_none(),
             |_| dropped(Failure::Dead, Skip::OutageGone),
+        ),
+        (
+            "a service the contact does not want",
+            |c| c.utilities == Utility::Power.bit(),
+            |_| dropped(Failure::Suppressed, Skip::NotWanted(Utility::Water)),
         ),
         (
             "a held first message about an outage that ended, as a summary",
@@ -658,6 +689,7 @@ mod tests {
             kind,
             opted_out: false,
             undeliverable: false,
+            utilities: 0,
             outage,
             told,
             expired: false,
@@ -770,6 +802,10 @@ mod tests {
             (
                 Skip::Undeliverable,
                 "the address is undeliverable (it bounced); waiting for it to be confirmed again",
+            ),
+            (
+                Skip::NotWanted(Utility::Gas),
+                "the contact chose not to receive gas alerts",
             ),
             (Skip::OutageGone, "outage not found"),
             (

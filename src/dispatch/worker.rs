@@ -46,6 +46,7 @@ use crate::config::{AlertsConfig, Config, DeliveryConfig, SmsProvider, UnicodePo
 use crate::domain::consent::{Method, Via};
 use crate::domain::{Channel, Outage};
 use crate::error::Result;
+use crate::manage::ManageLink;
 use crate::outages;
 use crate::receipts::{self, ReportRequest};
 use crate::store::{ClaimedDelivery, Completion, Failure, NewsSent, PendingConfirmation, Store};
@@ -155,6 +156,8 @@ pub struct Dispatcher {
     /// Which gateway's report link SMS carry (None: no reports asked for).
     sms_reports: Option<SmsProvider>,
     server_key: ServerKey,
+    /// How long an e-mail's manage link opens the page.
+    manage_link_valid: chrono::Duration,
     email_lane: Lane,
     sms_lane: Lane,
     /// Confirmations by e-mail and by SMS.
@@ -245,6 +248,7 @@ impl Dispatcher {
             sms_reports: Some(config.sms.provider)
                 .filter(|p| config.sms.delivery_reports && *p != SmsProvider::File),
             server_key,
+            manage_link_valid: chrono::Duration::days(i64::from(config.manage.link_days)),
             email_lane,
             sms_lane,
             confirm_lanes,
@@ -740,10 +744,17 @@ impl Dispatcher {
             public_url: &self.public_url,
             now,
         };
+        // E-mail carries the resident's manage link (SMS has no room; HELP
+        // sends it on request).
+        let manage_url = (d.channel == Channel::Email).then(|| {
+            ManageLink::new(d.contact_id, now, self.manage_link_valid)
+                .url(&self.public_url, &self.server_key)
+        });
         let recipient = Recipient {
             language: d.language,
             address: &d.address,
             unsubscribe_token: &d.unsubscribe_token,
+            manage_url: manage_url.as_deref(),
         };
         let lane = self.lane(d.channel);
         let started = std::time::Instant::now();

@@ -18,6 +18,7 @@ pub mod health;
 pub mod inbound;
 pub mod ivr;
 pub mod listener;
+pub mod manage;
 pub mod map;
 pub mod params;
 pub mod public;
@@ -58,6 +59,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(ivr::routes())
         .merge(inbound::routes())
         .merge(receipts::routes())
+        .merge(manage::routes())
         .layer(axum::middleware::from_fn(record_latency))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(CompressionLayer::new())

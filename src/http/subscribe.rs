@@ -107,7 +107,7 @@ async fn address(state: &AppState, id: Option<i64>) -> Result<Option<AddressRow>
     state.store.address(id).await
 }
 
-fn languages(selected: Language) -> Vec<LanguageOption> {
+pub(super) fn languages(selected: Language) -> Vec<LanguageOption> {
     Language::ALL
         .iter()
         .map(|l| LanguageOption {

@@ -380,6 +380,8 @@ pub struct ClaimedDelivery {
     pub address: Address,
     /// The address bounced for good.
     pub undeliverable: bool,
+    /// The services the contact wants alerts about ([`Utility::bit`]s); 0: all.
+    pub utilities: u8,
     /// The outage is urgent: windows do not apply.
     pub urgent: bool,
     /// It was held for the contact's window or the daily cap before.
@@ -784,6 +786,80 @@ pub struct DestinationConsent<'a> {
     pub at: DateTime<Utc>,
 }
 
+/// One of a person's contacts (their destination at one address), as the
+/// manage page shows it and "export my data" gives it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonContact {
+    pub id: i64,
+    pub channel: Channel,
+    pub destination: String,
+    pub language: Language,
+    pub address: Address,
+    pub opted_out: bool,
+    pub undeliverable: bool,
+    /// None: any time.
+    pub window: Option<Window>,
+    pub time_zone: Option<String>,
+    /// The services wanted, as names; empty: all.
+    pub utilities: Vec<Utility>,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub unsubscribe_token: String,
+}
+
+/// What the manage page's settings form sets on all of a person's contacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonSettings {
+    pub language: Language,
+    /// None: any time.
+    pub window: Option<Window>,
+    /// A mask of [`Utility::bit`]s; 0: all.
+    pub utilities: u8,
+}
+
+/// A sign-up request of the person's, for "export my data".
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionRecord {
+    pub address: Address,
+    pub language: Language,
+    pub requested_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+}
+
+/// A message to the person, for "export my data".
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageRecord {
+    pub id: i64,
+    pub outage: String,
+    pub kind: DeliveryKind,
+    pub channel: Channel,
+    pub state: DeliveryState,
+    pub queued_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// Everything Herald holds about one person (one destination).
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonExport {
+    pub contacts: Vec<PersonContact>,
+    pub subscriptions: Vec<SubscriptionRecord>,
+    pub consent: Vec<consent::Event>,
+    pub messages: Vec<MessageRecord>,
+}
+
+/// A person to erase: their destination, and its keyed hashes as the
+/// tables that never hold the destination itself know it.
+#[derive(Debug, Clone)]
+pub struct Erasure<'a> {
+    pub channel: Channel,
+    pub destination: &'a str,
+    /// The tombstone: `ServerKey::suppression`.
+    pub suppression: &'a str,
+    /// For a number: its hash in the inbound log and in the IVR's calls.
+    pub sms_sender: Option<&'a str>,
+    pub caller: Option<&'a str>,
+}
+
 /// A delivery report: the carrier's (or a bounce's) word on one delivery.
 #[derive(Debug, Clone, Copy)]
 pub struct Receipt<'a> {
@@ -866,6 +942,26 @@ pub trait Residents: Send + Sync {
     /// Records what the carrier (or a bounce) said of a sent delivery; false
     /// when no such delivery was handed over (or its provider id differs).
     async fn record_receipt(&self, r: &Receipt<'_>) -> Result<bool>;
+    /// The channel and destination of a contact (whose person a manage link
+    /// names).
+    async fn contact_destination(&self, contact_id: i64) -> Result<Option<(Channel, String)>>;
+    /// Every contact of the destination, oldest first.
+    async fn person(&self, channel: Channel, destination: &str) -> Result<Vec<PersonContact>>;
+    /// Sets language, window and services on every contact of the
+    /// destination; how many.
+    async fn set_person(
+        &self,
+        channel: Channel,
+        destination: &str,
+        settings: &PersonSettings,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
+    /// Everything held about the destination.
+    async fn export_person(&self, channel: Channel, destination: &str) -> Result<PersonExport>;
+    /// Erases the destination's contacts, their messages, ledger and
+    /// sign-ups (and, for a number, its texts and calls), leaving the
+    /// tombstone that keeps imports from adding it back; how many contacts.
+    async fn erase_person(&self, e: &Erasure<'_>, now: DateTime<Utc>) -> Result<u64>;
     /// The contact's ledger, oldest first; `None` for an unknown contact.
     async fn consent_history(&self, contact_id: i64) -> Result<Option<Vec<consent::Event>>>;
     /// Records the message; its reply stands (true) unless a limit holds it

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 
+use super::rows::{self, ADDRESS_COLUMNS};
 use super::shared::{contacts_changed, SqlStore};
 use super::sql::{Announce, Backend, Sql, Tx};
 use super::*;
@@ -174,6 +175,154 @@ impl<B: Backend> Residents for SqlStore<B> {
         .bind(to_ms(r.at))
         .bind(r.provider_message_id);
         Ok(self.write(changed, None).await? > 0)
+    }
+
+    async fn contact_destination(&self, contact_id: i64) -> Result<Option<(Channel, String)>> {
+        let row: Option<(String, String)> =
+            Sql::new("SELECT channel, destination FROM contacts WHERE id = $1")
+                .bind(contact_id)
+                .fetch_optional(&mut self.0.read().await?)
+                .await?;
+        row.map(|(c, d)| Ok((rows::parse(&c, "channel")?, d)))
+            .transpose()
+    }
+
+    async fn person(&self, channel: Channel, destination: &str) -> Result<Vec<PersonContact>> {
+        Sql::new(format!(
+            "SELECT {} FROM contacts c JOIN addresses a ON a.id = c.address_id \
+             WHERE c.channel = $1 AND c.destination = $2 ORDER BY c.id",
+            rows::PERSON_COLUMNS
+        ))
+        .bind(channel.as_str())
+        .bind(destination)
+        .fetch_all(&mut self.0.read().await?)
+        .await
+    }
+
+    async fn set_person(
+        &self,
+        channel: Channel,
+        destination: &str,
+        settings: &PersonSettings,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let window = settings.window;
+        let mut tx = self.0.begin_write().await?;
+        let changed = Sql::new(
+            "UPDATE contacts SET language = $3, window_start = $4, window_end = $5, \
+             utilities = $6, updated_at = $7 WHERE channel = $1 AND destination = $2",
+        )
+        .bind(channel.as_str())
+        .bind(destination)
+        .bind(settings.language.as_str())
+        .bind(window.map(|w| i64::from(w.start_minute())))
+        .bind(window.map(|w| i64::from(w.end_minute())))
+        .bind((settings.utilities != 0).then_some(i64::from(settings.utilities)))
+        .bind(to_ms(now))
+        .execute(&mut tx)
+        .await?;
+        // The caller map holds each number's language.
+        if changed > 0 {
+            contacts_changed::<B>(&mut tx).await?;
+            B::announce(&mut tx, Announce::Published).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn export_person(&self, channel: Channel, destination: &str) -> Result<PersonExport> {
+        let contacts = self.person(channel, destination).await?;
+        let mut conn = self.0.read().await?;
+        let subscriptions = Sql::new(format!(
+            "SELECT s.language, s.created_at, s.confirmed_at, {ADDRESS_COLUMNS} \
+             FROM subscriptions s JOIN addresses a ON a.id = s.address_id \
+             WHERE s.channel = $1 AND s.destination = $2 ORDER BY s.id"
+        ))
+        .bind(channel.as_str())
+        .bind(destination)
+        .fetch_all(&mut conn)
+        .await?;
+        let messages = Sql::new(format!(
+            "SELECT d.id, o.reference, d.kind, d.channel, {}, d.created_at, d.sent_at \
+             FROM deliveries d JOIN outages o ON o.id = d.outage_id \
+             WHERE d.contact_id IN (SELECT id FROM contacts WHERE channel = $1 \
+             AND destination = $2) ORDER BY d.id",
+            rows::shown_state("d")
+        ))
+        .bind(channel.as_str())
+        .bind(destination)
+        .fetch_all(&mut conn)
+        .await?;
+        drop(conn);
+        let mut consent = Vec::new();
+        for c in &contacts {
+            consent.extend(self.consent_history(c.id).await?.unwrap_or_default());
+        }
+        consent.sort_by_key(|e| (e.at, e.id));
+        Ok(PersonExport {
+            contacts,
+            subscriptions,
+            consent,
+            messages,
+        })
+    }
+
+    async fn erase_person(&self, e: &Erasure<'_>, now: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.0.begin_write().await?;
+        let ids: Vec<(i64,)> =
+            Sql::new("SELECT id FROM contacts WHERE channel = $1 AND destination = $2")
+                .bind(e.channel.as_str())
+                .bind(e.destination)
+                .fetch_all(&mut tx)
+                .await?;
+        let ids: Vec<i64> = ids.into_iter().map(|r| r.0).collect();
+        for table in ["deliveries", "consent_events"] {
+            Sql::new(format!(
+                "DELETE FROM {table} WHERE {}",
+                B::any("contact_id", 1)
+            ))
+            .bind(&ids[..])
+            .execute(&mut tx)
+            .await?;
+        }
+        Sql::new("DELETE FROM subscriptions WHERE channel = $1 AND destination = $2")
+            .bind(e.channel.as_str())
+            .bind(e.destination)
+            .execute(&mut tx)
+            .await?;
+        Sql::new(format!("DELETE FROM contacts WHERE {}", B::any("id", 1)))
+            .bind(&ids[..])
+            .execute(&mut tx)
+            .await?;
+        if let Some(sender) = e.sms_sender {
+            Sql::new("DELETE FROM sms_inbound WHERE sender = $1")
+                .bind(sender)
+                .execute(&mut tx)
+                .await?;
+        }
+        if let Some(caller) = e.caller {
+            Sql::new("DELETE FROM ivr_calls WHERE caller = $1")
+                .bind(caller)
+                .execute(&mut tx)
+                .await?;
+        }
+        // The tombstone: a "stopped" suppression becomes "deleted".
+        Sql::new(
+            "INSERT INTO suppressions (channel, destination_hash, reason, at) \
+             VALUES ($1, $2, 'deleted', $3) ON CONFLICT (channel, destination_hash) \
+             DO UPDATE SET reason = 'deleted', at = excluded.at",
+        )
+        .bind(e.channel.as_str())
+        .bind(e.suppression)
+        .bind(to_ms(now))
+        .execute(&mut tx)
+        .await?;
+        if !ids.is_empty() {
+            contacts_changed::<B>(&mut tx).await?;
+            B::announce(&mut tx, Announce::Published).await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
     }
 
     async fn consent_history(&self, contact_id: i64) -> Result<Option<Vec<Event>>> {

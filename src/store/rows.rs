@@ -256,7 +256,8 @@ pub(super) const CLAIMED_COLUMNS: &str =
     "d.id, d.outage_id, d.revision, d.kind, d.channel, d.attempts, d.expires_at, \
      c.id, c.destination, c.language, c.opted_out_at IS NOT NULL, c.unsubscribe_token, \
      a.street, a.house_number, a.postcode, a.settlement, d.urgent, d.held_until IS NOT NULL, \
-     c.window_start, c.window_end, c.time_zone, c.undeliverable_at IS NOT NULL";
+     c.window_start, c.window_end, c.time_zone, c.undeliverable_at IS NOT NULL, \
+     COALESCE(c.utilities, 0)";
 
 impl FromCols for ClaimedDelivery {
     fn from_cols(r: &impl Cols) -> Result<Self> {
@@ -280,6 +281,7 @@ impl FromCols for ClaimedDelivery {
             // A zone no longer known (an old tz database) falls back to the utility's.
             time_zone: r.opt_text(20).and_then(|z| z.parse().ok()),
             undeliverable: r.flag(21),
+            utilities: u8::try_from(r.int(22)).unwrap_or(0),
         })
     }
 }
@@ -488,4 +490,62 @@ pub(super) fn in_area(table: &str, alias: &str, column: &str) -> String {
         "outage_ranges r JOIN {table} {alias} ON {alias}.{column} BETWEEN r.first_id AND r.last_id \
          AND r.outage_id = $1"
     )
+}
+
+/// Contacts `c` joined with addresses `a`, for [`PersonContact`].
+pub(super) const PERSON_COLUMNS: &str =
+    "c.id, c.channel, c.destination, c.language, c.opted_out_at IS NOT NULL, \
+     c.undeliverable_at IS NOT NULL, c.window_start, c.window_end, c.time_zone, \
+     COALESCE(c.utilities, 0), c.created_at, c.unsubscribe_token, \
+     a.street, a.house_number, a.postcode, a.settlement";
+
+impl FromCols for PersonContact {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        let mask = u8::try_from(r.int(9)).unwrap_or(0);
+        Ok(PersonContact {
+            id: r.int(0),
+            channel: parse(r.text(1), "channel")?,
+            destination: r.text(2).to_string(),
+            language: parse(r.text(3), "language")?,
+            opted_out: r.flag(4),
+            undeliverable: r.flag(5),
+            window: stored_window(r.opt_int(6), r.opt_int(7)),
+            time_zone: r.opt_text(8).map(String::from),
+            utilities: Utility::ALL
+                .iter()
+                .copied()
+                .filter(|u| mask & u.bit() != 0)
+                .collect(),
+            created_at: from_ms(r.int(10)),
+            unsubscribe_token: r.text(11).to_string(),
+            address: r.address(12),
+        })
+    }
+}
+
+/// language, created_at, confirmed_at, [`ADDRESS_COLUMNS`].
+impl FromCols for SubscriptionRecord {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(SubscriptionRecord {
+            language: parse(r.text(0), "language")?,
+            requested_at: from_ms(r.int(1)),
+            confirmed_at: r.opt_int(2).map(from_ms),
+            address: r.address(3),
+        })
+    }
+}
+
+/// id, outage reference, kind, channel, shown state, created_at, sent_at.
+impl FromCols for MessageRecord {
+    fn from_cols(r: &impl Cols) -> Result<Self> {
+        Ok(MessageRecord {
+            id: r.int(0),
+            outage: r.text(1).to_string(),
+            kind: parse(r.text(2), "kind")?,
+            channel: parse(r.text(3), "channel")?,
+            state: parse(r.text(4), "state")?,
+            queued_at: from_ms(r.int(5)),
+            sent_at: r.opt_int(6).map(from_ms),
+        })
+    }
 }

@@ -1,0 +1,424 @@
+//! The resident's manage page, opened by the signed link in every alert
+//! e-mail (and the SMS HELP reply); the operations are [`crate::manage`]'s.
+//!
+//! - `GET /manage/{link}`: addresses, settings (language, window, services),
+//!   export, stop everything, delete. `?lang=` switches the page's language.
+//! - `POST /manage/{link}` (`language`, `window`, `utility`…): saves the settings.
+//! - `POST /manage/{link}/stop-address` (`contact`): stops one address.
+//! - `POST /manage/{link}/stop`: stops everything.
+//! - `GET /manage/{link}/export`: everything held, as a JSON download.
+//! - `POST /manage/{link}/delete` (`confirm=yes`): erases the person.
+//!
+//! The link is the credential: every answer is `Cache-Control: no-store` and
+//! `Referrer-Policy: no-referrer`, so it is neither cached nor passed on. An
+//! expired link gets 410, a forged or erased one 404; neither says whose it
+//! was. No JavaScript is needed.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+
+use super::client::ClientAddr;
+use super::public::{html_response, render, LangChoice, MessagePage, Words};
+use super::subscribe::{languages, FieldError, LanguageOption};
+use super::{AppState, State};
+use crate::domain::consent::{Method, Via};
+use crate::domain::{AddressForm, Language, Utility};
+use crate::error::{Error, Result};
+use crate::i18n;
+use crate::manage::{self, LinkProblem, ManageLink, Person};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/manage/{link}", get(show).post(save))
+        .route("/manage/{link}/stop-address", post(stop_address))
+        .route("/manage/{link}/stop", post(stop))
+        .route("/manage/{link}/export", get(export))
+        .route("/manage/{link}/delete", post(delete))
+}
+
+struct ContactLine {
+    id: i64,
+    label: String,
+    stopped: bool,
+    undeliverable: bool,
+}
+
+struct UtilityOption {
+    code: &'static str,
+    name: String,
+    selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/manage.html")]
+struct ManagePage {
+    w: Words,
+    base: String,
+    destination: String,
+    contacts: Vec<ContactLine>,
+    languages: Vec<LanguageOption>,
+    window: String,
+    utilities: Vec<UtilityOption>,
+    all_stopped: bool,
+    notice: Option<String>,
+    errors: Vec<FieldError>,
+}
+
+impl ManagePage {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+/// Adds the headers that keep the link private.
+fn private(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    r
+}
+
+fn message(status: StatusCode, lang: Language, title: &str, text: &str) -> Result<Response> {
+    let w = Words::new(lang);
+    let page = MessagePage {
+        title: w.t(title),
+        text: w.t(text),
+        form_action: None,
+        button: String::new(),
+        w,
+    };
+    Ok(private(html_response(status, render(page)?)))
+}
+
+/// The person behind the link, or the page that says why there is none.
+async fn open(
+    state: &AppState,
+    link: &str,
+    lang: Option<Language>,
+) -> Result<std::result::Result<(ManageLink, Person), Response>> {
+    let fallback = lang.unwrap_or(state.config.default_language);
+    let invalid = |lang| {
+        message(
+            StatusCode::NOT_FOUND,
+            lang,
+            "page-manage-invalid-title",
+            "page-manage-invalid",
+        )
+    };
+    let link = match ManageLink::read(link, &state.server_key, state.clock.now()) {
+        Ok(link) => link,
+        Err(LinkProblem::Expired(contact_id)) => {
+            // The signature held: the page may speak the contact's language.
+            let lang = match (lang, state.store.contact_destination(contact_id).await?) {
+                (Some(l), _) => l,
+                (None, Some((channel, destination))) => state
+                    .store
+                    .person(channel, &destination)
+                    .await?
+                    .first()
+                    .map_or(fallback, |c| c.language),
+                (None, None) => fallback,
+            };
+            return message(
+                StatusCode::GONE,
+                lang,
+                "page-manage-expired-title",
+                "page-manage-expired",
+            )
+            .map(Err);
+        }
+        Err(LinkProblem::Invalid) => return invalid(fallback).map(Err),
+    };
+    match manage::person(&state.store, &link).await? {
+        Some(person) if !person.contacts.is_empty() => Ok(Ok((link, person))),
+        _ => invalid(fallback).map(Err),
+    }
+}
+
+fn page(
+    link: &str,
+    person: &Person,
+    lang: Language,
+    notice: Option<String>,
+    errors: Vec<FieldError>,
+    form: Option<(&str, &str, &[String])>,
+) -> ManagePage {
+    let mut w = Words::new(lang);
+    w.here = format!("/manage/{link}");
+    let first = &person.contacts[0];
+    let (language, window, wanted): (Language, String, Vec<Utility>) = match form {
+        // A form with errors is shown as it was sent.
+        Some((l, win, us)) => (
+            l.parse().unwrap_or(first.language),
+            win.to_string(),
+            us.iter().filter_map(|u| u.parse().ok()).collect(),
+        ),
+        None => (
+            first.language,
+            first.window.map(|w| w.to_string()).unwrap_or_default(),
+            first.utilities.clone(),
+        ),
+    };
+    ManagePage {
+        base: format!("/manage/{link}"),
+        destination: person.destination.clone(),
+        contacts: person
+            .contacts
+            .iter()
+            .map(|c| ContactLine {
+                id: c.id,
+                label: i18n::address(lang, &c.address, AddressForm::Postal),
+                stopped: c.opted_out,
+                undeliverable: c.undeliverable,
+            })
+            .collect(),
+        languages: languages(language),
+        window,
+        utilities: Utility::ALL
+            .iter()
+            .map(|u| UtilityOption {
+                code: u.as_str(),
+                name: i18n::t_args(
+                    lang,
+                    "utility-name",
+                    &i18n::args([("utility", u.as_str().to_string())]),
+                ),
+                selected: wanted.contains(u),
+            })
+            .collect(),
+        all_stopped: person.stopped(),
+        notice,
+        errors,
+        w,
+    }
+}
+
+fn respond(status: StatusCode, page: ManagePage) -> Result<Response> {
+    Ok(private(html_response(status, render(page)?)))
+}
+
+async fn show(
+    axum::extract::State(state): State,
+    Path(link): Path<String>,
+    Query(choice): Query<LangChoice>,
+) -> Result<Response> {
+    let (_, person) = match open(&state, &link, choice.lang).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
+    let lang = choice
+        .lang
+        .or(person.language())
+        .unwrap_or(state.config.default_language);
+    respond(
+        StatusCode::OK,
+        page(&link, &person, lang, None, Vec::new(), None),
+    )
+}
+
+/// The form's fields, `utility` repeated.
+fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+async fn save(
+    axum::extract::State(state): State,
+    Path(link): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let (_, person) = match open(&state, &link, None).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
+    let utilities: Vec<String> = form
+        .iter()
+        .filter(|(k, _)| k == "utility")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let (language, window) = (field(&form, "language"), field(&form, "window"));
+    let lang = person.language().unwrap_or(state.config.default_language);
+    match manage::settings(language, window, &utilities) {
+        Ok(settings) => {
+            state
+                .store
+                .set_person(
+                    person.channel,
+                    &person.destination,
+                    &settings,
+                    state.clock.now(),
+                )
+                .await?;
+            let person = reread(&state, &person).await?;
+            let lang = settings.language;
+            let notice = Some(i18n::t(lang, "page-manage-saved"));
+            respond(
+                StatusCode::OK,
+                page(&link, &person, lang, notice, Vec::new(), None),
+            )
+        }
+        Err((field, technical)) => {
+            let message = if field == "window" {
+                i18n::t(lang, "page-manage-window-invalid")
+            } else {
+                technical
+            };
+            let errors = vec![FieldError { field, message }];
+            let sent = Some((language, window, utilities.as_slice()));
+            respond(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page(&link, &person, lang, None, errors, sent),
+            )
+        }
+    }
+}
+
+async fn reread(state: &AppState, person: &Person) -> Result<Person> {
+    Ok(Person {
+        contacts: state
+            .store
+            .person(person.channel, &person.destination)
+            .await?,
+        ..person.clone()
+    })
+}
+
+async fn stop_address(
+    axum::extract::State(state): State,
+    Path(link): Path<String>,
+    client: ClientAddr,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let (_, person) = match open(&state, &link, None).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
+    let id: i64 = field(&form, "contact")
+        .parse()
+        .map_err(|_| Error::bad_request("contact", "not one of this page's addresses"))?;
+    // Only an address of this person's: the id alone is no credential.
+    let Some(contact) = person.contacts.iter().find(|c| c.id == id) else {
+        return Err(Error::bad_request(
+            "contact",
+            "not one of this page's addresses",
+        ));
+    };
+    let via = Via::new(
+        Method::UnsubscribeLink,
+        "manage page",
+        Some(client.0.to_string()),
+    );
+    state
+        .store
+        .opt_out(&contact.unsubscribe_token, &via, state.clock.now())
+        .await?;
+    let person = reread(&state, &person).await?;
+    let lang = person.language().unwrap_or(state.config.default_language);
+    let notice = Some(i18n::t(lang, "page-manage-saved"));
+    respond(
+        StatusCode::OK,
+        page(&link, &person, lang, notice, Vec::new(), None),
+    )
+}
+
+async fn stop(
+    axum::extract::State(state): State,
+    Path(link): Path<String>,
+    client: ClientAddr,
+) -> Result<Response> {
+    let (_, person) = match open(&state, &link, None).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
+    manage::stop_everything(
+        &state.store,
+        &state.server_key,
+        &person,
+        Some(client.0.to_string()),
+        state.clock.now(),
+    )
+    .await?;
+    let person = reread(&state, &person).await?;
+    let lang = person.language().unwrap_or(state.config.default_language);
+    let notice = Some(i18n::t_args(
+        lang,
+        "page-manage-stopped-all",
+        &i18n::args([("destination", person.destination.clone())]),
+    ));
+    respond(
+        StatusCode::OK,
+        page(&link, &person, lang, notice, Vec::new(), None),
+    )
+}
+
+async fn export(axum::extract::State(state): State, Path(link): Path<String>) -> Result<Response> {
+    let (_, person) = match open(&state, &link, None).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
+    let data = state
+        .store
+        .export_person(person.channel, &person.destination)
+        .await?;
+    let body = serde_json::to_vec_pretty(&serde_json::json!({
+        "exported_at": state.clock.now(),
+        "channel": person.channel,
+        "destination": person.destination,
+        "contacts": data.contacts,
+        "subscriptions": data.subscriptions,
+        "consent": data.consent,
+        "messages": data.messages,
+    }))
+    .map_err(|e| Error::Internal(e.into()))?;
+    let mut r = (StatusCode::OK, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"herald-my-data.json\""),
+    );
+    Ok(private(r))
+}
+
+async fn delete(
+    axum::extract::State(state): State,
+    Path(link): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let (_, person) = match open(&state, &link, None).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
+    let lang = person.language().unwrap_or(state.config.default_language);
+    if field(&form, "confirm") != "yes" {
+        let errors = vec![FieldError {
+            field: "confirm",
+            message: i18n::t(lang, "page-manage-delete-unconfirmed"),
+        }];
+        return respond(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(&link, &person, lang, None, errors, None),
+        );
+    }
+    let erased = manage::erase(&state.store, &state.server_key, &person, state.clock.now()).await?;
+    tracing::info!(contacts = erased, "a resident erased their data");
+    message(
+        StatusCode::OK,
+        lang,
+        "page-manage-deleted-title",
+        "page-manage-deleted",
+    )
+}

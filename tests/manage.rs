@@ -1,0 +1,316 @@
+//! The resident's manage page, opened by the signed link in every alert
+//! e-mail and the SMS HELP reply: settings (language, window, services) that
+//! the next outage obeys, stopping one address or everything, "export my
+//! data" with exactly that person's data, "delete my data" with a tombstone
+//! no import gets past, and links that expire and cannot be altered. On both
+//! databases, without JavaScript.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::app::{TestApp, Town};
+use support::subscribe::post_form;
+
+const SECRET: &str = "kannel-inbound-secret";
+
+async fn app() -> TestApp {
+    let app = TestApp::spawn_with(|c| c.sms.inbound_secret = SECRET.into()).await;
+    app.import_town(&Town).await;
+    app
+}
+
+/// Declares a water outage over `rect` and sends it.
+async fn alert(app: &TestApp, area: Value) -> i64 {
+    let outage = app.declare(&app.water_outage(area)).await;
+    app.drain().await;
+    outage["id"].as_i64().unwrap()
+}
+
+/// The manage link in the newest alert e-mail to `to`, as a path.
+fn manage_path(app: &TestApp, to: &str) -> String {
+    let mail = app.smtp.messages_to(to).pop().expect("an alert");
+    let text = mail.text_body();
+    let at = text.find("/manage/").expect("a manage link");
+    let path: String = text[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    assert!(
+        mail.html_body().contains(&path),
+        "the HTML part links it too"
+    );
+    path
+}
+
+async fn get(app: &TestApp, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
+    let r = app.http.get(app.url(path)).send().await.unwrap();
+    let (status, headers) = (r.status().as_u16(), r.headers().clone());
+    (status, r.text().await.unwrap(), headers)
+}
+
+async fn contacts(app: &TestApp, destination: &str) -> Vec<Value> {
+    let (s, v) = app
+        .send(
+            app.http
+                .get(app.url("/api/v1/contacts"))
+                .query(&[("destination", destination)]),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    v["contacts"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn settings_from_the_email_link_are_what_the_next_outage_obeys() {
+    let app = app().await;
+    alert(&app, Town::rect(2, 2, 0, 0)).await;
+    let path = manage_path(&app, &Town::email(2));
+    let (s, html, headers) = get(&app, &path).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(html.contains("a2@town.test"), "{html}");
+    assert!(
+        html.contains("Kossuth Lajos utca 3, 1111 Budapest"),
+        "{html}"
+    );
+    assert!(html.contains(r#"<html lang="en">"#));
+    assert!(!html.contains("<script"), "works without JavaScript");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    // ?lang= switches the page, not the settings.
+    let (_, hu, _) = get(&app, &format!("{path}?lang=hu")).await;
+    assert!(hu.contains("Üzemzavar-értesítései"), "{hu}");
+
+    // A bad window is named at its field, and nothing is saved.
+    let (s, html) = post_form(
+        &app,
+        &path,
+        &[("language", "pl"), ("window", "7-21"), ("utility", "power")],
+    )
+    .await;
+    assert_eq!(s, 422, "{html}");
+    assert!(html.contains(r##"href="#window""##), "{html}");
+    assert!(html.contains(r#"value="7-21""#), "input is kept");
+    assert_eq!(contacts(&app, &Town::email(2)).await[0]["language"], "en");
+
+    // Polish, 07:00-21:00, power only.
+    let (s, html) = post_form(
+        &app,
+        &path,
+        &[
+            ("language", "pl"),
+            ("window", "07:00-21:00"),
+            ("utility", "power"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{html}");
+    assert!(html.contains("Ustawienia zapisane."), "{html}");
+    assert!(html.contains(r#"value="07:00-21:00""#), "{html}");
+    assert!(html.contains(r#"value="power" checked"#), "{html}");
+    assert_eq!(contacts(&app, &Town::email(2)).await[0]["language"], "pl");
+
+    // A water outage: not wanted. A power outage: in Polish.
+    let before = app.smtp.messages_to(&Town::email(2)).len();
+    let water = alert(&app, Town::rect(2, 2, 0, 0)).await;
+    assert_eq!(app.smtp.messages_to(&Town::email(2)).len(), before);
+    let (_, v) = app
+        .get_json(&format!(
+            "/api/v1/outages/{water}/deliveries?state=suppressed"
+        ))
+        .await;
+    assert!(v["deliveries"][0]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("not to receive water alerts"));
+    let mut power = app.water_outage(Town::rect(2, 2, 0, 0));
+    power["utility"] = "power".into();
+    app.declare(&power).await;
+    app.drain().await;
+    let mails = app.smtp.messages_to(&Town::email(2));
+    assert_eq!(mails.len(), before + 1);
+    assert!(
+        mails
+            .last()
+            .unwrap()
+            .subject()
+            .contains("Przerwa w dostawie prądu"),
+        "{}",
+        mails.last().unwrap().subject()
+    );
+}
+
+#[tokio::test]
+async fn a_link_expires_and_an_altered_one_opens_nothing() {
+    let app = app().await;
+    alert(&app, Town::rect(2, 2, 0, 0)).await;
+    let path = manage_path(&app, &Town::email(2));
+    // Another digit in the signature, another contact id.
+    let last = path.chars().last().unwrap();
+    let other = if last == '0' { '1' } else { '0' };
+    let tampered = format!("{}{other}", &path[..path.len() - 1]);
+    let (s, html, _) = get(&app, &tampered).await;
+    assert_eq!(s, 404, "{html}");
+    assert!(!html.contains("a2@town.test"));
+    let rest = path.trim_start_matches("/manage/");
+    let (_, tail) = rest.split_once('.').unwrap();
+    let (s, _, _) = get(&app, &format!("/manage/1.{tail}")).await;
+    assert_eq!(s, 404);
+    let (s, _) = post_form(&app, &format!("/manage/1.{tail}/stop"), &[]).await;
+    assert_eq!(s, 404);
+    assert_eq!(contacts(&app, &Town::email(0)).await[0]["opted_out"], false);
+    // 30 days on, the e-mail's link has expired.
+    app.advance(Duration::from_secs(31 * 24 * 3600));
+    let (s, html, _) = get(&app, &path).await;
+    assert_eq!(s, 410, "{html}");
+    assert!(html.contains("This link has expired"), "{html}");
+    assert!(!html.contains("a2@town.test"));
+}
+
+#[tokio::test]
+async fn export_holds_exactly_that_persons_data() {
+    let app = app().await;
+    // a2 also at T3, and an outage over T2..T4.
+    let csv = "address_external_id,channel,destination,language\nT3,email,a2@town.test,en\n";
+    let (s, v) = app.post_body("/api/v1/contacts/import", csv).await;
+    assert_eq!(s, 200, "{v}");
+    alert(&app, Town::rect(2, 4, 0, 0)).await;
+    let path = manage_path(&app, &Town::email(2));
+    let (s, body, headers) = get(&app, &format!("{path}/export")).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let data: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(data["destination"], "a2@town.test");
+    let contacts = data["contacts"].as_array().unwrap();
+    assert_eq!(contacts.len(), 2);
+    assert!(contacts.iter().all(|c| c["destination"] == "a2@town.test"));
+    // Two messages (one per address), two import consents.
+    assert_eq!(data["messages"].as_array().unwrap().len(), 2, "{data}");
+    assert!(data["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["state"] == "sent" && m["sent_at"].is_string()));
+    let consent = data["consent"].as_array().unwrap();
+    assert_eq!(consent.len(), 2, "{data}");
+    assert!(consent.iter().all(|e| e["method"] == "import"));
+    // Nobody else's address or number is in it.
+    for other in (0..Town::N * Town::N).filter(|i| *i != 2) {
+        assert!(!body.contains(&format!("\"{}\"", Town::email(other))));
+        assert!(!body.contains(&Town::phone(other)));
+    }
+    assert!(!body.contains("unsubscribe_token"));
+}
+
+#[tokio::test]
+async fn stopping_and_deleting_from_the_page() {
+    let app = app().await;
+    alert(&app, Town::rect(2, 2, 0, 0)).await;
+    let path = manage_path(&app, &Town::email(2));
+
+    // Stop everything: the ledger says how.
+    let (s, html) = post_form(&app, &format!("{path}/stop"), &[]).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(html.contains("You will not receive any more alerts at a2@town.test"));
+    let contact = contacts(&app, &Town::email(2)).await[0].clone();
+    assert_eq!(contact["opted_out"], true);
+    let (_, ledger) = app
+        .get_json(&format!("/api/v1/contacts/{}/consent", contact["id"]))
+        .await;
+    let last = ledger["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (
+            last["action"].as_str(),
+            last["method"].as_str(),
+            last["detail"].as_str()
+        ),
+        (
+            Some("withdrawn"),
+            Some("unsubscribe_link"),
+            Some("manage page")
+        )
+    );
+
+    // Delete, unconfirmed: asked again, nothing erased.
+    let (s, html) = post_form(&app, &format!("{path}/delete"), &[]).await;
+    assert_eq!(s, 422, "{html}");
+    assert!(html.contains("Tick the box"), "{html}");
+    assert_eq!(contacts(&app, &Town::email(2)).await.len(), 1);
+    let (s, html) = post_form(&app, &format!("{path}/delete"), &[("confirm", "yes")]).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(html.contains("Your data is deleted"), "{html}");
+    assert!(contacts(&app, &Town::email(2)).await.is_empty());
+    assert_eq!(get(&app, &path).await.0, 404);
+
+    // The customer list cannot bring the address back.
+    let (s, v) = app
+        .post_body("/api/v1/contacts/import", Town.contacts_csv())
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["suppressed"], 1, "{v}");
+    assert!(contacts(&app, &Town::email(2)).await.is_empty());
+    let before = app.smtp.messages_to(&Town::email(2)).len();
+    alert(&app, Town::rect(2, 2, 0, 0)).await;
+    assert_eq!(app.smtp.messages_to(&Town::email(2)).len(), before);
+}
+
+#[tokio::test]
+async fn help_by_sms_brings_a_short_link_and_deleting_a_number_erases_its_texts() {
+    let app = app().await;
+    let phone = Town::phone(2);
+    let r = reqwest::Client::new()
+        .get(app.url("/sms/v1/inbound/kannel"))
+        .query(&[
+            ("secret", SECRET),
+            ("from", phone.as_str()),
+            ("text", "help"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let reply = r.text().await.unwrap();
+    let at = reply.find("/manage/").expect("a manage link in the reply");
+    let path: String = reply[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    assert!(reply.len() < 300, "{reply}");
+    let (s, html, _) = get(&app, &path).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(html.contains(&phone), "{html}");
+    // An unknown number gets HELP without a link.
+    let r = reqwest::Client::new()
+        .get(app.url("/sms/v1/inbound/kannel"))
+        .query(&[
+            ("secret", SECRET),
+            ("from", "+36309999999"),
+            ("text", "HELP"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(!r.text().await.unwrap().contains("/manage/"));
+
+    assert_eq!(texts(&app).await, 2);
+    let (s, _) = post_form(&app, &format!("{path}/delete"), &[("confirm", "yes")]).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        texts(&app).await,
+        1,
+        "only the unknown number's text is left"
+    );
+    assert!(contacts(&app, &phone).await.is_empty());
+}
+
+async fn texts(app: &TestApp) -> i64 {
+    use sqlx::Row;
+    sqlx::query("SELECT COUNT(*) FROM sms_inbound")
+        .fetch_one(&mut app.db().await)
+        .await
+        .unwrap()
+        .get::<i64, _>(0)
+}
