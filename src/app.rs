@@ -178,7 +178,8 @@ impl Server {
 }
 
 /// How often a node writes the calls its IVR answers noted, and forgets those
-/// older than `ivr.call_retention_days`.
+/// older than `ivr.call_retention_days` (and received texts older than
+/// `sms.inbound_retention_days`).
 const WRITE_CALLS: std::time::Duration = std::time::Duration::from_secs(1);
 const FORGET_CALLS: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -205,6 +206,15 @@ async fn write_calls(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Rec
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not forget old IVR calls"),
+            }
+            let days = i64::from(state.config.sms.inbound_retention_days.max(2));
+            let before = state.clock.now() - chrono::Duration::days(days);
+            match state.store.forget_texts(before).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(texts = n, "forgot received texts past their retention")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not forget old received texts"),
             }
             forgotten = Some(std::time::Instant::now());
         }

@@ -455,6 +455,9 @@ pub struct SmsConfig {
     pub replies_per_number_per_hour: u32,
     /// …and over every number per hour.
     pub replies_per_hour: u32,
+    /// Days a received text (a keyed hash of the number, the keyword, the
+    /// reply) is kept; at least 2, since the reply limits read the last day.
+    pub inbound_retention_days: u32,
     /// Ask the gateway for delivery reports (Kannel's `dlr-url`, Twilio's
     /// `StatusCallback`), at `public_url`, which it must be able to reach.
     pub delivery_reports: bool,
@@ -574,6 +577,7 @@ impl Default for SmsConfig {
             replies_per_number_per_hour: 10,
             replies_per_hour: 2_000,
             delivery_reports: true,
+            inbound_retention_days: 90,
         }
     }
 }

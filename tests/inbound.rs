@@ -520,3 +520,16 @@ async fn the_unsubscribe_link_and_one_click_are_in_the_ledger() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn received_texts_are_forgotten_after_their_retention() {
+    let app = app().await;
+    reply(&app, &Town::phone(0), "HELP").await;
+    app.advance(Duration::from_secs(3600));
+    reply(&app, &Town::phone(2), "HELP").await;
+    assert_eq!(inbound_rows(&app).await, 2);
+    // The hourly sweep's statement: everything older than the cut goes.
+    let cut = app.now() - chrono::Duration::minutes(30);
+    assert_eq!(app.state().store.forget_texts(cut).await.unwrap(), 1);
+    assert_eq!(inbound_rows(&app).await, 1);
+}

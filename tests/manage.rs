@@ -314,3 +314,58 @@ async fn texts(app: &TestApp) -> i64 {
         .unwrap()
         .get::<i64, _>(0)
 }
+
+#[tokio::test]
+async fn an_operator_stops_alerts_for_a_resident_and_the_ledger_names_them() {
+    let app = app().await;
+    let id = contacts(&app, &Town::email(3)).await[0]["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/contacts/{id}/opt-out");
+    // The phone platform's token may not; a bad note is named.
+    let viewer = support::app::new_token(app.state(), "ivr", herald::auth::Role::Ivr, None).await;
+    let r = app
+        .http
+        .post(app.url(&path))
+        .bearer_auth(&viewer)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let (s, v) = app.post_json(&path, &serde_json::json!({"note": 7})).await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (400, Some("note")),
+        "{v}"
+    );
+    let (s, _) = app
+        .post_json("/api/v1/contacts/999999/opt-out", &serde_json::json!({}))
+        .await;
+    assert_eq!(s, 404);
+
+    let (s, v) = app
+        .post_json(
+            &path,
+            &serde_json::json!({"note": "asked by phone, call 4411"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(contacts(&app, &Town::email(3)).await[0]["opted_out"], true);
+    let (_, ledger) = app
+        .get_json(&format!("/api/v1/contacts/{id}/consent"))
+        .await;
+    let last = ledger["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "withdrawn");
+    assert_eq!(last["method"], "operator");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with(": asked by phone, call 4411"),
+        "{last}"
+    );
+    // Nothing more goes to it.
+    alert(&app, Town::rect(3, 3, 0, 0)).await;
+    assert!(app.smtp.messages_to(&Town::email(3)).is_empty());
+}

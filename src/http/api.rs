@@ -18,6 +18,7 @@ use super::{read_body, JsonBody, State};
 use crate::auth::sha256_hex;
 use crate::channels::render::outage_url;
 use crate::domain::audit::{Action, Entry};
+use crate::domain::consent::{Method, Via};
 use crate::domain::{DeliveryState, Outage, OutageStatus, Reference, Utility};
 use crate::error::{Error, Result};
 use crate::import::{self, Mode};
@@ -37,6 +38,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/contacts/import", post(import_contacts))
         .route("/api/v1/contacts", get(contacts))
         .route("/api/v1/contacts/{id}/consent", get(consent_history))
+        .route("/api/v1/contacts/{id}/opt-out", post(operator_opt_out))
         .route("/api/v1/audit", get(audit))
 }
 
@@ -696,6 +698,55 @@ async fn contacts(
 pub struct ConsentQuery {
     #[serde(default, deserialize_with = "params::parsed")]
     pub format: Option<Format>,
+}
+
+/// `POST /api/v1/contacts/{id}/opt-out` (`{"note": "…"}`, optional): a
+/// supervisor stops a contact's alerts for the resident (who asked by phone,
+/// by letter). The ledger names the operator, the note and the client.
+async fn operator_opt_out(
+    axum::extract::State(state): State,
+    Needs(caller, _): Needs<ToSupervise>,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<Json<Value>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::bad_request("id", "expected a contact id (a number)"))?;
+    let note = match body.value.get("note") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(n)) if n.chars().count() <= 500 => n.trim().to_string(),
+        Some(_) => {
+            return Err(Error::bad_request(
+                "note",
+                "expected text of at most 500 characters",
+            ))
+        }
+    };
+    let (channel, destination) = state
+        .store
+        .contact_destination(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no contact {id}")))?;
+    let contact = state
+        .store
+        .person(channel, &destination)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| Error::NotFound(format!("no contact {id}")))?;
+    let detail = if note.is_empty() {
+        caller.actor.name.clone()
+    } else {
+        format!("{}: {note}", caller.actor.name)
+    };
+    let via = Via::new(Method::Operator, detail, caller.actor.client.clone());
+    let changed = state
+        .store
+        .opt_out(&contact.unsubscribe_token, &via, state.clock.now())
+        .await?;
+    Ok(Json(
+        json!({ "contact_id": id, "opted_out": true, "changed": changed }),
+    ))
 }
 
 async fn consent_history(

@@ -958,6 +958,8 @@ pub trait Residents: Send + Sync {
     ) -> Result<u64>;
     /// Everything held about the destination.
     async fn export_person(&self, channel: Channel, destination: &str) -> Result<PersonExport>;
+    /// Deletes the received texts recorded before `before`; how many.
+    async fn forget_texts(&self, before: DateTime<Utc>) -> Result<u64>;
     /// Erases the destination's contacts, their messages, ledger and
     /// sign-ups (and, for a number, its texts and calls), leaving the
     /// tombstone that keeps imports from adding it back; how many contacts.

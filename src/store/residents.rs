@@ -267,6 +267,14 @@ impl<B: Backend> Residents for SqlStore<B> {
         })
     }
 
+    async fn forget_texts(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.write(
+            Sql::new("DELETE FROM sms_inbound WHERE received_at < $1").bind(to_ms(before)),
+            None,
+        )
+        .await
+    }
+
     async fn erase_person(&self, e: &Erasure<'_>, now: DateTime<Utc>) -> Result<u64> {
         let mut tx = self.0.begin_write().await?;
         let ids: Vec<(i64,)> =
