@@ -116,6 +116,7 @@ async fn status_pages_in_a_real_browser() {
         "/subscribe?address=12&lang=pl",
         manage.as_str(),
         manage_pl.as_str(),
+        "/manage?lang=pl",
     ];
     check(&app, &paths, None).await;
     println!("outage {water}, planned {planned}");

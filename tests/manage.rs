@@ -369,3 +369,73 @@ async fn an_operator_stops_alerts_for_a_resident_and_the_ledger_names_them() {
     alert(&app, Town::rect(3, 3, 0, 0)).await;
     assert!(app.smtp.messages_to(&Town::email(3)).is_empty());
 }
+
+#[tokio::test]
+async fn the_status_page_sends_a_link_to_a_registered_address_and_tells_nobody_who_is() {
+    let app = app().await;
+    let (s, html, _) = get(&app, "/manage?lang=en").await;
+    assert_eq!(s, 200);
+    assert!(html.contains(r#"action="/manage""#), "{html}");
+    let (_, subscribe, _) = get(&app, "/subscribe?lang=en").await;
+    assert!(subscribe.contains(r#"href="/manage""#));
+
+    // Garbage: named at the field.
+    let (s, html) = post_form(&app, "/manage", &[("destination", "nobody"), ("ui", "en")]).await;
+    assert_eq!(s, 422, "{html}");
+    assert!(html.contains(r##"href="#destination""##), "{html}");
+
+    // Registered, and not: the same answer.
+    let (s, known) = post_form(
+        &app,
+        "/manage",
+        &[("destination", " A2@Town.test "), ("ui", "en")],
+    )
+    .await;
+    assert_eq!(s, 200, "{known}");
+    let (s, unknown) = post_form(
+        &app,
+        "/manage",
+        &[("destination", "stranger@town.test"), ("ui", "en")],
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        known.replace("A2@town.test", "X"),
+        unknown.replace("stranger@town.test", "X")
+    );
+    app.drain().await;
+    assert!(app.smtp.messages_to("stranger@town.test").is_empty());
+    let mail = app
+        .smtp
+        .messages_to(&Town::email(2))
+        .pop()
+        .expect("the link");
+    assert_eq!(mail.subject(), "Your link to manage outage alerts");
+    let path = manage_path(&app, &Town::email(2));
+    let (s, html, _) = get(&app, &path).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(html.contains("a2@town.test"));
+    // The message's token is no sign-up: it confirms nothing.
+    let text = mail.text_body();
+    assert!(!text.contains("/subscribe/confirm/"), "{text}");
+
+    // By SMS too; and the day's limit holds, answered the same.
+    let phone = Town::phone(4);
+    for _ in 0..5 {
+        let (s, _) = post_form(
+            &app,
+            "/manage",
+            &[("destination", phone.as_str()), ("ui", "en")],
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
+    app.drain().await;
+    let texts = app.sms.messages_to(&phone);
+    assert_eq!(
+        texts.len(),
+        app.config.subscribe.per_destination_per_day as usize,
+        "{texts:?}"
+    );
+    assert!(texts[0].text.contains("/manage/"), "{}", texts[0].text);
+}

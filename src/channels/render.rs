@@ -190,12 +190,23 @@ kind_templates! {
     Withdrawn => WithdrawnSubject "email/withdrawn/subject.txt", WithdrawnText "email/withdrawn/body.txt", WithdrawnHtml "email/withdrawn/body.html", WithdrawnSms "sms/withdrawn.txt";
 }
 
-/// A subscription confirmation: "open this link to get alerts for <address>".
+/// What a message from the confirmation queue links to.
+pub enum ConfirmLink<'a> {
+    /// "Open this link to get alerts for <address>": the sign-up's token.
+    SignUp { token: &'a str },
+    /// "Here is the link to manage your alerts", asked for on the status page.
+    Manage { url: String },
+}
+
+/// A message from the confirmation queue: a sign-up confirmation, or a
+/// manage link. Both share their templates; the words come from the
+/// catalogue's `confirm-…` or `manage-link-…` keys ([`ConfirmView::k`]).
 pub struct ConfirmView {
     pub language: Language,
     pub lang: &'static str,
     pub address: String,
     pub url: String,
+    prefix: &'static str,
     args: Args,
 }
 
@@ -205,9 +216,14 @@ impl ConfirmView {
         language: Language,
         channel: crate::domain::Channel,
         address: &Address,
-        token: &str,
+        link: ConfirmLink<'_>,
     ) -> ConfirmView {
-        let url = format!("{public_url}/subscribe/confirm/{token}");
+        let (url, prefix) = match link {
+            ConfirmLink::SignUp { token } => {
+                (format!("{public_url}/subscribe/confirm/{token}"), "confirm")
+            }
+            ConfirmLink::Manage { url } => (url, "manage-link"),
+        };
         // With the postcode: the resident checks it is the place they chose.
         let address = i18n::address(language, address, AddressForm::Postal);
         let channel_name = i18n::t(language, &format!("channel-{channel}"));
@@ -221,11 +237,17 @@ impl ConfirmView {
             ]),
             address,
             url,
+            prefix,
         }
     }
 
     pub fn t(&self, key: &str) -> String {
         i18n::t_args(self.language, key, &self.args)
+    }
+
+    /// This message's words for `part` (`subject`, `intro`, `sms`, …).
+    pub fn k(&self, part: &str) -> String {
+        self.t(&format!("{}-{part}", self.prefix))
     }
 }
 

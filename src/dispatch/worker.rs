@@ -36,8 +36,8 @@ use super::retry;
 use crate::auth::ServerKey;
 use crate::channels::email::{build_message, EmailSender, OutgoingEmail};
 use crate::channels::render::{
-    render_confirm_email, render_confirm_sms, render_email, render_sms, ConfirmView, MessageView,
-    Recipient, RenderContext,
+    render_confirm_email, render_confirm_sms, render_email, render_sms, ConfirmLink, ConfirmView,
+    MessageView, Recipient, RenderContext,
 };
 use crate::channels::sms::{OutgoingSms, SmsSender};
 use crate::channels::SendOutcome;
@@ -156,8 +156,9 @@ pub struct Dispatcher {
     /// Which gateway's report link SMS carry (None: no reports asked for).
     sms_reports: Option<SmsProvider>,
     server_key: ServerKey,
-    /// How long an e-mail's manage link opens the page.
+    /// How long an e-mail's manage link opens the page, and an SMS's.
     manage_link_valid: chrono::Duration,
+    manage_sms_link_valid: chrono::Duration,
     email_lane: Lane,
     sms_lane: Lane,
     /// Confirmations by e-mail and by SMS.
@@ -249,6 +250,7 @@ impl Dispatcher {
                 .filter(|p| config.sms.delivery_reports && *p != SmsProvider::File),
             server_key,
             manage_link_valid: chrono::Duration::days(i64::from(config.manage.link_days)),
+            manage_sms_link_valid: chrono::Duration::hours(i64::from(config.manage.sms_link_hours)),
             email_lane,
             sms_lane,
             confirm_lanes,
@@ -500,13 +502,22 @@ impl Dispatcher {
             failure: Failure::Dead,
             reason,
         };
-        let view = ConfirmView::new(
-            &self.public_url,
-            c.language,
-            c.channel,
-            &c.address,
-            &c.token,
-        );
+        let link = match c.manage_link_for {
+            // A manage link asked for on the status page: valid as long as the
+            // channel's links are (an SMS's for less: it is read on a phone).
+            Some(contact_id) => {
+                let valid = match c.channel {
+                    Channel::Email => self.manage_link_valid,
+                    Channel::Sms => self.manage_sms_link_valid,
+                };
+                ConfirmLink::Manage {
+                    url: ManageLink::new(contact_id, now, valid)
+                        .url(&self.public_url, &self.server_key),
+                }
+            }
+            None => ConfirmLink::SignUp { token: &c.token },
+        };
+        let view = ConfirmView::new(&self.public_url, c.language, c.channel, &c.address, link);
         let lane = match c.channel {
             Channel::Email => &self.confirm_lanes[0],
             Channel::Sms => &self.confirm_lanes[1],

@@ -1,6 +1,10 @@
 //! The resident's manage page, opened by the signed link in every alert
 //! e-mail (and the SMS HELP reply); the operations are [`crate::manage`]'s.
 //!
+//! - `GET /manage`, `POST /manage` (`destination`): the status page's way to
+//!   a link: it goes, through the confirmation queue and under the sign-up
+//!   limits, to the e-mail address or number entered, if Herald knows it.
+//!   The answer is the same either way, so nobody learns who is registered.
 //! - `GET /manage/{link}`: addresses, settings (language, window, services),
 //!   export, stop everything, delete. `?lang=` switches the page's language.
 //! - `POST /manage/{link}` (`language`, `window`, `utility`…): saves the settings.
@@ -24,17 +28,20 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 
 use super::client::ClientAddr;
-use super::public::{html_response, render, LangChoice, MessagePage, Words};
-use super::subscribe::{languages, FieldError, LanguageOption};
+use super::public::{html_response, page_language, render, LangChoice, MessagePage, Words};
+use super::subscribe::{client_key, languages, sign_up_limits, FieldError, LanguageOption};
 use super::{AppState, State};
 use crate::domain::consent::{Method, Via};
-use crate::domain::{AddressForm, Language, Utility};
+use crate::domain::contact::Destination;
+use crate::domain::{AddressForm, Channel, Language, Utility};
 use crate::error::{Error, Result};
 use crate::i18n;
 use crate::manage::{self, LinkProblem, ManageLink, Person};
+use crate::store::{NewSubscription, Subscribed};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/manage", get(request_page).post(request_link))
         .route("/manage/{link}", get(show).post(save))
         .route("/manage/{link}/stop-address", post(stop_address))
         .route("/manage/{link}/stop", post(stop))
@@ -421,4 +428,130 @@ async fn delete(
         "page-manage-deleted-title",
         "page-manage-deleted",
     )
+}
+
+#[derive(Template)]
+#[template(path = "pages/manage_request.html")]
+struct RequestPage {
+    w: Words,
+    destination: String,
+    error: Option<String>,
+    sent: Option<String>,
+}
+
+async fn request_page(
+    axum::extract::State(state): State,
+    headers: axum::http::HeaderMap,
+    Query(choice): Query<LangChoice>,
+) -> Result<Response> {
+    let (lang, _) = page_language(&state, &headers, choice.lang);
+    let mut w = Words::new(lang);
+    w.here = "/manage".into();
+    let page = RequestPage {
+        w,
+        destination: String::new(),
+        error: None,
+        sent: None,
+    };
+    Ok(html_response(StatusCode::OK, render(page)?))
+}
+
+/// How long a requested link waits in the queue before it is not worth
+/// sending.
+const REQUEST_SEND_WITHIN: chrono::Duration = chrono::Duration::hours(1);
+
+async fn request_link(
+    axum::extract::State(state): State,
+    client: ClientAddr,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let lang = field(&form, "ui")
+        .parse()
+        .unwrap_or_else(|_| page_language(&state, &headers, None).0);
+    let mut w = Words::new(lang);
+    w.here = "/manage".into();
+    let typed = field(&form, "destination").trim();
+    let channel = if typed.contains('@') {
+        Channel::Email
+    } else {
+        Channel::Sms
+    };
+    let region = state
+        .config
+        .region()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+    let Ok(destination) = Destination::parse(channel, typed, region) else {
+        let page = RequestPage {
+            error: Some(w.t("page-manage-request-invalid")),
+            destination: typed.chars().take(200).collect(),
+            sent: None,
+            w,
+        };
+        return Ok(html_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(page)?,
+        ));
+    };
+    let countries = state.config.subscribe_countries()?;
+    // SMS abroad costs more and is where SMS pumping makes its money.
+    let sendable = match &destination {
+        Destination::Sms(phone) => phone.region().is_some_and(|r| countries.contains(&r)),
+        Destination::Email(_) => true,
+    };
+    let mut person = state.store.person(channel, destination.as_str()).await?;
+    // Mailboxes are case-insensitive in practice: `Anna@…` finds `anna@…`.
+    let lower = destination.as_str().to_lowercase();
+    if person.is_empty() && lower != destination.as_str() {
+        person = state.store.person(channel, &lower).await?;
+    }
+    if let (true, Some(first)) = (sendable, person.first()) {
+        let now = state.clock.now();
+        let request = NewSubscription {
+            address_id: first.address_id,
+            channel,
+            destination: first.destination.clone(),
+            language: first.language,
+            token: crate::auth::random_token(20),
+            destination_key: destination.limit_key(),
+            client_key: client_key(&state, &client),
+            manage_link_for: Some(first.id),
+        };
+        match state
+            .store
+            .subscribe(
+                &request,
+                now,
+                now + REQUEST_SEND_WITHIN,
+                &sign_up_limits(&state),
+            )
+            .await?
+        {
+            Subscribed::Created(id) => {
+                tracing::info!(subscription_id = id, %channel, "manage link requested");
+                state.wake.all();
+            }
+            // Said the same way: a limit reached would tell who is registered.
+            Subscribed::Limited { limit, .. } => {
+                tracing::info!(?limit, %channel, "manage link request held back by a limit")
+            }
+        }
+    }
+    let page = RequestPage {
+        sent: Some(i18n::t_args(
+            lang,
+            "page-manage-request-sent",
+            &i18n::args([
+                ("destination", destination.as_str().to_string()),
+                (
+                    "times",
+                    state.config.subscribe.per_destination_per_day.to_string(),
+                ),
+            ]),
+        )),
+        destination: String::new(),
+        error: None,
+        w,
+    };
+    Ok(html_response(StatusCode::OK, render(page)?))
 }

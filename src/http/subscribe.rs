@@ -200,6 +200,24 @@ pub struct SubscribeForm {
     pub language: Option<Language>,
 }
 
+/// The sign-up limits' key for a client: a keyed hash of its address (its
+/// /64 for IPv6), shared by the manage-link form, whose messages count in the
+/// same limits.
+pub(super) fn client_key(state: &AppState, client: &ClientAddr) -> String {
+    state.server_key.sign("sign-up client", &client.limit_key())
+}
+
+/// The sign-up limits from the configuration.
+pub(super) fn sign_up_limits(state: &AppState) -> SignUpLimits {
+    let limits = &state.config.subscribe;
+    SignUpLimits {
+        per_destination_per_day: limits.per_destination_per_day,
+        per_client_per_hour: limits.per_client_per_hour,
+        per_client_per_day: limits.per_client_per_day,
+        sms_per_hour: limits.sms_confirmations_per_hour,
+    }
+}
+
 async fn submit(
     axum::extract::State(state): State,
     client: ClientAddr,
@@ -297,21 +315,16 @@ async fn submit(
         language,
         token: crate::auth::random_token(20),
         destination_key: destination.limit_key(),
-        client_key: state.server_key.sign("sign-up client", &client.limit_key()),
+        client_key: client_key(&state, &client),
+        manage_link_for: None,
     };
-    let limits = &state.config.subscribe;
     let outcome = state
         .store
         .subscribe(
             &request,
             now,
             now + chrono::Duration::hours(LINK_HOURS),
-            &SignUpLimits {
-                per_destination_per_day: limits.per_destination_per_day,
-                per_client_per_hour: limits.per_client_per_hour,
-                per_client_per_day: limits.per_client_per_day,
-                sms_per_hour: limits.sms_confirmations_per_hour,
-            },
+            &sign_up_limits(&state),
         )
         .await?;
     // The answer is in the language the alerts will be in: the one just chosen.

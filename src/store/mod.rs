@@ -555,6 +555,9 @@ pub struct NewSubscription {
     /// Who asked: a keyed hash of the client's address (its /64 for IPv6), so
     /// per-client limits work without storing anyone's IP address.
     pub client_key: String,
+    /// A sign-up to confirm, or a manage link for this contact (whose
+    /// address `address_id` is) to send.
+    pub manage_link_for: Option<i64>,
 }
 
 /// The sign-up form's limits (`[subscribe]` in the configuration).
@@ -594,6 +597,8 @@ pub enum Subscribed {
 pub struct PendingConfirmation {
     pub id: i64,
     pub token: String,
+    /// A manage link for this contact, not a sign-up confirmation.
+    pub manage_link_for: Option<i64>,
     pub channel: Channel,
     pub destination: String,
     pub language: Language,
@@ -791,6 +796,8 @@ pub struct DestinationConsent<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct PersonContact {
     pub id: i64,
+    #[serde(skip)]
+    pub address_id: i64,
     pub channel: Channel,
     pub destination: String,
     pub language: Language,
@@ -820,6 +827,8 @@ pub struct PersonSettings {
 /// A sign-up request of the person's, for "export my data".
 #[derive(Debug, Clone, Serialize)]
 pub struct SubscriptionRecord {
+    /// `sign_up`, or `manage_link` (a link to the manage page asked for).
+    pub purpose: String,
     pub address: Address,
     pub language: Language,
     pub requested_at: DateTime<Utc>,

@@ -234,7 +234,7 @@ impl<B: Backend> Residents for SqlStore<B> {
         let contacts = self.person(channel, destination).await?;
         let mut conn = self.0.read().await?;
         let subscriptions = Sql::new(format!(
-            "SELECT s.language, s.created_at, s.confirmed_at, {ADDRESS_COLUMNS} \
+            "SELECT s.language, s.created_at, s.confirmed_at, {ADDRESS_COLUMNS}, s.purpose \
              FROM subscriptions s JOIN addresses a ON a.id = s.address_id \
              WHERE s.channel = $1 AND s.destination = $2 ORDER BY s.id"
         ))

@@ -410,7 +410,8 @@ impl FromCols for ContactSummary {
     }
 }
 
-/// id, token, channel, destination, language, attempts, expires_at, [`ADDRESS_COLUMNS`].
+/// id, token, channel, destination, language, attempts, expires_at, the
+/// contact of a manage link (or NULL), [`ADDRESS_COLUMNS`].
 impl FromCols for PendingConfirmation {
     fn from_cols(r: &impl Cols) -> Result<Self> {
         Ok(PendingConfirmation {
@@ -421,7 +422,8 @@ impl FromCols for PendingConfirmation {
             language: parse(r.text(4), "language")?,
             attempts: r.int(5),
             expires_at: from_ms(r.int(6)),
-            address: r.address(7),
+            manage_link_for: r.opt_int(7),
+            address: r.address(8),
         })
     }
 }
@@ -497,7 +499,7 @@ pub(super) const PERSON_COLUMNS: &str =
     "c.id, c.channel, c.destination, c.language, c.opted_out_at IS NOT NULL, \
      c.undeliverable_at IS NOT NULL, c.window_start, c.window_end, c.time_zone, \
      COALESCE(c.utilities, 0), c.created_at, c.unsubscribe_token, \
-     a.street, a.house_number, a.postcode, a.settlement";
+     a.street, a.house_number, a.postcode, a.settlement, c.address_id";
 
 impl FromCols for PersonContact {
     fn from_cols(r: &impl Cols) -> Result<Self> {
@@ -519,11 +521,12 @@ impl FromCols for PersonContact {
             created_at: from_ms(r.int(10)),
             unsubscribe_token: r.text(11).to_string(),
             address: r.address(12),
+            address_id: r.int(16),
         })
     }
 }
 
-/// language, created_at, confirmed_at, [`ADDRESS_COLUMNS`].
+/// language, created_at, confirmed_at, [`ADDRESS_COLUMNS`], purpose.
 impl FromCols for SubscriptionRecord {
     fn from_cols(r: &impl Cols) -> Result<Self> {
         Ok(SubscriptionRecord {
@@ -531,6 +534,7 @@ impl FromCols for SubscriptionRecord {
             requested_at: from_ms(r.int(1)),
             confirmed_at: r.opt_int(2).map(from_ms),
             address: r.address(3),
+            purpose: r.text(7).to_string(),
         })
     }
 }

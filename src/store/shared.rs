@@ -1193,8 +1193,9 @@ impl<B: Backend> Database for SqlStore<B> {
         }
         let (id,): (i64,) = Sql::new(
             "INSERT INTO subscriptions (token, address_id, channel, destination, language, \
-             state, next_attempt_at, expires_at, created_at, destination_key, client_key) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $6, $8, $9) RETURNING id",
+             state, next_attempt_at, expires_at, created_at, destination_key, client_key, \
+             purpose, contact_id) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $6, $8, $9, $10, $11) RETURNING id",
         )
         .bind(&s.token)
         .bind(s.address_id)
@@ -1205,6 +1206,12 @@ impl<B: Backend> Database for SqlStore<B> {
         .bind(to_ms(expires_at))
         .bind(&s.destination_key)
         .bind(&s.client_key)
+        .bind(if s.manage_link_for.is_some() {
+            "manage_link"
+        } else {
+            "sign_up"
+        })
+        .bind(s.manage_link_for)
         .fetch_one(&mut tx)
         .await?;
         B::announce(&mut tx, Announce::Work).await?;
@@ -1234,7 +1241,8 @@ impl<B: Backend> Database for SqlStore<B> {
              lease_until = $2 WHERE id IN (SELECT id FROM subscriptions \
              WHERE state = 'pending' AND next_attempt_at <= $1 \
              ORDER BY next_attempt_at LIMIT $3{}) \
-             RETURNING id, token, channel, destination, language, attempts, expires_at, {}",
+             RETURNING id, token, channel, destination, language, attempts, expires_at, \
+             CASE WHEN purpose = 'manage_link' THEN contact_id END, {}",
             B::SKIP_LOCKED,
             rows::address_columns_of("subscriptions.address_id")
         ))
@@ -1279,7 +1287,7 @@ impl<B: Backend> Database for SqlStore<B> {
             "SELECT s.channel, s.destination, s.language, s.confirmed_at IS NOT NULL, \
              s.expires_at, {ADDRESS_COLUMNS} \
              FROM subscriptions s JOIN addresses a ON a.id = s.address_id \
-             WHERE s.token = $1",
+             WHERE s.token = $1 AND s.purpose = 'sign_up'",
         ))
         .bind(token)
         .fetch_optional(&mut self.0.read().await?)
@@ -1299,7 +1307,7 @@ impl<B: Backend> Database for SqlStore<B> {
         type Pending = (i64, i64, String, String, String, i64, Option<i64>);
         let row: Option<Pending> = Sql::new(format!(
             "SELECT id, address_id, channel, destination, language, expires_at, contact_id \
-             FROM subscriptions WHERE token = $1{}",
+             FROM subscriptions WHERE token = $1 AND purpose = 'sign_up'{}",
             B::ROW_LOCK
         ))
         .bind(token)
