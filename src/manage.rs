@@ -20,7 +20,7 @@ use crate::auth::ServerKey;
 use crate::domain::consent::{Method, Via};
 use crate::domain::{Channel, Language, Utility, Window};
 use crate::error::{Error, Result};
-use crate::store::{DestinationConsent, Erasure, PersonContact, PersonSettings, Store};
+use crate::store::{DestinationConsent, Erasure, Move, PersonContact, PersonSettings, Store};
 
 const PURPOSE: &str = "manage link";
 /// Hex digits of the signature kept: 80 bits, with room in an SMS.
@@ -188,6 +188,37 @@ pub async fn stop_everything(
         })
         .await?;
     Ok(changed.contacts)
+}
+
+/// Moves one of the person's contacts to another address (the resident has
+/// moved house): the new contact id, or None for an unknown address.
+#[allow(clippy::too_many_arguments)]
+pub async fn move_to(
+    store: &Store,
+    key: &ServerKey,
+    person: &Person,
+    contact_id: i64,
+    address_id: i64,
+    client: Option<String>,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let via = Via::new(
+        Method::ConfirmationLink,
+        "manage page: moved address",
+        client,
+    );
+    let suppression = key.suppression(person.channel, &person.destination);
+    store
+        .move_contact(&Move {
+            contact_id,
+            address_id,
+            via: &via,
+            suppression: &suppression,
+            now,
+            expires_at,
+        })
+        .await
 }
 
 /// Erases the person (see the module docs).

@@ -101,6 +101,7 @@ async fn status_pages_in_a_real_browser() {
         .take_while(|c| !c.is_whitespace())
         .collect();
     let manage_pl = format!("{manage}?lang=pl");
+    let manage_move = format!("{manage}?q=kossuth+lajos+utca+6");
 
     let search = format!("/search?q={}", encode("Kossuth Lajos utca 1, Budapest"));
     let outage = format!("/o/{water}");
@@ -116,6 +117,7 @@ async fn status_pages_in_a_real_browser() {
         "/subscribe?address=12&lang=pl",
         manage.as_str(),
         manage_pl.as_str(),
+        manage_move.as_str(),
         "/manage?lang=pl",
     ];
     check(&app, &paths, None).await;

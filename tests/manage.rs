@@ -439,3 +439,69 @@ async fn the_status_page_sends_a_link_to_a_registered_address_and_tells_nobody_w
     );
     assert!(texts[0].text.contains("/manage/"), "{}", texts[0].text);
 }
+
+#[tokio::test]
+async fn a_resident_who_moves_takes_their_alerts_to_the_new_address() {
+    let app = app().await;
+    // An outage at T5 (house 6) is under way; a2 lives at T2 (house 3).
+    let at_new = app.declare(&app.water_outage(Town::rect(5, 5, 0, 0))).await;
+    let reference = at_new["reference"].as_str().unwrap().to_string();
+    alert(&app, Town::rect(2, 2, 0, 0)).await;
+    let path = manage_path(&app, &Town::email(2));
+    let (s, html, _) = get(&app, &format!("{path}?q=kossuth+lajos+utca+6")).await;
+    assert_eq!(s, 200, "{html}");
+    let at = html
+        .find("Kossuth Lajos utca 6, 1111 Budapest")
+        .expect("the new address offered");
+    let form = &html[at..];
+    let value = |name: &str| {
+        let key = format!(r#"name="{name}" value=""#);
+        let from = form.find(&key).unwrap() + key.len();
+        form[from..].split('"').next().unwrap().to_string()
+    };
+    let (address, contact) = (value("address"), value("contact"));
+    let before = app.smtp.messages_to(&Town::email(2)).len();
+    let (s, html) = post_form(
+        &app,
+        &format!("{path}/move"),
+        &[("address", &address), ("contact", &contact)],
+    )
+    .await;
+    assert_eq!(s, 200, "{html}");
+    assert!(
+        html.contains("Your alerts now go to Kossuth Lajos utca 6, 1111 Budapest."),
+        "{html}"
+    );
+    // The outage already under way at the new address is news to them.
+    app.drain().await;
+    let mails = app.smtp.messages_to(&Town::email(2));
+    assert_eq!(mails.len(), before + 1);
+    assert!(mails.last().unwrap().subject().contains(&reference));
+    // The old address is stopped, in the ledger as the resident's doing.
+    let list = contacts(&app, &Town::email(2)).await;
+    assert_eq!(list.len(), 2);
+    let old = list
+        .iter()
+        .find(|c| c["id"].as_i64().map(|i| i.to_string()).as_deref() == Some(contact.as_str()))
+        .unwrap();
+    assert_eq!(old["opted_out"], true);
+    let (_, ledger) = app
+        .get_json(&format!("/api/v1/contacts/{}/consent", old["id"]))
+        .await;
+    let last = ledger["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["action"].as_str(), last["detail"].as_str()),
+        (Some("withdrawn"), Some("manage page: moved address"))
+    );
+    let before = app.smtp.messages_to(&Town::email(2)).len();
+    alert(&app, Town::rect(2, 2, 0, 0)).await;
+    assert_eq!(app.smtp.messages_to(&Town::email(2)).len(), before);
+    // Someone else's contact id is refused.
+    let (s, _) = post_form(
+        &app,
+        &format!("{path}/move"),
+        &[("address", &address), ("contact", "1")],
+    )
+    .await;
+    assert_eq!(s, 400);
+}

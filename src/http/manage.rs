@@ -8,6 +8,9 @@
 //! - `GET /manage/{link}`: addresses, settings (language, window, services),
 //!   export, stop everything, delete. `?lang=` switches the page's language.
 //! - `POST /manage/{link}` (`language`, `window`, `utility`…): saves the settings.
+//! - `GET /manage/{link}?q=`: the addresses to move to; `POST
+//!   /manage/{link}/move` (`contact`, `address`): moves one address's alerts
+//!   to another.
 //! - `POST /manage/{link}/stop-address` (`contact`): stops one address.
 //! - `POST /manage/{link}/stop`: stops everything.
 //! - `GET /manage/{link}/export`: everything held, as a JSON download.
@@ -28,8 +31,12 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 
 use super::client::ClientAddr;
-use super::public::{html_response, page_language, render, LangChoice, MessagePage, Words};
-use super::subscribe::{client_key, languages, sign_up_limits, FieldError, LanguageOption};
+use super::public::{
+    html_response, page_language, render, LangChoice, MessagePage, SearchQuery, Words,
+};
+use super::subscribe::{
+    address_choices, client_key, languages, sign_up_limits, Choice, FieldError, LanguageOption,
+};
 use super::{AppState, State};
 use crate::domain::consent::{Method, Via};
 use crate::domain::contact::Destination;
@@ -44,11 +51,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/manage", get(request_page).post(request_link))
         .route("/manage/{link}", get(show).post(save))
         .route("/manage/{link}/stop-address", post(stop_address))
+        .route("/manage/{link}/move", post(move_address))
         .route("/manage/{link}/stop", post(stop))
         .route("/manage/{link}/export", get(export))
         .route("/manage/{link}/delete", post(delete))
 }
 
+#[derive(Clone)]
 struct ContactLine {
     id: i64,
     label: String,
@@ -69,6 +78,11 @@ struct ManagePage {
     base: String,
     destination: String,
     contacts: Vec<ContactLine>,
+    /// The addresses still receiving alerts: what a move can replace.
+    active: Vec<ContactLine>,
+    /// A search for the address to move to, and what it found.
+    query: String,
+    choices: Vec<Choice>,
     languages: Vec<LanguageOption>,
     window: String,
     utilities: Vec<UtilityOption>,
@@ -175,19 +189,23 @@ fn page(
             first.utilities.clone(),
         ),
     };
+    let contacts: Vec<ContactLine> = person
+        .contacts
+        .iter()
+        .map(|c| ContactLine {
+            id: c.id,
+            label: i18n::address(lang, &c.address, AddressForm::Postal),
+            stopped: c.opted_out,
+            undeliverable: c.undeliverable,
+        })
+        .collect();
     ManagePage {
         base: format!("/manage/{link}"),
         destination: person.destination.clone(),
-        contacts: person
-            .contacts
-            .iter()
-            .map(|c| ContactLine {
-                id: c.id,
-                label: i18n::address(lang, &c.address, AddressForm::Postal),
-                stopped: c.opted_out,
-                undeliverable: c.undeliverable,
-            })
-            .collect(),
+        active: contacts.iter().filter(|c| !c.stopped).cloned().collect(),
+        contacts,
+        query: String::new(),
+        choices: Vec::new(),
         languages: languages(language),
         window,
         utilities: Utility::ALL
@@ -217,6 +235,7 @@ async fn show(
     axum::extract::State(state): State,
     Path(link): Path<String>,
     Query(choice): Query<LangChoice>,
+    Query(search): Query<SearchQuery>,
 ) -> Result<Response> {
     let (_, person) = match open(&state, &link, choice.lang).await? {
         Ok(found) => found,
@@ -226,9 +245,75 @@ async fn show(
         .lang
         .or(person.language())
         .unwrap_or(state.config.default_language);
+    let mut shown = page(&link, &person, lang, None, Vec::new(), None);
+    shown.query = search.text();
+    shown.choices = address_choices(&state, lang, &shown.query).await?;
+    respond(StatusCode::OK, shown)
+}
+
+/// Moves one of the person's addresses to the one chosen from the search.
+async fn move_address(
+    axum::extract::State(state): State,
+    Path(link): Path<String>,
+    client: ClientAddr,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let (_, person) = match open(&state, &link, None).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
+    let contact: i64 = field(&form, "contact")
+        .parse()
+        .map_err(|_| Error::bad_request("contact", "not one of this page's addresses"))?;
+    // Only an address of this person's: the id alone is no credential.
+    if !person
+        .contacts
+        .iter()
+        .any(|c| c.id == contact && !c.opted_out)
+    {
+        return Err(Error::bad_request(
+            "contact",
+            "not one of this page's addresses receiving alerts",
+        ));
+    }
+    let address: i64 = field(&form, "address")
+        .parse()
+        .map_err(|_| Error::bad_request("address", "choose an address from the list"))?;
+    let now = state.clock.now();
+    let moved = manage::move_to(
+        &state.store,
+        &state.server_key,
+        &person,
+        contact,
+        address,
+        Some(client.0.to_string()),
+        now,
+        now + chrono::Duration::minutes(state.config.delivery.ttl_minutes as i64),
+    )
+    .await?;
+    if moved.is_none() {
+        return Err(Error::bad_request(
+            "address",
+            "choose an address from the list",
+        ));
+    }
+    state.wake.all();
+    let person = reread(&state, &person).await?;
+    let lang = person.language().unwrap_or(state.config.default_language);
+    let label = person
+        .contacts
+        .iter()
+        .find(|c| Some(c.id) == moved)
+        .map(|c| i18n::address(lang, &c.address, AddressForm::Postal))
+        .unwrap_or_default();
+    let notice = Some(i18n::t_args(
+        lang,
+        "page-manage-moved",
+        &i18n::args([("address", label)]),
+    ));
     respond(
         StatusCode::OK,
-        page(&link, &person, lang, None, Vec::new(), None),
+        page(&link, &person, lang, notice, Vec::new(), None),
     )
 }
 

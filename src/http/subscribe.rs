@@ -133,6 +133,29 @@ pub struct FormQuery {
     pub address: Option<i64>,
 }
 
+/// The addresses a search for `query` offers (none for an empty one), as
+/// the sign-up form and the manage page's move list them.
+pub(super) async fn address_choices(
+    state: &AppState,
+    lang: Language,
+    query: &str,
+) -> Result<Vec<Choice>> {
+    if query.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(state
+        .register
+        .search(state.view().await?.addresses_version)
+        .await?
+        .search(query, 10)
+        .into_iter()
+        .map(|f| Choice {
+            id: f.id,
+            label: label(lang, &f.address),
+        })
+        .collect())
+}
+
 async fn form_page(
     axum::extract::State(state): State,
     Params(q): Params<FormQuery>,
@@ -143,18 +166,8 @@ async fn form_page(
     let (lang, _) = page_language(&state, &headers, choice.lang);
     let chosen = address(&state, q.address).await?;
     let query = search.text();
-    let choices = if chosen.is_none() && !query.is_empty() {
-        state
-            .register
-            .search(state.view().await?.addresses_version)
-            .await?
-            .search(&query, 10)
-            .into_iter()
-            .map(|f| Choice {
-                id: f.id,
-                label: label(lang, &f.address),
-            })
-            .collect()
+    let choices = if chosen.is_none() {
+        address_choices(&state, lang, &query).await?
     } else {
         Vec::new()
     };

@@ -856,6 +856,20 @@ pub struct PersonExport {
     pub messages: Vec<MessageRecord>,
 }
 
+/// A contact moving to another address (see [`Residents::move_contact`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Move<'a> {
+    pub contact_id: i64,
+    pub address_id: i64,
+    pub via: &'a Via,
+    /// The destination's keyed hash: an earlier STOP is lifted, as a
+    /// confirmed sign-up lifts it.
+    pub suppression: &'a str,
+    pub now: DateTime<Utc>,
+    /// When the messages it queues expire.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A person to erase: their destination, and its keyed hashes as the
 /// tables that never hold the destination itself know it.
 #[derive(Debug, Clone)]
@@ -967,6 +981,12 @@ pub trait Residents: Send + Sync {
     ) -> Result<u64>;
     /// Everything held about the destination.
     async fn export_person(&self, channel: Channel, destination: &str) -> Result<PersonExport>;
+    /// Moves a contact to another address (the resident's own request, from
+    /// the manage page): a contact there with the same settings (consent
+    /// given, `via`), the old one stopped (withdrawn, `via`) with its pending
+    /// messages, and outages under way at the new address queued. None when
+    /// the contact or the address is unknown.
+    async fn move_contact(&self, m: &Move<'_>) -> Result<Option<i64>>;
     /// Deletes the received texts recorded before `before`; how many.
     async fn forget_texts(&self, before: DateTime<Utc>) -> Result<u64>;
     /// Erases the destination's contacts, their messages, ledger and

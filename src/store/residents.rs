@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use super::rows::{self, ADDRESS_COLUMNS};
-use super::shared::{contacts_changed, SqlStore};
+use super::shared::{contacts_changed, queue_open_outages, SqlStore};
 use super::sql::{Announce, Backend, Sql, Tx};
 use super::*;
 use crate::clock::{from_ms, to_ms};
@@ -265,6 +265,75 @@ impl<B: Backend> Residents for SqlStore<B> {
             consent,
             messages,
         })
+    }
+
+    async fn move_contact(&self, m: &Move<'_>) -> Result<Option<i64>> {
+        let now = to_ms(m.now);
+        let mut tx = self.0.begin_write().await?;
+        let known: Option<(i64,)> = Sql::new("SELECT id FROM addresses WHERE id = $1")
+            .bind(m.address_id)
+            .fetch_optional(&mut tx)
+            .await?;
+        if known.is_none() {
+            return Ok(None);
+        }
+        let token = crate::auth::random_token(16);
+        // The new contact keeps the old one's settings; one already there
+        // (stopped, say) is taken up again.
+        let moved: Option<(i64,)> = Sql::new(
+            "INSERT INTO contacts (address_id, channel, destination, language, \
+             unsubscribe_token, window_start, window_end, time_zone, utilities, \
+             created_at, updated_at) \
+             SELECT $2, channel, destination, language, $3, window_start, window_end, \
+             time_zone, utilities, $4, $4 FROM contacts WHERE id = $1 \
+             ON CONFLICT (address_id, channel, destination) DO UPDATE \
+             SET opted_out_at = NULL, updated_at = excluded.updated_at RETURNING id",
+        )
+        .bind(m.contact_id)
+        .bind(m.address_id)
+        .bind(token.as_str())
+        .bind(now)
+        .fetch_optional(&mut tx)
+        .await?;
+        let Some((new_id,)) = moved else {
+            return Ok(None);
+        };
+        if new_id == m.contact_id {
+            // Moved to where it already is: nothing changes.
+            return Ok(Some(new_id));
+        }
+        record_consent::<B>(&mut tx, &[new_id], Action::Given, m.via, now).await?;
+        let stopped: Vec<(i64,)> = Sql::new(
+            "UPDATE contacts SET opted_out_at = $2, updated_at = $2 \
+             WHERE id = $1 AND opted_out_at IS NULL RETURNING id",
+        )
+        .bind(m.contact_id)
+        .bind(now)
+        .fetch_all(&mut tx)
+        .await?;
+        let stopped: Vec<i64> = stopped.into_iter().map(|r| r.0).collect();
+        record_consent::<B>(&mut tx, &stopped, Action::Withdrawn, m.via, now).await?;
+        Sql::new(
+            "UPDATE deliveries SET state = 'suppressed', \
+             last_error = 'the contact moved to another address', updated_at = $2 \
+             WHERE contact_id = $1 AND state = 'pending'",
+        )
+        .bind(m.contact_id)
+        .bind(now)
+        .execute(&mut tx)
+        .await?;
+        Sql::new("DELETE FROM suppressions WHERE destination_hash = $1 AND reason = 'stopped'")
+            .bind(m.suppression)
+            .execute(&mut tx)
+            .await?;
+        let queued = queue_open_outages(&mut tx, new_id, now, to_ms(m.expires_at)).await?;
+        contacts_changed::<B>(&mut tx).await?;
+        B::announce(&mut tx, Announce::Published).await?;
+        if queued > 0 {
+            B::announce(&mut tx, Announce::Work).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(new_id))
     }
 
     async fn forget_texts(&self, before: DateTime<Utc>) -> Result<u64> {

@@ -1369,25 +1369,9 @@ impl<B: Backend> Database for SqlStore<B> {
             .bind(confirmed.suppression)
             .execute(&mut tx)
             .await?;
-        // Outages already under way at the address are news to the new subscriber,
-        // unless this contact has heard of them (or is about to).
-        let queued = Sql::new(format!(
-            "{NEW_DELIVERY} SELECT o.id, o.revision, 'declared', c.id, c.channel, \
-             'pending', o.urgency = 'urgent', 0, $2, $3, $2, $2 \
-             FROM contacts c JOIN outages o ON {covers} \
-             WHERE c.id = $1 AND o.status IN ('scheduled', 'active') \
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = o.id \
-             AND d.contact_id = c.id AND d.kind IN {news} \
-             AND d.state IN ('pending', 'sending', 'sent')) \
-             ON CONFLICT DO NOTHING",
-            covers = rows::covers("o.id", "c.address_id"),
-            news = kinds_sql(DeliveryKind::NEWS),
-        ))
-        .bind(contact_id)
-        .bind(now)
-        .bind(to_ms(delivery_expires_at))
-        .execute(&mut tx)
-        .await?;
+        // Outages already under way at the address are news to the new subscriber.
+        let queued =
+            queue_open_outages(&mut tx, contact_id, now, to_ms(delivery_expires_at)).await?;
         contacts_changed::<B>(&mut tx).await?;
         publish::<B>(&mut tx, now).await?;
         if queued > 0 {
@@ -1674,6 +1658,34 @@ async fn area_ids(tx: &mut impl Exec, outage_id: i64) -> Result<Vec<i64>> {
     .fetch_all(tx)
     .await?;
     Ok(runs::expand_runs(&runs))
+}
+
+/// Queues the first message of every outage under way at the contact's
+/// address, unless it has heard of it (or is about to): what a new sign-up,
+/// or a contact moved to another address, has missed. How many.
+pub(super) async fn queue_open_outages(
+    tx: &mut impl Exec,
+    contact_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<u64> {
+    Sql::new(format!(
+        "{NEW_DELIVERY} SELECT o.id, o.revision, 'declared', c.id, c.channel, \
+         'pending', o.urgency = 'urgent', 0, $2, $3, $2, $2 \
+         FROM contacts c JOIN outages o ON {covers} \
+         WHERE c.id = $1 AND o.status IN ('scheduled', 'active') \
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outage_id = o.id \
+         AND d.contact_id = c.id AND d.kind IN {news} \
+         AND d.state IN ('pending', 'sending', 'sent')) \
+         ON CONFLICT DO NOTHING",
+        covers = rows::covers("o.id", "c.address_id"),
+        news = kinds_sql(DeliveryKind::NEWS),
+    ))
+    .bind(contact_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(tx)
+    .await
 }
 
 /// Queues `kind` for every contact at the given addresses (all of a new area, or
