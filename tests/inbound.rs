@@ -70,17 +70,8 @@ async fn twilio(app: &TestApp, from: &str, body: &str, token: Option<&str>) -> (
 }
 
 async fn contact_ids(app: &TestApp, destination: &str) -> Vec<(i64, bool)> {
-    let (s, v) = app
-        .send(
-            app.http
-                .get(app.url("/api/v1/contacts"))
-                .query(&[("destination", destination)]),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    v["contacts"]
-        .as_array()
-        .unwrap()
+    app.contacts_of(destination)
+        .await
         .iter()
         .map(|c| (c["id"].as_i64().unwrap(), c["opted_out"].as_bool().unwrap()))
         .collect()

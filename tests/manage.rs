@@ -51,15 +51,7 @@ async fn get(app: &TestApp, path: &str) -> (u16, String, reqwest::header::Header
 }
 
 async fn contacts(app: &TestApp, destination: &str) -> Vec<Value> {
-    let (s, v) = app
-        .send(
-            app.http
-                .get(app.url("/api/v1/contacts"))
-                .query(&[("destination", destination)]),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    v["contacts"].as_array().unwrap().clone()
+    app.contacts_of(destination).await
 }
 
 #[tokio::test]

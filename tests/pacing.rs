@@ -47,11 +47,7 @@ async fn set_etr(app: &TestApp, id: i64, etr: Option<DateTime<Utc>>) {
 }
 
 async fn deliveries(app: &TestApp, id: i64, state: &str) -> Vec<Value> {
-    let (s, v) = app
-        .get_json(&format!("/api/v1/outages/{id}/deliveries?state={state}"))
-        .await;
-    assert_eq!(s, 200, "{v}");
-    v["deliveries"].as_array().unwrap().clone()
+    app.deliveries(id, state).await
 }
 
 fn mails(app: &TestApp) -> usize {

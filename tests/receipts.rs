@@ -31,11 +31,7 @@ async fn declare(app: &TestApp) -> i64 {
 }
 
 async fn deliveries(app: &TestApp, id: i64, state: &str) -> Vec<Value> {
-    let (s, v) = app
-        .get_json(&format!("/api/v1/outages/{id}/deliveries?state={state}"))
-        .await;
-    assert_eq!(s, 200, "{v}");
-    v["deliveries"].as_array().unwrap().clone()
+    app.deliveries(id, state).await
 }
 
 /// The part of a URL Herald handed out that the test server answers.
@@ -198,15 +194,7 @@ async fn twilio_status_callbacks_are_checked_and_recorded() {
 }
 
 async fn contact_id(app: &TestApp, destination: &str) -> (i64, Value) {
-    let (s, v) = app
-        .send(
-            app.http
-                .get(app.url("/api/v1/contacts"))
-                .query(&[("destination", destination)]),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    let c = v["contacts"][0].clone();
+    let c = app.contacts_of(destination).await[0].clone();
     (c["id"].as_i64().unwrap(), c)
 }
 

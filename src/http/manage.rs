@@ -44,7 +44,7 @@ use crate::domain::{AddressForm, Channel, Language, Utility};
 use crate::error::{Error, Result};
 use crate::i18n;
 use crate::manage::{self, LinkProblem, ManageLink, Person};
-use crate::store::{NewSubscription, Subscribed};
+use crate::store::{NewSubscription, PersonContact, Subscribed};
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -262,20 +262,7 @@ async fn move_address(
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
-    let contact: i64 = field(&form, "contact")
-        .parse()
-        .map_err(|_| Error::bad_request("contact", "not one of this page's addresses"))?;
-    // Only an address of this person's: the id alone is no credential.
-    if !person
-        .contacts
-        .iter()
-        .any(|c| c.id == contact && !c.opted_out)
-    {
-        return Err(Error::bad_request(
-            "contact",
-            "not one of this page's addresses receiving alerts",
-        ));
-    }
+    let contact = own_contact(&person, &form, true)?.id;
     let address: i64 = field(&form, "address")
         .parse()
         .map_err(|_| Error::bad_request("address", "choose an address from the list"))?;
@@ -298,23 +285,16 @@ async fn move_address(
         ));
     }
     state.wake.all();
-    let person = reread(&state, &person).await?;
-    let lang = person.language().unwrap_or(state.config.default_language);
-    let label = person
-        .contacts
-        .iter()
-        .find(|c| Some(c.id) == moved)
-        .map(|c| i18n::address(lang, &c.address, AddressForm::Postal))
-        .unwrap_or_default();
-    let notice = Some(i18n::t_args(
-        lang,
-        "page-manage-moved",
-        &i18n::args([("address", label)]),
-    ));
-    respond(
-        StatusCode::OK,
-        page(&link, &person, lang, notice, Vec::new(), None),
-    )
+    changed(&state, &link, &person, |p, lang| {
+        let label = p
+            .contacts
+            .iter()
+            .find(|c| Some(c.id) == moved)
+            .map(|c| i18n::address(lang, &c.address, AddressForm::Postal))
+            .unwrap_or_default();
+        i18n::t_args(lang, "page-manage-moved", &i18n::args([("address", label)]))
+    })
+    .await
 }
 
 /// The form's fields, `utility` repeated.
@@ -375,6 +355,44 @@ async fn save(
     }
 }
 
+/// The form's `contact`, which must be one of the person's (the id alone is
+/// no credential), and still receiving alerts when `receiving`.
+fn own_contact<'a>(
+    person: &'a Person,
+    form: &[(String, String)],
+    receiving: bool,
+) -> Result<&'a PersonContact> {
+    let refused = || {
+        Error::bad_request(
+            "contact",
+            "not one of this page's addresses receiving alerts",
+        )
+    };
+    let id: i64 = field(form, "contact").parse().map_err(|_| refused())?;
+    person
+        .contacts
+        .iter()
+        .find(|c| c.id == id && !(receiving && c.opted_out))
+        .ok_or_else(refused)
+}
+
+/// The page after a change: the person read again, with `notice` (made in
+/// their language) on top.
+async fn changed(
+    state: &AppState,
+    link: &str,
+    person: &Person,
+    notice: impl FnOnce(&Person, Language) -> String,
+) -> Result<Response> {
+    let person = reread(state, person).await?;
+    let lang = person.language().unwrap_or(state.config.default_language);
+    let notice = Some(notice(&person, lang));
+    respond(
+        StatusCode::OK,
+        page(link, &person, lang, notice, Vec::new(), None),
+    )
+}
+
 async fn reread(state: &AppState, person: &Person) -> Result<Person> {
     Ok(Person {
         contacts: state
@@ -395,16 +413,7 @@ async fn stop_address(
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
-    let id: i64 = field(&form, "contact")
-        .parse()
-        .map_err(|_| Error::bad_request("contact", "not one of this page's addresses"))?;
-    // Only an address of this person's: the id alone is no credential.
-    let Some(contact) = person.contacts.iter().find(|c| c.id == id) else {
-        return Err(Error::bad_request(
-            "contact",
-            "not one of this page's addresses",
-        ));
-    };
+    let contact = own_contact(&person, &form, false)?;
     let via = Via::new(
         Method::UnsubscribeLink,
         "manage page",
@@ -414,13 +423,10 @@ async fn stop_address(
         .store
         .opt_out(&contact.unsubscribe_token, &via, state.clock.now())
         .await?;
-    let person = reread(&state, &person).await?;
-    let lang = person.language().unwrap_or(state.config.default_language);
-    let notice = Some(i18n::t(lang, "page-manage-saved"));
-    respond(
-        StatusCode::OK,
-        page(&link, &person, lang, notice, Vec::new(), None),
-    )
+    changed(&state, &link, &person, |_, lang| {
+        i18n::t(lang, "page-manage-saved")
+    })
+    .await
 }
 
 async fn stop(
@@ -440,17 +446,14 @@ async fn stop(
         state.clock.now(),
     )
     .await?;
-    let person = reread(&state, &person).await?;
-    let lang = person.language().unwrap_or(state.config.default_language);
-    let notice = Some(i18n::t_args(
-        lang,
-        "page-manage-stopped-all",
-        &i18n::args([("destination", person.destination.clone())]),
-    ));
-    respond(
-        StatusCode::OK,
-        page(&link, &person, lang, notice, Vec::new(), None),
-    )
+    changed(&state, &link, &person, |p, lang| {
+        i18n::t_args(
+            lang,
+            "page-manage-stopped-all",
+            &i18n::args([("destination", p.destination.clone())]),
+        )
+    })
+    .await
 }
 
 async fn export(axum::extract::State(state): State, Path(link): Path<String>) -> Result<Response> {

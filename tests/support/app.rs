@@ -292,6 +292,30 @@ impl TestApp {
             .expect("a contact with this destination")
     }
 
+    /// The outage's deliveries shown in `state`, per the API.
+    pub async fn deliveries(&self, outage_id: i64, state: &str) -> Vec<Value> {
+        let (s, v) = self
+            .get_json(&format!(
+                "/api/v1/outages/{outage_id}/deliveries?state={state}"
+            ))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["deliveries"].as_array().expect("deliveries").clone()
+    }
+
+    /// The contacts with this destination, as `GET /api/v1/contacts` lists them.
+    pub async fn contacts_of(&self, destination: &str) -> Vec<Value> {
+        let (s, v) = self
+            .send(
+                self.http
+                    .get(self.url("/api/v1/contacts"))
+                    .query(&[("destination", destination)]),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["contacts"].as_array().expect("contacts").clone()
+    }
+
     /// Imports the test town (see [`Town`]) through the API.
     pub async fn import_town(&self, town: &Town) {
         let (s, v) = self
