@@ -85,6 +85,10 @@ async fn run(
         Some(url) => {
             config.sms.provider = SmsProvider::Kannel;
             config.sms.kannel.url = url.into();
+            // Each SMS asks Kannel for a delivery report (as in production);
+            // BENCH_SMS_REPORTS=0 measures without, to tell their cost. No
+            // Herald listens here, so Kannel's report calls fail and retry.
+            config.sms.delivery_reports = std::env::var("BENCH_SMS_REPORTS").as_deref() != Ok("0");
         }
         None => config.sms.provider = SmsProvider::File,
     }
