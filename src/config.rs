@@ -520,6 +520,13 @@ impl Default for DatabaseConfig {
     }
 }
 
+impl DeliveryConfig {
+    /// How long a queued message stays worth sending (`ttl_minutes`).
+    pub fn ttl(&self) -> chrono::Duration {
+        chrono::Duration::minutes(self.ttl_minutes as i64)
+    }
+}
+
 impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {

@@ -323,7 +323,7 @@ fn messages_json(m: &Messages) -> String {
 }
 
 fn expiry(ctx: &Context<'_>, now: DateTime<Utc>) -> DateTime<Utc> {
-    now + chrono::Duration::minutes(ctx.config.delivery.ttl_minutes as i64)
+    now + ctx.config.delivery.ttl()
 }
 
 /// Declares an outage; returns it, whether it was new, and its fan-out.

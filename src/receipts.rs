@@ -198,6 +198,9 @@ pub async fn apply_feedback(
     match &parsed.feedback {
         Feedback::Bounce(bounces) => {
             outcome.kind = "bounce";
+            // The delivery the report names failed: with the first permanent
+            // refusal's reason (an alias can expand to several recipients).
+            let mut failed: Option<String> = None;
             for b in bounces {
                 let Some(address) = stored(&b.recipient) else {
                     continue;
@@ -214,18 +217,19 @@ pub async fn apply_feedback(
                 outcome.contacts += store
                     .mark_undeliverable(Channel::Email, &address, &reason, &via, now)
                     .await?;
-                if let Some(id) = delivery_id {
-                    store
-                        .record_receipt(&Receipt {
-                            delivery_id: id,
-                            provider_message_id: None,
-                            delivered: false,
-                            reason: Some(&format!("bounced: {reason}")),
-                            at: now,
-                        })
-                        .await?;
-                }
+                failed.get_or_insert(reason);
                 outcome.recipients.push(address);
+            }
+            if let (Some(id), Some(reason)) = (delivery_id, failed) {
+                store
+                    .record_receipt(&Receipt {
+                        delivery_id: id,
+                        provider_message_id: None,
+                        delivered: false,
+                        reason: Some(&format!("bounced: {reason}")),
+                        at: now,
+                    })
+                    .await?;
             }
         }
         Feedback::Complaint(c) => {

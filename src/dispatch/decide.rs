@@ -127,11 +127,11 @@ pub struct Pacing {
 }
 
 impl Pacing {
-    pub fn new(alerts: &AlertsConfig, ttl_minutes: u64) -> Pacing {
+    pub fn new(alerts: &AlertsConfig, ttl: Duration) -> Pacing {
         Pacing {
             etr_threshold: Duration::minutes(i64::from(alerts.etr_threshold_minutes)),
             updates_per_day: alerts.updates_per_day,
-            ttl: Duration::minutes(ttl_minutes as i64),
+            ttl,
         }
     }
 }

@@ -237,7 +237,7 @@ impl Dispatcher {
             clock,
             delivery: config.delivery.clone(),
             alerts: config.alerts.clone(),
-            pacing: Pacing::new(&config.alerts, config.delivery.ttl_minutes),
+            pacing: Pacing::new(&config.alerts, config.delivery.ttl()),
             tz: config.tz()?,
             public_url: config.public_url(),
             message_id_domain: from.email.domain().to_string(),

@@ -651,7 +651,7 @@ async fn request_sms(
     }
     let lang = language(&lang?.0, &headers, &state);
     let now = state.clock.now();
-    let expires = now + chrono::Duration::minutes(state.config.delivery.ttl_minutes as i64);
+    let expires = now + state.config.delivery.ttl();
     let queued = state
         .store
         .request_status_sms(phone.as_str(), now, expires)

@@ -35,12 +35,13 @@ use super::public::{
     html_response, page_language, render, LangChoice, MessagePage, SearchQuery, Words,
 };
 use super::subscribe::{
-    address_choices, client_key, languages, sign_up_limits, Choice, FieldError, LanguageOption,
+    address_choices, client_key, label, languages, sign_up_limits, Choice, FieldError,
+    LanguageOption,
 };
 use super::{AppState, State};
 use crate::domain::consent::{Method, Via};
 use crate::domain::contact::Destination;
-use crate::domain::{AddressForm, Channel, Language, Utility};
+use crate::domain::{Channel, Language, Utility};
 use crate::error::{Error, Result};
 use crate::i18n;
 use crate::manage::{self, LinkProblem, ManageLink, Person};
@@ -125,7 +126,7 @@ async fn open(
     state: &AppState,
     link: &str,
     lang: Option<Language>,
-) -> Result<std::result::Result<(ManageLink, Person), Response>> {
+) -> Result<std::result::Result<Person, Response>> {
     let fallback = lang.unwrap_or(state.config.default_language);
     let invalid = |lang| {
         message(
@@ -160,7 +161,7 @@ async fn open(
         Err(LinkProblem::Invalid) => return invalid(fallback).map(Err),
     };
     match manage::person(&state.store, &link).await? {
-        Some(person) if !person.contacts.is_empty() => Ok(Ok((link, person))),
+        Some(person) if !person.contacts.is_empty() => Ok(Ok(person)),
         _ => invalid(fallback).map(Err),
     }
 }
@@ -194,7 +195,7 @@ fn page(
         .iter()
         .map(|c| ContactLine {
             id: c.id,
-            label: i18n::address(lang, &c.address, AddressForm::Postal),
+            label: label(lang, &c.address),
             stopped: c.opted_out,
             undeliverable: c.undeliverable,
         })
@@ -237,7 +238,7 @@ async fn show(
     Query(choice): Query<LangChoice>,
     Query(search): Query<SearchQuery>,
 ) -> Result<Response> {
-    let (_, person) = match open(&state, &link, choice.lang).await? {
+    let person = match open(&state, &link, choice.lang).await? {
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
@@ -258,7 +259,7 @@ async fn move_address(
     client: ClientAddr,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
-    let (_, person) = match open(&state, &link, None).await? {
+    let person = match open(&state, &link, None).await? {
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
@@ -275,7 +276,7 @@ async fn move_address(
         address,
         Some(client.0.to_string()),
         now,
-        now + chrono::Duration::minutes(state.config.delivery.ttl_minutes as i64),
+        now + state.config.delivery.ttl(),
     )
     .await?;
     if moved.is_none() {
@@ -290,7 +291,7 @@ async fn move_address(
             .contacts
             .iter()
             .find(|c| Some(c.id) == moved)
-            .map(|c| i18n::address(lang, &c.address, AddressForm::Postal))
+            .map(|c| label(lang, &c.address))
             .unwrap_or_default();
         i18n::t_args(lang, "page-manage-moved", &i18n::args([("address", label)]))
     })
@@ -309,7 +310,7 @@ async fn save(
     Path(link): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
-    let (_, person) = match open(&state, &link, None).await? {
+    let person = match open(&state, &link, None).await? {
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
@@ -409,7 +410,7 @@ async fn stop_address(
     client: ClientAddr,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
-    let (_, person) = match open(&state, &link, None).await? {
+    let person = match open(&state, &link, None).await? {
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
@@ -434,7 +435,7 @@ async fn stop(
     Path(link): Path<String>,
     client: ClientAddr,
 ) -> Result<Response> {
-    let (_, person) = match open(&state, &link, None).await? {
+    let person = match open(&state, &link, None).await? {
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
@@ -457,7 +458,7 @@ async fn stop(
 }
 
 async fn export(axum::extract::State(state): State, Path(link): Path<String>) -> Result<Response> {
-    let (_, person) = match open(&state, &link, None).await? {
+    let person = match open(&state, &link, None).await? {
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
@@ -493,7 +494,7 @@ async fn delete(
     Path(link): Path<String>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
-    let (_, person) = match open(&state, &link, None).await? {
+    let person = match open(&state, &link, None).await? {
         Ok(found) => found,
         Err(page) => return Ok(page),
     };

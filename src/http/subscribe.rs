@@ -96,7 +96,7 @@ impl SubscribePage {
 }
 
 /// An address as the form offers it: with its postcode, where there is one.
-fn label(lang: Language, a: &Address) -> String {
+pub(super) fn label(lang: Language, a: &Address) -> String {
     i18n::address(lang, a, AddressForm::Postal)
 }
 
@@ -454,7 +454,7 @@ async fn confirm(
         return not_found_page(&state, &headers);
     };
     let now = state.clock.now();
-    let ttl = chrono::Duration::minutes(state.config.delivery.ttl_minutes as i64);
+    let ttl = state.config.delivery.ttl();
     let via = Via::new(
         Method::ConfirmationLink,
         SIGN_UP_FORM_VERSION,

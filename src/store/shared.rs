@@ -889,12 +889,15 @@ impl<B: Backend> Database for SqlStore<B> {
         // Updates in the last day count towards the daily cap; the revision
         // told says which ETR the contact knows, and whether anything but the
         // ETR changed since.
-        let update_today = "state = 'sent' AND kind = 'updated' AND sent_at > $1";
+        let update_today = format!(
+            "state = 'sent' AND kind = '{}' AND sent_at > $1",
+            DeliveryKind::Updated.as_str()
+        );
         let rows: Vec<rows::NewsRow> = Sql::new(format!(
             "SELECT n.outage_id, n.contact_id, n.told, n.in_flight, r.etr, \
              (SELECT CAST(COUNT(*) AS BIGINT) FROM outage_revisions x \
              WHERE x.outage_id = n.outage_id AND x.revision > n.told \
-             AND x.changed_fields <> 'etr'), n.updates, n.first_update \
+             AND x.changed_fields <> '{etr}'), n.updates, n.first_update \
              FROM (SELECT outage_id, contact_id, \
              MAX(CASE WHEN state = 'sent' THEN sent_revision END) AS told, \
              CAST(MAX(CASE WHEN state = 'sending' THEN 1 ELSE 0 END) AS BIGINT) AS in_flight, \
@@ -905,7 +908,10 @@ impl<B: Backend> Database for SqlStore<B> {
              GROUP BY outage_id, contact_id) n \
              LEFT JOIN outage_revisions r ON r.outage_id = n.outage_id AND r.revision = n.told",
             kinds_sql(DeliveryKind::NEWS),
-            B::rows(&batch, 2)
+            B::rows(&batch, 2),
+            // A revision's changed fields are stored joined by commas: this is
+            // one that changed the ETR alone.
+            etr = OutageField::Etr.as_str(),
         ))
         .bind(to_ms(now - chrono::Duration::days(1)))
         .bind(&batch)
