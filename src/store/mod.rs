@@ -895,13 +895,14 @@ pub struct Receipt<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// What a STOP changed.
+/// What an opt-out of a destination (a STOP, a complaint, "stop
+/// everything") changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NumberOptOut {
-    /// Contacts of the number that were opted in.
+pub struct DestinationOptOut {
+    /// Contacts of the destination that were opted in.
     pub contacts: u64,
-    /// Whether this is the number's first STOP since it last said START (or
-    /// ever): only that one is confirmed.
+    /// Whether this is the destination's first opt-out since it last opted
+    /// in (or ever): a STOP confirms only that one.
     pub first: bool,
 }
 
@@ -948,7 +949,7 @@ pub trait Residents: Send + Sync {
     /// an inbox whose owner complained), suppresses their pending messages,
     /// keeps the destination from being imported again, and writes one ledger
     /// event per contact that was opted in.
-    async fn opt_out_destination(&self, c: &DestinationConsent<'_>) -> Result<NumberOptOut>;
+    async fn opt_out_destination(&self, c: &DestinationConsent<'_>) -> Result<DestinationOptOut>;
     /// Opts the destination's contacts back in (an event each) and lets
     /// imports add it again; how many were opted out.
     async fn opt_in_destination(&self, c: &DestinationConsent<'_>) -> Result<u64>;

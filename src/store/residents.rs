@@ -44,7 +44,7 @@ pub(super) async fn record_consent<B: Backend>(
 /// contacts `ids`: their ledger events, and (when there are any) the caller
 /// map's version, which every node follows (callers' "press 2" offer follows
 /// consent).
-async fn number_consent_changed<B: Backend>(
+async fn destination_consent_changed<B: Backend>(
     tx: &mut Tx<B>,
     ids: &[i64],
     action: Action,
@@ -60,7 +60,7 @@ async fn number_consent_changed<B: Backend>(
 
 #[async_trait]
 impl<B: Backend> Residents for SqlStore<B> {
-    async fn opt_out_destination(&self, c: &DestinationConsent<'_>) -> Result<NumberOptOut> {
+    async fn opt_out_destination(&self, c: &DestinationConsent<'_>) -> Result<DestinationOptOut> {
         let at = to_ms(c.at);
         let mut tx = self.0.begin_write().await?;
         let ids: Vec<(i64,)> = Sql::new(
@@ -99,9 +99,9 @@ impl<B: Backend> Residents for SqlStore<B> {
         .bind(at)
         .execute(&mut tx)
         .await?;
-        number_consent_changed::<B>(&mut tx, &ids, Action::Withdrawn, c).await?;
+        destination_consent_changed::<B>(&mut tx, &ids, Action::Withdrawn, c).await?;
         tx.commit().await?;
-        Ok(NumberOptOut {
+        Ok(DestinationOptOut {
             contacts: ids.len() as u64,
             first: !ids.is_empty() || suppressed > 0,
         })
@@ -128,7 +128,7 @@ impl<B: Backend> Residents for SqlStore<B> {
         .bind(c.suppression)
         .execute(&mut tx)
         .await?;
-        number_consent_changed::<B>(&mut tx, &ids, Action::Given, c).await?;
+        destination_consent_changed::<B>(&mut tx, &ids, Action::Given, c).await?;
         tx.commit().await?;
         Ok(ids.len() as u64)
     }
