@@ -9,7 +9,8 @@
 //!   statement needs (begin a write, lock a row, announce work, bind a list or
 //!   a batch of rows);
 //! - `sqlite.rs`, `postgres.rs`: opening, migrations, and what truly differs
-//!   (claiming, LISTEN);
+//!   (claiming, LISTEN, whole-table reads; `pg_copy.rs` reads PostgreSQL's
+//!   binary `COPY`);
 //! - `rows.rs`: reading rows into Herald's types, and the id-run arithmetic of
 //!   outage areas.
 //!
@@ -19,6 +20,7 @@
 
 mod accounts;
 mod calls;
+mod pg_copy;
 mod postgres;
 mod reports;
 mod residents;

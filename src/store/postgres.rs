@@ -7,9 +7,10 @@
 //!   batches without waiting on each other;
 //! - writers that must see a consistent outage lock its row (`FOR UPDATE`); every
 //!   publishing transaction also updates the `meta` version row, which orders them;
-//! - lists travel as arrays (`= ANY($1)`), batches of rows as one JSON array
-//!   (`jsonb_array_elements`), so a bulk statement is one round trip whatever
-//!   its size;
+//! - lists travel as arrays (`= ANY($1)`), batches of rows as one typed array
+//!   per column (`UNNEST`), so a bulk statement is one round trip whatever its
+//!   size;
+//! - the register's whole-table reads are binary `COPY`s (`pg_copy.rs`);
 //! - committed changes are announced with `NOTIFY` ([`CHANNEL_WORK`],
 //!   [`CHANNEL_PUBLISHED`]) so idle workers and other web nodes react at once;
 //!   polling stays as the fallback.
@@ -114,19 +115,24 @@ impl Backend for Postgres {
         &self.pool
     }
 
-    /// Streams through sqlx, whose PostgreSQL rows are cheap (about 1 µs each
-    /// for the register), on the caller's blocking thread and a connection of
-    /// its own, so a scan neither holds one of the pool's for seconds nor
-    /// warns of a slow statement.
+    /// Streams a binary `COPY` of the query (read in place by
+    /// [`pg_copy`](super::pg_copy), five times cheaper than sqlx's rows), on
+    /// the caller's blocking thread and a connection of its own, so a scan
+    /// neither holds one of the pool's for seconds nor warns of a slow
+    /// statement.
     fn scan(&self, sql: &str, visit: &mut dyn FnMut(&dyn Scanned)) -> Result<()> {
         use futures::TryStreamExt;
         tokio::runtime::Handle::current().block_on(async {
             let mut conn: PgConnection = sqlx::ConnectOptions::connect(&self.scan_options).await?;
-            let mut rows = sqlx::query(sql).fetch(&mut conn);
-            while let Some(row) = rows.try_next().await? {
-                visit(&row);
+            let mut reader = super::pg_copy::CopyReader::default();
+            let mut chunks = conn
+                .copy_out_raw(&format!("COPY ({sql}) TO STDOUT (FORMAT binary)"))
+                .await?;
+            while let Some(chunk) = chunks.try_next().await? {
+                reader.feed(&chunk, visit).map_err(anyhow::Error::msg)?;
             }
-            drop(rows);
+            reader.finish().map_err(anyhow::Error::msg)?;
+            drop(chunks);
             Ok(sqlx::Connection::close(conn).await?)
         })
     }
