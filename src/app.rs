@@ -194,7 +194,7 @@ async fn write_calls(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Rec
             _ = tick.tick() => false,
             _ = shutdown.changed() => true,
         };
-        if let Err(e) = state.calls.flush(&state.store).await {
+        if let Err(e) = state.calls.flush(&state.store, &state.server_key).await {
             tracing::warn!(error = %e, pending = state.calls.pending(), "could not write IVR calls");
         }
         if forgotten.is_none_or(|at| at.elapsed() >= FORGET_CALLS) {
@@ -216,6 +216,9 @@ async fn write_calls(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Rec
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not forget old received texts"),
             }
+            // A repeat call is written again after this (see `calls`), so a
+            // caller whose first call was just forgotten is counted anew.
+            state.calls.forget_seen();
             forgotten = Some(std::time::Instant::now());
         }
         if stopping || *shutdown.borrow() {

@@ -220,7 +220,10 @@ async fn show(
     v["deliveries"] = by_channel;
     v["delivery_counts"] = json!(counts);
     // Who called the IVR about it, and whether they had been told first.
-    v["calls"] = json!(crate::calls::outage_stats(&state.calls, &state.store, outage.id).await?);
+    v["calls"] = json!(
+        crate::calls::outage_stats(&state.calls, &state.store, &state.server_key, outage.id)
+            .await?
+    );
     // Residents' reports: inside it, and of supply still out after its restore.
     v["reports"] = json!(state.store.outage_reports(outage.id).await?);
     Ok(Json(v))

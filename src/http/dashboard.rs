@@ -74,7 +74,8 @@ impl Dashboard {
             .collect();
         let dead =
             sum(Channel::Email, &[DeliveryState::Dead]) + sum(Channel::Sms, &[DeliveryState::Dead]);
-        let stats = calls::outage_stats(&state.calls, &state.store, outage.id).await?;
+        let stats =
+            calls::outage_stats(&state.calls, &state.store, &state.server_key, outage.id).await?;
         let reports = state.store.outage_reports(outage.id).await?;
         let now = state.clock.now();
         let reports_still_out = match reports.last_still_out_at {

@@ -92,7 +92,12 @@ async fn refresh_call_gauges(state: &AppState) {
         return;
     };
     // Every call this node noted counts, written once for all the outages.
-    if state.calls.flush(&state.store).await.is_err() {
+    if state
+        .calls
+        .flush(&state.store, &state.server_key)
+        .await
+        .is_err()
+    {
         return;
     }
     for o in open {

@@ -540,9 +540,7 @@ async fn status_handler(
         _ => None,
     };
     if let (Place::Phone(number), Some(c)) = (&place, &cached) {
-        state
-            .calls
-            .record(&state.server_key, number, state.clock.now(), &c.heard);
+        state.calls.record(number, state.clock.now(), &c.heard);
     }
     let mut response = match cached {
         Some(cached) if !not_modified => {

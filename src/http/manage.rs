@@ -509,6 +509,9 @@ async fn delete(
             page(&link, &person, lang, None, errors, None),
         );
     }
+    // Calls this node noted and has not written would be written after the
+    // erasure.
+    state.calls.forget_number(&person.destination);
     let erased = manage::erase(&state.store, &state.server_key, &person, state.clock.now()).await?;
     tracing::info!(contacts = erased, "a resident erased their data");
     message(
