@@ -373,6 +373,12 @@ pub struct DeliveryConfig {
     pub batch_size: u32,
     /// Idle workers look for due work at least this often (they are also woken directly).
     pub poll_interval_ms: u64,
+    /// In a `serve` that runs the workers, they run on threads of their own at
+    /// this nice value (0–19, Linux), with a database pool of their own, so
+    /// that in a storm answering callers and visitors comes before finishing
+    /// the fan-out a little sooner (as `nice herald worker` does for a worker
+    /// process). 0: the workers share the server's threads.
+    pub worker_nice: i32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -537,6 +543,7 @@ impl Default for DeliveryConfig {
             ttl_minutes: 12 * 60,
             batch_size: 200,
             poll_interval_ms: 1_000,
+            worker_nice: 10,
         }
     }
 }
@@ -658,6 +665,10 @@ impl Config {
         anyhow::ensure!(
             self.delivery.batch_size >= 1,
             "delivery.batch_size must be at least 1"
+        );
+        anyhow::ensure!(
+            (0..=19).contains(&self.delivery.worker_nice),
+            "delivery.worker_nice must be between 0 and 19"
         );
         anyhow::ensure!(
             self.email.concurrency >= 1,
