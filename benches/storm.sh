@@ -5,6 +5,9 @@
 #   benches/storm.sh          (BENCH_ADDRESSES=2000000 BENCH_DURATION=10s)
 #   BENCH_SPLIT=1 benches/storm.sh   web node (`serve` without workers) and a
 #                                    separate `herald worker` process at nice 10
+#   BENCH_PERF=1 benches/storm.sh    also profiles the (first) web node with
+#                                    perf during each rotating-callers run
+#                                    (reports in /tmp, or BENCH_PERF_OUT)
 #   BENCH_SPLIT=1 BENCH_NODES=2 BENCH_BACKENDS="sqlite postgres" benches/storm.sh
 #                                    two web nodes sharing one database (each
 #                                    backend in turn, PostgreSQL from
@@ -49,6 +52,7 @@ contacts=${BENCH_CONTACTS:-1000000}
 duration=${BENCH_DURATION:-10s}
 nodes=${BENCH_NODES:-1}
 split=${BENCH_SPLIT:-0}
+perf_runs=0
 [ "$nodes" -gt 1 ] && [ "$split" != 1 ] && { echo "BENCH_NODES > 1 needs BENCH_SPLIT=1" >&2; exit 2; }
 ports=(); for i in $(seq 0 $((nodes - 1))); do ports+=($((18080 + i))); done
 base=http://127.0.0.1:${ports[0]}
@@ -217,8 +221,20 @@ for backend in ${BENCH_BACKENDS:-sqlite}; do
     etag=$(curl -fsI -H "$ivr_auth" "$base/ivr/v1/status?phone=${phone/+/%2B}&format=json" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
     run "IVR by phone (one caller)" "/ivr/v1/status?format=json&phone=${phone/+/%2B}" -H "$ivr_auth"
     local warm=$last_rps
+    if [ "${BENCH_PERF:-0}" = 1 ]; then
+      # Where the web node's CPU goes while it answers rotating callers.
+      perf record -q -F 499 -g -p "${servers[0]}" -o "$work/perf.data" -- sleep "${duration%s}" 2>/dev/null &
+      local perf_pid=$!
+    fi
     run "IVR by phone (50,000 callers, rotating)" "/" -s "$work/rotate.lua"
     local cold=$last_rps
+    if [ "${BENCH_PERF:-0}" = 1 ]; then
+      wait "$perf_pid" || true
+      local out="${BENCH_PERF_OUT:-/tmp}/storm-perf-$backend-$((++perf_runs)).txt"
+      perf report -q -i "$work/perf.data" --no-children -g none --percent-limit 0.3 \
+        --sort comm,dso,sym 2>/dev/null | head -80 > "$out"
+      echo "  profile of the rotating-callers run: $out"
+    fi
     run "IVR by phone, If-None-Match (304)" "/ivr/v1/status?format=json&phone=${phone/+/%2B}" -H "$ivr_auth" -H "If-None-Match: $etag"
     run "IVR by postcode ($(wc -l < "$work/postcodes.txt") rotating)" "/" -s "$work/postcodes.lua"
     run "IVR by address (50,000 rotating)" "/" -s "$work/addresses.lua"
