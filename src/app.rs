@@ -193,9 +193,10 @@ enum Workers {
 /// and a thread inherits its creator's, so every thread the workers' runtime
 /// starts (its workers, its blocking pool, SQLite's connection threads, which
 /// the pool opens from them) runs at it, while the HTTP side keeps its
-/// priority. On a 2-core machine during a 100,000-delivery fan-out this is the
-/// difference between 8,900 and 20,000 callers answered a second
-/// (BENCHMARKS.md).
+/// priority. Measured so far (BENCHMARKS.md, issue 11's third round), this
+/// does not yet give a 2-core machine what the split layout does: the
+/// workers' threads, though niced, still take a share of the same cores and
+/// allocator; run a web-only `serve` beside `nice herald worker` for a storm.
 struct Apart {
     stop: tokio::sync::oneshot::Sender<()>,
     stopped: tokio::sync::oneshot::Receiver<()>,
