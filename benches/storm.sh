@@ -223,7 +223,7 @@ for backend in ${BENCH_BACKENDS:-sqlite}; do
     local warm=$last_rps
     if [ "${BENCH_PERF:-0}" = 1 ]; then
       # Where the web node's CPU goes while it answers rotating callers.
-      perf record -q -F 499 -g -p "${servers[0]}" -o "$work/perf.data" -- sleep "${duration%s}" 2>/dev/null &
+      perf record -q -F 499 -g -p "${servers[0]}" -o "$work/perf.data" -- sleep "$duration" 2>/dev/null &
       local perf_pid=$!
     fi
     run "IVR by phone (50,000 callers, rotating)" "/" -s "$work/rotate.lua"
