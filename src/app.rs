@@ -22,6 +22,9 @@ use crate::wake::Wake;
 const PAGE_CACHE_BYTES: usize = 64 << 20;
 const IVR_CACHE_BYTES: usize = 32 << 20;
 const FEED_CACHE_BYTES: usize = 256 << 20;
+/// Spoken sentences (`status::Sentences`): one per outage, place and
+/// language in a view, a few hundred bytes each.
+const SENTENCE_CACHE_BYTES: usize = 4 << 20;
 /// Bytes of outages' place lists kept per published version.
 const PLACE_LIST_BYTES: usize = 64 << 20;
 
@@ -57,6 +60,7 @@ impl AppState {
             feed_cache: TagCache::new(FEED_CACHE_BYTES),
             pages: TagCache::new(PAGE_CACHE_BYTES),
             ivr_answers: TagCache::new(IVR_CACHE_BYTES),
+            sentences: TagCache::new(SENTENCE_CACHE_BYTES),
             caller_ids: Default::default(),
             calls: Default::default(),
             places: PlaceLists::new(PLACE_LIST_BYTES),

@@ -304,6 +304,12 @@ impl Weigh for axum::body::Bytes {
     }
 }
 
+impl Weigh for String {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
 /// What an entry costs beyond its key and value (map slot, allocations).
 const ENTRY_OVERHEAD: usize = 64;
 

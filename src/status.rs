@@ -15,7 +15,7 @@ use crate::domain::{
 };
 use crate::error::Result;
 use crate::i18n;
-use crate::published::{PlaceLists, View};
+use crate::published::{PlaceLists, TagCache, View};
 use crate::register::book::Slot;
 use crate::register::{AddressBook, CallerMap};
 use crate::store::Store;
@@ -165,14 +165,7 @@ pub fn sentence(tz: Tz, o: &Outage, place: &str, lang: Language, now: DateTime<U
     )
 }
 
-fn line(
-    tz: Tz,
-    o: &Outage,
-    place: &str,
-    here: usize,
-    lang: Language,
-    now: DateTime<Utc>,
-) -> OutageLine {
+fn line(o: &Outage, here: usize, sentence: String, now: DateTime<Utc>) -> OutageLine {
     OutageLine {
         id: o.id,
         reference: o.reference.to_string(),
@@ -185,7 +178,28 @@ fn line(
         starts_at: o.starts_at,
         updated_at: o.updated_at,
         addresses_here: here,
-        sentence: sentence(tz, o, place, lang, now),
+        sentence,
+    }
+}
+
+/// Spoken sentences of one view, by outage, language and place (a
+/// settlement, a postcode, "here"). A storm's callers share a few hundred
+/// (one per settlement and language), and each is about ten message formats
+/// to build; the view's tag moves whenever one
+/// would read differently (an ETR passes, midnight), so the tag and the key
+/// decide the sentence.
+pub type Sentences = TagCache<String>;
+
+impl Ask<'_> {
+    /// [`sentence`] for an outage of the view, built once per view.
+    fn sentence(&self, o: &Outage, place: &str, lang: Language) -> String {
+        let key = format!("{}|{}|{place}", o.id, lang.as_str());
+        if let Some(s) = self.sentences.get(&self.view.tag, &key) {
+            return s;
+        }
+        let s = sentence(self.tz, o, place, lang, self.now);
+        self.sentences.put(&self.view.tag, key, s.clone());
+        s
     }
 }
 
@@ -201,6 +215,7 @@ pub struct Ask<'a> {
     pub places: &'a PlaceLists,
     pub tz: Tz,
     pub now: DateTime<Utc>,
+    pub sentences: &'a Sentences,
     /// For a phone, speak the caller's street address, not only the settlement.
     pub speak_address: bool,
 }
@@ -266,8 +281,19 @@ pub async fn answer(ask: &Ask<'_>, place: &Place, lang: Language) -> Result<Answ
             };
             let mut ids: Vec<i64> = slots.iter().map(|s| book.id(*s)).collect();
             ids.sort_unstable();
+            // A settlement or a postcode is said to many callers; an address
+            // to one, so its sentence is not kept.
+            let shared = match place {
+                Place::Phone(_) => !ask.speak_address,
+                Place::Address(_) => false,
+                _ => true,
+            };
             for (o, here) in ask.view.open.covering(&ids) {
-                lines.push(line(tz, &o.outage, &label, here, lang, now));
+                let said = match shared {
+                    true => ask.sentence(&o.outage, &label, lang),
+                    false => sentence(tz, &o.outage, &label, lang, now),
+                };
+                lines.push(line(&o.outage, here, said, now));
             }
             (!slots.is_empty(), label)
         }
@@ -281,8 +307,10 @@ pub async fn answer(ask: &Ask<'_>, place: &Place, lang: Language) -> Result<Answ
                 Some(o) => {
                     let places = ask.places.get(ask.store, ask.view, book, o.id).await?;
                     let label = settlements(&places);
+                    // Not through the view's sentences: an outage read from
+                    // the store may be newer than the view.
                     if o.status.is_open() {
-                        lines.push(line(tz, o, &label, 0, lang, now));
+                        lines.push(line(o, 0, sentence(tz, o, &label, lang, now), now));
                     }
                     (true, label)
                 }
@@ -292,7 +320,8 @@ pub async fn answer(ask: &Ask<'_>, place: &Place, lang: Language) -> Result<Answ
         (Place::Point { lon, lat }, None) => {
             let label = i18n::t(lang, "ivr-place-here");
             for o in ask.view.open.at_point(*lon, *lat) {
-                lines.push(line(tz, &o.outage, &label, 0, lang, now));
+                let said = ask.sentence(&o.outage, &label, lang);
+                lines.push(line(&o.outage, 0, said, now));
             }
             (true, label)
         }

@@ -46,6 +46,7 @@ async fn metrics(axum::extract::State(state): State) -> impl IntoResponse {
     for (part, bytes) in [
         ("page_cache", state.pages.usage().1),
         ("ivr_cache", state.ivr_answers.usage().1),
+        ("sentences", state.sentences.usage().1),
         ("feed_cache", state.feed_cache.usage().1),
         ("place_lists", state.places.bytes()),
     ] {

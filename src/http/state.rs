@@ -32,6 +32,9 @@ pub struct AppState {
     pub pages: TagCache<Bytes>,
     /// IVR answers of the current view, by query, language and format.
     pub ivr_answers: TagCache<CachedAnswer>,
+    /// The spoken sentences those answers are made of (see [`crate::status::Sentences`]).
+    pub sentences: crate::status::Sentences,
+    /// Caller ids read with libphonenumber (those not written as registered).
     pub caller_ids: CallerIds,
     /// Calls by phone answered and not yet written (see [`crate::calls`]).
     pub calls: CallLog,

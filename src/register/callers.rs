@@ -4,7 +4,7 @@
 //! One sorted array of 24-byte entries (the number as its E.164 digits in a
 //! `u64`), looked up by binary search: 1,000,000 contacts take 24 MiB.
 
-use crate::domain::{Channel, Language};
+use crate::domain::{Channel, Language, Phone};
 use crate::store::ContactEntry;
 
 /// One contact of a number.
@@ -83,6 +83,21 @@ impl CallerMap {
         &self.entries[start..end]
     }
 
+    /// `raw` as a [`Phone`] without libphonenumber, when it is written exactly
+    /// as a registered number is stored (`+`, digits, no leading zero): the
+    /// stored form is what [`Phone::parse`] made of it at import, and reading
+    /// that form again gives it back unchanged. An IVR sends caller ids in
+    /// E.164, so in a storm of new numbers this is nearly every call; anything
+    /// else (another spelling, an unregistered number) is `None` and is read
+    /// in full.
+    pub fn registered(&self, raw: &str) -> Option<Phone> {
+        let first = raw.strip_prefix('+')?.bytes().next()?;
+        if first == b'0' || self.lookup(raw).is_empty() {
+            return None;
+        }
+        Some(Phone::from_stored(raw))
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -132,5 +147,30 @@ mod tests {
         assert!(map.lookup("+36301000001").is_empty());
         assert!(map.lookup("+3630100000199999").is_empty());
         assert_eq!(std::mem::size_of::<Caller>(), 24);
+    }
+
+    #[test]
+    fn only_a_registered_number_as_stored_skips_the_parser() {
+        let map = CallerMap::build(vec![row("+36301000000", 3, Language::Hu, false)]);
+        let read = |raw: &str| map.registered(raw).map(|p| p.as_str().to_string());
+        assert_eq!(read("+36301000000").as_deref(), Some("+36301000000"));
+        // The same number spelled otherwise, or one not registered: the parser's.
+        for raw in [
+            "36301000000",
+            "+036301000000",
+            "+36 30 100 0000",
+            "+36301000001",
+            "+",
+            "",
+        ] {
+            assert_eq!(read(raw), None, "{raw}");
+        }
+        // And what the parser makes of the stored form is the stored form.
+        assert_eq!(
+            Phone::parse("+36301000000", crate::domain::contact::Region::PL)
+                .unwrap()
+                .as_str(),
+            "+36301000000"
+        );
     }
 }
