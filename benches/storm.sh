@@ -5,9 +5,11 @@
 #   benches/storm.sh          (BENCH_ADDRESSES=2000000 BENCH_DURATION=10s)
 #   BENCH_SPLIT=1 benches/storm.sh   web node (`serve` without workers) and a
 #                                    separate `herald worker` process at nice 10
+#   BENCH_HERALD=/tmp/herald-a benches/storm.sh   that binary, not a fresh build
 #   BENCH_PERF=1 benches/storm.sh    also profiles the (first) web node with
-#                                    perf during each rotating-callers run
-#                                    (reports in /tmp, or BENCH_PERF_OUT)
+#                                    perf during each rotating-callers and
+#                                    rotating-searches run (reports in /tmp,
+#                                    or BENCH_PERF_OUT)
 #   BENCH_SPLIT=1 BENCH_NODES=2 BENCH_BACKENDS="sqlite postgres" benches/storm.sh
 #                                    two web nodes sharing one database (each
 #                                    backend in turn, PostgreSQL from
@@ -62,8 +64,14 @@ command -v sqlite3 >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install 
 . benches/providers.sh
 . benches/backend.sh
 
-cargo build --release --locked -q
-herald=$PWD/target/release/herald
+# BENCH_HERALD=/path/to/herald measures that binary instead (an A/B of two
+# builds in the same window: copy one aside, build the other).
+if [ -n "${BENCH_HERALD:-}" ]; then
+  herald=$BENCH_HERALD
+else
+  cargo build --release --locked -q
+  herald=$PWD/target/release/herald
+fi
 export HERALD_PUBLIC_URL=$base
 export HERALD_EMAIL__TRANSPORT=smtp HERALD_EMAIL__SMTP__HOST=127.0.0.1 HERALD_EMAIL__SMTP__PORT=2525
 export HERALD_EMAIL__SMTP__TLS=none HERALD_EMAIL__SMTP__POOL_SIZE=16 HERALD_EMAIL__CONCURRENCY=64
@@ -139,6 +147,21 @@ run() { # label, path, wrk args...
   printf "  %-44s %10s req/s   p50 %-18s p99 %-18s non-2xx %s   deliveries pending after: %s\n" \
     "$label" "$rps" "${p50# }" "${p99# }" "$non2xx" "$(pending)"
   last_rps=$rps
+}
+# `run`, and with BENCH_PERF=1 where the (first) web node's CPU goes meanwhile.
+profiled() { # label, path, wrk args...
+  if [ "${BENCH_PERF:-0}" != 1 ]; then
+    run "$@"
+    return
+  fi
+  perf record -q -F 499 -g -p "${servers[0]}" -o "$work/perf.data" -- sleep "$duration" 2>/dev/null &
+  local perf_pid=$!
+  run "$@"
+  wait "$perf_pid" || true
+  local out="${BENCH_PERF_OUT:-/tmp}/storm-perf-$backend-$((++perf_runs)).txt"
+  { echo "# $1"; perf report -q -i "$work/perf.data" --no-children -g none --percent-limit 0.3 \
+      --sort comm,dso,sym 2>/dev/null | head -80; } > "$out"
+  echo "  profile of that run: $out"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}'; }
 
@@ -221,26 +244,14 @@ for backend in ${BENCH_BACKENDS:-sqlite}; do
     etag=$(curl -fsI -H "$ivr_auth" "$base/ivr/v1/status?phone=${phone/+/%2B}&format=json" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
     run "IVR by phone (one caller)" "/ivr/v1/status?format=json&phone=${phone/+/%2B}" -H "$ivr_auth"
     local warm=$last_rps
-    if [ "${BENCH_PERF:-0}" = 1 ]; then
-      # Where the web node's CPU goes while it answers rotating callers.
-      perf record -q -F 499 -g -p "${servers[0]}" -o "$work/perf.data" -- sleep "$duration" 2>/dev/null &
-      local perf_pid=$!
-    fi
-    run "IVR by phone (50,000 callers, rotating)" "/" -s "$work/rotate.lua"
+    profiled "IVR by phone (50,000 callers, rotating)" "/" -s "$work/rotate.lua"
     local cold=$last_rps
-    if [ "${BENCH_PERF:-0}" = 1 ]; then
-      wait "$perf_pid" || true
-      local out="${BENCH_PERF_OUT:-/tmp}/storm-perf-$backend-$((++perf_runs)).txt"
-      perf report -q -i "$work/perf.data" --no-children -g none --percent-limit 0.3 \
-        --sort comm,dso,sym 2>/dev/null | head -80 > "$out"
-      echo "  profile of the rotating-callers run: $out"
-    fi
     run "IVR by phone, If-None-Match (304)" "/ivr/v1/status?format=json&phone=${phone/+/%2B}" -H "$ivr_auth" -H "If-None-Match: $etag"
     run "IVR by postcode ($(wc -l < "$work/postcodes.txt") rotating)" "/" -s "$work/postcodes.lua"
     run "IVR by address (50,000 rotating)" "/" -s "$work/addresses.lua"
     run "search, one query" "/search?q=$(head -1 "$work/places.txt" | cut -f2 | python3 -c 'import sys, urllib.parse; print(urllib.parse.quote_plus(sys.stdin.read().strip()))')"
     local search_warm=$last_rps
-    run "search (50,000 addresses rotating)" "/" -s "$work/searches.lua"
+    profiled "search (50,000 addresses rotating)" "/" -s "$work/searches.lua"
     local search_cold=$last_rps
     run "outage page /o/$ref" "/o/$ref"
     echo "  cold/warm: callers $(ratio "$cold" "$warm"), searches $(ratio "$search_cold" "$search_warm")"
