@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 
+use smallvec::SmallVec;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::domain::Address;
@@ -152,23 +153,22 @@ fn house_matches(query: &str, house: &str) -> bool {
     false
 }
 
-/// Exact, or a typed beginning: an initial ("l."), a Hungarian abbreviation
-/// ("zs.", "gy."), or an unfinished word ("kossu").
-fn word_matches(query: &str, candidate: &str) -> bool {
-    candidate.starts_with(query)
-}
-
 /// One street of a settlement, or a settlement's houses without a street.
 struct Street {
     settlement: String,
     /// Empty for houses without a street.
     street: String,
     postcode: String,
-    /// The street's words; a place without streets is named by its settlement.
-    name_words: Vec<String>,
-    /// Where it is: the settlement's and the postcode's words (for a place
-    /// without streets, whose name is its settlement, the postcode's).
-    place_words: Vec<String>,
+    /// Its words as ids of [`AddressSearch::words`] (sorted, so a word's id
+    /// range is every word it begins): first the `names` words of its name
+    /// (the street's; a place without streets is named by its settlement),
+    /// then where it is (the settlement's and the postcode's words; for a
+    /// place without streets, the postcode's). Ids held in the entry, not
+    /// strings: a query word is looked up once, not compared as text with
+    /// every candidate's words, and the index is 5 MiB smaller at 2,000,000
+    /// addresses (`benches/search.rs`).
+    words: SmallVec<[u32; 8]>,
+    names: usize,
     /// The street's houses (2,000,000 of them in a large register, so each
     /// is three small numbers: its texts are in [`AddressSearch::texts`]).
     houses: Vec<House>,
@@ -184,25 +184,52 @@ struct House {
 }
 
 impl Street {
+    fn name_words(&self) -> &[u32] {
+        &self.words[..self.names]
+    }
+
+    fn place_words(&self) -> &[u32] {
+        &self.words[self.names..]
+    }
+
+    /// Whether the query word is a word of this entry, and whether of its name.
+    /// A word matches one it begins (an initial "l.", an abbreviation "zs.",
+    /// an unfinished "kossu") on the name; on the place, only exactly or from
+    /// three letters on (so "1" is not "1119").
+    fn has(&self, w: &Term) -> (bool, bool) {
+        if self.name_words().iter().any(|id| w.begins.contains(id)) {
+            return (true, true);
+        }
+        let on_place = self.place_words().iter().any(|&id| match w.long {
+            true => w.begins.contains(&id),
+            false => Some(id) == w.exact,
+        });
+        (on_place, false)
+    }
+
     /// What the query's numbers ask of this entry: `None` if they cannot be
     /// read here, else the house number's key, if they name one.
     /// (Without allocating: it runs for every candidate entry.)
-    fn house<'q>(&self, numbers: &[&'q str]) -> Option<Option<&'q str>> {
+    fn house<'q>(&self, numbers: &[Number<'q>]) -> Option<Option<&'q str>> {
         // Numbers that are words of the place (its postcode, a number in its
         // settlement's name) are read as such.
+        let place = self.place_words();
         let rest = || {
             numbers
                 .iter()
-                .copied()
-                .filter(|n| !self.place_words.iter().any(|w| w == n))
+                .filter(|n| n.id.is_none_or(|id| !place.contains(&id)))
         };
-        let any_house = rest().any(|n| !looks_like_postcode(n));
-        if any_house && rest().any(looks_like_postcode) && !self.postcode.is_empty() {
+        let any_house = rest().any(|n| !n.postcode_shaped);
+        if any_house && rest().any(|n| n.postcode_shaped) && !self.postcode.is_empty() {
             return None; // another postcode
         } // (a register without postcodes cannot check a typed one: it passes)
           // The house numbers; "98-100" is a range of houses as well as a Polish
           // postcode, so postcode-shaped numbers are houses when nothing else is.
-        let houses = || rest().filter(move |n| looks_like_postcode(n) != any_house);
+        let houses = || {
+            rest()
+                .filter(move |n| n.postcode_shaped != any_house)
+                .map(|n| n.key)
+        };
         let mut all = houses();
         let Some(first) = all.next() else {
             return Some(None);
@@ -253,6 +280,26 @@ pub struct SearchAddress {
     pub id: i64,
     pub external_id: String,
     pub address: Address,
+}
+
+/// A word of a query, looked up in the index once.
+struct Term {
+    /// The ids of the index words it begins.
+    begins: std::ops::Range<u32>,
+    /// Its own id, if it is an index word.
+    exact: Option<u32>,
+    /// Three letters or more (matches a place word it begins).
+    long: bool,
+    /// More than one letter (an initial alone does not make a match on the name).
+    counts: bool,
+}
+
+/// A number of a query: its [`house_key`], its id as an index word, and
+/// whether it is shaped as a postcode.
+struct Number<'q> {
+    key: &'q str,
+    id: Option<u32>,
+    postcode_shaped: bool,
 }
 
 /// A query read into its parts.
@@ -316,6 +363,10 @@ impl Query {
         }
     }
 }
+
+/// How many times longer than the entries left a filter may be and still be
+/// intersected with them (see [`AddressSearch::candidates`]).
+const LONGER: usize = 16;
 
 /// The ascending union of ascending lists (borrowed when there is one),
 /// merged pairwise: a pass per level, no sort.
@@ -411,7 +462,8 @@ impl AddressSearch {
         let mut texts = Strings::default();
         // house number as written → (its text, its key), both interned
         let mut numbers: HashMap<&'a str, (u32, u32)> = HashMap::new();
-        let mut streets: Vec<Street> = streets
+        // Each street with its words as text, until the words have ids.
+        let mut streets: Vec<(Street, Vec<String>)> = streets
             .into_iter()
             .map(|s| {
                 let houses = s
@@ -424,7 +476,7 @@ impl AddressSearch {
                         House { number, key, id }
                     })
                     .collect();
-                let (name_words, place_words) = if s.street.is_empty() {
+                let (mut text, place) = if s.street.is_empty() {
                     (words(s.settlement), words(s.postcode))
                 } else {
                     (
@@ -432,22 +484,25 @@ impl AddressSearch {
                         words(&format!("{} {}", s.settlement, s.postcode)),
                     )
                 };
-                Street {
-                    name_words,
-                    place_words,
+                let names = text.len();
+                text.extend(place);
+                let street = Street {
+                    words: SmallVec::new(),
+                    names,
                     settlement: s.settlement.to_string(),
                     street: s.street.to_string(),
                     postcode: s.postcode.to_string(),
                     houses,
-                }
+                };
+                (street, text)
             })
             .collect();
-        streets.sort_by(|a, b| {
+        streets.sort_by(|(a, _), (b, _)| {
             (&a.settlement, &a.street, &a.postcode).cmp(&(&b.settlement, &b.street, &b.postcode))
         });
         let mut postings: HashMap<&str, Vec<u32>> = HashMap::new();
-        for (i, s) in streets.iter().enumerate() {
-            for w in s.name_words.iter().chain(&s.place_words) {
+        for (i, (_, text)) in streets.iter().enumerate() {
+            for w in text {
                 let list = postings.entry(w.as_str()).or_default();
                 if list.last() != Some(&(i as u32)) {
                     list.push(i as u32);
@@ -463,6 +518,18 @@ impl AddressSearch {
             })
             .collect();
         words.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let ids: HashMap<&str, u32> = words
+            .iter()
+            .enumerate()
+            .map(|(i, (w, _))| (&**w, i as u32))
+            .collect();
+        let streets: Vec<Street> = streets
+            .into_iter()
+            .map(|(street, text)| Street {
+                words: text.iter().map(|w| ids[w.as_str()]).collect(),
+                ..street
+            })
+            .collect();
         let without_postcode = (0..streets.len() as u32)
             .filter(|&i| streets[i as usize].postcode.is_empty())
             .collect();
@@ -476,16 +543,27 @@ impl AddressSearch {
     }
 
     /// The index words that `prefix` begins (a range of `words`).
-    fn with_prefix(&self, prefix: &str) -> std::ops::Range<usize> {
+    fn with_prefix(&self, prefix: &str) -> std::ops::Range<u32> {
         let start = self.words.partition_point(|(w, _)| &**w < prefix);
         let end = start + self.words[start..].partition_point(|(w, _)| w.starts_with(prefix));
-        start..end
+        start as u32..end as u32
     }
 
-    /// The postings of the index word `word` (index words are distinct).
-    fn postings(&self, word: &str) -> Option<&[u32]> {
-        let i = self.words.binary_search_by(|(w, _)| (**w).cmp(word)).ok()?;
-        Some(&self.words[i].1)
+    /// The id of the index word `word` (index words are distinct).
+    fn word_id(&self, word: &str) -> Option<u32> {
+        self.words
+            .binary_search_by(|(w, _)| (**w).cmp(word))
+            .ok()
+            .map(|i| i as u32)
+    }
+
+    fn term(&self, word: &str) -> Term {
+        Term {
+            begins: self.with_prefix(word),
+            exact: self.word_id(word),
+            long: word.len() >= 3,
+            counts: word.chars().count() > 1,
+        }
     }
 
     /// The entries the query can match, ascending: a superset, each still to
@@ -497,15 +575,21 @@ impl AddressSearch {
     /// so the others are words of its place ("Település 1", a postcode).
     /// They are intersected smallest first; `None` when the query gives no
     /// such list.
-    fn candidates(&self, q: &Query, numbers: &[&str]) -> Option<Vec<u32>> {
-        let lists = |r: std::ops::Range<usize>| self.words[r].iter().map(|(_, l)| l.as_slice());
-        let mut filters: Vec<Vec<&[u32]>> = q
-            .required
+    fn candidates(&self, required: &[Term], numbers: &[Number<'_>]) -> Option<Vec<u32>> {
+        let lists = |r: &std::ops::Range<u32>| {
+            self.words[r.start as usize..r.end as usize]
+                .iter()
+                .map(|(_, l)| l.as_slice())
+        };
+        let mut filters: Vec<Vec<&[u32]>> = required
             .iter()
-            .map(|w| lists(self.with_prefix(w)).collect())
+            .map(|w| lists(&w.begins).collect())
             .collect();
         if numbers.len() >= 2 {
-            let mut f: Vec<&[u32]> = numbers.iter().filter_map(|n| self.postings(n)).collect();
+            let mut f: Vec<&[u32]> = numbers
+                .iter()
+                .filter_map(|n| n.id.map(|id| self.words[id as usize].1.as_slice()))
+                .collect();
             f.push(&self.without_postcode);
             filters.push(f);
         }
@@ -514,9 +598,11 @@ impl AddressSearch {
         let (first, rest) = filters.split_first()?;
         let mut out = union(first).into_owned();
         // A filter of many words (a short prefix) costs more to read out than
-        // the check it would save.
+        // the check it would save; so does one far longer than the entries
+        // left: galloping through it is a few cache misses per entry, the
+        // check of an entry's own words about one.
         for f in rest.iter().filter(|f| f.len() <= 16) {
-            if out.is_empty() {
+            if out.is_empty() || size(f) > LONGER * out.len() {
                 break;
             }
             // Against each of the filter's lists (a short list against long
@@ -534,7 +620,6 @@ impl AddressSearch {
 
     /// Heap bytes held (approximately), for the memory report.
     pub fn bytes(&self) -> usize {
-        let words = |w: &[String]| w.iter().map(|s| s.len() + 24).sum::<usize>();
         self.streets
             .iter()
             .map(|s| {
@@ -542,8 +627,11 @@ impl AddressSearch {
                     + s.settlement.len()
                     + s.street.len()
                     + s.postcode.len()
-                    + words(&s.name_words)
-                    + words(&s.place_words)
+                    + if s.words.spilled() {
+                        s.words.capacity() * 4
+                    } else {
+                        0
+                    }
                     + s.houses.capacity() * std::mem::size_of::<House>()
             })
             .sum::<usize>()
@@ -567,8 +655,19 @@ impl AddressSearch {
         if q.required.is_empty() && q.units.is_empty() {
             return Vec::new();
         }
-        let numbers: Vec<&str> = q.numbers.iter().map(String::as_str).collect();
-        let entries: Box<dyn Iterator<Item = &Street>> = match self.candidates(&q, &numbers) {
+        let required: Vec<Term> = q.required.iter().map(|w| self.term(w)).collect();
+        let units: Vec<Term> = q.units.iter().map(|w| self.term(w)).collect();
+        let numbers: Vec<Number> = q
+            .numbers
+            .iter()
+            .map(|n| Number {
+                key: n,
+                id: self.word_id(n),
+                postcode_shaped: looks_like_postcode(n),
+            })
+            .collect();
+        let entries: Box<dyn Iterator<Item = &Street>> = match self.candidates(&required, &numbers)
+        {
             Some(list) if !scan_all => {
                 Box::new(list.into_iter().map(|i| &self.streets[i as usize]))
             }
@@ -581,20 +680,15 @@ impl AddressSearch {
                 continue;
             };
             let mut on_name = false;
-            let mut matches = |word: &String| {
-                if s.name_words.iter().any(|w| word_matches(word, w)) {
-                    on_name |= word.chars().count() > 1;
-                    true
-                } else {
-                    s.place_words
-                        .iter()
-                        .any(|w| w == word || (word.len() >= 3 && w.starts_with(word.as_str())))
-                }
+            let mut matches = |word: &Term| {
+                let (found, named) = s.has(word);
+                on_name |= named && word.counts;
+                found
             };
-            if !q.required.iter().all(&mut matches) {
+            if !required.iter().all(&mut matches) {
                 continue;
             }
-            let units = q.units.iter().filter(|u| matches(u)).count();
+            let units = units.iter().filter(|u| matches(u)).count();
             if on_name {
                 candidates.push((s, house, units));
             }
