@@ -43,6 +43,12 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 pids=()
 cleanup() {
+  local status=$?
+  # A failed run keeps the nodes' logs (a crash, an empty reply) for reading.
+  if [ "$status" != 0 ]; then
+    mkdir -p /tmp/storm-logs && cp "$work"/*.log /tmp/storm-logs/ 2>/dev/null &&
+      echo "storm.sh failed ($status): the nodes' logs are in /tmp/storm-logs" >&2
+  fi
   stop_pids "${pids[@]}"
   declare -F drop_backend >/dev/null && drop_backend
   rm -rf "$work"
