@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use unicode_normalization::UnicodeNormalization;
 
@@ -461,7 +462,9 @@ impl AddressSearch {
     pub fn from_streets<'a>(streets: impl IntoIterator<Item = StreetHouses<'a>>) -> AddressSearch {
         let mut texts = Strings::default();
         // house number as written → (its text, its key), both interned
-        let mut numbers: HashMap<&'a str, (u32, u32)> = HashMap::new();
+        // (Fx hashing throughout: the keys are the register's own words and
+        // numbers, built once, never an attacker's.)
+        let mut numbers: FxHashMap<&'a str, (u32, u32)> = FxHashMap::default();
         // Each street with its words as text, until the words have ids.
         let mut streets: Vec<(Street, Vec<String>)> = streets
             .into_iter()
@@ -500,7 +503,7 @@ impl AddressSearch {
         streets.sort_by(|(a, _), (b, _)| {
             (&a.settlement, &a.street, &a.postcode).cmp(&(&b.settlement, &b.street, &b.postcode))
         });
-        let mut postings: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut postings: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
         for (i, (_, text)) in streets.iter().enumerate() {
             for w in text {
                 let list = postings.entry(w.as_str()).or_default();
@@ -518,7 +521,7 @@ impl AddressSearch {
             })
             .collect();
         words.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let ids: HashMap<&str, u32> = words
+        let ids: FxHashMap<&str, u32> = words
             .iter()
             .enumerate()
             .map(|(i, (w, _))| (&**w, i as u32))
