@@ -185,9 +185,8 @@ fn line(o: &Outage, here: usize, sentence: String, now: DateTime<Utc>) -> Outage
 /// Spoken sentences of one view, by outage, language and place (a
 /// settlement, a postcode, "here"). A storm's callers share a few hundred
 /// (one per settlement and language), and each is about ten message formats
-/// to build; the view's tag moves whenever one
-/// would read differently (an ETR passes, midnight), so the tag and the key
-/// decide the sentence.
+/// to build. The view's tag moves whenever one would read differently (an
+/// ETR passes, midnight), so the tag and the key decide the sentence.
 pub type Sentences = TagCache<String>;
 
 impl Ask<'_> {
