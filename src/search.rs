@@ -561,9 +561,15 @@ impl AddressSearch {
     }
 
     fn term(&self, word: &str) -> Term {
+        let begins = self.with_prefix(word);
+        // A word sorts before every longer word it begins, so if it is an
+        // index word it is the first of its range: no second search.
+        let first = self.words.get(begins.start as usize);
+        let exact = (begins.start < begins.end && first.is_some_and(|(w, _)| &**w == word))
+            .then_some(begins.start);
         Term {
-            begins: self.with_prefix(word),
-            exact: self.word_id(word),
+            begins,
+            exact,
             long: word.len() >= 3,
             counts: word.chars().count() > 1,
         }
