@@ -179,3 +179,43 @@ async fn a_provider_rate_limit_holds_for_all_workers_together() {
     assert_eq!(app.sms.count(), 50, "each message once");
     b.stop().await;
 }
+
+/// SQLite lets one process write at a time. While another process holds the
+/// lock (a worker's fan-out), this node's writers queue behind it; its reads
+/// (the published version, a token) must not queue behind them. They did when
+/// every writer waited on the lock holding one of the pool's connections: a
+/// storm's delivery reports took them all, and every page and IVR answer waited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_go_on_while_writers_queue_behind_another_process_lock() {
+    let app = TestApp::spawn().await;
+    if app.on_postgres() {
+        return; // PostgreSQL writers lock rows, not the database.
+    }
+    let mut other = app.db().await;
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    // More writers than the pool has connections, all waiting for the lock.
+    let writers: Vec<_> = (0..20)
+        .map(|_| {
+            let store = app.state().store.clone();
+            tokio::spawn(async move { store.forget_calls(chrono::Utc::now()).await })
+        })
+        .collect();
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    let read = tokio::time::timeout(Duration::from_secs(5), app.state().store.published()).await;
+    assert!(
+        matches!(read, Ok(Ok(_))),
+        "a read waited behind the writers: {read:?}"
+    );
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    for writer in writers {
+        writer
+            .await
+            .unwrap()
+            .expect("each writer ran once the lock was free");
+    }
+}

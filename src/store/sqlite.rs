@@ -23,7 +23,15 @@ use super::sql::{json, Announce, Arg, Backend, Batch, Bound, ClaimBatch, Dialect
 use super::*;
 
 pub(super) struct Sqlite {
+    /// Reads, and writes that are a statement of their own.
     pool: SqlitePool,
+    /// The one connection this process writes through: SQLite lets one
+    /// writer in at a time anyway, and writers queued here wait without
+    /// holding one of the readers' connections. When they took those (a
+    /// storm's delivery reports, each waiting on the lock while another
+    /// process's fan-out held it), reads such as the published version's
+    /// re-read found no connection, and every page and IVR answer waited.
+    writer: SqlitePool,
     /// The database file, for [`Backend::scan`]'s connections.
     path: std::path::PathBuf,
     busy_timeout: Duration,
@@ -48,27 +56,39 @@ impl Sqlite {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(config.max_connections.max(2))
-            .after_release(|conn, _| {
-                Box::pin(async move {
-                    // A future cancelled at the wrong moment (a client that hung up
-                    // while BEGIN IMMEDIATE waited for the lock) can hand back a
-                    // connection still inside a transaction; reused, it would hold
-                    // SQLite's write lock for ever. Such a connection is closed
-                    // instead, which rolls the transaction back.
-                    let mut handle = conn.lock_handle().await?;
-                    // SAFETY: the handle is locked for this call and valid while held.
-                    let autocommit = unsafe {
-                        libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr())
-                    };
-                    Ok(autocommit != 0)
+        let pool_options = |connections: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(connections)
+                .after_release(|conn, _| {
+                    Box::pin(async move {
+                        // A future cancelled at the wrong moment (a client that hung up
+                        // while BEGIN IMMEDIATE waited for the lock) can hand back a
+                        // connection still inside a transaction; reused, it would hold
+                        // SQLite's write lock for ever. Such a connection is closed
+                        // instead, which rolls the transaction back.
+                        let mut handle = conn.lock_handle().await?;
+                        // SAFETY: the handle is locked for this call and valid while held.
+                        let autocommit = unsafe {
+                            libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr())
+                        };
+                        Ok(autocommit != 0)
+                    })
                 })
-            })
+        };
+        let pool = pool_options(config.max_connections.max(2))
+            .connect_with(options.clone())
+            .await?;
+        // Writers queue for the connection, then for the lock: as long as both
+        // waits may take, together.
+        let writer = pool_options(1)
+            .acquire_timeout(Duration::from_millis(
+                config.acquire_timeout_ms + config.busy_timeout_ms,
+            ))
             .connect_with(options)
             .await?;
         Ok(Sqlite {
             pool,
+            writer,
             path,
             busy_timeout: Duration::from_millis(config.busy_timeout_ms),
         })
@@ -124,7 +144,7 @@ impl Backend for Sqlite {
     /// `BEGIN IMMEDIATE` takes SQLite's write lock at once, so writers queue on
     /// it instead of failing to upgrade a read lock.
     async fn begin_write(&self) -> Result<Tx<Self>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     fn any(column: &str, param: usize) -> String {
@@ -206,7 +226,7 @@ impl Backend for Sqlite {
     /// point leaves a lease that expires, never a lost message. A single
     /// statement is its own transaction, and takes the write lock.
     async fn claim(&self, batch: ClaimBatch) -> Result<Vec<ClaimedDelivery>> {
-        let mut conn = self.read().await?;
+        let mut conn = self.writer.acquire().await?;
         let ids: Vec<(i64,)> = Sql::new(
             "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, \
              lease_until = $3, updated_at = $2 WHERE id IN (SELECT id FROM deliveries \
