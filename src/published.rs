@@ -12,6 +12,8 @@
 //! The version itself is re-read at most every [`RECHECK`] (one query for all
 //! requests, single-flight), so a change made by another node shows within that
 //! time; changes made through this process are seen at once ([`Published::touch`]).
+//! While one request re-reads it, the others answer from the version in hand
+//! (up to [`STALE_LIMIT`]) rather than wait for that read.
 //!
 //! With the version come the open outages themselves, their address-id runs
 //! and their parsed areas ([`OpenOutages`]), read once when the version moves:
@@ -35,6 +37,11 @@ use crate::store::Store;
 
 /// How long a read of the published version is trusted.
 pub const RECHECK: Duration = Duration::from_millis(250);
+
+/// How long a snapshot past [`RECHECK`] is still answered from while one
+/// request re-reads the version; older than this, requests wait for the read
+/// (and see its error, when the database is gone).
+pub const STALE_LIMIT: Duration = Duration::from_secs(5);
 
 /// The published state as one request sees it.
 #[derive(Debug, Clone)]
@@ -157,12 +164,46 @@ impl Published {
             .cloned()
     }
 
+    /// The snapshot in hand when it is past [`RECHECK`] but within
+    /// [`STALE_LIMIT`] (not one [`Published::touch`] dropped).
+    fn recent(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot
+            .read()
+            .expect("published lock")
+            .as_ref()
+            .filter(|s| s.read_at.elapsed() < STALE_LIMIT)
+            .cloned()
+    }
+
     /// The current view, reading the database only when the cached version is
     /// older than [`RECHECK`] (and then once for all concurrent callers).
     pub async fn view(&self, store: &Store, tz: Tz, now: DateTime<Utc>) -> Result<View> {
-        let snapshot = match self.fresh() {
-            Some(s) => s,
-            None => {
+        let snapshot = match (self.fresh(), self.recent()) {
+            (Some(s), _) => s,
+            // Past its recheck: the request that gets the refresh lock reads
+            // the version; every other one answers from the snapshot in hand
+            // meanwhile instead of queueing behind that read. In a storm the
+            // read can wait long for a pooled connection (every one of them
+            // busy with writers queued on the database's lock), and queueing
+            // every request behind it stalled the whole node. A change by
+            // another node still shows as soon as the read returns, as before.
+            (None, Some(stale)) => match self.refresh.try_lock() {
+                Err(_) => stale,
+                Ok(_guard) => match self.fresh() {
+                    Some(s) => s,
+                    None => match self.reload(store).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "re-reading the published version failed; answering from the last one read");
+                            stale
+                        }
+                    },
+                },
+            },
+            // Never read, dropped by `touch` (this process changed something:
+            // it must see it at once), or too old to answer from: wait for
+            // the read, once for all concurrent callers.
+            (None, None) => {
                 let _guard = self.refresh.lock().await;
                 match self.fresh() {
                     Some(s) => s,
@@ -373,6 +414,61 @@ impl<V: Clone + Weigh> TagCache<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::FutureExt;
+
+    /// A snapshot of a version the database has never had, read `age` ago.
+    fn planted(published: &Published, age: Duration) {
+        let read_at = Instant::now()
+            .checked_sub(age)
+            .expect("an instant that long ago");
+        *published.snapshot.write().unwrap() = Some(Arc::new(Snapshot {
+            version: 999,
+            changed_at: Utc::now(),
+            addresses_version: 0,
+            contacts_version: 0,
+            deadlines: Vec::new(),
+            open: Arc::default(),
+            read_at,
+        }));
+    }
+
+    #[tokio::test]
+    async fn a_re_read_in_flight_is_not_waited_for_unless_the_view_must_be_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::config::Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        config.database_url = None;
+        let store = Store::open(&config).await.unwrap();
+        store.migrate().await.unwrap();
+        let (tz, now) = (chrono_tz::Europe::Budapest, Utc::now());
+        let version = |v: Option<Result<View>>| v.map(|v| v.unwrap().version);
+        let published = Published::default();
+
+        // Past its recheck, with another request re-reading: the snapshot in
+        // hand answers, at once.
+        planted(&published, RECHECK * 2);
+        let in_flight = published.refresh.try_lock().unwrap();
+        let now_or_never = published.view(&store, tz, now).now_or_never();
+        assert_eq!(version(now_or_never), Some(999));
+        // Too old to answer from, or dropped by `touch`: the request waits.
+        planted(&published, STALE_LIMIT * 2);
+        assert!(published.view(&store, tz, now).now_or_never().is_none());
+        published.touch();
+        assert!(published.view(&store, tz, now).now_or_never().is_none());
+        drop(in_flight);
+
+        // With nobody re-reading, the request past its recheck reads the
+        // database's version itself.
+        planted(&published, RECHECK * 2);
+        let read = published.view(&store, tz, now).await.unwrap();
+        assert_ne!(read.version, 999);
+        assert_eq!(
+            published.view(&store, tz, now).await.unwrap().version,
+            read.version
+        );
+    }
 
     impl Weigh for u32 {
         fn weight(&self) -> usize {
