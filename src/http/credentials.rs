@@ -8,7 +8,8 @@
 //! A node keeps what it read of a token for [`FRESH`] (half a second), so an
 //! IVR polling thousands of times a second costs one database read per token
 //! per half second, and a token revoked on any node (or by `herald token
-//! revoke`) stops working everywhere within that time. Expiry is checked on
+//! revoke`) stops working everywhere within that time (and the one read; the
+//! requests that arrive while it is under way go on with the last one). Expiry is checked on
 //! every request against the application's clock. The last use is written at
 //! most once per [`USE_RECORDED`] per token and node, for `herald token list`.
 
@@ -46,7 +47,22 @@ struct Seen {
     grant: Option<TokenGrant>,
     read_at: Instant,
     use_recorded: Option<Instant>,
+    /// Since when a request has been re-reading it (see [`Credentials::lookup`]).
+    rereading: Option<Instant>,
 }
+
+/// What [`Credentials::lookup`] found for a token.
+enum Lookup {
+    /// What this node read of it: fresh, or past [`FRESH`] while another
+    /// request re-reads it.
+    Known(Option<TokenGrant>),
+    /// This request is to read it.
+    Read,
+}
+
+/// How long a token past [`FRESH`] is still taken as last read while another
+/// request re-reads it; older than this, every request reads it.
+const STALE_LIMIT: Duration = Duration::from_secs(5);
 
 /// The tokens this node has read recently, by hash.
 #[derive(Default)]
@@ -88,11 +104,21 @@ impl Credentials {
     /// without a valid one.
     pub async fn grant(&self, state: &AppState, headers: &HeaderMap) -> Result<TokenGrant> {
         let hash = hash_token(bearer(headers)?);
-        let grant = match self.remembered(&hash) {
-            Some(grant) => grant,
-            None => {
-                let grant = state.store.token_grant(&hash).await?;
+        let grant = match self.lookup(&hash) {
+            Lookup::Known(grant) => grant,
+            Lookup::Read => {
+                let read = state.store.token_grant(&hash).await;
                 let mut seen = self.0.lock().expect("credentials");
+                let grant = match read {
+                    Ok(grant) => grant,
+                    Err(e) => {
+                        // The next request reads it again.
+                        if let Some(s) = seen.get_mut(&hash) {
+                            s.rereading = None;
+                        }
+                        return Err(e);
+                    }
+                };
                 if seen.len() >= REMEMBERED {
                     seen.clear();
                 }
@@ -103,6 +129,7 @@ impl Credentials {
                         grant: grant.clone(),
                         read_at: Instant::now(),
                         use_recorded,
+                        rereading: None,
                     },
                 );
                 grant
@@ -120,11 +147,26 @@ impl Credentials {
         Ok(grant)
     }
 
-    fn remembered(&self, hash: &str) -> Option<Option<TokenGrant>> {
-        let seen = self.0.lock().expect("credentials");
-        seen.get(hash)
-            .filter(|s| s.read_at.elapsed() < FRESH)
-            .map(|s| s.grant.clone())
+    /// Whether the token is known or this request reads it. Past [`FRESH`],
+    /// one request re-reads it and the others go on with what was read
+    /// meanwhile: in a storm, every request in flight (an IVR keeps dozens)
+    /// read it at once each time it went stale, and with the database busy
+    /// they all waited together. A request that has been re-reading for
+    /// [`FRESH`] without an answer (one cancelled mid-read) is taken over.
+    fn lookup(&self, hash: &str) -> Lookup {
+        let mut seen = self.0.lock().expect("credentials");
+        let Some(s) = seen.get_mut(hash) else {
+            return Lookup::Read;
+        };
+        let age = s.read_at.elapsed();
+        if age < FRESH {
+            return Lookup::Known(s.grant.clone());
+        }
+        if age < STALE_LIMIT && s.rereading.is_some_and(|t| t.elapsed() < FRESH) {
+            return Lookup::Known(s.grant.clone());
+        }
+        s.rereading = Some(Instant::now());
+        Lookup::Read
     }
 
     /// Whether this request should write the token's last use (and notes that
@@ -353,6 +395,45 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(axum::http::header::AUTHORIZATION, value.parse().unwrap());
         h
+    }
+
+    /// What was read of token "t", `age` ago, with a re-read under way since
+    /// `rereading` ago.
+    fn seen(age: Duration, rereading: Option<Duration>) -> Credentials {
+        let ago = |d: Duration| {
+            Instant::now()
+                .checked_sub(d)
+                .expect("an instant that long ago")
+        };
+        let credentials = Credentials::default();
+        credentials.0.lock().unwrap().insert(
+            "t".into(),
+            Seen {
+                grant: None,
+                read_at: ago(age),
+                use_recorded: None,
+                rereading: rereading.map(ago),
+            },
+        );
+        credentials
+    }
+
+    #[test]
+    fn one_request_re_reads_a_stale_token_while_the_others_go_on() {
+        let read = |c: &Credentials| matches!(c.lookup("t"), Lookup::Read);
+        assert!(read(&Credentials::default()), "never read");
+        assert!(!read(&seen(Duration::ZERO, None)), "fresh");
+        let stale = seen(FRESH * 2, None);
+        assert!(read(&stale), "the first request past FRESH reads it");
+        assert!(!read(&stale), "the next ones go on with the last read");
+        assert!(
+            read(&seen(FRESH * 2, Some(FRESH * 2))),
+            "a re-read abandoned"
+        );
+        assert!(
+            read(&seen(STALE_LIMIT * 2, Some(Duration::ZERO))),
+            "too old"
+        );
     }
 
     #[test]
