@@ -49,9 +49,35 @@ pub fn args<const N: usize>(pairs: [(&'static str, String); N]) -> Args {
 
 /// The text for `key` in `lang` (falling back to English, then to the key itself,
 /// which a test catches).
+///
+/// A message without arguments reads the same every time, so fluent formats
+/// each once per language and the text is kept: a page asks for a few dozen
+/// (its header, labels, footer), and the lookups were a noticeable part of
+/// rendering a search result in a storm. The keys are the catalogues' (code
+/// chooses them), so the memo stays small; [`PLAIN_KEPT`] bounds it anyway.
 pub fn t(lang: Language, key: &str) -> String {
-    LOCALES.lookup(langid(lang), key)
+    use std::sync::{Arc, LazyLock, RwLock};
+    type Memo = RwLock<HashMap<Box<str>, Arc<str>>>;
+    static PLAIN: LazyLock<[Memo; 3]> = LazyLock::new(Default::default);
+    let memo = &PLAIN[match lang {
+        Language::Hu => 0,
+        Language::Pl => 1,
+        Language::En => 2,
+    }];
+    if let Some(text) = memo.read().expect("i18n memo").get(key) {
+        return text.to_string();
+    }
+    let text = LOCALES.lookup(langid(lang), key);
+    let mut kept = memo.write().expect("i18n memo");
+    if kept.len() < PLAIN_KEPT {
+        kept.insert(key.into(), text.as_str().into());
+    }
+    text
 }
+
+/// Messages [`t`] keeps per language, at most (the catalogues hold a few
+/// hundred).
+const PLAIN_KEPT: usize = 2_048;
 
 pub fn t_args(lang: Language, key: &str, args: &Args) -> String {
     LOCALES.lookup_with_args(langid(lang), key, args)
