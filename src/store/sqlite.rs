@@ -4,7 +4,9 @@
 //!
 //! WAL journal, a busy timeout, and `BEGIN IMMEDIATE` for every transaction that
 //! writes, so writers queue on the lock instead of failing on upgrade (and a
-//! write transaction never needs row locks: it holds the whole database). Instants
+//! write transaction never needs row locks: it holds the whole database). A
+//! process writes through one connection of its own, so queued writers never
+//! hold the connections reads need. Instants
 //! are INTEGER milliseconds; lists travel as one JSON array through `json_each`,
 //! which keeps bulk statements to a single round trip. Other processes sharing
 //! the file learn of changes by polling: SQLite cannot announce them.
