@@ -156,22 +156,21 @@ impl Published {
     }
 
     fn fresh(&self) -> Option<Arc<Snapshot>> {
-        self.snapshot
-            .read()
-            .expect("published lock")
-            .as_ref()
-            .filter(|s| s.read_at.elapsed() < RECHECK)
-            .cloned()
+        self.read_within(RECHECK)
     }
 
     /// The snapshot in hand when it is past [`RECHECK`] but within
     /// [`STALE_LIMIT`] (not one [`Published::touch`] dropped).
     fn recent(&self) -> Option<Arc<Snapshot>> {
+        self.read_within(STALE_LIMIT)
+    }
+
+    fn read_within(&self, limit: Duration) -> Option<Arc<Snapshot>> {
         self.snapshot
             .read()
             .expect("published lock")
             .as_ref()
-            .filter(|s| s.read_at.elapsed() < STALE_LIMIT)
+            .filter(|s| s.read_at.elapsed() < limit)
             .cloned()
     }
 
