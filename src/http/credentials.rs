@@ -9,9 +9,10 @@
 //! IVR polling thousands of times a second costs one database read per token
 //! per half second, and a token revoked on any node (or by `herald token
 //! revoke`) stops working everywhere within that time (and the one read; the
-//! requests that arrive while it is under way go on with the last one). Expiry is checked on
-//! every request against the application's clock. The last use is written at
-//! most once per [`USE_RECORDED`] per token and node, for `herald token list`.
+//! requests that arrive while it is under way go on with the last one). Expiry
+//! is checked on every request against the application's clock. The last use
+//! is written at most once per [`USE_RECORDED`] per token and node, for
+//! `herald token list`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
