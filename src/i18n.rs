@@ -30,10 +30,15 @@ fn langid(lang: Language) -> &'static LanguageIdentifier {
             "en".parse().expect("en"),
         ]
     });
+    &IDS[slot(lang)]
+}
+
+/// The language's place in per-language tables.
+fn slot(lang: Language) -> usize {
     match lang {
-        Language::Hu => &IDS[0],
-        Language::Pl => &IDS[1],
-        Language::En => &IDS[2],
+        Language::Hu => 0,
+        Language::Pl => 1,
+        Language::En => 2,
     }
 }
 
@@ -59,11 +64,7 @@ pub fn t(lang: Language, key: &str) -> String {
     use std::sync::{Arc, LazyLock, RwLock};
     type Memo = RwLock<HashMap<Box<str>, Arc<str>>>;
     static PLAIN: LazyLock<[Memo; 3]> = LazyLock::new(Default::default);
-    let memo = &PLAIN[match lang {
-        Language::Hu => 0,
-        Language::Pl => 1,
-        Language::En => 2,
-    }];
+    let memo = &PLAIN[slot(lang)];
     if let Some(text) = memo.read().expect("i18n memo").get(key) {
         return text.to_string();
     }
