@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::dispatch::WorkerHandle;
 pub use crate::http::AppState;
 use crate::published::{PlaceLists, Published, TagCache};
+use crate::receipts::SmsReports;
 use crate::register::Register;
 use crate::store::{Change, Store};
 use crate::wake::Wake;
@@ -76,6 +77,7 @@ impl AppState {
             sentences: TagCache::new(SENTENCE_CACHE_BYTES),
             caller_ids: Default::default(),
             calls: Default::default(),
+            sms_reports: SmsReports::new(store.clone()),
             places: PlaceLists::new(PLACE_LIST_BYTES),
             credentials: Default::default(),
             server_key,

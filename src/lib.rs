@@ -38,6 +38,7 @@ pub mod calls;
 pub mod channels;
 pub mod cli;
 pub mod clock;
+pub mod coalesce;
 pub mod config;
 pub mod dispatch;
 pub mod domain;

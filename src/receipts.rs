@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use crate::auth::ServerKey;
 use crate::channels::feedback::{self, Feedback, Parsed};
+use crate::coalesce::Coalesce;
 use crate::domain::consent::{Method, Via};
 use crate::domain::contact::{Destination, Region};
 use crate::domain::Channel;
@@ -134,27 +135,71 @@ fn twilio_error_name(code: &str) -> &'static str {
     }
 }
 
-/// Records an SMS delivery report; false when no sent delivery matched.
-pub async fn record_sms_report(
-    store: &Store,
+/// Reports in one transaction, at most (a few hundred arrive at once in a
+/// fan-out; see [`crate::coalesce`]).
+const REPORTS_PER_BATCH: usize = 500;
+
+/// An SMS delivery report, as queued for writing.
+struct SmsReport {
     delivery_id: i64,
-    provider_id: Option<&str>,
-    report: &Final,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    let (delivered, reason) = match report {
-        Final::Delivered => (true, None),
-        Final::Failed(r) => (false, Some(r.as_str())),
-    };
-    store
-        .record_receipt(&Receipt {
-            delivery_id,
-            provider_message_id: provider_id,
-            delivered,
-            reason,
-            at: now,
-        })
-        .await
+    provider_id: Option<String>,
+    report: Final,
+    at: DateTime<Utc>,
+}
+
+/// Writes SMS delivery reports: those that arrive together, in one
+/// transaction (see [`crate::coalesce`]).
+pub struct SmsReports(Coalesce<SmsReport, bool>);
+
+impl SmsReports {
+    /// Starts the writing task (on the current Tokio runtime).
+    pub fn new(store: Store) -> SmsReports {
+        SmsReports(Coalesce::new(
+            "sms reports",
+            REPORTS_PER_BATCH,
+            move |reports: Vec<SmsReport>| {
+                let store = store.clone();
+                async move {
+                    let receipts: Vec<Receipt<'_>> = reports
+                        .iter()
+                        .map(|r| {
+                            let (delivered, reason) = match &r.report {
+                                Final::Delivered => (true, None),
+                                Final::Failed(reason) => (false, Some(reason.as_str())),
+                            };
+                            Receipt {
+                                delivery_id: r.delivery_id,
+                                provider_message_id: r.provider_id.as_deref(),
+                                delivered,
+                                reason,
+                                at: r.at,
+                            }
+                        })
+                        .collect();
+                    store.record_receipts(&receipts).await
+                }
+            },
+        ))
+    }
+
+    /// Records a final report once it is committed; false when no sent
+    /// delivery matched.
+    pub async fn record(
+        &self,
+        delivery_id: i64,
+        provider_id: Option<&str>,
+        report: Final,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.0
+            .call(SmsReport {
+                delivery_id,
+                provider_id: provider_id.map(str::to_string),
+                report,
+                at: now,
+            })
+            .await
+    }
 }
 
 /// What a posted feedback message changed.
@@ -222,13 +267,13 @@ pub async fn apply_feedback(
             }
             if let (Some(id), Some(reason)) = (delivery_id, failed) {
                 store
-                    .record_receipt(&Receipt {
+                    .record_receipts(&[Receipt {
                         delivery_id: id,
                         provider_message_id: None,
                         delivered: false,
                         reason: Some(&format!("bounced: {reason}")),
                         at: now,
-                    })
+                    }])
                     .await?;
             }
         }

@@ -405,3 +405,66 @@ async fn confirming_the_address_again_lifts_a_bounce() {
     app.drain().await;
     assert_eq!(app.smtp.messages_to(&Town::email(1)).len(), before + 1);
 }
+
+/// The delivery id a report URL names.
+fn report_id(url: &str) -> i64 {
+    let id = url.split("id=").nth(1).unwrap().split('&').next().unwrap();
+    id.parse().unwrap()
+}
+
+#[tokio::test]
+async fn reports_that_arrive_together_are_each_recorded_in_order() {
+    let app = app(SmsProvider::Kannel).await;
+    let id = declare(&app).await;
+    let urls: Vec<String> = [0, 2, 4]
+        .into_iter()
+        .map(|i| {
+            let m = app.sms.messages_to(&Town::phone(i)).remove(0);
+            local(&app, m.status_url.as_ref().unwrap())
+        })
+        .collect();
+    // All three at once, as a gateway reporting a fan-out does: each answered
+    // only once written, each with its own outcome.
+    let answers = futures::future::join_all([
+        get(&kannel_report(&urls[0], 1, "id:1 stat:DELIVRD err:000")),
+        get(&kannel_report(&urls[1], 2, "id:2 stat:UNDELIV err:001")),
+        get(&kannel_report(&urls[2], 1, "id:3 stat:DELIVRD err:000")),
+    ])
+    .await;
+    let answers: Vec<(u16, &str)> = answers.iter().map(|(s, b)| (*s, b.as_str())).collect();
+    assert_eq!(
+        answers,
+        [(200, "delivered"), (200, "failed"), (200, "delivered")]
+    );
+    assert_eq!(app.delivery_count(id, "sms", "delivered").await, 2);
+    assert_eq!(app.delivery_count(id, "sms", "failed").await, 1);
+
+    // One batch holding two reports for the same delivery applies them in
+    // order (a later report wins), and says which matched no sent delivery.
+    let (t0, t2) = (report_id(&urls[0]), report_id(&urls[1]));
+    let at = app.now();
+    let receipt = |delivery_id, delivered, reason| herald::store::Receipt {
+        delivery_id,
+        provider_message_id: None,
+        delivered,
+        reason,
+        at,
+    };
+    let recorded = app
+        .state()
+        .store
+        .record_receipts(&[
+            receipt(t0, false, Some("first")),
+            receipt(t2, true, None),
+            receipt(t0, false, Some("expired at the SMSC")),
+            receipt(i64::MAX, true, None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(recorded, [true, true, true, false]);
+    let failed = deliveries(&app, id, "failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["destination"], Town::phone(0));
+    assert_eq!(failed[0]["report"], "expired at the SMSC");
+    assert_eq!(app.delivery_count(id, "sms", "delivered").await, 2);
+}

@@ -42,6 +42,7 @@ use crate::channels::render::{
 use crate::channels::sms::{OutgoingSms, SmsSender};
 use crate::channels::SendOutcome;
 use crate::clock::SharedClock;
+use crate::coalesce::Coalesce;
 use crate::config::{AlertsConfig, Config, DeliveryConfig, SmsProvider, UnicodePolicy};
 use crate::domain::consent::{Method, Via};
 use crate::domain::{Channel, Outage};
@@ -139,6 +140,10 @@ impl Gate {
     }
 }
 
+/// Contacts whose consent one statement reads, at most (a lane sends up to
+/// its concurrency at once; see [`crate::coalesce`]).
+const CONSENTS_PER_READ: usize = 256;
+
 pub struct Dispatcher {
     store: Store,
     clock: SharedClock,
@@ -164,6 +169,9 @@ pub struct Dispatcher {
     /// Confirmations by e-mail and by SMS.
     confirm_lanes: [Lane; 2],
     wake: Arc<Wake>,
+    /// Consent checks before a send, those asked together read together
+    /// (see [`crate::coalesce`]).
+    consents: Coalesce<i64, bool>,
 }
 
 /// Running worker tasks.
@@ -232,6 +240,7 @@ impl Dispatcher {
             Lane::new(&store, "confirm-sms", confirm, 4, &config.delivery),
         ];
         let server_key = store.signing_key().await?;
+        let consent_store = store.clone();
         Ok(Arc::new(Dispatcher {
             store,
             clock,
@@ -255,6 +264,10 @@ impl Dispatcher {
             sms_lane,
             confirm_lanes,
             wake,
+            consents: Coalesce::new("consents", CONSENTS_PER_READ, move |ids: Vec<i64>| {
+                let store = consent_store.clone();
+                async move { store.consents(&ids).await }
+            }),
         }))
     }
 
@@ -687,7 +700,7 @@ impl Dispatcher {
         if let Some(released) = gate.pass(lane, d.id).await {
             return Some(released);
         }
-        match self.store.consents(d.contact_id).await {
+        match self.consents.call(d.contact_id).await {
             Ok(true) => None,
             Ok(false) => Some(Completion::Failed {
                 id: d.id,

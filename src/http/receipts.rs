@@ -80,16 +80,17 @@ async fn record(
             .increment(1);
         return Ok((StatusCode::OK, "interim report ignored").into_response());
     };
-    let found =
-        receipts::record_sms_report(&state.store, id, provider_id, &report, state.clock.now())
-            .await?;
-    if !found {
-        return Err(Error::NotFound(format!("sent delivery {id}")));
-    }
     let outcome = match report {
         Final::Delivered => "delivered",
         Final::Failed(_) => "failed",
     };
+    let found = state
+        .sms_reports
+        .record(id, provider_id, report, state.clock.now())
+        .await?;
+    if !found {
+        return Err(Error::NotFound(format!("sent delivery {id}")));
+    }
     metrics::counter!("herald_delivery_reports_total", "gateway" => gateway, "outcome" => outcome)
         .increment(1);
     Ok((StatusCode::OK, outcome).into_response())

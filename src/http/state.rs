@@ -19,6 +19,7 @@ use crate::dispatch::Dispatcher;
 use crate::error::Result;
 use crate::outages;
 use crate::published::{PlaceLists, Places, Published, TagCache, View};
+use crate::receipts::SmsReports;
 use crate::register::Register;
 use crate::store::Store;
 use crate::wake::Wake;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub caller_ids: CallerIds,
     /// Calls by phone answered and not yet written (see [`crate::calls`]).
     pub calls: CallLog,
+    /// SMS delivery reports, written together as they arrive together.
+    pub sms_reports: SmsReports,
     /// Outages' place lists of the current published version.
     pub places: PlaceLists,
     /// Bearer tokens read recently.

@@ -29,7 +29,7 @@ mod shared;
 mod sql;
 mod sqlite;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -965,9 +965,10 @@ pub trait Residents: Send + Sync {
         via: &Via,
         now: DateTime<Utc>,
     ) -> Result<u64>;
-    /// Records what the carrier (or a bounce) said of a sent delivery; false
-    /// when no such delivery was handed over (or its provider id differs).
-    async fn record_receipt(&self, r: &Receipt<'_>) -> Result<bool>;
+    /// Records what the carrier (or a bounce) said of sent deliveries, in
+    /// order, in one transaction; for each, false when no such delivery was
+    /// handed over (or its provider id differs).
+    async fn record_receipts(&self, receipts: &[Receipt<'_>]) -> Result<Vec<bool>>;
     /// The channel and destination of a contact (whose person a manage link
     /// names).
     async fn contact_destination(&self, contact_id: i64) -> Result<Option<(Channel, String)>>;
@@ -1213,10 +1214,11 @@ pub trait Database: Accounts + Calls + Reports + Residents {
     /// Opts the contact out and suppresses its pending messages, with a
     /// ledger event the first time. Idempotent.
     async fn opt_out(&self, token: &str, via: &Via, now: DateTime<Utc>) -> Result<bool>;
-    /// Whether the contact has not opted out (false for an unknown contact):
-    /// the check a worker makes immediately before handing a message to the
-    /// provider, so an opt-out stops even a message already claimed.
-    async fn consents(&self, contact_id: i64) -> Result<bool>;
+    /// Whether each contact has not opted out (false for an unknown contact),
+    /// in order: the check a worker makes immediately before handing a
+    /// message to the provider, so an opt-out stops even a message already
+    /// claimed.
+    async fn consents(&self, contact_ids: &[i64]) -> Result<Vec<bool>>;
     /// Records a status-page subscription request unless one of `limits`
     /// refuses it. Sign-ups are serialised across nodes, so the limits are
     /// exact however many arrive at once.

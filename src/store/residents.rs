@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::rows::{self, ADDRESS_COLUMNS};
 use super::shared::{contacts_changed, queue_open_outages, SqlStore};
-use super::sql::{Announce, Backend, Sql, Tx};
+use super::sql::{Announce, Backend, Batch, Sql, Tx};
 use super::*;
 use crate::clock::{from_ms, to_ms};
 use crate::domain::consent::{Action, Event, ALERTS};
@@ -160,21 +160,53 @@ impl<B: Backend> Residents for SqlStore<B> {
         Ok(ids.len() as u64)
     }
 
-    async fn record_receipt(&self, r: &Receipt<'_>) -> Result<bool> {
-        // 'sending' too: a carrier can report before the worker has recorded
-        // the send (a fast SMSC); the worker's completion keeps the receipt.
-        let changed = Sql::new(
-            "UPDATE deliveries SET receipt = $2, receipt_reason = $3, receipt_at = $4 \
-             WHERE id = $1 AND state IN ('sending', 'sent') \
-             AND (CAST($5 AS TEXT) IS NULL OR provider_message_id = $5 \
-             OR provider_message_id IS NULL)",
-        )
-        .bind(r.delivery_id)
-        .bind(if r.delivered { "delivered" } else { "failed" })
-        .bind(r.reason)
-        .bind(to_ms(r.at))
-        .bind(r.provider_message_id);
-        Ok(self.write(changed, None).await? > 0)
+    async fn record_receipts(&self, receipts: &[Receipt<'_>]) -> Result<Vec<bool>> {
+        let mut recorded = vec![false; receipts.len()];
+        let mut tx = self.0.begin_write().await?;
+        // One statement per run of distinct deliveries: a second report for
+        // the same delivery (a gateway's retry) must apply after the first,
+        // which one statement's rows would not promise.
+        let mut start = 0;
+        while start < receipts.len() {
+            let mut ids = HashSet::new();
+            let end = start
+                + receipts[start..]
+                    .iter()
+                    .take_while(|r| ids.insert(r.delivery_id))
+                    .count();
+            let run = &receipts[start..end];
+            let batch = Batch::default()
+                .int("did", run.iter().map(|r| Some(r.delivery_id)))
+                .text(
+                    "receipt",
+                    run.iter()
+                        .map(|r| Some(if r.delivered { "delivered" } else { "failed" })),
+                )
+                .text("reason", run.iter().map(|r| r.reason))
+                .int("at", run.iter().map(|r| Some(to_ms(r.at))))
+                .text("pid", run.iter().map(|r| r.provider_message_id));
+            // 'sending' too: a carrier can report before the worker has
+            // recorded the send (a fast SMSC); the worker's completion keeps
+            // the receipt.
+            let changed: Vec<(i64,)> = Sql::new(format!(
+                "WITH u AS MATERIALIZED ({}) UPDATE deliveries SET receipt = u.receipt, \
+                 receipt_reason = u.reason, receipt_at = u.at FROM u \
+                 WHERE deliveries.id = u.did AND deliveries.state IN ('sending', 'sent') \
+                 AND (u.pid IS NULL OR deliveries.provider_message_id = u.pid \
+                 OR deliveries.provider_message_id IS NULL) RETURNING deliveries.id",
+                B::rows(&batch, 1)
+            ))
+            .bind(&batch)
+            .fetch_all(&mut tx)
+            .await?;
+            let changed: HashSet<i64> = changed.into_iter().map(|(id,)| id).collect();
+            for (i, r) in run.iter().enumerate() {
+                recorded[start + i] = changed.contains(&r.delivery_id);
+            }
+            start = end;
+        }
+        tx.commit().await?;
+        Ok(recorded)
     }
 
     async fn contact_destination(&self, contact_id: i64) -> Result<Option<(Channel, String)>> {

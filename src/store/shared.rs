@@ -1120,13 +1120,19 @@ impl<B: Backend> Database for SqlStore<B> {
         Ok(true)
     }
 
-    async fn consents(&self, contact_id: i64) -> Result<bool> {
-        let row: Option<(bool,)> =
-            Sql::new("SELECT opted_out_at IS NULL FROM contacts WHERE id = $1")
-                .bind(contact_id)
-                .fetch_optional(&mut self.0.read().await?)
-                .await?;
-        Ok(row.is_some_and(|r| r.0))
+    async fn consents(&self, contact_ids: &[i64]) -> Result<Vec<bool>> {
+        let consenting: Vec<(i64,)> = Sql::new(format!(
+            "SELECT id FROM contacts WHERE {} AND opted_out_at IS NULL",
+            B::any("id", 1)
+        ))
+        .bind(contact_ids)
+        .fetch_all(&mut self.0.read().await?)
+        .await?;
+        let consenting: HashSet<i64> = consenting.into_iter().map(|(id,)| id).collect();
+        Ok(contact_ids
+            .iter()
+            .map(|id| consenting.contains(id))
+            .collect())
     }
 
     async fn subscribe(
