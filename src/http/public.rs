@@ -429,6 +429,7 @@ async fn planned(
     .await
 }
 
+#[derive(Clone)]
 pub struct ResultLine {
     pub reference: String,
     pub title: String,
@@ -505,20 +506,29 @@ async fn search(
                 .search(view.addresses_version)
                 .await?
                 .search(&text, 10);
+            // Results near each other share their outages: each outage's
+            // line is written once per page.
+            let mut written: Vec<(i64, ResultLine)> = Vec::new();
             for f in found {
-                let lines = view
-                    .open
-                    .covering(&[f.id])
-                    .into_iter()
-                    .map(|(open, _)| &open.outage)
-                    .map(|o| ResultLine {
-                        reference: o.reference.to_string(),
-                        title: title(&w, o),
-                        status: w.t(&format!("page-status-{}", o.status)),
-                        status_class: status_class(o.status),
-                        etr: etr_text(&w, &st, o, now),
-                    })
-                    .collect();
+                let mut lines = Vec::new();
+                for (open, _) in view.open.covering(&[f.id]) {
+                    let o = &open.outage;
+                    let line = match written.iter().find(|(id, _)| *id == o.id) {
+                        Some((_, line)) => line.clone(),
+                        None => {
+                            let line = ResultLine {
+                                reference: o.reference.to_string(),
+                                title: title(&w, o),
+                                status: w.t(&format!("page-status-{}", o.status)),
+                                status_class: status_class(o.status),
+                                etr: etr_text(&w, &st, o, now),
+                            };
+                            written.push((o.id, line.clone()));
+                            line
+                        }
+                    };
+                    lines.push(line);
+                }
                 results.push(SearchResult {
                     id: f.id,
                     address: i18n::address(w.lang, &f.address, AddressForm::Postal),
