@@ -52,33 +52,59 @@ pub fn args<const N: usize>(pairs: [(&'static str, String); N]) -> Args {
         .collect()
 }
 
-/// The text for `key` in `lang` (falling back to English, then to the key itself,
-/// which a test catches).
-///
-/// A message without arguments reads the same every time, so fluent formats
-/// each once per language and the text is kept: a page asks for a few dozen
-/// (its header, labels, footer), and the lookups were a noticeable part of
-/// rendering a search result in a storm. The keys are the catalogues' (code
-/// chooses them), so the memo stays small; [`PLAIN_KEPT`] bounds it anyway.
+/// The text for `key` in `lang` (falling back to English, then to fluent's
+/// "unknown localization key", which a test catches).
 pub fn t(lang: Language, key: &str) -> String {
-    use std::sync::{Arc, LazyLock, RwLock};
-    type Memo = RwLock<HashMap<Box<str>, Arc<str>>>;
-    static PLAIN: LazyLock<[Memo; 3]> = LazyLock::new(Default::default);
-    let memo = &PLAIN[slot(lang)];
-    if let Some(text) = memo.read().expect("i18n memo").get(key) {
-        return text.to_string();
-    }
-    let text = LOCALES.lookup(langid(lang), key);
-    let mut kept = memo.write().expect("i18n memo");
-    if kept.len() < PLAIN_KEPT {
-        kept.insert(key.into(), text.as_str().into());
-    }
-    text
+    text(lang, key).into_owned()
 }
 
-/// Messages [`t`] keeps per language, at most (the catalogues hold a few
-/// hundred).
-const PLAIN_KEPT: usize = 2_048;
+/// [`t`] without a copy: a page asks for a few dozen messages (its header,
+/// labels, footer, a search result's card), and the templates only write them.
+///
+/// A message without arguments reads the same every time, so every message
+/// of the catalogues is formatted once per language, at first use, into a map
+/// that is never written again: a lookup takes no lock (with a lock, the
+/// threads answering pages took turns at it) and copies nothing. A key the
+/// map does not hold (none the code asks for, unless a catalogue file is
+/// added without being listed in [`CATALOGUES`]) is formatted by fluent.
+pub fn text(lang: Language, key: &str) -> Cow<'static, str> {
+    use std::sync::LazyLock;
+    type Plain = rustc_hash::FxHashMap<&'static str, Box<str>>;
+    static PLAIN: LazyLock<[Plain; 3]> = LazyLock::new(|| {
+        let ids: std::collections::BTreeSet<&'static str> =
+            CATALOGUES.iter().flat_map(|c| message_ids(c)).collect();
+        Language::ALL.map(|lang| {
+            ids.iter()
+                .map(|id| (*id, LOCALES.lookup(langid(lang), id).into_boxed_str()))
+                .collect()
+        })
+    });
+    match PLAIN[slot(lang)].get(key) {
+        Some(text) => Cow::Borrowed(text),
+        None => Cow::Owned(LOCALES.lookup(langid(lang), key)),
+    }
+}
+
+/// The catalogues the loader reads, for the ids of their messages.
+const CATALOGUES: [&str; 3] = [
+    include_str!("../templates/i18n/hu/main.ftl"),
+    include_str!("../templates/i18n/pl/main.ftl"),
+    include_str!("../templates/i18n/en/main.ftl"),
+];
+
+/// The ids of a catalogue's messages: in Fluent a message starts a line with
+/// its identifier and `=` (terms start with `-`, comments with `#`, and the
+/// lines of a multi-line value are indented).
+fn message_ids(catalogue: &'static str) -> impl Iterator<Item = &'static str> {
+    catalogue.lines().filter_map(|line| {
+        let (id, _) = line.split_once('=')?;
+        let id = id.trim_end();
+        let mut chars = id.chars();
+        (chars.next()?.is_ascii_alphabetic()
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .then_some(id)
+    })
+}
 
 pub fn t_args(lang: Language, key: &str, args: &Args) -> String {
     LOCALES.lookup_with_args(langid(lang), key, args)
@@ -304,6 +330,26 @@ mod tests {
         assert_eq!(
             when(Language::Hu, tz, at(9, 5, 26), now),
             "2026. november 26. 9:05-kor"
+        );
+    }
+
+    #[test]
+    fn every_message_is_kept_as_fluent_formats_it() {
+        let ids: Vec<&str> = CATALOGUES.iter().flat_map(|c| message_ids(c)).collect();
+        assert!(ids.len() > 100, "{}", ids.len());
+        assert!(ids.contains(&"etr-unknown") && ids.contains(&"address-street-postal"));
+        assert!(!ids.iter().any(|id| id.starts_with('-') || id.contains(' ')));
+        for lang in Language::ALL {
+            for id in &ids {
+                let kept = text(lang, id);
+                assert!(matches!(kept, Cow::Borrowed(_)), "{id}");
+                assert_eq!(kept, LOCALES.lookup(langid(lang), id), "{id} {lang:?}");
+            }
+        }
+        // A key no catalogue has reads as fluent reads it.
+        assert_eq!(
+            text(Language::En, "no-such-message"),
+            LOCALES.lookup(langid(Language::En), "no-such-message")
         );
     }
 

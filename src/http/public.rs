@@ -107,6 +107,10 @@ impl Words {
     pub fn t(&self, key: &str) -> String {
         i18n::t(self.lang, key)
     }
+    /// A message of the page's language as the templates write it (no copy).
+    pub fn text(&self, key: &str) -> std::borrow::Cow<'static, str> {
+        i18n::text(self.lang, key)
+    }
     pub fn ta(&self, key: &str, name: &'static str, value: &str) -> String {
         i18n::t_args(self.lang, key, &i18n::args([(name, value.to_string())]))
     }
