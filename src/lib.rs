@@ -28,9 +28,12 @@
 //! - `store`: persistence, the `Database` contract and all SQL; the delivery
 //!   guarantees.
 //! - Foundations: `domain` (validated types, no I/O), `config`, `clock` (the one
-//!   source of "now"), `error` (one error type, mapped to HTTP), `auth` (API tokens,
-//!   passwords, roles and the access each grants, the deployment's signing key), `wake` (wake-ups for idle workers), `interned` (each distinct text
-//!   stored once), `synthetic` (generated registers for benchmarks).
+//!   source of "now"), `error` (one error type, mapped to HTTP), `auth` (API
+//!   tokens, passwords, roles and the access each grants, the deployment's
+//!   signing key), `wake` (wake-ups for idle workers), `coalesce` (requests
+//!   that arrive together answered by one statement), `interned` (each
+//!   distinct text stored once), `synthetic` (generated registers for
+//!   benchmarks).
 
 pub mod app;
 pub mod auth;
