@@ -203,6 +203,12 @@ for backend in ${BENCH_BACKENDS:-sqlite}; do
     wait_port "$port"
     wait_ready "http://127.0.0.1:$port"
   done
+  # The start-up builds' own peak (every structure and its temporaries at
+  # once), apart from the storm's: the peak RSS printed at the end is the
+  # larger of the two.
+  for server in "${servers[@]}"; do
+    echo "  start-up: web node RSS $(awk '/VmRSS/{print int($2/1024)" MiB"}' /proc/$server/status), peak $(awk '/VmHWM/{print int($2/1024)" MiB"}' /proc/$server/status)"
+  done
   # What the start-up builds took (the first node's log).
   sed 's/\x1b\[[0-9;]*m//g' "$(ls "$work"/serve*.log | head -1)" |
     grep -E 'herald::register: .*(built|read)' | sed 's/^.*herald::register: /  start-up: /'

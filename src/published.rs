@@ -359,16 +359,39 @@ impl Weigh for String {
 /// What an entry costs beyond its key and value (map slot, allocations).
 const ENTRY_OVERHEAD: usize = 64;
 
-struct Entries<V> {
-    tag: String,
+/// One generation of a [`TagCache`]: entries and what they weigh.
+struct Generation<V> {
     map: std::collections::HashMap<String, V>,
     bytes: usize,
 }
 
+impl<V> Default for Generation<V> {
+    fn default() -> Self {
+        Generation {
+            map: Default::default(),
+            bytes: 0,
+        }
+    }
+}
+
+struct Entries<V> {
+    tag: String,
+    /// Where entries go, and where an entry read from `older` moves to.
+    recent: Generation<V>,
+    older: Generation<V>,
+}
+
 /// Rendered bodies of one view, by key (language, URL, format…). A new view
-/// empties it; once its entries weigh `budget` bytes (keys, bodies and
-/// overhead), bodies are rendered but not kept, so a crawler walking every
-/// address cannot grow it without bound, however large each answer is.
+/// empties it. Entries weigh (keys, bodies and overhead) at most `budget`
+/// bytes, so a crawler walking every address cannot grow it without bound,
+/// however large each answer is.
+///
+/// In two generations of half the budget each: when the recent one is full,
+/// the older one is dropped and the recent one becomes the older. An entry read
+/// while in the older generation moves back to the recent one, so what is
+/// asked for keeps its place while a storm's once-only queries (every
+/// address searched once) pass through; before, a full cache kept whatever
+/// came first and never kept a page asked for after that, however often.
 pub struct TagCache<V> {
     inner: std::sync::Mutex<Entries<V>>,
     budget: usize,
@@ -379,18 +402,26 @@ impl<V: Clone + Weigh> TagCache<V> {
         TagCache {
             inner: std::sync::Mutex::new(Entries {
                 tag: String::new(),
-                map: Default::default(),
-                bytes: 0,
+                recent: Generation::default(),
+                older: Generation::default(),
             }),
             budget,
         }
     }
 
     pub fn get(&self, tag: &str, key: &str) -> Option<V> {
-        let cache = self.inner.lock().expect("cache lock");
-        (cache.tag == tag)
-            .then(|| cache.map.get(key).cloned())
-            .flatten()
+        let mut cache = self.inner.lock().expect("cache lock");
+        if cache.tag != tag {
+            return None;
+        }
+        if let Some(value) = cache.recent.map.get(key) {
+            return Some(value.clone());
+        }
+        let (key, value) = cache.older.map.remove_entry(key)?;
+        let weight = weight(&key, &value);
+        cache.older.bytes -= weight;
+        self.keep(&mut cache, key, value.clone(), weight);
+        Some(value)
     }
 
     pub fn put(&self, tag: &str, key: String, value: V) {
@@ -398,22 +429,45 @@ impl<V: Clone + Weigh> TagCache<V> {
         if cache.tag != tag {
             *cache = Entries {
                 tag: tag.to_string(),
-                map: Default::default(),
-                bytes: 0,
+                recent: Generation::default(),
+                older: Generation::default(),
             };
         }
-        let weight = key.len() + value.weight() + ENTRY_OVERHEAD;
-        if cache.bytes + weight <= self.budget && !cache.map.contains_key(&key) {
-            cache.bytes += weight;
-            cache.map.insert(key, value);
+        if cache.recent.map.contains_key(&key) || cache.older.map.contains_key(&key) {
+            return;
         }
+        let weight = weight(&key, &value);
+        self.keep(&mut cache, key, value, weight);
+    }
+
+    /// Puts an entry in the recent generation, turning the generations over
+    /// first when it would not fit; an entry larger than a generation is not
+    /// kept.
+    fn keep(&self, cache: &mut Entries<V>, key: String, value: V, weight: usize) {
+        let half = self.budget / 2;
+        if weight > half {
+            return;
+        }
+        if cache.recent.bytes + weight > half {
+            cache.older = std::mem::take(&mut cache.recent);
+        }
+        cache.recent.bytes += weight;
+        cache.recent.map.insert(key, value);
     }
 
     /// Entries kept for the current view, and what they weigh.
     pub fn usage(&self) -> (usize, usize) {
         let cache = self.inner.lock().expect("cache lock");
-        (cache.map.len(), cache.bytes)
+        (
+            cache.recent.map.len() + cache.older.map.len(),
+            cache.recent.bytes + cache.older.bytes,
+        )
     }
+}
+
+/// What an entry weighs against a [`TagCache`]'s budget.
+fn weight<V: Weigh>(key: &str, value: &V) -> usize {
+    key.len() + value.weight() + ENTRY_OVERHEAD
 }
 
 #[cfg(test)]
@@ -482,19 +536,36 @@ mod tests {
 
     #[test]
     fn tag_cache_keeps_one_view_within_its_byte_budget() {
-        // Two entries of 1 + 100 + 64 bytes fit in 400; a third does not.
-        let c: TagCache<u32> = TagCache::new(400);
-        c.put("1.0.20261123", "a".into(), 1);
-        c.put("1.0.20261123", "b".into(), 2);
-        c.put("1.0.20261123", "c".into(), 3);
+        // Entries of 1 + 100 + 64 bytes: two fit in a generation of 350.
+        let c: TagCache<u32> = TagCache::new(700);
+        let view = "1.0.20261123";
+        c.put(view, "a".into(), 1);
+        c.put(view, "b".into(), 2);
         assert_eq!(c.usage(), (2, 330));
-        c.put("1.0.20261123", "a".into(), 7);
+        c.put(view, "a".into(), 7);
         assert_eq!(c.usage(), (2, 330), "a key is counted once");
-        assert_eq!(c.get("1.0.20261123", "a"), Some(1));
-        assert_eq!(c.get("1.0.20261123", "c"), None, "over the budget");
+        assert_eq!(c.get(view, "a"), Some(1), "the first value stays");
+        // A third turns the generations over: a and b are the older.
+        c.put(view, "c".into(), 3);
+        assert_eq!(c.usage(), (3, 495));
+        // Reading a moves it back to the recent generation (beside c)...
+        assert_eq!(c.get(view, "a"), Some(1));
+        assert_eq!(c.usage(), (3, 495));
+        // ...so when d turns them over again, b (never read) is what goes.
+        c.put(view, "d".into(), 4);
+        assert_eq!(c.get(view, "b"), None, "dropped with its generation");
+        assert_eq!(c.get(view, "a"), Some(1), "read, so kept");
+        assert_eq!(c.get(view, "c"), Some(3));
+        assert_eq!(c.get(view, "d"), Some(4));
+        assert!(c.usage().1 <= 700, "{:?}", c.usage());
+        // Larger than a generation: answered, not kept.
+        let big: TagCache<u32> = TagCache::new(300);
+        big.put(view, "a".into(), 1);
+        assert_eq!(big.get(view, "a"), None);
+
         assert_eq!(c.get("1.1.20261123", "a"), None, "another view");
         c.put("1.1.20261123", "a".into(), 9);
-        assert_eq!(c.get("1.0.20261123", "a"), None, "the old view is gone");
+        assert_eq!(c.get(view, "a"), None, "the old view is gone");
         assert_eq!(c.get("1.1.20261123", "a"), Some(9));
     }
 }
