@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader};
 
-use crate::domain::{Address, AddressForm, Language};
+use crate::domain::{Address, AddressForm, Language, Utility};
 
 fluent_templates::static_loader! {
     static LOCALES = {
@@ -83,6 +83,30 @@ pub fn text(lang: Language, key: &str) -> Cow<'static, str> {
         Some(text) => Cow::Borrowed(text),
         None => Cow::Owned(LOCALES.lookup(langid(lang), key)),
     }
+}
+
+/// The service's name as a sentence uses it ("utility-name", a selector on
+/// the utility), formatted once per language and utility: the search page
+/// lists every service in each result's report form.
+pub fn utility_name(lang: Language, utility: Utility) -> &'static str {
+    use std::sync::LazyLock;
+    static NAMES: LazyLock<[Vec<Box<str>>; 3]> = LazyLock::new(|| {
+        Language::ALL.map(|lang| {
+            Utility::ALL
+                .iter()
+                .map(|u| {
+                    t_args(
+                        lang,
+                        "utility-name",
+                        &args([("utility", u.as_str().into())]),
+                    )
+                    .into_boxed_str()
+                })
+                .collect()
+        })
+    });
+    let index = Utility::ALL.iter().position(|u| *u == utility);
+    &NAMES[slot(lang)][index.expect("every utility is in Utility::ALL")]
 }
 
 /// The catalogues the loader reads, for the ids of their messages.

@@ -187,10 +187,34 @@ fn card(w: &Words, state: &AppState, o: &Outage, group: usize, now: DateTime<Utc
     }
 }
 
+/// Renders a page into this thread's buffer and hands out an exact copy.
+///
+/// Rendering into a fresh `String` grew it by doubling (a search page of
+/// 17 KB: four reallocations, each copying, the last on pages just mapped), and
+/// the body kept that capacity: a page cache of 64 MiB of bodies held up to
+/// twice that. The buffer keeps its capacity from page to page, so a render
+/// allocates once, for a body of its exact size, which is what a cache weighs.
 pub(super) fn render(page: impl Template) -> Result<Bytes> {
-    page.render()
-        .map(Bytes::from)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("template: {e}")))
+    thread_local! {
+        static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    /// Beyond this, a buffer is let go after the page (one huge page should
+    /// not pin its memory on every runtime thread).
+    const KEEP: usize = 256 << 10;
+    let rendered = BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut buffer) => {
+            buffer.clear();
+            let rendered = page.render_into(&mut *buffer);
+            let body = Bytes::copy_from_slice(buffer.as_bytes());
+            if buffer.capacity() > KEEP {
+                *buffer = String::new();
+            }
+            rendered.map(|()| body)
+        }
+        // A page rendered while rendering another: a buffer of its own.
+        Err(_) => page.render().map(Bytes::from),
+    });
+    rendered.map_err(|e| Error::Internal(anyhow::anyhow!("template: {e}")))
 }
 
 pub(super) fn html_response(status: StatusCode, body: Bytes) -> Response {
@@ -455,7 +479,7 @@ struct SearchPage {
     query: String,
     results: Vec<SearchResult>,
     /// The services a report of "no supply" may name.
-    utilities: Vec<(&'static str, String)>,
+    utilities: Vec<(&'static str, &'static str)>,
 }
 
 /// `GET /search?q=` (and `lang=`, see [`LangChoice`]): free text, an address or a
@@ -545,7 +569,7 @@ async fn search(
             render(SearchPage {
                 utilities: Utility::ALL
                     .iter()
-                    .map(|u| (u.as_str(), w.ta("utility-name", "utility", u.as_str())))
+                    .map(|u| (u.as_str(), i18n::utility_name(w.lang, *u)))
                     .collect(),
                 w,
                 query: text,
