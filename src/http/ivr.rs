@@ -504,7 +504,7 @@ pub struct CachedAnswer {
 
 impl crate::published::Weigh for CachedAnswer {
     fn weight(&self) -> usize {
-        self.body.len()
+        self.body.len() + std::mem::size_of_val(&*self.heard)
     }
 }
 
@@ -624,7 +624,9 @@ async fn answer(
     };
     let body = render(format, &answer, query, view.version, sms_url)?;
     Ok(CachedAnswer {
-        body: body.into(),
+        // An exact copy: the rendered `String` has room to spare, which a
+        // cached body would keep, beyond what the cache weighs.
+        body: axum::body::Bytes::copy_from_slice(body.as_bytes()),
         content_type: format.content_type(),
         language: answer.language,
         heard: answer.outages.iter().map(|o| o.id).collect(),
