@@ -401,12 +401,11 @@ fn merge(a: &[u32], b: &[u32]) -> Vec<u32> {
     out
 }
 
-/// The entries of `a` also in `b` (both ascending), galloping through `b`:
-/// a short list against a long one costs a few steps per entry, two lists
-/// of the same length one pass.
+/// The entries in both `a` and `b` (both ascending), walking the shorter and
+/// galloping through the longer: a short list against a long one costs a few
+/// steps per entry of the short one (a filter list of a few entries against
+/// thousands of candidates), two lists of the same length one pass.
 fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
-    // Walk the shorter, gallop through the longer: a filter list of a few
-    // entries against thousands of candidates is a few steps, not thousands.
     let (a, b) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     let mut out = Vec::with_capacity(a.len());
     let mut rest = b;
