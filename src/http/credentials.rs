@@ -24,7 +24,7 @@ use axum::http::HeaderMap;
 
 use super::client::ClientAddr;
 use super::AppState;
-use crate::auth::{hash_token, Access, Role};
+use crate::auth::{hash_token, token_digest, Access, Role};
 use crate::domain::audit::Actor;
 use crate::error::{Error, Result};
 use crate::store::{EndSessions, SessionRow, TokenGrant};
@@ -65,9 +65,12 @@ enum Lookup {
 /// request re-reads it; older than this, every request reads it.
 const STALE_LIMIT: Duration = Duration::from_secs(5);
 
-/// The tokens this node has read recently, by hash.
+/// A token as this node keys what it read of it (see [`token_digest`]).
+type Digest = [u8; 32];
+
+/// The tokens this node has read recently, by digest.
 #[derive(Default)]
-pub struct Credentials(Mutex<HashMap<String, Seen>>);
+pub struct Credentials(Mutex<HashMap<Digest, Seen>>);
 
 fn bearer(headers: &HeaderMap) -> Result<&str> {
     let header = headers
@@ -104,17 +107,17 @@ impl Credentials {
     /// The grant of the request's bearer token, whatever its role: 401
     /// without a valid one.
     pub async fn grant(&self, state: &AppState, headers: &HeaderMap) -> Result<TokenGrant> {
-        let hash = hash_token(bearer(headers)?);
-        let grant = match self.lookup(&hash) {
+        let digest = token_digest(bearer(headers)?);
+        let grant = match self.lookup(&digest) {
             Lookup::Known(grant) => grant,
             Lookup::Read => {
-                let read = state.store.token_grant(&hash).await;
+                let read = state.store.token_grant(&hex::encode(digest)).await;
                 let mut seen = self.0.lock().expect("credentials");
                 let grant = match read {
                     Ok(grant) => grant,
                     Err(e) => {
                         // The next request reads it again.
-                        if let Some(s) = seen.get_mut(&hash) {
+                        if let Some(s) = seen.get_mut(&digest) {
                             s.rereading = None;
                         }
                         return Err(e);
@@ -123,9 +126,9 @@ impl Credentials {
                 if seen.len() >= REMEMBERED {
                     seen.clear();
                 }
-                let use_recorded = seen.get(&hash).and_then(|s| s.use_recorded);
+                let use_recorded = seen.get(&digest).and_then(|s| s.use_recorded);
                 seen.insert(
-                    hash.clone(),
+                    digest,
                     Seen {
                         grant: grant.clone(),
                         read_at: Instant::now(),
@@ -140,7 +143,7 @@ impl Credentials {
         let grant = grant
             .filter(|g| g.expires_at.is_none_or(|t| now < t))
             .ok_or(Error::Unauthorized)?;
-        if self.record_use(&hash) {
+        if self.record_use(&digest) {
             if let Err(e) = state.store.token_used(grant.id, now).await {
                 tracing::warn!(error = %e, "could not record a token's last use");
             }
@@ -154,9 +157,9 @@ impl Credentials {
     /// read it at once each time it went stale, and with the database busy
     /// they all waited together. A request that has been re-reading for
     /// [`FRESH`] without an answer (one cancelled mid-read) is taken over.
-    fn lookup(&self, hash: &str) -> Lookup {
+    fn lookup(&self, digest: &Digest) -> Lookup {
         let mut seen = self.0.lock().expect("credentials");
-        let Some(s) = seen.get_mut(hash) else {
+        let Some(s) = seen.get_mut(digest) else {
             return Lookup::Read;
         };
         let age = s.read_at.elapsed();
@@ -172,9 +175,9 @@ impl Credentials {
 
     /// Whether this request should write the token's last use (and notes that
     /// it will).
-    fn record_use(&self, hash: &str) -> bool {
+    fn record_use(&self, digest: &Digest) -> bool {
         let mut seen = self.0.lock().expect("credentials");
-        match seen.get_mut(hash) {
+        match seen.get_mut(digest) {
             Some(s) if s.use_recorded.is_none_or(|t| t.elapsed() >= USE_RECORDED) => {
                 s.use_recorded = Some(Instant::now());
                 true
@@ -408,7 +411,7 @@ mod tests {
         };
         let credentials = Credentials::default();
         credentials.0.lock().unwrap().insert(
-            "t".into(),
+            token_digest("t"),
             Seen {
                 grant: None,
                 read_at: ago(age),
@@ -421,7 +424,7 @@ mod tests {
 
     #[test]
     fn one_request_re_reads_a_stale_token_while_the_others_go_on() {
-        let read = |c: &Credentials| matches!(c.lookup("t"), Lookup::Read);
+        let read = |c: &Credentials| matches!(c.lookup(&token_digest("t")), Lookup::Read);
         assert!(read(&Credentials::default()), "never read");
         assert!(!read(&seen(Duration::ZERO, None)), "fresh");
         let stale = seen(FRESH * 2, None);
