@@ -70,12 +70,12 @@ async fn count(app: &TestApp) -> usize {
     n as usize
 }
 
-/// Runs `sql` on a PostgreSQL connection of the test's own, to the server's
-/// maintenance database (so that it may change the app's database itself).
-async fn on_server(app: &TestApp, sql: &str) {
-    let mut url = reqwest::Url::parse(&app.state().config.database_url()).unwrap();
-    url.set_path("/postgres");
-    let mut admin = sqlx::PgConnection::connect(url.as_str()).await.unwrap();
+/// Runs `sql` on a connection of the test's own to the server the PostgreSQL
+/// pass runs against (as `support::db` does to create the app's database), so
+/// that it may change the app's database itself.
+async fn on_server(sql: &str) {
+    let server = support::db::postgres_server().expect("the PostgreSQL pass");
+    let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
     admin.execute(sql).await.unwrap();
 }
 
@@ -133,17 +133,9 @@ async fn a_register_read_cut_short_is_an_error_and_the_next_one_is_whole() {
 
     // No connection to be had: the read fails at once.
     let name = database_name(&app);
-    on_server(
-        &app,
-        &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"),
-    )
-    .await;
+    on_server(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
     let (rows, refused) = read(&store, || {}).await;
-    on_server(
-        &app,
-        &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
-    )
-    .await;
+    on_server(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
     let error = refused.expect_err("no connection, no register");
     assert_eq!(rows, 0);
     assert!(
